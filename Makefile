@@ -1,0 +1,31 @@
+# Two commands for a newcomer: `make run` (demo on sample data) and `make test` (whole suite).
+# Each creates the virtual environment it needs on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench clean
+
+$(BIN)/planner: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+run: $(BIN)/planner
+	PATH=$(abspath $(BIN)):$$PATH HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m planner.demo
+
+test: $(BIN)/planner
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/planner
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: $(BIN)/planner
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .planner published/index.* published/current.json published/sealed published/epochs published/schema
