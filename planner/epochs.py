@@ -1,0 +1,111 @@
+"""The epoch clock: a UTC grid of EPOCH_HOURS-hour epochs and their drand reveal rounds.
+
+Shared by the planner (what to seal, when to reveal) and the signer (which folder a miner
+may write to now), so both agree on the same instant without talking to each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+EPOCH_HOURS = 4
+ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+# drand quicknet: unchained BLS on G1, one round every 3 s since genesis.
+QUICKNET_CHAIN_HASH = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
+QUICKNET_GENESIS = 1692803367
+QUICKNET_PERIOD = 3
+
+
+class EpochError(ValueError):
+    """An epoch id or instant that is not on the grid."""
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO-8601 to an aware UTC datetime; a naive value is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise EpochError(f"not an ISO-8601 instant: {text!r}") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def reveal_round(start: datetime) -> int:
+    """The first quicknet round published at or after `start` (contract formula)."""
+    return math.ceil((start.timestamp() - QUICKNET_GENESIS) / QUICKNET_PERIOD) + 1
+
+
+def round_time(round_number: int) -> datetime:
+    """When quicknet publishes `round_number`."""
+    return datetime.fromtimestamp(
+        QUICKNET_GENESIS + (round_number - 1) * QUICKNET_PERIOD, tz=UTC
+    )
+
+
+@dataclass(frozen=True, order=True)
+class Epoch:
+    """One slot of the grid, identified by its start."""
+
+    start: datetime
+    hours: int = EPOCH_HOURS
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(hours=self.hours)
+
+    @property
+    def id(self) -> str:
+        return self.start.strftime(ID_FORMAT)
+
+    @property
+    def start_iso(self) -> str:
+        return self.start.strftime(ISO_FORMAT)
+
+    @property
+    def end_iso(self) -> str:
+        return self.end.strftime(ISO_FORMAT)
+
+    @property
+    def reveal_round(self) -> int:
+        return reveal_round(self.start)
+
+    def next(self) -> Epoch:
+        return Epoch(self.end, self.hours)
+
+    def previous(self) -> Epoch:
+        return Epoch(self.start - timedelta(hours=self.hours), self.hours)
+
+
+def epoch_at(instant: datetime, hours: int = EPOCH_HOURS) -> Epoch:
+    """The epoch that contains `instant`."""
+    if hours <= 0 or 24 % hours:
+        raise EpochError(f"EPOCH_HOURS must divide 24, got {hours}")
+    instant = instant.astimezone(UTC)
+    day = instant.replace(hour=0, minute=0, second=0, microsecond=0)
+    return Epoch(day + timedelta(hours=(instant.hour // hours) * hours), hours)
+
+
+def epoch_from_id(epoch_id: str, hours: int = EPOCH_HOURS) -> Epoch:
+    """Parse `YYYY-MM-DDTHH-00-00`, refusing ids that are not on the grid."""
+    try:
+        start = datetime.strptime(epoch_id, ID_FORMAT).replace(tzinfo=UTC)
+    except (TypeError, ValueError) as exc:
+        raise EpochError(f"not an epoch id (YYYY-MM-DDTHH-00-00): {epoch_id!r}") from exc
+    epoch = epoch_at(start, hours)
+    if epoch.start != start:
+        raise EpochError(f"{epoch_id} is not the start of a {hours}-hour epoch")
+    return epoch
+
+
+def epochs_between(first: Epoch, last_start: datetime) -> Iterator[Epoch]:
+    """`first` and every following epoch that starts before `last_start`."""
+    epoch = first
+    while epoch.start < last_start:
+        yield epoch
+        epoch = epoch.next()
