@@ -1,0 +1,478 @@
+"""Load, validate and summarise the operator's zipcode file and state priority list.
+
+The operator exports zipcodes from Zillow (or edits the sample in `data/`), so the file is
+untrusted input: every cell is read as text, checked, and *all* problems are reported at once,
+each naming the row as the operator sees it (the line number for CSV, the array index for JSON)
+and the column. Zipcodes stay strings end to end, because New Jersey's start with 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# Every state code of the `zipcodes` package: the 50 states, DC, the territories and the
+# military codes. Kept literal because materialising the package's 42k records costs ~0.4 s
+# on every load; tests/test_dataset.py proves the two sets are equal.
+_STATE_CODES = (
+    "AA AE AK AL AP AR AS AZ CA CO CT DC DE FL FM GA GU HI IA ID IL IN KS KY LA MA MD ME MH MI "
+    "MN MO MP MS MT NC ND NE NH NJ NM NV NY OH OK OR PA PR PW RI SC SD TN TX UT VA VI VT WA WI "
+    "WV WY"
+)
+STATE_CODES: frozenset[str] = frozenset(_STATE_CODES.split())
+
+# Accepted header names per field, first match wins (compared case- and punctuation-blind),
+# so both the seed schema and Zillow's research exports load without renaming columns.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "zipcode": ("zipcode", "zip", "zip_code", "RegionName", "postal_code"),
+    "state": ("state", "StateName"),
+    "city": ("city",),
+    "county": ("county", "CountyName"),
+    "market_tier": ("market_tier",),
+    "listings": ("recently_sold_listings",),
+}
+REQUIRED = ("zipcode", "state", "listings")
+
+# Zillow writes RegionName as a number, dropping New Jersey's leading zero; from that column
+# only, 3-4 digit values are padded back. Elsewhere a short zipcode is reported, not guessed.
+ZILLOW_ZIPCODE = "regionname"
+
+MAX_LISTINGS = 1_000_000_000
+MAX_SHOWN = 50
+
+
+class DatasetError(ValueError):
+    """Bad input: carries every problem found, so the operator can fix them in one pass."""
+
+    def __init__(self, problems: Sequence[str], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        if len(self.problems) == 1:
+            return where + self.problems[0]
+        shown = [f"  {problem}" for problem in self.problems[:MAX_SHOWN]]
+        if len(self.problems) > MAX_SHOWN:
+            shown.append(f"  ... and {len(self.problems) - MAX_SHOWN} more")
+        return "\n".join([f"{where}{len(self.problems)} problems:", *shown])
+
+
+class PrioritiesError(DatasetError):
+    """Bad state priority list."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated zipcode file: read-only numpy columns, one row per zipcode, sorted by zipcode.
+
+    `sha256` is the hex digest of the file's bytes, so an assignment can name the exact data
+    it was planned from.
+    """
+
+    source: str
+    sha256: str
+    zipcode: np.ndarray
+    state: np.ndarray
+    city: np.ndarray
+    county: np.ndarray
+    market_tier: np.ndarray
+    listings: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.zipcode)
+
+    def states(self) -> list[str]:
+        """The state codes present, sorted."""
+        return sorted(set(self.state.tolist()))
+
+
+@dataclass(frozen=True)
+class StatePriority:
+    """One line of the priority list: `rank` is 1-based, `weight` the state's relative share."""
+
+    state: str
+    rank: int
+    weight: float
+
+
+@dataclass(frozen=True)
+class StateSummary:
+    """One row of `planner check`: a state's zipcodes and listings, all and eligible."""
+
+    state: str
+    rank: int | None
+    weight: float | None
+    zipcodes: int
+    eligible_zipcodes: int
+    listings: int
+    eligible_listings: int
+
+
+def load_dataset(path: str | Path, count_column: str | None = None) -> Dataset:
+    """Read and validate a CSV or JSON zipcode file; raise DatasetError listing every problem.
+
+    `count_column` names the column holding the listing count when it is not
+    `recently_sold_listings`, e.g. a date column of a Zillow sales-count export.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError([f"cannot read the file: {exc.strerror}"], str(path)) from exc
+    return parse_dataset(raw, str(path), count_column)
+
+
+def parse_dataset(raw: bytes, source: str, count_column: str | None = None) -> Dataset:
+    """Validate the bytes of a zipcode file; the format comes from `source`'s extension,
+    or from the content when the extension is neither .csv nor .json."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError([f"not UTF-8 text (byte {exc.start})"], source) from exc
+    if _is_json(source, text):
+        items = _json_items(text, source)
+        found, missing = _resolve_columns(
+            list(dict.fromkeys(k for i in items for k in i)), count_column
+        )
+        table = pd.DataFrame(
+            {
+                column: [_json_text(item[column]) if column in item else None for item in items]
+                for column in found.values()
+            },
+            index=range(len(items)),
+            dtype=str,
+        )
+        labels = np.array([f"item {i}" for i in range(len(items))], dtype=object)
+        noun = "field"
+    else:
+        table, labels = _read_csv(text, source)
+        found, missing = _resolve_columns(list(table.columns), count_column)
+        noun = "column"
+    if len(table) == 0:
+        raise DatasetError(["no data rows"], source)
+    return _validate(table, labels, noun, found, missing, source, hashlib.sha256(raw).hexdigest())
+
+
+def _is_json(source: str, text: str) -> bool:
+    suffix = Path(source).suffix.lower()
+    if suffix in (".csv", ".json"):
+        return suffix == ".json"
+    return text.lstrip()[:1] in ("[", "{")
+
+
+def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every cell as text. Blank lines are kept while parsing so that row i sits on line i + 2."""
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DatasetError([f"not a readable CSV file: {exc}"], source) from exc
+    labels = np.array([f"line {i + 2}" for i in range(len(table))], dtype=object)
+    keep = ~(table.fillna("") == "").all(axis=1).to_numpy()
+    return table[keep].reset_index(drop=True), labels[keep]
+
+
+def _json_items(text: str, source: str) -> list[dict]:
+    """A JSON array of objects, one per zipcode."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            [f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"], source
+        ) from exc
+    if not isinstance(items, list):
+        raise DatasetError(["expected a JSON array of objects, one per zipcode"], source)
+    problems = [
+        f"item {i}: not an object" for i, item in enumerate(items) if not isinstance(item, dict)
+    ]
+    if problems:
+        raise DatasetError(problems, source)
+    return items
+
+
+def _json_text(value: object) -> str:
+    """A JSON scalar as the text a CSV would hold, so both formats validate alike."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return json.dumps(value)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _resolve_columns(
+    columns: Sequence[str], count_column: str | None
+) -> tuple[dict[str, str], list[str]]:
+    """Map each field to the file's column for it; report the required ones that are absent."""
+    by_normal: dict[str, str] = {}
+    for column in columns:
+        by_normal.setdefault(_normal(str(column)), str(column))
+    aliases = dict(ALIASES)
+    if count_column is not None:
+        aliases["listings"] = (count_column,)
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for field, names in aliases.items():
+        match = next((by_normal[_normal(n)] for n in names if _normal(n) in by_normal), None)
+        if match is not None:
+            found[field] = match
+        elif field == "listings" and count_column is not None:
+            missing.append(f"missing column {count_column!r} (named as the count column)")
+        elif field in REQUIRED:
+            missing.append(f"missing column {field} (accepted names: {', '.join(names)})")
+    if missing:
+        shown = ", ".join(str(column) for column in columns[:20])
+        more = f" and {len(columns) - 20} more" if len(columns) > 20 else ""
+        missing.append(f"the file's columns are: {shown}{more}")
+    return found, missing
+
+
+def _validate(
+    table: pd.DataFrame,
+    labels: np.ndarray,
+    noun: str,
+    found: dict[str, str],
+    problems: list[str],
+    source: str,
+    sha256: str,
+) -> Dataset:
+    located: list[tuple[int, int, str]] = []
+
+    def report(mask: np.ndarray, order: int, column: str, describe) -> None:
+        for i in np.flatnonzero(mask):
+            located.append((int(i), order, f"{labels[i]}, {noun} {column}: {describe(int(i))}"))
+
+    def text(field: str) -> tuple[pd.Series, np.ndarray]:
+        column = table[found[field]]
+        return column.fillna("").str.strip(), column.isna().to_numpy()
+
+    zipcode = state = listings = None
+    if "zipcode" in found:
+        column = found["zipcode"]
+        zipcode, absent = text("zipcode")
+        if _normal(column) == ZILLOW_ZIPCODE:
+            short = zipcode.str.fullmatch(r"\d{3,4}").to_numpy()
+            zipcode = zipcode.where(~short, zipcode.str.zfill(5))
+        values = zipcode.to_numpy(dtype=str)
+        good = zipcode.str.fullmatch(r"\d{5}").to_numpy()
+        report(absent, 0, column, lambda i: "missing")
+        report(~good & ~absent, 0, column, lambda i: _bad_zipcode(values[i]))
+        duplicate = zipcode.duplicated(keep="first").to_numpy() & good
+        if duplicate.any():
+            first = {z: labels[i] for i, z in reversed(list(enumerate(values))) if good[i]}
+            report(duplicate, 0, column, lambda i: f"{values[i]} repeats {first[values[i]]}")
+    if "state" in found:
+        column = found["state"]
+        state, absent = text("state")
+        state = state.str.upper()
+        values = state.to_numpy(dtype=str)
+        good = state.isin(STATE_CODES).to_numpy()
+        report(absent, 1, column, lambda i: "missing")
+        report(~good & ~absent, 1, column, lambda i: _bad_state(values[i]))
+    if "listings" in found:
+        column = found["listings"]
+        counts, absent = text("listings")
+        number = pd.to_numeric(counts, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            good = (number >= 0) & (number <= MAX_LISTINGS) & (number == np.floor(number))
+        values = counts.to_numpy(dtype=str)
+        report(absent, 2, column, lambda i: "missing")
+        report(~good & ~absent, 2, column, lambda i: _bad_count(values[i], number[i]))
+        listings = np.where(good, number, 0).astype(np.int64)
+
+    problems += [message for _, _, message in sorted(located, key=lambda p: (p[0], p[1]))]
+    if problems:
+        raise DatasetError(problems, source)
+
+    def optional(field: str) -> np.ndarray:
+        if field not in found:
+            return np.full(len(table), "", dtype=str)
+        return text(field)[0].to_numpy(dtype=str)
+
+    order = np.argsort(zipcode.to_numpy(dtype=str), kind="stable")
+    columns = {
+        "zipcode": zipcode.to_numpy(dtype=str),
+        "state": state.to_numpy(dtype=str),
+        "city": optional("city"),
+        "county": optional("county"),
+        "market_tier": optional("market_tier"),
+        "listings": listings,
+    }
+    for name, values in columns.items():
+        columns[name] = values[order]
+        columns[name].setflags(write=False)
+    return Dataset(source=source, sha256=sha256, **columns)
+
+
+def _bad_zipcode(value: str) -> str:
+    if value == "":
+        return "empty; a zipcode is required"
+    if value.isdigit() and len(value) < 5:
+        return f"{value!r} is not five digits (a leading zero lost? keep zipcodes as text)"
+    return f"{value!r} is not five digits"
+
+
+def _bad_state(value: str) -> str:
+    if value == "":
+        return "empty; a two-letter state code is required"
+    return f"unknown state code {value!r}"
+
+
+def _bad_count(value: str, number: float) -> str:
+    if value == "":
+        return "empty; a listing count is required"
+    if math.isnan(number) or math.isinf(number):
+        return f"{value!r} is not a number"
+    if number < 0:
+        return f"{value!r} is negative"
+    if number != math.floor(number):
+        return f"{value!r} is not a whole number"
+    return f"{value!r} is implausibly large (more than {MAX_LISTINGS:,})"
+
+
+def eligible_mask(
+    dataset: Dataset,
+    priorities: Sequence[StatePriority],
+    min_listings: int,
+    max_listings: int | None,
+) -> np.ndarray:
+    """Which rows the planner may assign: a listed state and listings within the bounds
+    (inclusive; no upper bound when `max_listings` is None)."""
+    mask = np.isin(dataset.state, [p.state for p in priorities]) & (
+        dataset.listings >= min_listings
+    )
+    if max_listings is not None:
+        mask &= dataset.listings <= max_listings
+    return mask
+
+
+def summarise(
+    dataset: Dataset,
+    priorities: Sequence[StatePriority],
+    min_listings: int,
+    max_listings: int | None,
+) -> list[StateSummary]:
+    """Per-state counts for `planner check`: listed states in priority order (even when the
+    file has none of their zipcodes), then the file's other states alphabetically."""
+    eligible = eligible_mask(dataset, priorities, min_listings, max_listings)
+    ranked = {p.state: p for p in priorities}
+    others = [s for s in dataset.states() if s not in ranked]
+    rows = []
+    for code in [p.state for p in priorities] + others:
+        here = dataset.state == code
+        priority = ranked.get(code)
+        rows.append(
+            StateSummary(
+                state=code,
+                rank=priority.rank if priority else None,
+                weight=priority.weight if priority else None,
+                zipcodes=int(here.sum()),
+                eligible_zipcodes=int((here & eligible).sum()),
+                listings=int(dataset.listings[here].sum()),
+                eligible_listings=int(dataset.listings[here & eligible].sum()),
+            )
+        )
+    return rows
+
+
+PRIORITY_LINE = re.compile(r"([A-Za-z]{2})(?:(?:\s*:\s*|\s+)(\S+))?")
+
+
+def load_priorities(path: str | Path) -> list[StatePriority]:
+    """Read the state priority list; raise PrioritiesError naming every bad line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise PrioritiesError([f"cannot read the file: {reason}"], str(path)) from exc
+    return parse_priorities(text, str(path))
+
+
+def parse_priorities(text: str, source: str = "priorities") -> list[StatePriority]:
+    """Parse a priority list: one state code per line, highest priority first.
+
+    `#` starts a comment (whole line or after the code); blank lines are ignored. A line may
+    give an explicit weight after the code, `PA 3` or `PA:3`; then every listed state must
+    have one. Without weights, the state at rank r (1-based) gets weight 1/r, so PA, NJ get
+    1 and 1/2: the planner gives each state a share of listings proportional to its weight
+    (PA 2/3, NJ 1/3). Only listed states are eligible.
+    """
+    problems: list[str] = []
+    entries: list[tuple[int, str, float | None]] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.split("#", 1)[0].strip()
+        if not content:
+            continue
+        match = PRIORITY_LINE.fullmatch(content)
+        if match is None:
+            problems.append(
+                f"line {number}: expected a state code with an optional weight "
+                f"('PA', 'PA 3' or 'PA:3'), got {content!r}"
+            )
+            continue
+        code, weight_text = match.group(1).upper(), match.group(2)
+        weight = None
+        if weight_text is not None:
+            weight = _weight(weight_text)
+            if weight is None:
+                problems.append(
+                    f"line {number}: weight of {code} must be a positive number, "
+                    f"got {weight_text!r}"
+                )
+                continue
+        if code not in STATE_CODES:
+            problems.append(f"line {number}: unknown state code {code!r}")
+        elif code in seen:
+            problems.append(f"line {number}: {code} is already listed on line {seen[code]}")
+        else:
+            seen[code] = number
+            entries.append((number, code, weight))
+    weighted = [number for number, _, weight in entries if weight is not None]
+    if weighted and len(weighted) < len(entries):
+        bare = ", ".join(f"{code} (line {n})" for n, code, w in entries if w is None)
+        problems.append(
+            f"line {weighted[0]} gives a weight but {bare} not: "
+            "give every listed state a weight, or none"
+        )
+    if not problems and not entries:
+        problems.append("no state listed: uncomment at least one state code")
+    if problems:
+        raise PrioritiesError(problems, source)
+    return [
+        StatePriority(state=code, rank=rank, weight=weight if weight is not None else 1 / rank)
+        for rank, (_, code, weight) in enumerate(entries, start=1)
+    ]
+
+
+def _weight(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
