@@ -43,9 +43,7 @@ def reveal_round(start: datetime) -> int:
 
 def round_time(round_number: int) -> datetime:
     """When quicknet publishes `round_number`."""
-    return datetime.fromtimestamp(
-        QUICKNET_GENESIS + (round_number - 1) * QUICKNET_PERIOD, tz=UTC
-    )
+    return datetime.fromtimestamp(QUICKNET_GENESIS + (round_number - 1) * QUICKNET_PERIOD, tz=UTC)
 
 
 @dataclass(frozen=True, order=True)

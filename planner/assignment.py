@@ -1,0 +1,83 @@
+"""The assignment document: the exact bytes that are sealed, committed to and revealed.
+
+Field names are camelCase because existing subnet clients parse them (DESIGN.md contract).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planner.epochs import Epoch
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("schema") / "assignment.schema.json"
+
+
+@dataclass(frozen=True)
+class Zipcode:
+    zipcode: str
+    expected_listings: int
+    state: str
+    city: str
+    county: str
+    market_tier: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "zipcode": self.zipcode,
+            "expectedListings": self.expected_listings,
+            "state": self.state,
+            "city": self.city,
+            "county": self.county,
+            "marketTier": self.market_tier,
+        }
+
+
+def derive(secret: bytes, purpose: str, epoch_id: str, size: int = 32) -> str:
+    """A per-epoch value only the secret's holder can compute, as hex."""
+    return hmac.new(secret, f"{purpose}/{epoch_id}".encode(), hashlib.sha256).digest()[:size].hex()
+
+
+def build(
+    epoch: Epoch,
+    zipcodes: list[dict[str, Any]],
+    secret: bytes,
+    *,
+    target_listings: int,
+    tolerance_percent: float,
+    algorithm_version: str,
+    dataset_sha256: str,
+) -> dict[str, Any]:
+    """The assignment for one epoch; the salt makes its commitment unguessable."""
+    total = sum(z["expectedListings"] for z in zipcodes)
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "epochId": epoch.id,
+        "epochStart": epoch.start_iso,
+        "epochEnd": epoch.end_iso,
+        "nonce": derive(secret, "nonce", epoch.id, 16),
+        "salt": derive(secret, "salt", epoch.id, 32),
+        "targetListings": target_listings,
+        "tolerancePercent": tolerance_percent,
+        "zipcodes": zipcodes,
+        "metadata": {
+            "totalExpectedListings": total,
+            "zipcodeCount": len(zipcodes),
+            "algorithmVersion": algorithm_version,
+            "datasetSha256": dataset_sha256,
+        },
+    }
+
+
+def to_bytes(document: dict[str, Any]) -> bytes:
+    """Canonical serialisation: stable key order, compact, UTF-8, one trailing newline."""
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def schema_bytes() -> bytes:
+    return SCHEMA_PATH.read_bytes()

@@ -1,0 +1,70 @@
+"""Reading drand quicknet beacons from HTTP relays, the way any miner can.
+
+Only verification needs this: sealing is offline. Relays are interchangeable; the BLS
+signature is checked by decryption itself, so a lying relay cannot forge a reveal.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from planner.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
+
+QUICKNET_PUBLIC_KEY = (
+    "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5"
+    "776a2d1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a"
+    "4bc09e76eae8991ef5ece45a"
+)
+DEFAULT_RELAYS = (
+    "https://api.drand.sh",
+    "https://api2.drand.sh",
+    "https://api3.drand.sh",
+    "https://drand.cloudflare.com",
+)
+
+
+class BeaconUnavailable(RuntimeError):
+    """No relay could give the round's signature (not yet published, or relays unreachable)."""
+
+
+def chain_info() -> dict[str, object]:
+    """What index.json publishes so that a client needs nothing else to verify."""
+    return {
+        "network": "quicknet",
+        "chainHash": QUICKNET_CHAIN_HASH,
+        "publicKey": QUICKNET_PUBLIC_KEY,
+        "genesisTime": QUICKNET_GENESIS,
+        "period": QUICKNET_PERIOD,
+        "scheme": "bls-unchained-g1-rfc9380",
+        "relays": list(DEFAULT_RELAYS),
+    }
+
+
+def fetch_signature(
+    round_number: int,
+    relays: tuple[str, ...] | list[str] = DEFAULT_RELAYS,
+    chain_hash: str = QUICKNET_CHAIN_HASH,
+    timeout: float = 5.0,
+) -> str:
+    """The round's signature from the first relay that has it."""
+    problems: list[str] = []
+    for relay in relays:
+        url = f"{relay.rstrip('/')}/{chain_hash}/public/{round_number}"
+        try:
+            response = requests.get(url, timeout=timeout)
+        except requests.RequestException as exc:
+            problems.append(f"{relay}: {type(exc).__name__}")
+            continue
+        if response.status_code != 200:
+            problems.append(f"{relay}: HTTP {response.status_code}")
+            continue
+        try:
+            body = response.json()
+            signature = str(body["signature"])
+            if int(body["round"]) != round_number:
+                raise ValueError("wrong round")
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"{relay}: not a drand beacon")
+            continue
+        return signature
+    raise BeaconUnavailable(f"round {round_number} not available: " + "; ".join(problems))

@@ -1,0 +1,350 @@
+"""The planner's jobs: plan (seal ahead), reveal (publish what has started), tick (both).
+
+A library API with no I/O of its own beyond the two stores it is given, so the CLI, cron
+and the tests drive exactly the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from planner import assignment, publish, seal, selection
+from planner import state as state_io
+from planner.epochs import ISO_FORMAT, Epoch, epoch_at, epoch_from_id, epochs_between
+from planner.state import Pending, PlannerState
+from planner.store import Store
+
+T = TypeVar("T")
+Progress = Callable[[Iterable[T], int, str], AbstractContextManager[Iterable[T]]]
+
+
+PARALLEL_FROM = 64
+
+
+class PlannerError(RuntimeError):
+    """A run that stopped before publishing anything it could not finish."""
+
+
+class Dataset(Protocol):
+    """What the planner needs of a loaded zipcode file (see planner.dataset)."""
+
+    zipcode: np.ndarray
+    state: np.ndarray
+    city: np.ndarray
+    county: np.ndarray
+    market_tier: np.ndarray
+    listings: np.ndarray
+    sha256: str
+
+
+def _no_progress(
+    items: Iterable[T], length: int, label: str
+) -> AbstractContextManager[Iterable[T]]:
+    return nullcontext(items)
+
+
+def quicknet_round(epoch: Epoch) -> int:
+    return epoch.reveal_round
+
+
+@dataclass
+class Planner:
+    """Everything a run needs, built once (by the CLI from settings, by tests directly)."""
+
+    public: Store
+    private: Store
+    secret: bytes
+    config: selection.SelectionConfig = field(default_factory=selection.SelectionConfig)
+    load_data: Callable[[], tuple[Dataset, list[tuple[str, float]]]] | None = None
+    horizon: timedelta = timedelta(days=7)
+    epoch_hours: int = 4
+    round_for: Callable[[Epoch], int] = quicknet_round
+    progress: Progress = _no_progress
+
+
+@dataclass
+class PlanResult:
+    sealed: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    horizon: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RevealResult:
+    revealed: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    current: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _load_state(planner: Planner, index: dict[str, publish.IndexEntry]) -> PlannerState:
+    loaded = state_io.load(planner.private, planner.secret)
+    if loaded is not None:
+        return loaded
+    if any(not e.revealed for e in index.values()):
+        raise PlannerError(
+            f"{planner.public.describe()} lists sealed epochs that are not revealed yet, but "
+            f"the private state ({planner.private.describe()}/{state_io.STATE_KEY}) is missing: "
+            "restore it (or point the planner at the bucket that holds it) before planning"
+        )
+    return PlannerState()
+
+
+def _aligned_history(pool: selection.Pool, history: dict[str, int]) -> np.ndarray:
+    return np.array([history.get(z, -np.inf) for z in pool.zipcodes], dtype=np.float64)
+
+
+def _zipcode_entries(dataset: Dataset, rows: np.ndarray) -> list[dict[str, object]]:
+    """The assignment entry of each pool zipcode, built once per run."""
+    return [
+        assignment.Zipcode(
+            zipcode=str(dataset.zipcode[r]),
+            expected_listings=int(dataset.listings[r]),
+            state=str(dataset.state[r]),
+            city=str(dataset.city[r]),
+            county=str(dataset.county[r]),
+            market_tier=str(dataset.market_tier[r]),
+        ).to_json()
+        for r in rows.tolist()
+    ]
+
+
+def plan(planner: Planner, now: datetime) -> PlanResult:
+    """Seal every epoch from the current one to now + horizon that is not sealed yet.
+
+    Sealed epochs are never recomputed, so new data or settings apply from the first epoch
+    this run seals. The private state is saved before anything public is written, so a run
+    killed midway is finished by the next one with the same plaintexts and commitments.
+    """
+    if planner.load_data is None:
+        raise PlannerError("planning needs a zipcode file and a priority list")
+    index = publish.read_index(planner.public)
+    state = _load_state(planner, index)
+    result = PlanResult()
+
+    known = set(index) | set(state.pending)
+    first = epoch_at(now, planner.epoch_hours)
+    if known:
+        first = max(first, epoch_from_id(max(known), planner.epoch_hours).next())
+    todo = list(epochs_between(first, now + planner.horizon))
+
+    if todo:
+        dataset, priorities = planner.load_data()
+        if state.dataset_sha256 and state.dataset_sha256 != dataset.sha256 and known:
+            result.notes.append(
+                f"the zipcode file changed since the last plan: epochs up to {max(known)} "
+                f"stay as sealed; the new data applies from {todo[0].id}"
+            )
+        if todo[0].start < now:
+            result.notes.append(
+                f"{todo[0].id} has already started: its commitment is published late "
+                "(first run, or the planner was down)"
+            )
+    with seal.Sealer(parallel=len(todo) >= PARALLEL_FROM) as sealer:
+        fresh: dict[str, Future[bytes]] = {}
+        if todo:
+            fresh = _select_epochs(planner, dataset, priorities, state, todo, now, sealer)
+            result.sealed = [e.id for e in todo]
+            state_io.save(planner.private, state, planner.secret)
+        _publish_sealed(planner, state, index, result.written, sealer, fresh)
+    _write_pointers(planner, index, result.written, current=None)
+    result.horizon = max(index) if index else None
+    return result
+
+
+def _publish_sealed(
+    planner: Planner,
+    state: PlannerState,
+    index: dict[str, publish.IndexEntry],
+    written: list[str],
+    sealer: seal.Sealer,
+    fresh: dict[str, Future[bytes]],
+) -> None:
+    """Upload the sealed file of every pending epoch that index.json does not list yet.
+
+    A sealed file left by a run killed before it wrote index.json is kept as it is: it
+    seals the same plaintext, which the state already held when it was written.
+    """
+    for epoch_id in set(index) & set(state.pending):
+        if index[epoch_id].commitment != seal.commitment(state.pending[epoch_id].plaintext):
+            raise publish.PublishConflict(
+                f"{epoch_id}: the private state does not match the published commitment; "
+                "refusing to publish (is this the right bucket and secret?)"
+            )
+    missing = sorted(k for k in state.pending if k not in index)
+    unsealed = [
+        k for k in missing if k in fresh or planner.public.get(publish.sealed_key(k)) is None
+    ]
+    with planner.progress(unsealed, len(unsealed), "sealing") as epoch_ids:
+        for epoch_id in epoch_ids:
+            pending = state.pending[epoch_id]
+            future = fresh.get(epoch_id) or sealer.submit(pending.plaintext, pending.reveal_round)
+            publish.put_immutable(
+                planner.public, publish.sealed_key(epoch_id), future.result(), publish.OCTETS
+            )
+            written.append(publish.sealed_key(epoch_id))
+    for epoch_id in missing:
+        pending = state.pending[epoch_id]
+        epoch = epoch_from_id(epoch_id, planner.epoch_hours)
+        index[epoch_id] = publish.IndexEntry(
+            epoch_id=epoch_id,
+            epoch_start=epoch.start_iso,
+            epoch_end=epoch.end_iso,
+            reveal_round=pending.reveal_round,
+            commitment=seal.commitment(pending.plaintext),
+            revealed=False,
+            sealed_at=pending.sealed_at,
+        )
+
+
+def _select_epochs(
+    planner: Planner,
+    dataset: Dataset,
+    priorities: list[tuple[str, float]],
+    state: PlannerState,
+    todo: list[Epoch],
+    now: datetime,
+    sealer: seal.Sealer,
+) -> dict[str, Future[bytes]]:
+    """Choose each epoch's zipcodes in order (each depends on the last) and start sealing it."""
+    pool = selection.build_pool(
+        dataset.zipcode, dataset.state, dataset.listings, priorities, planner.config
+    )
+    if len(pool) == 0:
+        raise PlannerError(
+            "no eligible zipcodes: none of the priority states has a zipcode with listings "
+            f"between {planner.config.min_listings} and {planner.config.max_listings}"
+        )
+    entries = _zipcode_entries(dataset, pool.rows)
+    last = _aligned_history(pool, state.last_assigned)
+    selected: dict[str, Pending] = {}
+    sealing: dict[str, Future[bytes]] = {}
+    with planner.progress(todo, len(todo), "selecting") as epochs:
+        for epoch in epochs:
+            start = epoch.start.timestamp()
+            try:
+                picked = selection.select(
+                    pool,
+                    last,
+                    start,
+                    selection.epoch_seed(planner.secret, epoch.id),
+                    planner.config,
+                )
+            except selection.SelectionError as exc:
+                raise PlannerError(f"epoch {epoch.id}: {exc}; nothing was sealed") from exc
+            last[picked] = start
+            by_priority = picked[np.lexsort((picked, pool.state_index[picked]))]
+            document = assignment.build(
+                epoch,
+                [entries[i] for i in by_priority.tolist()],
+                planner.secret,
+                target_listings=planner.config.target_listings,
+                tolerance_percent=planner.config.tolerance_percent,
+                algorithm_version=selection.ALGORITHM_VERSION,
+                dataset_sha256=dataset.sha256,
+            )
+            pending = Pending(
+                plaintext=assignment.to_bytes(document),
+                reveal_round=planner.round_for(epoch),
+                sealed_at=now.strftime(ISO_FORMAT),
+            )
+            selected[epoch.id] = pending
+            sealing[epoch.id] = sealer.submit(pending.plaintext, pending.reveal_round)
+    assigned = np.isfinite(last)
+    state.last_assigned.update(
+        {str(z): int(t) for z, t in zip(pool.zipcodes[assigned], last[assigned], strict=True)}
+    )
+    state.pending.update(selected)
+    state.dataset_sha256 = dataset.sha256
+    return sealing
+
+
+def reveal(planner: Planner, now: datetime) -> RevealResult:
+    """Publish the plain assignment of every sealed epoch that has started."""
+    index = publish.read_index(planner.public)
+    state = _load_state(planner, index)
+    result = RevealResult()
+    started = [
+        k for k in sorted(state.pending) if epoch_from_id(k, planner.epoch_hours).start <= now
+    ]
+    for epoch_id in started:
+        if publish.put_immutable(
+            planner.public,
+            publish.revealed_key(epoch_id),
+            state.pending[epoch_id].plaintext,
+            publish.JSON,
+        ):
+            result.written.append(publish.revealed_key(epoch_id))
+        if epoch_id in index:
+            index[epoch_id] = _revealed(index[epoch_id])
+        result.revealed.append(epoch_id)
+    missing = [
+        e.epoch_id
+        for e in index.values()
+        if not e.revealed and e.epoch.start <= now and e.epoch_id not in state.pending
+    ]
+    if missing:
+        result.notes.append(
+            "sealed but not in the private state, so left for drand to reveal: "
+            + ", ".join(missing)
+        )
+    current = epoch_at(now, planner.epoch_hours)
+    _write_pointers(planner, index, result.written, current=current)
+    if index.get(current.id) and index[current.id].revealed:
+        result.current = current.id
+    if started:
+        for epoch_id in started:
+            del state.pending[epoch_id]
+        state_io.save(planner.private, state, planner.secret)
+    return result
+
+
+def _revealed(entry: publish.IndexEntry) -> publish.IndexEntry:
+    return publish.IndexEntry(**{**entry.__dict__, "revealed": True})
+
+
+def _write_pointers(
+    planner: Planner,
+    index: dict[str, publish.IndexEntry],
+    written: list[str],
+    current: Epoch | None,
+) -> None:
+    """The schema, index.json, then (at reveal) current.json and index.html: pointers last."""
+    if not index:
+        return
+    for key, data, kind, cache in (
+        (publish.SCHEMA_KEY, assignment.schema_bytes(), publish.JSON, publish.SCHEMA_CACHE),
+        (
+            publish.INDEX_KEY,
+            publish.index_bytes(index, planner.epoch_hours),
+            publish.JSON,
+            publish.SHORT,
+        ),
+    ):
+        if publish.put_if_changed(planner.public, key, data, kind, cache):
+            written.append(key)
+    if current is None:
+        return
+    entry = index.get(current.id)
+    if entry is not None and entry.revealed:
+        body = planner.public.get(publish.revealed_key(current.id))
+        if body is not None and publish.put_if_changed(
+            planner.public, publish.CURRENT_KEY, body, publish.JSON, publish.SHORT
+        ):
+            written.append(publish.CURRENT_KEY)
+    page = publish.status_page(index, current, planner.epoch_hours)
+    if publish.put_if_changed(planner.public, publish.HTML_KEY, page, publish.HTML, publish.SHORT):
+        written.append(publish.HTML_KEY)
+
+
+def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:
+    """What cron runs: seal ahead, then reveal what has started."""
+    return plan(planner, now), reveal(planner, now)

@@ -1,0 +1,225 @@
+"""Salted, deterministic choice of each epoch's zipcodes.
+
+How it works, in the terms an operator tunes:
+
+1. Eligible zipcodes belong to a state on the priority list and have between
+   `min_listings` and `max_listings` expected listings.
+2. A zipcode assigned less than `cooldown_hours` before an epoch starts is not available.
+3. The epoch's target is split between states in proportion to their weights (1/rank by
+   default: with PA then NJ, PA gets 2/3 and NJ 1/3). A state whose available listings
+   cannot fill its share gives the rest to the others, in the same proportions.
+4. Inside a state zipcodes are drawn by a weighted random race (Efraimidis-Spirakis):
+   each gets a key -ln(u)/w, where u comes from a stream keyed by HMAC(secret, epochId)
+   and w grows from 1 to 4 with the time since the zipcode was last assigned (never
+   assigned counts as 4). Stale zipcodes therefore come first on average, so coverage
+   grows, yet nobody without the secret can rank them.
+5. Zipcodes are taken in key order until the state's share is met, skipping any that would
+   push the epoch over target + tolerance; a final pass tops up to the lower bound.
+
+Everything is a pure function of (secret, data, configuration, history): the same inputs
+give the same choice on every run and every machine.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+ALGORITHM_VERSION = "s46-select-v1"
+MAX_STALENESS = 4.0
+
+
+class SelectionError(ValueError):
+    """An epoch that cannot be filled inside the band, with the reason."""
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    target_listings: int = 10_000
+    tolerance_percent: float = 10.0
+    cooldown_hours: float = 24.0
+    min_listings: int = 1
+    max_listings: int = 1_000
+
+    def __post_init__(self) -> None:
+        if self.target_listings <= 0:
+            raise SelectionError("PLANNER_TARGET_LISTINGS must be a positive number")
+        if not 0 <= self.tolerance_percent < 100:
+            raise SelectionError("PLANNER_TOLERANCE_PERCENT must be between 0 and 100")
+        if self.cooldown_hours < 0:
+            raise SelectionError("the cooldown cannot be negative")
+        if not 0 <= self.min_listings <= self.max_listings:
+            raise SelectionError("listing bounds need 0 <= min_listings <= max_listings")
+
+    @property
+    def low(self) -> int:
+        return math.ceil(self.target_listings * (1 - self.tolerance_percent / 100))
+
+    @property
+    def high(self) -> int:
+        return math.floor(self.target_listings * (1 + self.tolerance_percent / 100))
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The eligible zipcodes, in zipcode order, with what selection needs of them."""
+
+    zipcodes: np.ndarray  # str
+    rows: np.ndarray  # int: the zipcode's row in the dataset it came from
+    state_index: np.ndarray  # int: position of the zipcode's state in `states`
+    listings: np.ndarray  # int64
+    states: tuple[str, ...]  # priority order
+    weights: tuple[float, ...]  # share weight per state
+
+    def __len__(self) -> int:
+        return len(self.zipcodes)
+
+
+def build_pool(
+    zipcodes: np.ndarray,
+    states: np.ndarray,
+    listings: np.ndarray,
+    priorities: list[tuple[str, float]],
+    config: SelectionConfig,
+) -> Pool:
+    """Keep the zipcodes of listed states with listings inside the bounds."""
+    order = {state: i for i, (state, _) in enumerate(priorities)}
+    state_index = np.array([order.get(s, -1) for s in states], dtype=np.int64)
+    listings = np.asarray(listings, dtype=np.int64)
+    keep = (
+        (state_index >= 0)
+        & (listings >= max(config.min_listings, 1))
+        & (listings <= config.max_listings)
+    )
+    zips = np.asarray(zipcodes)[keep]
+    by_zip = np.argsort(zips, kind="stable")
+    return Pool(
+        zipcodes=zips[by_zip],
+        rows=np.flatnonzero(keep)[by_zip],
+        state_index=state_index[keep][by_zip],
+        listings=listings[keep][by_zip],
+        states=tuple(s for s, _ in priorities),
+        weights=tuple(float(w) for _, w in priorities),
+    )
+
+
+def epoch_seed(secret: bytes, epoch_id: str) -> bytes:
+    return hmac.new(secret, f"{ALGORITHM_VERSION}/select/{epoch_id}".encode(), "sha256").digest()
+
+
+def uniforms(seed: bytes, count: int) -> np.ndarray:
+    """`count` numbers in (0, 1) from PCG64 keyed by the seed.
+
+    NumPy guarantees the raw stream of a bit generator stays the same across releases, so
+    the same seed gives the same numbers on every machine and version.
+    """
+    raw = np.random.PCG64(int.from_bytes(seed, "big")).random_raw(count)
+    return ((raw >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def state_quotas(target: float, weights: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Split `target` by weight, capping each state at its capacity and sharing the rest."""
+    quota = np.zeros(len(weights))
+    open_ = (weights > 0) & (capacity > 0)
+    remaining = float(target)
+    while open_.any() and remaining > 0:
+        share = np.where(open_, weights, 0.0)
+        proposal = remaining * share / share.sum()
+        full = open_ & (proposal >= capacity)
+        if not full.any():
+            quota[open_] = proposal[open_]
+            break
+        quota[full] = capacity[full]
+        remaining -= capacity[full].sum()
+        open_ &= ~full
+    return quota
+
+
+def select(
+    pool: Pool,
+    last_assigned: np.ndarray,
+    epoch_start: float,
+    seed: bytes,
+    config: SelectionConfig,
+) -> np.ndarray:
+    """Indices into `pool` of the zipcodes for the epoch starting at `epoch_start` (unix s).
+
+    `last_assigned` holds, per pool entry, the unix start of the epoch it was last assigned
+    to (-inf if never).
+    """
+    cooldown = config.cooldown_hours * 3600.0
+    available = last_assigned <= epoch_start - cooldown
+    listings = pool.listings
+    capacity = np.bincount(
+        pool.state_index[available], weights=listings[available], minlength=len(pool.states)
+    )
+    if capacity.sum() < config.low:
+        raise SelectionError(
+            f"only {int(capacity.sum())} eligible listings are off cooldown, and the band "
+            f"needs at least {config.low} (target {config.target_listings} "
+            f"± {config.tolerance_percent:g}%): add states to the priority list, widen the "
+            "listing bounds, shorten the cooldown or lower PLANNER_TARGET_LISTINGS"
+        )
+    quota = state_quotas(config.target_listings, np.asarray(pool.weights), capacity)
+
+    with np.errstate(divide="ignore"):
+        age = (epoch_start - last_assigned) / max(cooldown, 1.0)
+    staleness = np.clip(np.nan_to_num(age, posinf=MAX_STALENESS), 1.0, MAX_STALENESS)
+    keys = -np.log(uniforms(seed, len(pool))) / staleness
+    keys[~available] = np.inf
+
+    order = _smallest_first(keys, available, pool, quota)
+    chosen: list[int] = []
+    totals = np.zeros(len(pool.states))
+    total = 0
+    taken = np.zeros(len(pool), dtype=bool)
+    unfilled = int(np.count_nonzero(quota > 0))
+    for i, state, size in zip(
+        order.tolist(), pool.state_index[order].tolist(), listings[order].tolist(), strict=True
+    ):
+        if totals[state] < quota[state] and total + size <= config.high:
+            chosen.append(i)
+            taken[i] = True
+            totals[state] += size
+            total += size
+            if totals[state] >= quota[state]:
+                unfilled -= 1
+                if not unfilled:
+                    break
+    if total < config.low:
+        for i, size in zip(order.tolist(), listings[order].tolist(), strict=True):
+            if not taken[i] and total + size <= config.high:
+                chosen.append(int(i))
+                total += size
+                if total >= config.low:
+                    break
+    if total < config.low:
+        raise SelectionError(
+            f"the available zipcodes cannot be combined into {config.low}..{config.high} "
+            f"listings (best found: {total})"
+        )
+    return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+def _smallest_first(
+    keys: np.ndarray, available: np.ndarray, pool: Pool, quota: np.ndarray
+) -> np.ndarray:
+    """Available indices by ascending key; only a partial sort when its head covers every quota.
+
+    The head is usually a few hundred of tens of thousands of zipcodes, so planning a year of
+    epochs at national scale stays linear and fast.
+    """
+    count = int(available.sum())
+    mean = float(pool.listings[available].mean()) if count else 1.0
+    head = max(512, int(4 * quota.sum() / max(mean, 1.0)))
+    if head < count:
+        part = np.argpartition(keys, head)[:head]
+        per_state = np.bincount(
+            pool.state_index[part], weights=pool.listings[part], minlength=len(quota)
+        )
+        if np.all(per_state >= 1.5 * quota):
+            return part[np.argsort(keys[part], kind="stable")]
+    return np.argsort(keys, kind="stable")[:count]
