@@ -182,6 +182,11 @@ def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DatasetError([f"not a readable CSV file: {exc}"], source) from exc
+    if not isinstance(table.index, pd.RangeIndex):
+        # pandas' reading of rows that all have one field more than the header
+        raise DatasetError(
+            [f"line 2 has more fields than the header's {len(table.columns)}"], source
+        )
     labels = np.array([f"line {i + 2}" for i in range(len(table))], dtype=object)
     keep = ~(table.fillna("") == "").all(axis=1).to_numpy()
     return table[keep].reset_index(drop=True), labels[keep]
@@ -243,7 +248,8 @@ def _resolve_columns(
         elif field == "listings" and count_column is not None:
             missing.append(f"missing column {count_column!r} (named as the count column)")
         elif field in REQUIRED:
-            missing.append(f"missing column {field} (accepted names: {', '.join(names)})")
+            also = f" (also accepted: {', '.join(names[1:])})" if len(names) > 1 else ""
+            missing.append(f"missing column {names[0]}{also}")
     if missing:
         shown = ", ".join(str(column) for column in columns[:20])
         more = f" and {len(columns) - 20} more" if len(columns) > 20 else ""
@@ -277,7 +283,7 @@ def _validate(
         if _normal(column) == ZILLOW_ZIPCODE:
             short = zipcode.str.fullmatch(r"\d{3,4}").to_numpy()
             zipcode = zipcode.where(~short, zipcode.str.zfill(5))
-        values = zipcode.to_numpy(dtype=str)
+        values = zipcode.tolist()
         good = zipcode.str.fullmatch(r"\d{5}").to_numpy()
         report(absent, 0, column, lambda i: "missing")
         report(~good & ~absent, 0, column, lambda i: _bad_zipcode(values[i]))
@@ -289,7 +295,7 @@ def _validate(
         column = found["state"]
         state, absent = text("state")
         state = state.str.upper()
-        values = state.to_numpy(dtype=str)
+        values = state.tolist()
         good = state.isin(STATE_CODES).to_numpy()
         report(absent, 1, column, lambda i: "missing")
         report(~good & ~absent, 1, column, lambda i: _bad_state(values[i]))
@@ -299,7 +305,7 @@ def _validate(
         number = pd.to_numeric(counts, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             good = (number >= 0) & (number <= MAX_LISTINGS) & (number == np.floor(number))
-        values = counts.to_numpy(dtype=str)
+        values = counts.tolist()
         report(absent, 2, column, lambda i: "missing")
         report(~good & ~absent, 2, column, lambda i: _bad_count(values[i], number[i]))
         listings = np.where(good, number, 0).astype(np.int64)
