@@ -13,7 +13,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,6 +257,9 @@ def _resolve_columns(
     return found, missing
 
 
+Located = tuple[int, int, str]  # (row, column order, message): sorts problems by row
+
+
 def _validate(
     table: pd.DataFrame,
     labels: np.ndarray,
@@ -266,72 +269,94 @@ def _validate(
     source: str,
     sha256: str,
 ) -> Dataset:
-    located: list[tuple[int, int, str]] = []
-
-    def report(mask: np.ndarray, order: int, column: str, describe) -> None:
-        for i in np.flatnonzero(mask):
-            located.append((int(i), order, f"{labels[i]}, {noun} {column}: {describe(int(i))}"))
-
-    def text(field: str) -> tuple[pd.Series, np.ndarray]:
-        column = table[found[field]]
-        return column.fillna("").str.strip(), column.isna().to_numpy()
-
-    zipcode = state = listings = None
-    if "zipcode" in found:
-        column = found["zipcode"]
-        zipcode, absent = text("zipcode")
-        if _normal(column) == ZILLOW_ZIPCODE:
-            short = zipcode.str.fullmatch(r"\d{3,4}").to_numpy()
-            zipcode = zipcode.where(~short, zipcode.str.zfill(5))
-        values = zipcode.tolist()
-        good = zipcode.str.fullmatch(r"\d{5}").to_numpy()
-        report(absent, 0, column, lambda i: "missing")
-        report(~good & ~absent, 0, column, lambda i: _bad_zipcode(values[i]))
-        duplicate = zipcode.duplicated(keep="first").to_numpy() & good
-        if duplicate.any():
-            first = {z: labels[i] for i, z in reversed(list(enumerate(values))) if good[i]}
-            report(duplicate, 0, column, lambda i: f"{values[i]} repeats {first[values[i]]}")
-    if "state" in found:
-        column = found["state"]
-        state, absent = text("state")
-        state = state.str.upper()
-        values = state.tolist()
-        good = state.isin(STATE_CODES).to_numpy()
-        report(absent, 1, column, lambda i: "missing")
-        report(~good & ~absent, 1, column, lambda i: _bad_state(values[i]))
-    if "listings" in found:
-        column = found["listings"]
-        counts, absent = text("listings")
-        number = pd.to_numeric(counts, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            good = (number >= 0) & (number <= MAX_LISTINGS) & (number == np.floor(number))
-        values = counts.tolist()
-        report(absent, 2, column, lambda i: "missing")
-        report(~good & ~absent, 2, column, lambda i: _bad_count(values[i], number[i]))
-        listings = np.where(good, number, 0).astype(np.int64)
-
-    problems += [message for _, _, message in sorted(located, key=lambda p: (p[0], p[1]))]
+    """Check the required columns, then build the sorted, read-only Dataset."""
+    cells = {field: _cells(table[column]) for field, column in found.items()}
+    checks = {"zipcode": _check_zipcodes, "state": _check_states, "listings": _check_counts}
+    clean: dict[str, np.ndarray] = {}
+    located: list[Located] = []
+    for order, (field, check) in enumerate(checks.items()):
+        if field not in found:
+            continue
+        column = found[field]
+        text, absent = cells[field]
+        if field == "zipcode" and _normal(column) == ZILLOW_ZIPCODE:
+            text = text.where(~text.str.fullmatch(r"\d{3,4}"), text.str.zfill(5))
+        clean[field], bad = check(text, absent, labels)
+        located += [(row, order, f"{labels[row]}, {noun} {column}: {what}") for row, what in bad]
+    problems = problems + [message for _, _, message in sorted(located, key=lambda p: p[:2])]
     if problems:
         raise DatasetError(problems, source)
 
     def optional(field: str) -> np.ndarray:
-        if field not in found:
+        if field not in cells:
             return np.full(len(table), "", dtype=str)
-        return text(field)[0].to_numpy(dtype=str)
+        return cells[field][0].to_numpy(dtype=str)
 
-    order = np.argsort(zipcode.to_numpy(dtype=str), kind="stable")
+    by_zipcode = np.argsort(clean["zipcode"], kind="stable")
     columns = {
-        "zipcode": zipcode.to_numpy(dtype=str),
-        "state": state.to_numpy(dtype=str),
+        "zipcode": clean["zipcode"],
+        "state": clean["state"],
         "city": optional("city"),
         "county": optional("county"),
         "market_tier": optional("market_tier"),
-        "listings": listings,
+        "listings": clean["listings"],
     }
     for name, values in columns.items():
-        columns[name] = values[order]
+        columns[name] = values[by_zipcode]
         columns[name].setflags(write=False)
     return Dataset(source=source, sha256=sha256, **columns)
+
+
+def _cells(column: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Stripped text, and where the cell was absent (a JSON item without the key)."""
+    return column.fillna("").str.strip(), column.isna().to_numpy()
+
+
+def _problems(
+    bad: np.ndarray, absent: np.ndarray, describe: Callable[[int], str]
+) -> list[tuple[int, str]]:
+    """(row, message) for each bad row; an absent cell is simply "missing"."""
+    return [
+        (int(row), "missing" if absent[row] else describe(int(row))) for row in np.flatnonzero(bad)
+    ]
+
+
+def _check_zipcodes(
+    text: pd.Series, absent: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    values = text.tolist()
+    good = text.str.fullmatch(r"\d{5}").to_numpy() & ~absent
+    bad = _problems(~good, absent, lambda row: _bad_zipcode(values[row]))
+    duplicate = text.duplicated(keep="first").to_numpy() & good
+    if duplicate.any():
+        first: dict[str, str] = {}
+        for row in np.flatnonzero(good):
+            first.setdefault(values[row], labels[row])
+        bad += [
+            (int(row), f"{values[row]} repeats {first[values[row]]}")
+            for row in np.flatnonzero(duplicate)
+        ]
+    return text.to_numpy(dtype=str), bad
+
+
+def _check_states(
+    text: pd.Series, absent: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    codes = text.str.upper()
+    good = codes.isin(STATE_CODES).to_numpy() & ~absent
+    values = codes.tolist()
+    return codes.to_numpy(dtype=str), _problems(~good, absent, lambda row: _bad_state(values[row]))
+
+
+def _check_counts(
+    text: pd.Series, absent: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        good = (number >= 0) & (number <= MAX_LISTINGS) & (number == np.floor(number)) & ~absent
+    values = text.tolist()
+    bad = _problems(~good, absent, lambda row: _bad_count(values[row], number[row]))
+    return np.where(good, number, 0).astype(np.int64), bad
 
 
 def _bad_zipcode(value: str) -> str:
