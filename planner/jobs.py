@@ -6,17 +6,18 @@ and the tests drive exactly the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from planner import assignment, publish, seal, selection
 from planner import state as state_io
+from planner.dataset import Dataset, StatePriority
 from planner.epochs import ISO_FORMAT, Epoch, epoch_at, epoch_from_id, epochs_between
 from planner.state import Pending, PlannerState
 from planner.store import Store
@@ -30,18 +31,6 @@ PARALLEL_FROM = 64
 
 class PlannerError(RuntimeError):
     """A run that stopped before publishing anything it could not finish."""
-
-
-class Dataset(Protocol):
-    """What the planner needs of a loaded zipcode file (see planner.dataset)."""
-
-    zipcode: np.ndarray
-    state: np.ndarray
-    city: np.ndarray
-    county: np.ndarray
-    market_tier: np.ndarray
-    listings: np.ndarray
-    sha256: str
 
 
 def _no_progress(
@@ -62,7 +51,7 @@ class Planner:
     private: Store
     secret: bytes
     config: selection.SelectionConfig = field(default_factory=selection.SelectionConfig)
-    load_data: Callable[[], tuple[Dataset, list[tuple[str, float]]]] | None = None
+    load_data: Callable[[], tuple[Dataset, list[StatePriority]]] | None = None
     horizon: timedelta = timedelta(days=7)
     epoch_hours: int = 4
     round_for: Callable[[Epoch], int] = quicknet_round
@@ -205,64 +194,75 @@ def _publish_sealed(
         )
 
 
+def choose(
+    dataset: Dataset,
+    priorities: list[StatePriority],
+    config: selection.SelectionConfig,
+    secret: bytes,
+    history: dict[str, int],
+    epochs: Iterable[Epoch],
+) -> Iterator[tuple[Epoch, dict[str, Any]]]:
+    """Each epoch's assignment, in order: each depends on the history the last one left.
+
+    `history` (zipcode -> unix start of its latest epoch) is updated as epochs are chosen;
+    pass a copy to simulate without consequences (planner preview).
+    """
+    pool = selection.build_pool(dataset, priorities, config)
+    if len(pool) == 0:
+        raise PlannerError(
+            "no eligible zipcodes: none of the priority states has a zipcode with listings "
+            f"between {config.min_listings} and {config.max_listings}"
+        )
+    entries = _zipcode_entries(dataset, pool.rows)
+    last = _aligned_history(pool, history)
+    for epoch in epochs:
+        start = epoch.start.timestamp()
+        try:
+            picked = selection.select(
+                pool, last, start, selection.epoch_seed(secret, epoch.id), config
+            )
+        except selection.SelectionError as exc:
+            raise PlannerError(f"epoch {epoch.id}: {exc}; nothing was sealed") from exc
+        last[picked] = start
+        history.update(dict.fromkeys(pool.zipcodes[picked].tolist(), int(start)))
+        by_priority = picked[np.lexsort((picked, pool.state_index[picked]))]
+        yield (
+            epoch,
+            assignment.build(
+                epoch,
+                [entries[i] for i in by_priority.tolist()],
+                secret,
+                target_listings=config.target_listings,
+                tolerance_percent=config.tolerance_percent,
+                algorithm_version=selection.ALGORITHM_VERSION,
+                dataset_sha256=dataset.sha256,
+            ),
+        )
+
+
 def _select_epochs(
     planner: Planner,
     dataset: Dataset,
-    priorities: list[tuple[str, float]],
+    priorities: list[StatePriority],
     state: PlannerState,
     todo: list[Epoch],
     now: datetime,
     sealer: seal.Sealer,
 ) -> dict[str, Future[bytes]]:
-    """Choose each epoch's zipcodes in order (each depends on the last) and start sealing it."""
-    pool = selection.build_pool(
-        dataset.zipcode, dataset.state, dataset.listings, priorities, planner.config
-    )
-    if len(pool) == 0:
-        raise PlannerError(
-            "no eligible zipcodes: none of the priority states has a zipcode with listings "
-            f"between {planner.config.min_listings} and {planner.config.max_listings}"
-        )
-    entries = _zipcode_entries(dataset, pool.rows)
-    last = _aligned_history(pool, state.last_assigned)
-    selected: dict[str, Pending] = {}
+    """Choose the epochs' zipcodes and start sealing each as soon as it is chosen."""
     sealing: dict[str, Future[bytes]] = {}
     with planner.progress(todo, len(todo), "selecting") as epochs:
-        for epoch in epochs:
-            start = epoch.start.timestamp()
-            try:
-                picked = selection.select(
-                    pool,
-                    last,
-                    start,
-                    selection.epoch_seed(planner.secret, epoch.id),
-                    planner.config,
-                )
-            except selection.SelectionError as exc:
-                raise PlannerError(f"epoch {epoch.id}: {exc}; nothing was sealed") from exc
-            last[picked] = start
-            by_priority = picked[np.lexsort((picked, pool.state_index[picked]))]
-            document = assignment.build(
-                epoch,
-                [entries[i] for i in by_priority.tolist()],
-                planner.secret,
-                target_listings=planner.config.target_listings,
-                tolerance_percent=planner.config.tolerance_percent,
-                algorithm_version=selection.ALGORITHM_VERSION,
-                dataset_sha256=dataset.sha256,
-            )
+        chosen = choose(
+            dataset, priorities, planner.config, planner.secret, state.last_assigned, epochs
+        )
+        for epoch, document in chosen:
             pending = Pending(
                 plaintext=assignment.to_bytes(document),
                 reveal_round=planner.round_for(epoch),
                 sealed_at=now.strftime(ISO_FORMAT),
             )
-            selected[epoch.id] = pending
+            state.pending[epoch.id] = pending
             sealing[epoch.id] = sealer.submit(pending.plaintext, pending.reveal_round)
-    assigned = np.isfinite(last)
-    state.last_assigned.update(
-        {str(z): int(t) for z, t in zip(pool.zipcodes[assigned], last[assigned], strict=True)}
-    )
-    state.pending.update(selected)
     state.dataset_sha256 = dataset.sha256
     return sealing
 

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import hmac
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from planner.dataset import Dataset, StatePriority, eligible_mask
 
 ALGORITHM_VERSION = "s46-select-v1"
 MAX_STALENESS = 4.0
@@ -79,30 +82,20 @@ class Pool:
 
 
 def build_pool(
-    zipcodes: np.ndarray,
-    states: np.ndarray,
-    listings: np.ndarray,
-    priorities: list[tuple[str, float]],
-    config: SelectionConfig,
+    dataset: Dataset, priorities: Sequence[StatePriority], config: SelectionConfig
 ) -> Pool:
-    """Keep the zipcodes of listed states with listings inside the bounds."""
-    order = {state: i for i, (state, _) in enumerate(priorities)}
-    state_index = np.array([order.get(s, -1) for s in states], dtype=np.int64)
-    listings = np.asarray(listings, dtype=np.int64)
-    keep = (
-        (state_index >= 0)
-        & (listings >= max(config.min_listings, 1))
-        & (listings <= config.max_listings)
-    )
-    zips = np.asarray(zipcodes)[keep]
+    """The zipcodes `planner check` calls eligible, with their state's rank."""
+    keep = eligible_mask(dataset, priorities, config.min_listings, config.max_listings)
+    order = {p.state: i for i, p in enumerate(priorities)}
+    zips = dataset.zipcode[keep]
     by_zip = np.argsort(zips, kind="stable")
     return Pool(
         zipcodes=zips[by_zip],
         rows=np.flatnonzero(keep)[by_zip],
-        state_index=state_index[keep][by_zip],
-        listings=listings[keep][by_zip],
-        states=tuple(s for s, _ in priorities),
-        weights=tuple(float(w) for _, w in priorities),
+        state_index=np.array([order[s] for s in dataset.state[keep]], dtype=np.int64)[by_zip],
+        listings=dataset.listings[keep].astype(np.int64)[by_zip],
+        states=tuple(p.state for p in priorities),
+        weights=tuple(float(p.weight) for p in priorities),
     )
 
 

@@ -1,0 +1,445 @@
+"""`planner`: the operator's command line, a thin layer over planner.jobs and friends.
+
+Every option also reads an environment variable, so cron needs no arguments. Errors are
+one clear line on stderr and a non-zero exit; nothing is half-published.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from planner import dataset as data_io
+from planner import generate, jobs, report, verify
+from planner.config import Settings, SettingsError
+from planner.epochs import Epoch, EpochError, epoch_at, parse_instant
+from planner.lock import LockBusy, exclusive
+from planner.publish import IndexUnreadable, PublishConflict
+from planner.seal import SealError
+from planner.selection import SelectionError
+from planner.state import StateError
+from planner.store import StoreError
+
+T = TypeVar("T")
+EXPECTED = (
+    data_io.DatasetError,
+    EpochError,
+    IndexUnreadable,
+    jobs.PlannerError,
+    LockBusy,
+    PublishConflict,
+    SealError,
+    SelectionError,
+    SettingsError,
+    StateError,
+    StoreError,
+)
+
+
+class Context:
+    """Built once per invocation: settings from the environment, overridden by options."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        round_for: Callable[[Epoch], int] = jobs.quicknet_round,
+    ) -> None:
+        self._settings = settings
+        self.round_for = round_for
+        self.now_override: datetime | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    def override(self, **changes: Any) -> None:
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes:
+            self._settings = replace(self.settings, **changes)
+
+    def now(self) -> datetime:
+        return self.now_override or datetime.now(UTC)
+
+    def load_data(self) -> tuple[data_io.Dataset, list[data_io.StatePriority]]:
+        s = self.settings
+        return data_io.load_dataset(s.data, s.count_column), data_io.load_priorities(s.priorities)
+
+    def planner(self, show_progress: bool = True) -> jobs.Planner:
+        s = self.settings
+        return jobs.Planner(
+            public=s.public_store(),
+            private=s.private_store(),
+            secret=s.secret_bytes(),
+            config=s.selection,
+            load_data=self.load_data,
+            horizon=s.horizon,
+            epoch_hours=s.epoch_hours,
+            round_for=self.round_for,
+            progress=_progress if show_progress else jobs._no_progress,
+        )
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def _progress(items: Iterable[T], length: int, label: str) -> AbstractContextManager[Iterable[T]]:
+    """A bar on stderr for long work (click shows only the label when not on a terminal)."""
+    if length < 24:
+        return nullcontext(items)
+    return click.progressbar(items, length=length, label=label.ljust(10), file=sys.stderr)
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the expected failures into `Error: ...` and exit 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except EXPECTED as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def _set_now(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value:
+        try:
+            ctx.ensure_object(Context).now_override = parse_instant(value)
+        except EpochError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+
+now_option = click.option(
+    "--now",
+    envvar="PLANNER_NOW",
+    show_envvar=True,
+    callback=_set_now,
+    expose_value=False,
+    help="Act as if it were this instant (ISO-8601, UTC if no offset): simulation and tests.",
+)
+published_option = click.option(
+    "--published",
+    envvar="PLANNER_PUBLISHED",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local output folder, laid out like the bucket.  [default: published]",
+)
+data_option = click.option(
+    "--data",
+    envvar="PLANNER_DATA",
+    show_envvar=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Zipcode file (CSV or JSON).  [default: data/zipcodes.csv]",
+)
+priorities_option = click.option(
+    "--priorities",
+    envvar="PLANNER_PRIORITIES",
+    show_envvar=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="State priority list.  [default: data/state_priorities.txt]",
+)
+count_column_option = click.option(
+    "--count-column",
+    envvar="PLANNER_COUNT_COLUMN",
+    show_envvar=True,
+    help="Column holding the listing count, when not recently_sold_listings.",
+)
+days_option = click.option(
+    "--days",
+    envvar="PLANNER_DAYS",
+    show_envvar=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Horizon: how far ahead to seal.  [default: 7]",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="subnet46-epochs")
+def cli() -> None:
+    """Plan, seal and reveal the zipcode assignments of subnet 46's epochs."""
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@priorities_option
+@count_column_option
+@pass_context
+@friendly
+def check(
+    ctx: Context, data: Path | None, priorities: Path | None, count_column: str | None
+) -> None:
+    """Validate a zipcode file and summarise it per state."""
+    ctx.override(data=data, priorities=priorities, count_column=count_column)
+    dataset, ranked = ctx.load_data()
+    s = ctx.settings
+    bounds = s.selection
+    rows = data_io.summarise(dataset, ranked, bounds.min_listings, bounds.max_listings)
+    weights = sum(p.weight for p in ranked)
+    click.echo(
+        f"{dataset.source}: {len(dataset):,} zipcodes in {len(dataset.states())} states, "
+        f"sha256 {dataset.sha256}"
+    )
+    click.echo(
+        f"priorities {s.priorities}: {', '.join(p.state for p in ranked)}; zipcodes with "
+        f"{bounds.min_listings}..{bounds.max_listings} listings are eligible"
+    )
+    click.echo()
+    listed = [r for r in rows if r.rank is not None]
+    body = [
+        [
+            r.state,
+            r.rank,
+            report.percent(r.weight, weights),
+            f"{r.zipcodes:,}",
+            f"{r.eligible_zipcodes:,}",
+            f"{r.eligible_listings:,}",
+        ]
+        for r in listed
+    ]
+    body.append(
+        [
+            "total",
+            "",
+            "",
+            f"{sum(r.zipcodes for r in listed):,}",
+            f"{sum(r.eligible_zipcodes for r in listed):,}",
+            f"{sum(r.eligible_listings for r in listed):,}",
+        ]
+    )
+    click.echo(
+        report.table(["state", "rank", "share", "zipcodes", "eligible", "expected listings"], body)
+    )
+    for r in listed:
+        if r.zipcodes == 0:
+            click.echo(f"warning: {r.state} is listed but the file has no {r.state} zipcodes")
+    others = [r.state for r in rows if r.rank is None]
+    if others:
+        click.echo(f"not on the priority list, never assigned: {', '.join(others)}")
+    eligible = sum(r.eligible_listings for r in listed)
+    if eligible < bounds.low:
+        raise click.ClickException(
+            f"only {eligible:,} eligible listings; one epoch needs at least {bounds.low:,}"
+        )
+
+
+@cli.command("generate-data")
+@click.option("--states", default="", help="Comma-separated state codes (default: every state).")
+@click.option("--seed", type=int, default=generate.SAMPLE_SEED, show_default=True)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file; .csv or .json.",
+)
+@friendly
+def generate_data(states: str, seed: int, out: Path) -> None:
+    """Write a synthetic zipcode file in the seed schema (real zipcodes, made-up counts)."""
+    codes = [c.strip().upper() for c in states.split(",") if c.strip()] or None
+    frame = generate.generate(codes, seed)
+    size = generate.write(frame, out)
+    per_state = frame.groupby("state").size()
+    click.echo(
+        f"wrote {len(frame):,} zipcodes "
+        f"({', '.join(f'{k} {v:,}' for k, v in per_state.items())}; "
+        f"{int(frame['recently_sold_listings'].sum()):,} listings) to {out} ({size:,} bytes), "
+        f"seed {seed}"
+    )
+
+
+def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in (
+        days_option,
+        count_column_option,
+        priorities_option,
+        data_option,
+        published_option,
+        now_option,
+    ):
+        command = option(command)
+    return command
+
+
+def _echo_plan(result: jobs.PlanResult) -> None:
+    if result.sealed:
+        click.echo(f"sealed {len(result.sealed)} epochs: {result.sealed[0]} .. {result.sealed[-1]}")
+    else:
+        click.echo("nothing to seal: the plan already reaches the horizon")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"horizon: {result.horizon or 'none'}")
+
+
+def _echo_reveal(result: jobs.RevealResult) -> None:
+    if result.revealed:
+        click.echo(f"revealed {len(result.revealed)} epochs: {', '.join(result.revealed)}")
+    else:
+        click.echo("nothing to reveal")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"current: {result.current or 'none revealed'}")
+
+
+@cli.command()
+@_plan_options
+@pass_context
+@friendly
+def plan(ctx: Context, **options: Any) -> None:
+    """Seal every epoch up to the horizon that is not sealed yet (needs PLANNER_SECRET)."""
+    ctx.override(**_rename(options))
+    _echo_plan(jobs.plan(ctx.planner(), ctx.now()))
+
+
+@cli.command()
+@published_option
+@now_option
+@pass_context
+@friendly
+def reveal(ctx: Context, published: Path | None) -> None:
+    """Publish the plain assignment of every sealed epoch that has started."""
+    ctx.override(published=published)
+    _echo_reveal(jobs.reveal(ctx.planner(), ctx.now()))
+
+
+@cli.command()
+@_plan_options
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    envvar="PLANNER_LOCK_WAIT",
+    help="Seconds to wait for a running tick before giving up.  [default: 0]",
+)
+@pass_context
+@friendly
+def tick(ctx: Context, lock_wait: float | None, **options: Any) -> None:
+    """What cron runs every few minutes: plan, then reveal (and upload, with a bucket)."""
+    ctx.override(lock_wait_seconds=lock_wait, **_rename(options))
+    s = ctx.settings
+    try:
+        with exclusive(s.state_dir / "tick.lock", s.lock_wait_seconds):
+            planned, revealed = jobs.tick(ctx.planner(), ctx.now())
+    except LockBusy as exc:
+        click.echo(f"{exc}; this run leaves the work to it", err=True)
+        return
+    _echo_plan(planned)
+    _echo_reveal(revealed)
+    click.echo(f"published to {s.public_store().describe()}")
+
+
+def _rename(options: dict[str, Any]) -> dict[str, Any]:
+    """Map option names onto Settings fields."""
+    days = options.pop("days", None)
+    return {**options, "horizon_days": days}
+
+
+@cli.command()
+@published_option
+@data_option
+@priorities_option
+@count_column_option
+@click.option(
+    "--coverage-days",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="Window for the coverage report.",
+)
+@now_option
+@pass_context
+@friendly
+def status(ctx: Context, coverage_days: int, **options: Any) -> None:
+    """The epochs around now, the horizon and coverage per state."""
+    ctx.override(**options)
+    s = ctx.settings
+    click.echo(
+        report.status_text(
+            s.public_store(),
+            s.private_store() if s.secret else None,
+            s.secret_bytes() if s.secret else None,
+            ctx.load_data,
+            s.selection,
+            ctx.now(),
+            s.epoch_hours,
+            coverage_days,
+        )
+    )
+
+
+@cli.command()
+@data_option
+@priorities_option
+@count_column_option
+@days_option
+@now_option
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("preview.html"),
+    show_default=True,
+    help="HTML report to write.",
+)
+@pass_context
+@friendly
+def preview(ctx: Context, report_path: Path, **options: Any) -> None:
+    """Dry-run the selection over a period, seal nothing, and report shares and coverage."""
+    ctx.override(**_rename({"days": 30.0, **{k: v for k, v in options.items() if v is not None}}))
+    s = ctx.settings
+    dataset, priorities = ctx.load_data()
+    simulation = report.simulate(
+        dataset,
+        priorities,
+        s.selection,
+        s.secret_bytes() if s.secret else None,
+        epoch_at(ctx.now(), s.epoch_hours),
+        s.horizon,
+    )
+    report_path.write_text(report.preview_html(simulation), encoding="utf-8")
+    click.echo(report.preview_text(simulation))
+    click.echo(f"report: {report_path}")
+
+
+@cli.command("verify")
+@click.argument("epoch_id", required=False)
+@click.option(
+    "--published",
+    "source",
+    envvar="PLANNER_PUBLISHED",
+    show_envvar=True,
+    default="published",
+    show_default=True,
+    help="Folder or base URL of the published files.",
+)
+@click.option(
+    "--drand-url",
+    "drand_urls",
+    multiple=True,
+    envvar="PLANNER_DRAND_URLS",
+    help="drand relay base URL (repeatable).  [default: the public relays]",
+)
+@now_option
+@pass_context
+@friendly
+def verify_command(
+    ctx: Context, epoch_id: str | None, source: str, drand_urls: tuple[str, ...]
+) -> None:
+    """Check an epoch as a miner would: drand opens the sealed file, the hash matches."""
+    relays = tuple(u for url in drand_urls for u in url.split(",") if u) or ctx.settings.drand_urls
+    outcome = verify.verify_epoch(
+        verify.open_source(source), epoch_id, ctx.now(), relays, ctx.round_for
+    )
+    for check_ in outcome.checks:
+        click.echo(f"{'ok  ' if check_.ok else 'FAIL'} {check_.name}: {check_.detail}")
+    if not outcome.ok:
+        raise click.ClickException(f"epoch {outcome.epoch_id or '?'} failed verification")
+    click.echo(f"epoch {outcome.epoch_id} verified")

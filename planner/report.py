@@ -1,0 +1,225 @@
+"""What the operator reads: the status of the published plan and dry-run previews.
+
+Pure functions over stores and data; the CLI only prints what they return.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from planner import jobs, publish
+from planner import state as state_io
+from planner.dataset import Dataset, StatePriority, eligible_mask
+from planner.epochs import Epoch, epochs_between
+from planner.selection import SelectionConfig
+from planner.store import Store
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain fixed-width table; numbers right-aligned."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    numeric = [all(_is_number(r[i]) for r in cells[1:]) and rows for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric, strict=True)
+        ).rstrip()
+
+    return "\n".join(
+        [line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]]
+    )
+
+
+def _is_number(text: str) -> bool:
+    """Digits with separators, a percentage, a dash or nothing: right-aligned."""
+    return not text.strip("-") or text.replace(",", "").replace(".", "", 1).rstrip("%").isdigit()
+
+
+def percent(part: float | None, whole: float) -> str:
+    return "-" if part is None or not whole else f"{100 * part / whole:.1f}%"
+
+
+def coverage(
+    assignments: Sequence[dict[str, Any]],
+    dataset: Dataset,
+    priorities: Sequence[StatePriority],
+    config: SelectionConfig,
+) -> dict[str, tuple[int, int]]:
+    """Per listed state: (eligible zipcodes assigned at least once, eligible zipcodes)."""
+    eligible = eligible_mask(dataset, priorities, config.min_listings, config.max_listings)
+    seen = {z["zipcode"] for a in assignments for z in a["zipcodes"]}
+    result = {}
+    for p in priorities:
+        zips = dataset.zipcode[eligible & (dataset.state == p.state)].tolist()
+        result[p.state] = (sum(z in seen for z in zips), len(zips))
+    return result
+
+
+def status_text(
+    public: Store,
+    private: Store | None,
+    secret: bytes | None,
+    load_data: Callable[[], tuple[Dataset, list[StatePriority]]],
+    config: SelectionConfig,
+    now: datetime,
+    epoch_hours: int,
+    coverage_days: int,
+) -> str:
+    """The epochs around now, the horizon, and coverage over the last `coverage_days`."""
+    entries = publish.read_index(public)
+    if not entries:
+        return f"nothing published at {public.describe()} yet: run `planner tick`"
+    pending = {}
+    if private is not None and secret is not None:
+        loaded = state_io.load(private, secret)
+        pending = loaded.pending if loaded else {}
+    window_start = now - timedelta(days=coverage_days)
+    recent: list[dict[str, Any]] = []
+    rows = []
+    for epoch_id, entry in sorted(entries.items()):
+        epoch = entry.epoch
+        body = public.get(publish.revealed_key(epoch_id)) if entry.revealed else None
+        if body is None and epoch_id in pending:
+            body = pending[epoch_id].plaintext
+        document = json.loads(body) if body else None
+        if document and window_start <= epoch.start <= now:
+            recent.append(document)
+        if epoch.end > now - timedelta(hours=epoch_hours * 3) and epoch.start < now + timedelta(
+            days=1
+        ):
+            state = (
+                "current"
+                if epoch.start <= now < epoch.end
+                else ("revealed" if entry.revealed else "sealed")
+            )
+            rows.append(
+                [
+                    epoch_id,
+                    state,
+                    document["metadata"]["zipcodeCount"] if document else "-",
+                    document["metadata"]["totalExpectedListings"] if document else "-",
+                    entry.reveal_round,
+                ]
+            )
+    lines = [
+        f"published at {public.describe()}",
+        table(["epoch", "status", "zipcodes", "listings", "reveal round"], rows),
+        f"horizon: sealed up to {max(entries)} ({len(entries)} epochs published in all)",
+    ]
+    dataset, priorities = load_data()
+    cover = coverage(recent, dataset, priorities, config)
+    lines.append(f"coverage over the last {coverage_days} days ({len(recent)} epochs):")
+    lines.append(
+        table(
+            ["state", "assigned", "eligible", "coverage"],
+            [[s, a, n, percent(a, n)] for s, (a, n) in cover.items()],
+        )
+    )
+    return "\n".join(lines)
+
+
+@dataclass
+class Simulation:
+    """A dry run of the selection: nothing sealed, nothing written."""
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    coverage: dict[str, tuple[int, int]] = field(default_factory=dict)
+    priorities: list[StatePriority] = field(default_factory=list)
+    config: SelectionConfig = field(default_factory=SelectionConfig)
+    error: str | None = None
+
+    def state_listings(self) -> Counter[str]:
+        totals: Counter[str] = Counter()
+        for a in self.epochs:
+            for z in a["zipcodes"]:
+                totals[z["state"]] += z["expectedListings"]
+        return totals
+
+    def totals(self) -> list[int]:
+        return [a["metadata"]["totalExpectedListings"] for a in self.epochs]
+
+
+def simulate(
+    dataset: Dataset,
+    priorities: list[StatePriority],
+    config: SelectionConfig,
+    secret: bytes | None,
+    first: Epoch,
+    period: timedelta,
+) -> Simulation:
+    """Select every epoch of `period` from an empty history, with a throwaway secret if none."""
+    key = secret or secrets.token_bytes(32)
+    result = Simulation(priorities=priorities, config=config)
+    try:
+        for _, document in jobs.choose(
+            dataset, priorities, config, key, {}, epochs_between(first, first.start + period)
+        ):
+            result.epochs.append(document)
+    except jobs.PlannerError as exc:
+        result.error = str(exc)
+    result.coverage = coverage(result.epochs, dataset, priorities, config)
+    return result
+
+
+def preview_text(sim: Simulation) -> str:
+    shares = sim.state_listings()
+    whole = sum(shares.values())
+    weights = sum(p.weight for p in sim.priorities)
+    lines = [
+        f"{len(sim.epochs)} epochs simulated (target {sim.config.target_listings} "
+        f"± {sim.config.tolerance_percent:g}%, cooldown {sim.config.cooldown_hours:g} h)",
+        table(
+            ["state", "weight share", "listing share", "coverage"],
+            [
+                [
+                    p.state,
+                    percent(p.weight, weights),
+                    percent(shares.get(p.state, 0), whole),
+                    percent(*sim.coverage.get(p.state, (0, 0))),
+                ]
+                for p in sim.priorities
+            ],
+        ),
+    ]
+    totals = sim.totals()
+    if totals:
+        lines.append(
+            f"per-epoch listings: min {min(totals)}, median {int(statistics.median(totals))}, "
+            f"max {max(totals)}; band {sim.config.low}..{sim.config.high}"
+        )
+    if sim.error:
+        lines.append(f"stopped early: {sim.error}")
+    return "\n".join(lines)
+
+
+def preview_html(sim: Simulation) -> str:
+    env = Environment(loader=FileSystemLoader(publish.TEMPLATES), autoescape=select_autoescape())
+    shares = sim.state_listings()
+    whole = sum(shares.values()) or 1
+    totals = sim.totals()
+    return env.get_template("preview.html").render(
+        sim=sim,
+        text=preview_text(sim),
+        states=[
+            {
+                "state": p.state,
+                "share": shares.get(p.state, 0) / whole,
+                "coverage": (lambda a, n: a / n if n else 0.0)(*sim.coverage.get(p.state, (0, 0))),
+            }
+            for p in sim.priorities
+        ],
+        totals=totals,
+        low=sim.config.low,
+        high=sim.config.high,
+        top=max([*totals, sim.config.high]),
+    )

@@ -1,0 +1,180 @@
+"""Checking a published epoch the way a miner or validator can, trusting nobody.
+
+The sealed file is opened with the drand signature of its round (so the operator could not
+have changed it after sealing), its sha256 must equal the commitment published in
+index.json, and the plain file must be the very same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from planner import drand, publish, seal
+from planner.epochs import Epoch, EpochError, epoch_at, epoch_from_id, reveal_round
+from planner.store import LocalStore, Store, StoreError
+
+
+class HttpSource:
+    """Published files behind a base URL (the CDN), read-only."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def get(self, key: str) -> bytes | None:
+        url = f"{self.base_url}/{key}"
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise StoreError(f"cannot fetch {url}: {type(exc).__name__}") from exc
+        if response.status_code in (403, 404):
+            return None
+        if response.status_code != 200:
+            raise StoreError(f"cannot fetch {url}: HTTP {response.status_code}")
+        return response.content
+
+    def describe(self) -> str:
+        return self.base_url
+
+
+Source = Store | HttpSource
+
+
+def open_source(location: str) -> Source:
+    """A folder path or an http(s) base URL."""
+    if location.startswith(("http://", "https://")):
+        return HttpSource(location)
+    return LocalStore(Path(location))
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Outcome:
+    epoch_id: str | None
+    checks: list[Check] = field(default_factory=list)
+    plaintext: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def assignment(self) -> dict[str, Any] | None:
+        return None if self.plaintext is None else json.loads(self.plaintext)
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+
+def pick_epoch(entries: dict[str, publish.IndexEntry], now: datetime) -> str | None:
+    """The epoch running at `now`, else the latest one that has started."""
+    started = [k for k, e in entries.items() if e.epoch.start <= now]
+    current = epoch_at(now).id
+    return current if current in entries else max(started, default=None)
+
+
+def verify_epoch(
+    source: Source,
+    epoch_id: str | None,
+    now: datetime,
+    relays: Sequence[str] = drand.DEFAULT_RELAYS,
+    round_for: Callable[[Epoch], int] = lambda epoch: reveal_round(epoch.start),
+    fetch_signature: Callable[..., str] = drand.fetch_signature,
+) -> Outcome:
+    """Every check a client can make of one epoch; stops at the first that makes the rest moot."""
+    outcome = Outcome(epoch_id)
+    try:
+        entries = publish.read_index(source)  # type: ignore[arg-type]
+    except (publish.IndexUnreadable, StoreError) as exc:
+        outcome.add("index", False, str(exc))
+        return outcome
+    if not entries:
+        outcome.add("index", False, f"no index.json at {source.describe()}")
+        return outcome
+    if epoch_id is None:
+        epoch_id = outcome.epoch_id = pick_epoch(entries, now)
+    if epoch_id is None or epoch_id not in entries:
+        outcome.add("index", False, f"index.json lists no epoch {epoch_id or 'that has started'}")
+        return outcome
+    entry = entries[epoch_id]
+    outcome.add("index", True, f"{epoch_id} listed with {entry.commitment}")
+
+    try:
+        expected = round_for(epoch_from_id(epoch_id))
+    except EpochError as exc:
+        outcome.add("round", False, str(exc))
+        return outcome
+    if not outcome.add(
+        "round",
+        entry.reveal_round == expected,
+        f"revealRound {entry.reveal_round}"
+        + ("" if entry.reveal_round == expected else f", but the epoch start gives {expected}"),
+    ):
+        return outcome
+
+    sealed = source.get(publish.sealed_key(epoch_id))
+    if not outcome.add(
+        "sealed file",
+        sealed is not None,
+        publish.sealed_key(epoch_id) + (" present" if sealed is not None else " is missing"),
+    ):
+        return outcome
+    try:
+        signature = fetch_signature(entry.reveal_round, relays)
+    except drand.BeaconUnavailable as exc:
+        outcome.add("drand beacon", False, str(exc))
+        return outcome
+    outcome.add("drand beacon", True, f"round {entry.reveal_round} signature fetched")
+    try:
+        plaintext = seal.unseal(sealed, signature)  # type: ignore[arg-type]
+    except seal.SealError as exc:
+        outcome.add("decrypt", False, f"{exc} (damaged file, or a wrong signature)")
+        return outcome
+    outcome.add("decrypt", True, f"{len(plaintext)} bytes")
+    digest = seal.commitment(plaintext)
+    if not outcome.add(
+        "commitment",
+        digest == entry.commitment,
+        digest + (" matches" if digest == entry.commitment else f" != {entry.commitment}"),
+    ):
+        return outcome
+    outcome.plaintext = plaintext
+    try:
+        document = json.loads(plaintext)
+        same_epoch = document.get("epochId") == epoch_id
+    except (ValueError, AttributeError):
+        same_epoch = False
+    outcome.add(
+        "content",
+        same_epoch,
+        "epochId inside matches" if same_epoch else "not this epoch's assignment",
+    )
+    revealed = source.get(publish.revealed_key(epoch_id))
+    if revealed is None:
+        outcome.add(
+            "revealed file", entry.revealed is False, "not published yet (drand reveal only)"
+        )
+    else:
+        outcome.add(
+            "revealed file",
+            revealed == plaintext,
+            "byte-identical to the sealed plaintext"
+            if revealed == plaintext
+            else "differs from the sealed plaintext",
+        )
+    return outcome
