@@ -6,10 +6,16 @@ laptop and to DigitalOcean Spaces in production; only the store changes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 class StoreError(RuntimeError):
@@ -46,7 +52,7 @@ class LocalStore:
     def get(self, key: str) -> bytes | None:
         try:
             return self._path(key).read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise StoreError(f"cannot read {self._path(key)}: {exc.strerror}") from exc
@@ -81,3 +87,128 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root)
+
+
+CANNED_ACLS = ("private", "public-read")
+_MISSING = ("NoSuchKey", "404", "NotFound")
+_HINTS = {
+    "NoSuchBucket": "the bucket does not exist",
+    "InvalidAccessKeyId": "the access key is not known to this endpoint",
+    "SignatureDoesNotMatch": "the secret key does not match the access key",
+    "AccessDenied": "these credentials may not do this",
+    "AccessControlListNotSupported": "the bucket has ACLs disabled: configure acl=None",
+}
+
+
+class S3Store:
+    """A bucket on an S3-compatible endpoint (DigitalOcean Spaces, AWS S3, SeaweedFS, radosgw).
+
+    `acl` is sent with every write: "public-read" for published objects (how Spaces makes an
+    object public), "private" for the planner's own state, or None to send no ACL and leave
+    access to the bucket policy (buckets with ACLs disabled, and SeaweedFS, which ignores
+    object ACLs). `prefix` places every key under a folder of the bucket. Transient errors
+    are retried by botocore with exponential backoff; the last failure becomes a StoreError
+    naming the bucket, the key and the error code, never a credential. `client` is the boto3
+    client, for callers that need more than the Store interface (presigned URLs, deletes).
+    """
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        prefix: str = "",
+        acl: str | None = None,
+        path_style: bool = False,
+        max_attempts: int = 5,
+        timeout: float = 30.0,
+    ) -> None:
+        if acl is not None and acl not in CANNED_ACLS:
+            raise ValueError(f"acl must be one of {', '.join(CANNED_ACLS)} or None, not {acl!r}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.acl = acl
+        self.endpoint_url = endpoint_url
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if path_style else "auto"},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
+            connect_timeout=timeout,
+            read_timeout=timeout,
+        )
+        self.client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=config,
+        )
+
+    def _key(self, key: str) -> str:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise StoreError(f"refusing key outside {self.describe()}: {key!r}")
+        return self.prefix + key
+
+    def _error(self, action: str, key: str, exc: Exception) -> StoreError:
+        where = f"s3://{self.bucket}/{key} @ {self._endpoint()}"
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            hint = _HINTS.get(code)
+            detail = f"{code} (HTTP {status})" + (f": {hint}" if hint else "")
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        return StoreError(f"cannot {action} {where}: {detail}")
+
+    def _endpoint(self) -> str:
+        return self.endpoint_url or "AWS S3"
+
+    def get(self, key: str) -> bytes | None:
+        full = self._key(key)
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=full)
+            return response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise self._error("read", full, exc) from exc
+        except BotoCoreError as exc:
+            raise self._error("read", full, exc) from exc
+
+    def put(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
+        full = self._key(key)
+        extra = {"ACL": self.acl} if self.acl else {}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=full,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=cache_control,
+                ContentMD5=base64.b64encode(hashlib.md5(data).digest()).decode("ascii"),
+                **extra,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("write", full, exc) from exc
+
+    def keys(self, prefix: str = "") -> list[str]:
+        full = self.prefix + prefix
+        found: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full
+            )
+            for page in pages:
+                found.extend(item["Key"][len(self.prefix) :] for item in page.get("Contents", ()))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("list", full, exc) from exc
+        return sorted(found)
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix} @ {self._endpoint()}"
