@@ -1,0 +1,129 @@
+"""Signer: hotkey-verified, folder-scoped S3 credentials for subnet 46 miners and validators.
+
+WSGI entry point: `signer:create_app()` (see the Procfile).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask_openapi3 import Info, OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from signer import api, docs, requestlog
+from signer.config import ENV_NAMES, load_settings
+from signer.credentials import make_client
+from signer.errors import register_error_handlers, validation_error_response
+from signer.metagraph import MetagraphStore, Refresher, fetch_metagraph
+from signer.models import ErrorResponse
+from signer.ratelimit import limit_hotkeys, make_limiter
+from signer.services import Services
+
+__version__ = "0.1.0"
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+DESCRIPTION = """Issues short-lived S3 credentials (presigned POST / list URLs) scoped to a
+hotkey's folder, after checking an sr25519 signature by the hotkey and the subnet's
+metagraph. Errors are JSON: `{"error": code, "detail": message}`.
+
+Each signed endpoint documents its message. In Python:
+
+```python
+import time, requests
+from bittensor_core import Keypair
+
+hotkey = Keypair.create_from_uri("//Bob")          # your hotkey
+timestamp = int(time.time())
+message = f"s3:data:access:{coldkey}:{hotkey.ss58_address}:{timestamp}"
+body = {"coldkey": coldkey, "hotkey": hotkey.ss58_address, "timestamp": timestamp,
+        "signature": hotkey.sign(message.encode()).hex()}
+access = requests.post(f"{signer}/get-folder-access", json=body, timeout=30).json()
+```
+
+The planner's published files (assignments, sealed epochs, index) are listed here too,
+under *published files (CDN)*: they are served by the CDN, not by this signer."""
+
+SECURITY_SCHEMES = {
+    "hotkeySignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Hotkey-Signature",
+        "description": "Not a header: the hotkey, timestamp and sr25519 signature travel in "
+        "the JSON body (`hotkey`, `timestamp`, `signature`) over the message each operation "
+        "documents. The Authorize dialog can stay empty.",
+    }
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
+    """Build the signer.
+
+    Settings come from the environment; `config` entries named like environment settings
+    (e.g. `SIGNER_METAGRAPH`) override them, anything else goes to `app.config` (e.g.
+    `NOW`, a callable returning unix seconds, to pin the clock in tests).
+    """
+    overrides = dict(config or {})
+    environ = dict(os.environ)
+    environ.update({k: str(v) for k, v in overrides.items() if k in ENV_NAMES})
+    settings = load_settings(environ)
+
+    requestlog.configure_logging()
+    app = OpenAPI(
+        __name__,
+        info=Info(title="Subnet 46 signer", version=__version__, description=DESCRIPTION),
+        security_schemes=SECURITY_SCHEMES,
+        validation_error_status=422,
+        validation_error_model=ErrorResponse,
+        validation_error_callback=validation_error_response,
+        doc_ui=False,
+        template_folder=str(TEMPLATES),
+        static_folder=None,
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        NOW=time.time,
+    )
+    app.config.update({k: v for k, v in overrides.items() if k not in ENV_NAMES})
+    app.json.sort_keys = False
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    clock = app.config["NOW"]
+    requestlog.install(app)
+    limiter = make_limiter(app, settings)
+    limit_hotkeys(limiter, api.miner_api, settings.ratelimit_miner, "miner")
+    limit_hotkeys(limiter, api.validator_api, settings.ratelimit_validator, "validator")
+    limiter.exempt(api.healthz)
+    limiter.exempt(api.readyz)
+
+    store = MetagraphStore(
+        settings.metagraph_path, settings.netuid, settings.metagraph_max_age, clock
+    )
+    app.extensions["signer"] = svc = Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        limiter=limiter,
+        s3=make_client(settings) if settings.s3_bucket else None,
+    )
+    if settings.metagraph_refresh > 0:
+        svc.refresher = Refresher(
+            store,
+            lambda: fetch_metagraph(settings.network, settings.netuid),
+            settings.metagraph_refresh,
+        )
+        svc.refresher.start()
+
+    app.register_api(api.miner_api)
+    app.register_api(api.validator_api)
+    app.register_api(api.public_api)
+    app.register_blueprint(docs.pages)
+    register_error_handlers(app)
+    return app

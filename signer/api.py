@@ -1,0 +1,388 @@
+"""The HTTP endpoints: hotkey-verified S3 credentials, the current assignment, health.
+
+Each credential endpoint runs the same steps: timestamp window, signature over the
+endpoint's own message, metagraph role, then presigning for the current epoch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify, redirect
+from flask_openapi3 import APIBlueprint, Tag
+
+from signer import auth, credentials, published
+from signer.errors import SignerError
+from signer.models import (
+    Assignment,
+    FolderAccessRequest,
+    FolderAccessResponse,
+    Health,
+    LegacyAssignment,
+    MinerListRequest,
+    MinerListResponse,
+    Readiness,
+    ValidatorAccessRequest,
+    ValidatorAccessResponse,
+    ValidatorUploadRequest,
+    ValidatorUploadResponse,
+)
+from signer.services import Services, services
+
+SECURITY = [{"hotkeySignature": []}]
+ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def _error(description: str, code: str, detail: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": ERROR_SCHEMA,
+                "example": {"error": code, "detail": detail},
+            }
+        },
+    }
+
+
+COMMON_ERRORS = {
+    400: _error("Body is not JSON", "invalid_request", "the request body is not valid JSON"),
+    401: _error(
+        "Bad signature or timestamp outside the window",
+        "invalid_signature",
+        "signature does not match the hotkey and the signed message",
+    ),
+    413: _error(
+        "Body too large", "payload_too_large", "the request body is larger than 16384 bytes"
+    ),
+    422: _error("Missing or malformed fields", "invalid_request", "hotkey: not an SS58 address"),
+    429: _error(
+        "Rate limited (see Retry-After)",
+        "rate_limited",
+        "rate limit exceeded (10 per 1 minute); retry in 42 s",
+    ),
+    503: _error(
+        "No usable metagraph snapshot, or no bucket configured",
+        "metagraph_unavailable",
+        "no metagraph snapshot yet; retry shortly",
+    ),
+}
+VALIDATOR_403 = _error(
+    "Not registered, no validator permit, or stake below the minimum",
+    "insufficient_stake",
+    "validator stake 5000 is below the minimum of 20000 alpha",
+)
+
+SIGNING_HOWTO = (
+    "Sign the UTF-8 message with the hotkey (sr25519) and send the signature as hex "
+    "(`0x` optional); `timestamp` is the current unix time in seconds (accepted: at most "
+    "300 s old, at most 60 s ahead, by default)."
+)
+
+miner_api = APIBlueprint(
+    "miner", __name__, abp_tags=[Tag(name="miners", description="Upload credentials")]
+)
+validator_api = APIBlueprint(
+    "validator", __name__, abp_tags=[Tag(name="validators", description="Read and upload access")]
+)
+public_api = APIBlueprint(
+    "public", __name__, abp_tags=[Tag(name="public", description="No signature needed")]
+)
+
+
+def _authenticate(svc: Services, hotkey: str, timestamp: int, signature: str, message: str) -> None:
+    g.hotkey = hotkey
+    settings = svc.settings
+    auth.check_timestamp(
+        timestamp, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
+    )
+    auth.verify_signature(hotkey, message, signature)
+    g.verified_hotkey = hotkey
+
+
+def _post_credential(svc: Services, folder: str) -> dict[str, Any]:
+    s3, bucket = svc.bucket()
+    now = svc.now()
+    lifetime = credentials.upload_lifetime(now, svc.current_epoch(), svc.settings.upload_grace)
+    post = credentials.presigned_post(s3, bucket, folder, svc.settings.max_upload_bytes, lifetime)
+    return {
+        "url": post["url"],
+        "fields": post["fields"],
+        "folder": folder,
+        "expiry": credentials.expiry_iso(now, lifetime),
+        "expiry_seconds": lifetime,
+        "max_upload_bytes": svc.settings.max_upload_bytes,
+    }
+
+
+@miner_api.post(
+    "/get-folder-access",
+    summary="Miner: presigned POST for this epoch's upload folder",
+    description=f"""Signed message: `{auth.MINER_ACCESS}`
+
+{SIGNING_HOWTO}
+
+Who: a hotkey registered on the subnet whose coldkey in the metagraph is `coldkey`.
+
+Grants: a presigned POST (S3 enforces its policy) for keys under
+`data/hotkey={{hotkey}}/epoch={{currentEpochId}}/`, sizes 1..SIGNER_MAX_UPLOAD_BYTES,
+expiring at the end of the current epoch plus the grace period; and `list_url`, a presigned
+ListObjectsV2 of `data/hotkey={{hotkey}}/`.
+
+```python
+message = f"s3:data:access:{{coldkey}}:{{hotkey}}:{{timestamp}}"
+signature = keypair.sign(message.encode()).hex()
+```""",
+    security=SECURITY,
+    responses={
+        200: FolderAccessResponse,
+        **COMMON_ERRORS,
+        403: _error(
+            "Not registered, or the coldkey does not own the hotkey",
+            "coldkey_mismatch",
+            "coldkey is not the coldkey that owns this hotkey in the metagraph",
+        ),
+    },
+)
+def get_folder_access(body: FolderAccessRequest) -> Response:
+    svc = services()
+    message = auth.MINER_ACCESS.format(
+        coldkey=body.coldkey, hotkey=body.hotkey, timestamp=body.timestamp
+    )
+    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
+    auth.require_miner(svc.store.require(), body.hotkey, body.coldkey)
+    epoch = svc.current_epoch()
+    post = _post_credential(svc, credentials.miner_folder(body.hotkey, epoch.id))
+    s3, bucket = svc.bucket()
+    ttl = svc.settings.list_url_ttl
+    return jsonify(
+        FolderAccessResponse(
+            **post,
+            epoch_id=epoch.id,
+            list_url=credentials.presigned_list(
+                s3, bucket, credentials.miner_root(body.hotkey), ttl
+            ),
+            list_expiry=credentials.expiry_iso(svc.now(), ttl),
+        ).model_dump(mode="json")
+    )
+
+
+@validator_api.post(
+    "/get-validator-access",
+    summary="Validator: list access to miners' data and this epoch's upload folder",
+    description=f"""Signed message: `{auth.VALIDATOR_ACCESS}`
+
+{SIGNING_HOWTO}
+
+Who: a registered hotkey with a validator permit and at least SIGNER_MIN_VALIDATOR_STAKE
+alpha (20,000 by default).
+
+Grants: presigned ListObjectsV2 URLs of `data/hotkey=` (first page; use
+`/get-miner-list` for a miner's pages) and a presigned POST for
+`validators/{{hotkey}}/epoch={{currentEpochId}}/`.""",
+    security=SECURITY,
+    responses={200: ValidatorAccessResponse, **COMMON_ERRORS, 403: VALIDATOR_403},
+)
+def get_validator_access(body: ValidatorAccessRequest) -> Response:
+    svc = services()
+    message = auth.VALIDATOR_ACCESS.format(timestamp=body.timestamp)
+    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
+    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    epoch = svc.current_epoch()
+    upload = _post_credential(svc, credentials.validator_folder(body.hotkey, epoch.id))
+    s3, bucket = svc.bucket()
+    ttl = svc.settings.list_url_ttl
+    prefix = "data/hotkey="
+    response = ValidatorAccessResponse(
+        bucket=bucket,
+        region=svc.settings.s3_region,
+        validator_hotkey=body.hotkey,
+        epoch_id=epoch.id,
+        expiry=credentials.expiry_iso(svc.now(), ttl),
+        expiry_seconds=ttl,
+        urls={
+            "global": {"list_all_data": credentials.presigned_list(s3, bucket, prefix, ttl)},
+            "miners": {
+                "list_all_miners": credentials.presigned_list(
+                    s3, bucket, prefix, ttl, delimiter="/"
+                )
+            },
+        },
+        upload=upload,
+    )
+    return jsonify(response.model_dump(mode="json", by_alias=True))
+
+
+@validator_api.post(
+    "/api/v1/s3-access/validator-upload",
+    summary="Validator: presigned POST for a named epoch's results folder",
+    description=f"""Signed message: `{auth.VALIDATOR_UPLOAD}`
+
+{SIGNING_HOWTO}
+
+Who: a validator (permit and minimum stake).
+
+Grants: a presigned POST for `validators/{{hotkey}}/epoch={{epochId}}/`; `epochId` must
+be the current epoch or one of the SIGNER_RECENT_EPOCHS (2 by default) before it. The
+credential expires at the end of the current epoch plus the grace period.""",
+    security=SECURITY,
+    responses={
+        200: ValidatorUploadResponse,
+        **COMMON_ERRORS,
+        403: _error(
+            "Not a validator, or epochId outside the accepted range",
+            "epoch_not_allowed",
+            "epoch 2026-11-24T00-00-00 is not the current epoch or one of the 2 before it",
+        ),
+    },
+)
+def validator_upload(body: ValidatorUploadRequest) -> Response:
+    svc = services()
+    message = auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp)
+    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
+    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    epoch = svc.current_epoch()
+    allowed = [epoch.id]
+    for _ in range(svc.settings.recent_epochs):
+        epoch = epoch.previous()
+        allowed.append(epoch.id)
+    if body.epoch_id not in allowed:
+        raise _epoch_not_allowed(body.epoch_id, svc.settings.recent_epochs)
+    post = _post_credential(svc, credentials.validator_folder(body.hotkey, body.epoch_id))
+    return jsonify(ValidatorUploadResponse(**post, epoch_id=body.epoch_id).model_dump(mode="json"))
+
+
+def _epoch_not_allowed(epoch_id: str, recent: int) -> SignerError:
+    return SignerError(
+        403,
+        "epoch_not_allowed",
+        f"epoch {epoch_id} is not the current epoch or one of the {recent} before it",
+    )
+
+
+@validator_api.post(
+    "/get-miner-list",
+    summary="Validator: one presigned URL for one page of a miner's files",
+    description=f"""Signed message: `{auth.MINER_LIST}`
+
+{SIGNING_HOWTO}
+
+Who: a validator (permit and minimum stake).
+
+Grants: a presigned ListObjectsV2 URL of `data/hotkey={{miner_hotkey}}/`. To read the
+next page, call again with the page's `NextContinuationToken` as `continuation_token`:
+the token is part of the presigned URL, so appending it to an old URL would break its
+signature.""",
+    security=SECURITY,
+    responses={200: MinerListResponse, **COMMON_ERRORS, 403: VALIDATOR_403},
+)
+def get_miner_list(body: MinerListRequest) -> Response:
+    svc = services()
+    message = auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp)
+    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
+    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    s3, bucket = svc.bucket()
+    ttl = svc.settings.list_url_ttl
+    prefix = credentials.miner_root(body.miner_hotkey)
+    url = credentials.presigned_list(
+        s3, bucket, prefix, ttl, continuation_token=body.continuation_token
+    )
+    return jsonify(
+        MinerListResponse(
+            list_url=url,
+            miner_hotkey=body.miner_hotkey,
+            prefix=prefix,
+            continuation_token=body.continuation_token,
+            expiry=credentials.expiry_iso(svc.now(), ttl),
+            expiry_seconds=ttl,
+        ).model_dump(mode="json")
+    )
+
+
+NOT_REVEALED = _error(
+    "No assignment revealed for the current epoch yet",
+    "not_revealed",
+    "epoch 2026-11-25T16-00-00 is not revealed yet (current.json still holds 2026-11-25T12-00-00)",
+)
+
+
+def _cache_control(svc: Services) -> str:
+    seconds_left = int(svc.current_epoch().end.timestamp() - svc.now())
+    return f"public, max-age={max(0, min(30, seconds_left))}"
+
+
+@public_api.get(
+    "/assignments/current",
+    summary="The current epoch's revealed assignment",
+    description="""No signature. The planner's `current.json`, byte-identical, so its
+sha256 matches the epoch's commitment in `index.json`. When SIGNER_PUBLISHED is a base
+URL, the answer is a 302 redirect to `<base>/current.json` on the CDN instead.""",
+    responses={
+        200: Assignment,
+        302: {"description": "Redirect to current.json on the CDN"},
+        503: NOT_REVEALED,
+    },
+)
+def current_assignment() -> Response:
+    svc = services()
+    settings = svc.settings
+    if settings.published_is_url:
+        return redirect(published.current_url(settings.published), code=302)
+    body = published.read_current(settings.published, is_url=False)
+    published.current_assignment(body, svc.current_epoch().id)
+    return Response(
+        body, mimetype="application/json", headers={"Cache-Control": _cache_control(svc)}
+    )
+
+
+@public_api.get(
+    "/api/v1/zipcode-assignments/current",
+    summary="Legacy path: the current assignment plus success: true",
+    description="""No signature. The path older miner clients call: its query parameters
+(hotkey, signature, timestamp) are accepted and ignored, since an assignment is the same
+for everyone and is public once its epoch has started. Same body as
+`/assignments/current` plus `"success": true`.""",
+    responses={200: LegacyAssignment, 503: NOT_REVEALED},
+)
+def legacy_current_assignment() -> Response:
+    svc = services()
+    settings = svc.settings
+    body = published.read_current(settings.published, settings.published_is_url)
+    document = published.current_assignment(body, svc.current_epoch().id)
+    response = jsonify({"success": True, **document})
+    response.headers["Cache-Control"] = _cache_control(svc)
+    return response
+
+
+@public_api.get("/healthz", summary="Liveness", responses={200: Health})
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@public_api.get(
+    "/readyz",
+    summary="Readiness: metagraph snapshot age, bucket, published location",
+    description="200 when the metagraph snapshot is usable and a bucket is configured, "
+    "else 503 with the same body saying what is missing.",
+    responses={200: Readiness, 503: Readiness},
+)
+def readyz() -> Response:
+    svc = services()
+    settings = svc.settings
+    metagraph = svc.store.status()
+    bucket = {
+        "configured": svc.s3 is not None and bool(settings.s3_bucket),
+        "bucket": settings.s3_bucket,
+        "endpoint": settings.s3_endpoint_url,
+    }
+    ready = metagraph["usable"] and bucket["configured"]
+    body = Readiness(
+        ready=ready,
+        metagraph=metagraph,
+        bucket=bucket,
+        published=settings.published,
+        currentEpoch=svc.current_epoch().id,
+    )
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = 200 if ready else 503
+    return response

@@ -1,0 +1,113 @@
+"""Who is asking: timestamp window, sr25519 signature, then the hotkey's role in the metagraph.
+
+The signed message formats are the ones existing subnet 46 clients already send, so they
+stay byte-for-byte as DESIGN.md lists them.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from bittensor_core import Keypair
+
+from signer.errors import SignerError
+from signer.metagraph import Neuron, Snapshot
+
+MINER_ACCESS = "s3:data:access:{coldkey}:{hotkey}:{timestamp}"
+VALIDATOR_ACCESS = "s3:validator:access:{timestamp}"
+VALIDATOR_UPLOAD = "s3:validator:upload:{timestamp}"
+MINER_LIST = "s3:validator:miner:{miner_hotkey}:{timestamp}"
+
+SIGNATURE_BYTES = 64
+
+
+def check_timestamp(timestamp: int, now: float, max_age: int, max_ahead: int) -> None:
+    """Refuse replays of old requests and requests dated ahead of the server clock."""
+    if timestamp < now - max_age:
+        raise SignerError(
+            401,
+            "stale_timestamp",
+            f"timestamp is {int(now - timestamp)} s old; at most {max_age} s is accepted "
+            "(sign a fresh message with the current unix time)",
+        )
+    if timestamp > now + max_ahead:
+        raise SignerError(
+            401,
+            "future_timestamp",
+            f"timestamp is {int(timestamp - now)} s ahead of the server clock; at most "
+            f"{max_ahead} s is accepted (check the client's clock)",
+        )
+
+
+def decode_signature(text: str) -> bytes:
+    """Hex, with or without 0x, of exactly 64 bytes; anything else is a bad signature."""
+    digits = text.strip()
+    if digits[:2] in ("0x", "0X"):
+        digits = digits[2:]
+    try:
+        raw = binascii.unhexlify(digits)
+    except (binascii.Error, ValueError):
+        raise SignerError(
+            401, "invalid_signature", "signature is not hexadecimal (sr25519, 64 bytes as hex)"
+        ) from None
+    if len(raw) != SIGNATURE_BYTES:
+        raise SignerError(
+            401,
+            "invalid_signature",
+            f"signature must be {SIGNATURE_BYTES} bytes (128 hex digits), got {len(raw)} bytes",
+        )
+    return raw
+
+
+def verify_signature(hotkey: str, message: str, signature: str) -> None:
+    """The hotkey's sr25519 signature over the UTF-8 message, checked by bittensor_core."""
+    raw = decode_signature(signature)
+    try:
+        valid = Keypair(ss58_address=hotkey).verify(message.encode("utf-8"), raw)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SignerError(
+            401,
+            "invalid_signature",
+            "signature does not match the hotkey and the signed message "
+            "(see this endpoint's message format in /docs)",
+        )
+
+
+def registered(snapshot: Snapshot, hotkey: str) -> Neuron:
+    neuron = snapshot.neurons.get(hotkey)
+    if neuron is None:
+        raise SignerError(
+            403,
+            "not_registered",
+            f"hotkey is not registered on netuid {snapshot.netuid} (metagraph block "
+            f"{snapshot.block})",
+        )
+    return neuron
+
+
+def require_miner(snapshot: Snapshot, hotkey: str, coldkey: str) -> Neuron:
+    """A registered hotkey whose coldkey is the one the request names."""
+    neuron = registered(snapshot, hotkey)
+    if neuron.coldkey != coldkey:
+        raise SignerError(
+            403,
+            "coldkey_mismatch",
+            "coldkey is not the coldkey that owns this hotkey in the metagraph",
+        )
+    return neuron
+
+
+def require_validator(snapshot: Snapshot, hotkey: str, min_stake: float) -> Neuron:
+    """A registered hotkey with a validator permit and at least `min_stake` alpha."""
+    neuron = registered(snapshot, hotkey)
+    if not neuron.validator_permit:
+        raise SignerError(403, "not_a_validator", "hotkey has no validator permit")
+    if neuron.stake < min_stake:
+        raise SignerError(
+            403,
+            "insufficient_stake",
+            f"validator stake {neuron.stake:g} is below the minimum of {min_stake:g} alpha",
+        )
+    return neuron

@@ -1,0 +1,91 @@
+"""Presigned S3 credentials scoped to one folder: computed locally, no call to S3.
+
+A presigned POST's policy is what S3 enforces: the key must start with the hotkey's
+folder, the size must fall in a range, and the policy expires. A presigned list URL can
+list one prefix only; a continuation token is part of what is signed, so every page of a
+listing needs its own URL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from planner.epochs import Epoch
+from signer.config import SIGV4_MAX_EXPIRES, Settings
+
+
+def make_client(settings: Settings) -> Any:
+    """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default."""
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=settings.s3_secret_access_key,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": settings.s3_addressing_style},
+        ),
+    )
+
+
+def miner_folder(hotkey: str, epoch_id: str) -> str:
+    return f"data/hotkey={hotkey}/epoch={epoch_id}/"
+
+
+def miner_root(hotkey: str) -> str:
+    return f"data/hotkey={hotkey}/"
+
+
+def validator_folder(hotkey: str, epoch_id: str) -> str:
+    return f"validators/{hotkey}/epoch={epoch_id}/"
+
+
+def upload_lifetime(now: float, epoch: Epoch, grace: int) -> int:
+    """Seconds until the end of `epoch` plus grace, within what SigV4 allows."""
+    remaining = int(epoch.end.timestamp() + grace - now)
+    return max(1, min(remaining, SIGV4_MAX_EXPIRES))
+
+
+def expiry_iso(now: float, seconds: int) -> str:
+    return (datetime.fromtimestamp(now, UTC) + timedelta(seconds=seconds)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+def presigned_post(
+    client: Any, bucket: str, folder: str, max_bytes: int, expires_in: int
+) -> dict[str, Any]:
+    """A POST form for any key under `folder` and a size of 1..max_bytes bytes.
+
+    The `${filename}` key makes botocore add the `starts-with $key folder` condition;
+    the uploader replaces it (or the whole `key` field) with a name inside the folder.
+    """
+    return client.generate_presigned_post(
+        Bucket=bucket,
+        Key=folder + "${filename}",
+        Conditions=[["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires_in,
+    )
+
+
+def presigned_list(
+    client: Any,
+    bucket: str,
+    prefix: str,
+    expires_in: int,
+    *,
+    delimiter: str | None = None,
+    continuation_token: str | None = None,
+) -> str:
+    """A GET URL for one ListObjectsV2 page of `prefix` (from `continuation_token` if given)."""
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if delimiter:
+        params["Delimiter"] = delimiter
+    if continuation_token:
+        params["ContinuationToken"] = continuation_token
+    return client.generate_presigned_url("list_objects_v2", Params=params, ExpiresIn=expires_in)

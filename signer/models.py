@@ -1,0 +1,356 @@
+"""Typed requests and responses: validation for the endpoints and the OpenAPI document.
+
+Field names of requests and of the credential responses are those the existing subnet 46
+clients send and parse (`list_url`, `fields`, `expiry`, ...); the assignment models mirror
+the planner's camelCase files.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from bittensor_core import ss58_decode
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+
+from planner.epochs import EpochError, epoch_from_id
+
+EXAMPLE_TIMESTAMP = 1795626000  # 2026-11-25T17:00:00Z
+EXAMPLE_EPOCH = "2026-11-25T16-00-00"
+ALICE = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+BOB = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"
+BOB_STASH = "5HpG9w8EBLe5XCrbczpwq5TSXvedjrBGCwqxK1iQ7qUsSWFc"
+
+
+def _ss58(value: str) -> str:
+    try:
+        ss58_decode(value)
+    except ValueError:
+        raise ValueError("not an SS58 address") from None
+    return value
+
+
+def _epoch_id(value: str) -> str:
+    try:
+        return epoch_from_id(value).id
+    except EpochError:
+        raise ValueError("not an epoch id on the UTC grid (YYYY-MM-DDTHH-00-00)") from None
+
+
+SS58 = Annotated[
+    str,
+    Field(min_length=40, max_length=64, description="SS58 address", examples=[ALICE]),
+    AfterValidator(_ss58),
+]
+Timestamp = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=0,
+        le=10**11,
+        description="unix seconds; part of the signed message",
+        examples=[EXAMPLE_TIMESTAMP],
+    ),
+]
+Signature = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="sr25519 signature by the hotkey over the UTF-8 message, hex (0x optional)",
+    ),
+]
+EpochId = Annotated[
+    str,
+    Field(max_length=32, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}-00-00$", examples=[EXAMPLE_EPOCH]),
+    AfterValidator(_epoch_id),
+]
+
+
+class ErrorResponse(BaseModel):
+    """Every failure: a stable code, a detail naming what is wrong (never echoing input)."""
+
+    error: str = Field(description="machine-readable code", examples=["invalid_signature"])
+    detail: str = Field(description="what is wrong and where")
+    fields: list[dict[str, str]] | None = Field(
+        None, description="for invalid_request: each rejected field and why"
+    )
+
+
+class FolderAccessRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed by the miner's hotkey.",
+            "example": {
+                "coldkey": BOB_STASH,
+                "hotkey": BOB,
+                "timestamp": EXAMPLE_TIMESTAMP,
+                "signature": "3e8f92e45af1069693d067b6acd1e71d44e19e3d23c581483170aa5caa5bc45b"
+                "98a891dd0cae754cdd455d326e0139115869449abbaf3061657e960bd4c28883",
+            },
+        }
+    )
+
+    coldkey: SS58
+    hotkey: SS58
+    timestamp: Timestamp
+    signature: Signature
+
+
+class ValidatorAccessRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed by the validator's hotkey.",
+            "example": {
+                "hotkey": ALICE,
+                "timestamp": EXAMPLE_TIMESTAMP,
+                "signature": "2ec9c812ab3d92ca70e6c778b9b3c188ad59f8676211c43cebbcb293c8fce640"
+                "0f318a362a50c3f27433a3438f74caa0ec9a1fcac88a250aa8a0b709bf892689",
+            },
+        }
+    )
+
+    hotkey: SS58
+    timestamp: Timestamp
+    signature: Signature
+
+
+class ValidatorUploadRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed by the validator's hotkey. `epoch_id` is accepted as an "
+            "alias of `epochId`; other fields older clients send are ignored.",
+            "example": {
+                "hotkey": ALICE,
+                "timestamp": EXAMPLE_TIMESTAMP,
+                "signature": "8251791375fb4dff0d34d6fdd48ae454b2a09a9b46d12dc6566a9962f894cb27"
+                "367920b75b4e7796e76691e94209483ab58ef19b9fd8d772c9e30cf84ea9a38e",
+                "epochId": EXAMPLE_EPOCH,
+            },
+        }
+    )
+
+    hotkey: SS58
+    timestamp: Timestamp
+    signature: Signature
+    epoch_id: EpochId = Field(validation_alias=AliasChoices("epochId", "epoch_id"))
+
+
+class MinerListRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed by the validator's hotkey; the continuation token is not "
+            "part of the signed message.",
+            "example": {
+                "hotkey": ALICE,
+                "timestamp": EXAMPLE_TIMESTAMP,
+                "signature": "1a0ddc3310e889d34d1e70034a7839a09b5ba7ce7a9240130a4d6d5ab9120c0c"
+                "243d3fcf7bd56086d5c4eb7d3e50c7a3557d44cd83cd3359a8035dddf59e8388",
+                "miner_hotkey": BOB,
+            },
+        }
+    )
+
+    hotkey: SS58
+    timestamp: Timestamp
+    signature: Signature
+    miner_hotkey: SS58
+    continuation_token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="NextContinuationToken of the previous page, to get the next page",
+    )
+
+
+PRESIGNED_FIELDS_EXAMPLE = {
+    "key": f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/${{filename}}",
+    "x-amz-algorithm": "AWS4-HMAC-SHA256",
+    "x-amz-credential": "AKIAEXAMPLE/20261125/us-east-1/s3/aws4_request",
+    "x-amz-date": "20261125T170000Z",
+    "policy": "eyJleHBpcmF0aW9uIjogIjIwMjYtMTEtMjVUMjA6MTU6MDBaIiwgLi4ufQ==",
+    "x-amz-signature": "5d41402abc4b2a76b9719d911017c592...",
+}
+
+
+class PresignedPost(BaseModel):
+    """An S3 POST form: send `fields` plus a `file` part as multipart/form-data to `url`."""
+
+    url: str = Field(description="POST target (the bucket endpoint)")
+    fields: dict[str, str] = Field(
+        description="form fields to send unchanged, except `key`: replace `${filename}` "
+        "(or the whole key) with a name inside `folder`",
+        examples=[PRESIGNED_FIELDS_EXAMPLE],
+    )
+    folder: str = Field(description="every uploaded key must start with this prefix")
+    expiry: str = Field(description="when the policy expires (ISO-8601 UTC)")
+    expiry_seconds: int = Field(description="seconds from issue to expiry")
+    max_upload_bytes: int = Field(description="largest object the policy accepts")
+
+
+class FolderAccessResponse(PresignedPost):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "A presigned POST for this epoch's folder and a list URL of the "
+            "miner's own data.",
+        }
+    )
+
+    epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
+    list_url: str = Field(description="presigned ListObjectsV2 GET of data/hotkey={hotkey}/")
+    list_expiry: str = Field(description="when list_url expires (ISO-8601 UTC)")
+
+
+class ValidatorUploadResponse(PresignedPost):
+    model_config = ConfigDict(
+        openapi_extra={"description": "A presigned POST for validators/{hotkey}/epoch={epochId}/."}
+    )
+
+    epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
+
+
+class GlobalUrls(BaseModel):
+    list_all_data: str = Field(description="presigned ListObjectsV2 of data/hotkey= (first page)")
+
+
+class MinerUrls(BaseModel):
+    list_all_miners: str = Field(
+        description="presigned ListObjectsV2 of data/hotkey= with Delimiter '/': one "
+        "CommonPrefix per miner (first page)"
+    )
+
+
+class ValidatorUrls(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    global_: GlobalUrls = Field(alias="global")
+    miners: MinerUrls
+
+
+class ValidatorAccessResponse(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Read access to miners' data and the validator's upload credential "
+            "for the current epoch.",
+        }
+    )
+
+    bucket: str
+    region: str
+    validator_hotkey: str
+    epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
+    expiry: str = Field(description="when the list URLs expire (ISO-8601 UTC)")
+    expiry_seconds: int
+    urls: ValidatorUrls
+    upload: PresignedPost
+
+
+class MinerListResponse(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={"description": "One presigned URL for one page of a miner's listing."}
+    )
+
+    list_url: str = Field(description="GET it for one ListObjectsV2 page (XML)")
+    miner_hotkey: str
+    prefix: str = Field(examples=[f"data/hotkey={BOB}/"])
+    continuation_token: str | None
+    expiry: str = Field(description="when list_url expires (ISO-8601 UTC)")
+    expiry_seconds: int
+
+
+class Zipcode(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    zipcode: str = Field(pattern=r"^\d{5}$", examples=["07030"])
+    expectedListings: int = Field(ge=0)
+    state: str = Field(examples=["NJ"])
+    city: str
+    county: str
+    marketTier: str
+
+
+class AssignmentMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    totalExpectedListings: int
+    zipcodeCount: int
+    algorithmVersion: str
+    datasetSha256: str
+
+
+class Assignment(BaseModel):
+    """An epoch's assignment, byte-identical to `epochs/{epochId}.json` (its commitment)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        openapi_extra={"description": "The current epoch's revealed assignment."},
+    )
+
+    schemaVersion: Literal[1]
+    epochId: str = Field(examples=[EXAMPLE_EPOCH])
+    epochStart: str = Field(examples=["2026-11-25T16:00:00Z"])
+    epochEnd: str = Field(examples=["2026-11-25T20:00:00Z"])
+    nonce: str
+    salt: str
+    targetListings: int = Field(examples=[10000])
+    tolerancePercent: float = Field(examples=[10])
+    zipcodes: list[Zipcode]
+    metadata: AssignmentMetadata
+
+
+class LegacyAssignment(Assignment):
+    model_config = ConfigDict(
+        openapi_extra={"description": "The current assignment plus `success: true`."}
+    )
+
+    success: Literal[True]
+
+
+class IndexEpoch(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    epochId: str = Field(examples=[EXAMPLE_EPOCH])
+    epochStart: str
+    epochEnd: str
+    revealRound: int = Field(description="drand quicknet round that opens the sealed file")
+    sealed: str = Field(examples=[f"sealed/{EXAMPLE_EPOCH}.tlock"])
+    commitment: str = Field(description='"sha256:" + hex sha256 of epochs/{epochId}.json')
+    revealed: str | None = Field(description="path of the plain file once revealed, else null")
+
+
+class PublishedIndex(BaseModel):
+    """index.json: the drand chain to decrypt with and every planned epoch."""
+
+    model_config = ConfigDict(extra="allow")
+
+    drand: dict[str, Any] = Field(description="drand chain info: chain hash, public key, relays")
+    epochs: list[IndexEpoch]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class MetagraphStatus(BaseModel):
+    available: bool
+    usable: bool
+    netuid: int | None = None
+    block: int | None = None
+    fetchedAt: str | None = None
+    ageSeconds: float | None = None
+    maxAgeSeconds: int | None = None
+    neurons: int | None = None
+    problem: str | None = None
+
+
+class BucketStatus(BaseModel):
+    configured: bool
+    bucket: str | None
+    endpoint: str | None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    metagraph: MetagraphStatus
+    bucket: BucketStatus
+    published: str = Field(description="where current.json is read from (folder or URL)")
+    currentEpoch: str = Field(examples=[EXAMPLE_EPOCH])

@@ -1,0 +1,44 @@
+"""What the views share: settings, the clock, the metagraph store, the S3 client, the limiter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from flask_limiter import Limiter
+
+from planner.epochs import Epoch, epoch_at
+from signer.config import Settings
+from signer.errors import SignerError
+from signer.metagraph import MetagraphStore, Refresher
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Callable[[], float]
+    store: MetagraphStore
+    limiter: Limiter
+    s3: Any | None
+    refresher: Refresher | None = None
+
+    def now(self) -> float:
+        return self.clock()
+
+    def current_epoch(self) -> Epoch:
+        return epoch_at(datetime.fromtimestamp(self.clock(), UTC))
+
+    def bucket(self) -> tuple[Any, str]:
+        """The S3 client and bucket, or 503 when this signer has no bucket configured."""
+        if self.s3 is None or not self.settings.s3_bucket:
+            raise SignerError(
+                503, "bucket_not_configured", "this signer has no S3 bucket configured (S3_BUCKET)"
+            )
+        return self.s3, self.settings.s3_bucket
+
+
+def services() -> Services:
+    return current_app.extensions["signer"]
