@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -205,7 +206,7 @@ def test_s3_unknown_access_key(s3_server: S3Endpoint, s3_bucket: str) -> None:
 
 @pytest.mark.s3
 def test_s3_missing_bucket_is_an_error_not_none(s3_server: S3Endpoint) -> None:
-    bucket = f"{s3_server.bucket_prefix}missing-bucket"
+    bucket = f"{s3_server.bucket_prefix}missing-{uuid.uuid4().hex[:8]}"
     store = s3_store(s3_server, bucket)
     with pytest.raises(
         StoreError, match=r"NoSuchBucket \(HTTP 404\): the bucket does not exist"

@@ -216,11 +216,15 @@ def write_s3_config(path: Path, access_key: str, secret_key: str) -> None:
     path.chmod(0o600)
 
 
-def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+def log_excerpt(log: Path, head: int = 3, tail: int = LOG_TAIL_LINES) -> str:
+    """The first lines (usage errors) and the last lines (everything else) of the server log."""
     try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        lines = log.read_text(errors="replace").splitlines()
     except OSError as exc:
         return f"(no log: {exc.strerror})"
+    if len(lines) <= head + tail:
+        return "\n".join(lines)
+    return "\n".join([*lines[:head], "...", *lines[-tail:]])
 
 
 def probe(endpoint: S3Endpoint) -> None:
@@ -301,7 +305,7 @@ def start(rundir: Path, credentials: S3Endpoint) -> tuple[Server, S3Endpoint]:
         raise RuntimeError(f"SeaweedFS S3 did not work within {START_TIMEOUT:.0f} s: {last_error}")
     except RuntimeError as exc:
         server.stop()
-        exc.add_note(f"--- last lines of {log} ---\n{log_tail(log)}")
+        exc.add_note(f"--- {log} ---\n{log_excerpt(log)}")
         raise
 
 
