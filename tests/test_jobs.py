@@ -1,0 +1,242 @@
+"""Publishing invariants of DESIGN.md, on real files with real timelock sealing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import NOW, SECRET
+
+from planner import jobs, state
+from planner.dataset import load_dataset
+from planner.epochs import epoch_at, epoch_from_id
+from planner.publish import PublishConflict
+from planner.state import StateError
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_plan_seals_the_horizon_and_commits_before_the_start(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    result = jobs.plan(planner, NOW)
+    assert len(result.sealed) == 43  # the current epoch + 7 days
+    index = json.loads((tmp_path / "published/index.json").read_bytes())
+    assert index["drand"]["chainHash"].startswith("52db9ba7")
+    for entry in index["epochs"]:
+        epoch = epoch_from_id(entry["epochId"])
+        assert entry["revealRound"] == epoch.reveal_round
+        assert entry["sealed"] == f"sealed/{entry['epochId']}.tlock"
+        assert (tmp_path / "published" / entry["sealed"]).is_file()
+        assert entry["revealed"] is None
+        assert entry["commitment"].startswith("sha256:")
+    assert not (tmp_path / "published/epochs").exists()
+    assert not (tmp_path / "published/current.json").exists()
+
+
+def test_nothing_public_reveals_a_future_epoch(make_planner, tmp_path) -> None:
+    """Invariant 1: no zipcode list, salt, secret or state of an unstarted epoch is public."""
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    loaded = state.load(planner.private, SECRET)
+    future = {k: json.loads(p.plaintext) for k, p in loaded.pending.items()}
+    assert future and all(epoch_from_id(k).start > NOW for k in future)
+    published = b"".join(snapshot(tmp_path / "published").values())
+    assert SECRET not in published
+    assert b"S46STATE" not in published
+    for document in future.values():
+        assert document["salt"].encode() not in published
+        assert document["nonce"].encode() not in published
+        zips = [z["zipcode"] for z in document["zipcodes"]]
+        shown = [z for z in zips if f'"{z}"'.encode() in published]
+        current = {
+            z["zipcode"]
+            for z in json.loads((tmp_path / "published/current.json").read_bytes())["zipcodes"]
+        }
+        assert set(shown) <= current  # only what the running epoch also assigns, and no more
+        assert len(shown) < len(zips)
+    assert not list((tmp_path / "published").rglob("*.enc"))
+
+
+def test_rerun_is_idempotent_byte_for_byte(make_planner, tmp_path) -> None:
+    """Invariant 2."""
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    before = snapshot(tmp_path / "published")
+    planned, revealed = jobs.tick(planner, NOW + timedelta(minutes=5))
+    assert planned.sealed == [] and planned.written == [] and revealed.written == []
+    assert snapshot(tmp_path / "published") == before
+
+
+def test_changed_data_never_touches_sealed_epochs(make_planner, tmp_path, sample) -> None:
+    planner = make_planner()
+    jobs.plan(planner, NOW)
+    sealed_before = snapshot(tmp_path / "published/sealed")
+    index_before = json.loads((tmp_path / "published/index.json").read_bytes())["epochs"]
+
+    changed = tmp_path / "changed.csv"
+    text = (Path(__file__).resolve().parents[1] / "data/zipcodes.csv").read_text()
+    changed.write_text(text.replace(",premium,", ",luxury,"))
+    new_data = (load_dataset(changed), sample[1])
+    replanner = make_planner(load_data=lambda: new_data)
+    result = jobs.plan(replanner, NOW + timedelta(hours=8))
+    assert len(result.sealed) == 2
+    assert any("zipcode file changed" in n for n in result.notes)
+    sealed_after = snapshot(tmp_path / "published/sealed")
+    assert {k: sealed_after[k] for k in sealed_before} == sealed_before
+    index_after = json.loads((tmp_path / "published/index.json").read_bytes())["epochs"]
+    assert index_after[: len(index_before)] == index_before
+
+    jobs.reveal(replanner, NOW + timedelta(days=8))
+    for entry in index_after:
+        body = (tmp_path / "published/epochs" / f"{entry['epochId']}.json").read_bytes()
+        uses_new = json.loads(body)["metadata"]["datasetSha256"] == new_data[0].sha256
+        assert uses_new == (entry not in index_before)
+
+
+def test_every_revealed_file_matches_the_commitment_published_before_it(
+    make_planner, tmp_path
+) -> None:
+    """Invariant 3, over two days of ticks every hour."""
+    planner = make_planner()
+    commitments: dict[str, str] = {}
+    for hour in range(0, 48):
+        now = NOW + timedelta(hours=hour)
+        jobs.tick(planner, now)
+        index = json.loads((tmp_path / "published/index.json").read_bytes())
+        for entry in index["epochs"]:
+            commitments.setdefault(entry["epochId"], entry["commitment"])
+            assert commitments[entry["epochId"]] == entry["commitment"]
+            if entry["revealed"]:
+                body = (tmp_path / "published" / entry["revealed"]).read_bytes()
+                assert "sha256:" + hashlib.sha256(body).hexdigest() == commitments[entry["epochId"]]
+        current = json.loads((tmp_path / "published/current.json").read_bytes())
+        assert current["epochId"] == epoch_at(now).id
+
+
+def test_reveal_publishes_current_then_pointers(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.plan(planner, NOW)
+    result = jobs.reveal(planner, NOW)
+    current_id = epoch_at(NOW).id
+    assert result.revealed == [current_id] and result.current == current_id
+    assert result.written == [
+        f"epochs/{current_id}.json",
+        "index.json",
+        "current.json",
+        "index.html",
+    ]
+    current = (tmp_path / "published/current.json").read_bytes()
+    assert current == (tmp_path / f"published/epochs/{current_id}.json").read_bytes()
+    page = (tmp_path / "published/index.html").read_text()
+    assert current_id in page and "revealed" in page and "sealed" in page
+
+
+def test_an_immutable_object_with_other_bytes_is_never_overwritten(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.plan(planner, NOW)
+    epoch_id = epoch_at(NOW).id
+    (tmp_path / "published/epochs").mkdir()
+    (tmp_path / f"published/epochs/{epoch_id}.json").write_bytes(b"{}")
+    with pytest.raises(PublishConflict, match="different bytes"):
+        jobs.reveal(planner, NOW)
+    assert (tmp_path / f"published/epochs/{epoch_id}.json").read_bytes() == b"{}"
+
+
+def test_state_is_encrypted_and_bound_to_the_secret(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.plan(planner, NOW)
+    blob = (tmp_path / "state/planner-state.enc").read_bytes()
+    assert b"zipcode" not in blob and b"lastAssigned" not in blob
+    with pytest.raises(StateError, match="cannot be opened with this PLANNER_SECRET"):
+        jobs.plan(make_planner(secret=b"x" * 40), NOW + timedelta(hours=4))
+    (tmp_path / "state/planner-state.enc").write_bytes(b"garbage")
+    with pytest.raises(StateError, match="not a planner state"):
+        jobs.plan(planner, NOW)
+
+
+def test_a_lost_state_is_refused_not_replanned(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.plan(planner, NOW)
+    (tmp_path / "state/planner-state.enc").unlink()
+    before = snapshot(tmp_path / "published")
+    with pytest.raises(jobs.PlannerError, match="private state .* is missing"):
+        jobs.tick(planner, NOW + timedelta(hours=4))
+    assert snapshot(tmp_path / "published") == before
+
+
+def test_a_run_killed_after_saving_state_is_finished_by_the_next(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    failing = make_planner()
+
+    class Boom(Exception):
+        pass
+
+    calls = {"n": 0}
+    real_put = failing.public.put
+
+    def flaky_put(key, data, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise Boom
+        real_put(key, data, **kw)
+
+    failing.public.put = flaky_put
+    with pytest.raises(Boom):
+        jobs.plan(failing, NOW)
+    assert not (tmp_path / "published/index.json").exists()
+    written = snapshot(tmp_path / "published/sealed")
+    assert len(written) == 4
+    result = jobs.plan(planner, NOW)
+    assert result.sealed == []
+    after = snapshot(tmp_path / "published/sealed")
+    assert len(after) == 43 and {k: after[k] for k in written} == written
+    jobs.reveal(planner, NOW)
+    index = json.loads((tmp_path / "published/index.json").read_bytes())
+    revealed = [e for e in index["epochs"] if e["revealed"]]
+    body = (tmp_path / "published" / revealed[0]["revealed"]).read_bytes()
+    assert "sha256:" + hashlib.sha256(body).hexdigest() == revealed[0]["commitment"]
+
+
+def test_selection_failure_publishes_nothing(make_planner, tmp_path) -> None:
+    from planner.selection import SelectionConfig
+
+    planner = make_planner(config=SelectionConfig(target_listings=40_000))
+    with pytest.raises(jobs.PlannerError, match="nothing was sealed"):
+        jobs.plan(planner, NOW)
+    assert not (tmp_path / "published").exists()
+    assert not (tmp_path / "state").exists()
+
+
+def test_concurrent_ticks_do_not_corrupt(make_planner, tmp_path) -> None:
+    """Two ticks at once in one process (the CLI adds a file lock on top)."""
+    from planner.lock import LockBusy, exclusive
+
+    lock = tmp_path / "tick.lock"
+    errors: list[BaseException] = []
+    outcomes: list[str] = []
+
+    def run() -> None:
+        try:
+            with exclusive(lock, wait_seconds=120):
+                jobs.tick(make_planner(), NOW)
+                outcomes.append("ran")
+        except LockBusy:
+            outcomes.append("busy")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and outcomes == ["ran", "ran"]
+    index = json.loads((tmp_path / "published/index.json").read_bytes())
+    assert len(index["epochs"]) == 43
+    assert sum(1 for e in index["epochs"] if e["revealed"]) == 1
