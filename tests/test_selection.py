@@ -93,7 +93,7 @@ def test_same_inputs_same_bytes_other_secret_unrelated(sample) -> None:
 
 
 def test_too_few_listings_is_a_clear_refusal(sample) -> None:
-    with pytest.raises(PlannerError, match="only .* eligible listings are off cooldown"):
+    with pytest.raises(PlannerError, match=r"only .* eligible listings are off cooldown"):
         simulate(sample, days=1, config=SelectionConfig(target_listings=500_000))
 
 
