@@ -21,3 +21,58 @@ def s3_bucket(s3_server: S3Endpoint) -> Iterator[str]:
     bucket = s3_server.create_bucket()
     yield bucket
     s3_server.delete_bucket(bucket)
+
+
+# --- signer (append only) -------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from flask import Flask  # noqa: E402
+from flask.testing import FlaskClient, FlaskCliRunner  # noqa: E402
+from servers import signer_client  # noqa: E402
+
+from signer.config import ENV_NAMES  # noqa: E402
+
+SIGNER_DEMO_METAGRAPH = Path(__file__).resolve().parents[1] / "data" / "metagraph.demo.json"
+
+
+@pytest.fixture
+def signer_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Signer settings for tests: demo metagraph, a dummy bucket, the clock pinned at NOW.
+
+    Presigning needs no S3 server; the endpoint below is never contacted.
+    """
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    published = tmp_path / "published"
+    published.mkdir()
+    return {
+        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(published),
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+        "S3_BUCKET": "subnet46-test",
+        "S3_ACCESS_KEY_ID": "AKIATESTSIGNER",
+        "S3_SECRET_ACCESS_KEY": "test-secret-never-shown",
+        "NOW": lambda: float(signer_client.NOW),
+        "TESTING": True,
+    }
+
+
+@pytest.fixture
+def app(signer_config: dict[str, Any]) -> Flask:
+    from signer import create_app
+
+    return create_app(signer_config)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()

@@ -1,0 +1,96 @@
+"""Request bodies signed like real miner and validator clients do, with dev keypairs.
+
+The messages are spelled out here rather than imported from `signer.auth`, so a wrong
+format in the signer fails the tests instead of agreeing with itself.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from bittensor_core import Keypair
+
+# 2026-11-25T17:00:00Z: one hour into epoch 2026-11-25T16-00-00 (ends 20:00).
+NOW = 1795626000
+EPOCH = "2026-11-25T16-00-00"
+
+
+@cache
+def keypair(uri: str) -> Keypair:
+    return Keypair.create_from_uri(uri)
+
+
+def address(uri: str) -> str:
+    return keypair(uri).ss58_address
+
+
+def sign(uri: str, message: str) -> str:
+    return keypair(uri).sign(message.encode("utf-8")).hex()
+
+
+def folder_access(
+    hotkey: str = "//Bob",
+    coldkey: str = "//Bob//stash",
+    timestamp: int = NOW,
+    signer: str | None = None,
+    message: str | None = None,
+) -> dict:
+    hot, cold = address(hotkey), address(coldkey)
+    text = message or f"s3:data:access:{cold}:{hot}:{timestamp}"
+    return {
+        "coldkey": cold,
+        "hotkey": hot,
+        "timestamp": timestamp,
+        "signature": sign(signer or hotkey, text),
+    }
+
+
+def validator_access(
+    hotkey: str = "//Alice",
+    timestamp: int = NOW,
+    signer: str | None = None,
+    message: str | None = None,
+) -> dict:
+    text = message or f"s3:validator:access:{timestamp}"
+    return {
+        "hotkey": address(hotkey),
+        "timestamp": timestamp,
+        "signature": sign(signer or hotkey, text),
+    }
+
+
+def validator_upload(
+    hotkey: str = "//Alice",
+    epoch_id: str = EPOCH,
+    timestamp: int = NOW,
+    signer: str | None = None,
+    message: str | None = None,
+) -> dict:
+    text = message or f"s3:validator:upload:{timestamp}"
+    return {
+        "hotkey": address(hotkey),
+        "timestamp": timestamp,
+        "signature": sign(signer or hotkey, text),
+        "epochId": epoch_id,
+    }
+
+
+def miner_list(
+    hotkey: str = "//Alice",
+    miner: str = "//Bob",
+    token: str | None = None,
+    timestamp: int = NOW,
+    signer: str | None = None,
+    message: str | None = None,
+) -> dict:
+    miner_hotkey = address(miner)
+    text = message or f"s3:validator:miner:{miner_hotkey}:{timestamp}"
+    body = {
+        "hotkey": address(hotkey),
+        "timestamp": timestamp,
+        "signature": sign(signer or hotkey, text),
+        "miner_hotkey": miner_hotkey,
+    }
+    if token is not None:
+        body["continuation_token"] = token
+    return body

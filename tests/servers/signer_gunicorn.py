@@ -1,0 +1,70 @@
+"""The signer under gunicorn on loopback, started with the Procfile's command."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from servers.seaweed import free_ports
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+
+
+def procfile_command(port: int, workers: int = 1) -> list[str]:
+    """The Procfile's `web:` line with its ${VAR:-default}s filled in, bound to loopback."""
+    line = next(
+        entry.removeprefix("web:").strip()
+        for entry in (ROOT / "Procfile").read_text().splitlines()
+        if entry.startswith("web:")
+    )
+    line = line.replace("${PORT:-8000}", str(port)).replace("${WEB_CONCURRENCY:-2}", str(workers))
+    command = shlex.split(line.replace("0.0.0.0:", "127.0.0.1:"))
+    command[0] = str(Path(sys.executable).with_name(command[0]))
+    return command
+
+
+@contextmanager
+def gunicorn_signer(env: Mapping[str, str], workdir: Path) -> Iterator[str]:
+    """Run the signer with `env` until the block ends; yields its base URL."""
+    (port,) = free_ports(1)
+    log = (workdir / "gunicorn.log").open("w+b")
+    process = subprocess.Popen(
+        procfile_command(port),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer /healthz in time")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -1,0 +1,503 @@
+"""The credential endpoints end to end, with real sr25519 signatures from dev keypairs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from servers import signer_client as sc
+
+from signer import create_app
+
+BUCKET = "subnet46-test"
+MAX_UPLOAD = 100 * 1024 * 1024
+# Epoch 2026-11-25T16-00-00 ends at 20:00; grace 900 s; NOW is 17:00.
+EXPIRY = "2026-11-25T20:15:00Z"
+LIFETIME = 3 * 3600 + 900
+
+
+def policy_of(fields: dict) -> dict:
+    return json.loads(base64.b64decode(fields["policy"]))
+
+
+def key_conditions(policy: dict) -> list:
+    return [
+        c
+        for c in policy["conditions"]
+        if (isinstance(c, list) and c[1] == "$key") or (isinstance(c, dict) and "key" in c)
+    ]
+
+
+def iso_seconds(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def assert_upload_policy(post: dict, folder: str, before: float, after: float) -> None:
+    """The POST policy S3 will enforce: this folder only, 1..max bytes, expiring as stated."""
+    assert post["folder"] == folder
+    assert post["fields"]["key"] == folder + "${filename}"
+    policy = policy_of(post["fields"])
+    assert key_conditions(policy) == [["starts-with", "$key", folder]]
+    assert ["content-length-range", 1, MAX_UPLOAD] in policy["conditions"]
+    assert {"bucket": BUCKET} in policy["conditions"]
+    # botocore dates the policy by the real clock: expiration = issue time + lifetime.
+    expiration = iso_seconds(policy["expiration"].replace(".000", ""))
+    assert (
+        int(before) + post["expiry_seconds"]
+        <= expiration
+        <= int(after) + 1 + post["expiry_seconds"]
+    )
+
+
+def post_timed(client, path: str, body: dict):
+    before = time.time()
+    response = client.post(path, json=body)
+    return response, before, time.time()
+
+
+def list_params(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+# --- success paths ---------------------------------------------------------------------
+
+
+def test_miner_gets_a_post_for_its_folder_in_the_current_epoch(client):
+    response, before, after = post_timed(client, "/get-folder-access", sc.folder_access())
+    assert response.status_code == 200, response.json
+    body = response.json
+    folder = f"data/hotkey={sc.address('//Bob')}/epoch={sc.EPOCH}/"
+    assert body["epoch_id"] == sc.EPOCH
+    assert body["expiry"] == EXPIRY
+    assert body["expiry_seconds"] == LIFETIME
+    assert body["max_upload_bytes"] == MAX_UPLOAD
+    assert body["url"] == f"http://127.0.0.1:9/{BUCKET}"
+    assert_upload_policy(body, folder, before, after)
+    params = list_params(body["list_url"])
+    assert params["prefix"] == [f"data/hotkey={sc.address('//Bob')}/"]
+    assert params["X-Amz-Expires"] == ["3600"]
+    assert "X-Amz-Signature" in params
+    assert urlsplit(body["list_url"]).path == f"/{BUCKET}"
+
+
+def test_each_miner_gets_only_its_own_folder(client):
+    bob = client.post("/get-folder-access", json=sc.folder_access()).json
+    charlie = client.post(
+        "/get-folder-access",
+        json=sc.folder_access("//Charlie", "//Charlie//stash"),
+    ).json
+    assert charlie["folder"] == f"data/hotkey={sc.address('//Charlie')}/epoch={sc.EPOCH}/"
+    assert key_conditions(policy_of(charlie["fields"])) == [
+        ["starts-with", "$key", charlie["folder"]]
+    ]
+    assert charlie["folder"] != bob["folder"]
+
+
+def test_signature_with_0x_prefix_is_accepted(client):
+    body = sc.folder_access()
+    body["signature"] = "0x" + body["signature"]
+    assert client.post("/get-folder-access", json=body).status_code == 200
+
+
+def test_fields_sent_by_older_clients_are_ignored(client):
+    body = {**sc.folder_access(), "expiry": sc.NOW + 60, "source": "x"}
+    assert client.post("/get-folder-access", json=body).status_code == 200
+
+
+def test_validator_gets_list_urls_and_its_upload_folder(client):
+    response, before, after = post_timed(client, "/get-validator-access", sc.validator_access())
+    assert response.status_code == 200, response.json
+    body = response.json
+    alice = sc.address("//Alice")
+    assert body["validator_hotkey"] == alice
+    assert body["bucket"] == BUCKET
+    assert body["epoch_id"] == sc.EPOCH
+    assert body["expiry_seconds"] == 3600
+    every = list_params(body["urls"]["global"]["list_all_data"])
+    assert every["prefix"] == ["data/hotkey="]
+    assert "delimiter" not in every
+    miners = list_params(body["urls"]["miners"]["list_all_miners"])
+    assert miners["prefix"] == ["data/hotkey="]
+    assert miners["delimiter"] == ["/"]
+    upload = body["upload"]
+    assert upload["expiry"] == EXPIRY
+    assert_upload_policy(upload, f"validators/{alice}/epoch={sc.EPOCH}/", before, after)
+
+
+@pytest.mark.parametrize(
+    "epoch_id", ["2026-11-25T16-00-00", "2026-11-25T12-00-00", "2026-11-25T08-00-00"]
+)
+def test_validator_upload_for_current_and_recent_epochs(client, epoch_id):
+    response, before, after = post_timed(
+        client, "/api/v1/s3-access/validator-upload", sc.validator_upload(epoch_id=epoch_id)
+    )
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["epoch_id"] == epoch_id
+    assert body["expiry"] == EXPIRY
+    folder = f"validators/{sc.address('//Alice')}/epoch={epoch_id}/"
+    assert_upload_policy(body, folder, before, after)
+
+
+def test_validator_upload_accepts_the_snake_case_epoch_field(client):
+    body = sc.validator_upload()
+    body["epoch_id"] = body.pop("epochId")
+    assert client.post("/api/v1/s3-access/validator-upload", json=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "epoch_id",
+    ["2026-11-25T04-00-00", "2026-11-25T20-00-00", "2026-11-20T16-00-00"],
+    ids=["three-back", "next", "days-ago"],
+)
+def test_validator_upload_refuses_epochs_outside_the_window(client, epoch_id):
+    response = client.post(
+        "/api/v1/s3-access/validator-upload", json=sc.validator_upload(epoch_id=epoch_id)
+    )
+    assert response.status_code == 403
+    assert response.json["error"] == "epoch_not_allowed"
+
+
+@pytest.mark.parametrize("epoch_id", ["2026-11-25T17-00-00", "yesterday", "2026-13-01T00-00-00"])
+def test_validator_upload_rejects_malformed_epoch_ids(client, epoch_id):
+    response = client.post(
+        "/api/v1/s3-access/validator-upload", json=sc.validator_upload(epoch_id=epoch_id)
+    )
+    assert response.status_code == 422
+    assert response.json["error"] == "invalid_request"
+    assert [f["field"] for f in response.json["fields"]] == ["epochId"]
+
+
+def test_miner_list_without_token_is_the_first_page(client):
+    response = client.post("/get-miner-list", json=sc.miner_list())
+    assert response.status_code == 200, response.json
+    body = response.json
+    params = list_params(body["list_url"])
+    assert params["prefix"] == [f"data/hotkey={sc.address('//Bob')}/"]
+    assert "continuation-token" not in params
+    assert body["continuation_token"] is None
+    assert body["prefix"] == f"data/hotkey={sc.address('//Bob')}/"
+
+
+def test_miner_list_signs_the_continuation_token_into_the_url(client):
+    token = "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="
+    first = client.post("/get-miner-list", json=sc.miner_list()).json
+    second = client.post("/get-miner-list", json=sc.miner_list(token=token)).json
+    params = list_params(second["list_url"])
+    assert params["continuation-token"] == [token]
+    assert second["continuation_token"] == token
+    assert params["X-Amz-Signature"] != list_params(first["list_url"])["X-Amz-Signature"]
+
+
+# --- authentication failures ------------------------------------------------------------
+
+ENDPOINTS = [
+    ("/get-folder-access", sc.folder_access),
+    ("/get-validator-access", sc.validator_access),
+    ("/api/v1/s3-access/validator-upload", sc.validator_upload),
+    ("/get-miner-list", sc.miner_list),
+]
+ENDPOINT_IDS = ["folder", "validator", "upload", "miner-list"]
+
+
+@pytest.mark.parametrize(("path", "make"), ENDPOINTS, ids=ENDPOINT_IDS)
+def test_bad_signature_is_401(client, path, make):
+    body = make()
+    body["signature"] = "ab" * 64
+    response = client.post(path, json=body)
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_signature"
+
+
+@pytest.mark.parametrize(("path", "make"), ENDPOINTS, ids=ENDPOINT_IDS)
+def test_signature_by_another_key_is_401(client, path, make):
+    response = client.post(path, json=make(signer="//Charlie"))
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_signature"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/get-validator-access",
+            lambda: sc.validator_access(message=f"s3:validator:upload:{sc.NOW}"),
+        ),
+        (
+            "/api/v1/s3-access/validator-upload",
+            lambda: sc.validator_upload(message=f"s3:validator:access:{sc.NOW}"),
+        ),
+        (
+            "/get-miner-list",
+            lambda: sc.miner_list(message=f"s3:validator:access:{sc.NOW}"),
+        ),
+        (
+            "/get-folder-access",
+            lambda: sc.folder_access(message=f"s3:validator:access:{sc.NOW}"),
+        ),
+    ],
+    ids=["access-with-upload-msg", "upload-with-access-msg", "list-with-access-msg", "miner"],
+)
+def test_message_signed_for_another_endpoint_is_401(client, path, body):
+    response = client.post(path, json=body())
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_signature"
+
+
+def test_miner_list_signature_is_bound_to_the_miner(client):
+    body = sc.miner_list(miner="//Bob")
+    body["miner_hotkey"] = sc.address("//Charlie")
+    assert client.post("/get-miner-list", json=body).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("signature", "why"),
+    [("not-hex!", "hexadecimal"), ("abcd", "64 bytes"), ("0x" + "00" * 65, "64 bytes")],
+)
+def test_malformed_signature_is_401_not_500(client, signature, why):
+    body = {**sc.folder_access(), "signature": signature}
+    response = client.post("/get-folder-access", json=body)
+    assert response.status_code == 401
+    assert why in response.json["detail"]
+
+
+@pytest.mark.parametrize(("path", "make"), ENDPOINTS, ids=ENDPOINT_IDS)
+def test_stale_timestamp_is_401(client, path, make):
+    response = client.post(path, json=make(timestamp=sc.NOW - 301))
+    assert response.status_code == 401
+    assert response.json["error"] == "stale_timestamp"
+
+
+@pytest.mark.parametrize(("path", "make"), ENDPOINTS, ids=ENDPOINT_IDS)
+def test_future_timestamp_is_401(client, path, make):
+    response = client.post(path, json=make(timestamp=sc.NOW + 61))
+    assert response.status_code == 401
+    assert response.json["error"] == "future_timestamp"
+
+
+@pytest.mark.parametrize("offset", [-300, 60], ids=["oldest", "furthest-ahead"])
+def test_timestamps_at_the_edges_of_the_window_pass(client, offset):
+    response = client.post("/get-folder-access", json=sc.folder_access(timestamp=sc.NOW + offset))
+    assert response.status_code == 200
+
+
+# --- metagraph roles --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "make"),
+    [
+        ("/get-folder-access", lambda: sc.folder_access("//Eve", "//Eve//stash")),
+        ("/get-validator-access", lambda: sc.validator_access("//Eve")),
+        ("/api/v1/s3-access/validator-upload", lambda: sc.validator_upload("//Eve")),
+        ("/get-miner-list", lambda: sc.miner_list("//Eve")),
+    ],
+    ids=ENDPOINT_IDS,
+)
+def test_unregistered_hotkey_is_403(client, path, make):
+    response = client.post(path, json=make())
+    assert response.status_code == 403
+    assert response.json["error"] == "not_registered"
+
+
+def test_coldkey_that_does_not_own_the_hotkey_is_403(client):
+    response = client.post(
+        "/get-folder-access", json=sc.folder_access("//Bob", coldkey="//Charlie//stash")
+    )
+    assert response.status_code == 403
+    assert response.json["error"] == "coldkey_mismatch"
+
+
+@pytest.mark.parametrize(
+    ("path", "make"),
+    [
+        ("/get-validator-access", lambda: sc.validator_access("//Bob")),
+        ("/api/v1/s3-access/validator-upload", lambda: sc.validator_upload("//Bob")),
+        ("/get-miner-list", lambda: sc.miner_list("//Bob")),
+    ],
+    ids=ENDPOINT_IDS[1:],
+)
+def test_miner_calling_a_validator_endpoint_is_403(client, path, make):
+    response = client.post(path, json=make())
+    assert response.status_code == 403
+    assert response.json["error"] == "not_a_validator"
+
+
+@pytest.mark.parametrize(
+    ("path", "make"),
+    [
+        ("/get-validator-access", lambda: sc.validator_access("//Dave")),
+        ("/api/v1/s3-access/validator-upload", lambda: sc.validator_upload("//Dave")),
+        ("/get-miner-list", lambda: sc.miner_list("//Dave")),
+    ],
+    ids=ENDPOINT_IDS[1:],
+)
+def test_validator_below_minimum_stake_is_403(client, path, make):
+    response = client.post(path, json=make())
+    assert response.status_code == 403
+    assert response.json["error"] == "insufficient_stake"
+    assert "20000" in response.json["detail"]
+
+
+def test_minimum_stake_is_configurable(signer_config):
+    client = create_app({**signer_config, "SIGNER_MIN_VALIDATOR_STAKE": "5000"}).test_client()
+    assert (
+        client.post("/get-validator-access", json=sc.validator_access("//Dave")).status_code == 200
+    )
+
+
+# --- malformed requests -----------------------------------------------------------------
+
+
+def test_malformed_json_is_400(client):
+    response = client.post(
+        "/get-folder-access", data='{"hotkey": ', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json == {
+        "error": "invalid_request",
+        "detail": "the request body is not valid JSON",
+    }
+
+
+def test_body_that_is_not_json_is_400(client):
+    response = client.post("/get-folder-access", data="hotkey=x", content_type="text/plain")
+    assert response.status_code == 400
+    assert "application/json" in response.json["detail"]
+
+
+def test_missing_fields_are_422_and_named(client):
+    body = sc.folder_access()
+    del body["coldkey"], body["signature"]
+    response = client.post("/get-folder-access", json=body)
+    assert response.status_code == 422
+    assert response.json["error"] == "invalid_request"
+    assert {f["field"] for f in response.json["fields"]} == {"coldkey", "signature"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timestamp", "1795626000"),
+        ("timestamp", 1795626000.5),
+        ("timestamp", True),
+        ("hotkey", 12345),
+        ("hotkey", "5NotAnSS58Address<script>alert(1)</script>"),
+        ("signature", ["ab"]),
+    ],
+)
+def test_wrong_types_are_422_without_echoing_the_value(client, field, value):
+    body = {**sc.folder_access(), field: value}
+    response = client.post("/get-folder-access", json=body)
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json["fields"]] == [field]
+    assert str(value) not in response.get_data(as_text=True)
+
+
+def test_json_that_is_not_an_object_is_422(client):
+    response = client.post("/get-folder-access", json=[1, 2])
+    assert response.status_code == 422
+    assert response.json["error"] == "invalid_request"
+
+
+def test_oversized_body_is_413_json(client):
+    body = {**sc.folder_access(), "padding": "x" * 20000}
+    response = client.post("/get-folder-access", json=body)
+    assert response.status_code == 413
+    assert response.json["error"] == "payload_too_large"
+
+
+def test_wrong_method_and_unknown_path_are_json(client):
+    wrong = client.get("/get-folder-access")
+    assert wrong.status_code == 405
+    assert wrong.json["error"] == "method_not_allowed"
+    assert "POST" in wrong.headers["Allow"]
+    missing = client.post("/no-such-thing", json={})
+    assert missing.status_code == 404
+    assert missing.json["error"] == "not_found"
+
+
+# --- service state ----------------------------------------------------------------------
+
+
+def test_no_snapshot_is_503(signer_config, tmp_path):
+    config = {**signer_config, "SIGNER_METAGRAPH": str(tmp_path / "absent.json")}
+    response = create_app(config).test_client().post("/get-folder-access", json=sc.folder_access())
+    assert response.status_code == 503
+    assert response.json["error"] == "metagraph_unavailable"
+    assert response.headers["Retry-After"] == "60"
+
+
+def test_stale_snapshot_is_503(signer_config):
+    # The demo snapshot was fetched at 16:00, an hour before NOW.
+    config = {**signer_config, "SIGNER_METAGRAPH_MAX_AGE": "3599"}
+    response = create_app(config).test_client().post("/get-folder-access", json=sc.folder_access())
+    assert response.status_code == 503
+    assert response.json["error"] == "metagraph_stale"
+
+
+def test_snapshot_within_max_age_is_used(signer_config):
+    config = {**signer_config, "SIGNER_METAGRAPH_MAX_AGE": "3600"}
+    response = create_app(config).test_client().post("/get-folder-access", json=sc.folder_access())
+    assert response.status_code == 200
+
+
+def test_without_a_bucket_credentials_are_503(signer_config):
+    config = {k: v for k, v in signer_config.items() if not k.startswith("S3_")}
+    response = create_app(config).test_client().post("/get-folder-access", json=sc.folder_access())
+    assert response.status_code == 503
+    assert response.json["error"] == "bucket_not_configured"
+
+
+def test_credentials_expire_at_epoch_end_plus_configured_grace(signer_config):
+    config = {**signer_config, "SIGNER_UPLOAD_GRACE": "0", "SIGNER_MAX_UPLOAD_BYTES": "2048"}
+    body = create_app(config).test_client().post("/get-folder-access", json=sc.folder_access()).json
+    assert body["expiry"] == "2026-11-25T20:00:00Z"
+    assert body["expiry_seconds"] == 3 * 3600
+    assert ["content-length-range", 1, 2048] in policy_of(body["fields"])["conditions"]
+
+
+def test_request_log_has_hotkey_and_outcome_but_no_secret(client, caplog):
+    caplog.set_level("INFO", logger="signer")
+    body = sc.folder_access()
+    client.post("/get-folder-access", json=body)
+    bad = {**sc.folder_access(), "signature": "cd" * 64}
+    client.post("/get-folder-access", json=bad)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "signer.access"]
+    assert [(line["status"], line["outcome"], line["verified"]) for line in lines] == [
+        (200, "ok", True),
+        (401, "invalid_signature", False),
+    ]
+    assert {line["hotkey"] for line in lines} == {sc.address("//Bob")}
+    assert all(line["endpoint"] == "/get-folder-access" for line in lines)
+    assert all(isinstance(line["latencyMs"], float) for line in lines)
+    text = caplog.text
+    assert body["signature"] not in text
+    assert bad["signature"] not in text
+    assert "test-secret-never-shown" not in text
+
+
+def test_no_response_carries_the_secret_key(client):
+    for path, make in ENDPOINTS:
+        assert "test-secret-never-shown" not in client.post(path, json=make()).get_data(True)
+
+
+def test_demo_metagraph_matches_the_documented_keys():
+    demo = json.loads(
+        (Path(__file__).resolve().parents[1] / "data" / "metagraph.demo.json").read_text()
+    )
+    rows = {n["hotkey"]: n for n in demo["neurons"]}
+    assert demo["netuid"] == 46
+    assert rows[sc.address("//Alice")]["validatorPermit"] is True
+    assert rows[sc.address("//Alice")]["stake"] >= 20000
+    assert rows[sc.address("//Dave")]["validatorPermit"] is True
+    assert rows[sc.address("//Dave")]["stake"] < 20000
+    for miner in ("//Bob", "//Charlie"):
+        assert rows[sc.address(miner)]["coldkey"] == sc.address(f"{miner}//stash")
+        assert rows[sc.address(miner)]["validatorPermit"] is False
+    assert sc.address("//Eve") not in rows
