@@ -93,8 +93,8 @@ pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
 def _progress(items: Iterable[T], length: int, label: str) -> AbstractContextManager[Iterable[T]]:
-    """A bar on stderr for long work (click shows only the label when not on a terminal)."""
-    if length < 24:
+    """A bar on stderr for long work at a terminal; cron logs stay clean."""
+    if length < 24 or not sys.stderr.isatty():
         return nullcontext(items)
     return click.progressbar(items, length=length, label=label.ljust(10), file=sys.stderr)
 

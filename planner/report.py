@@ -97,11 +97,9 @@ def status_text(
         if epoch.end > now - timedelta(hours=epoch_hours * 3) and epoch.start < now + timedelta(
             days=1
         ):
-            state = (
-                "current"
-                if epoch.start <= now < epoch.end
-                else ("revealed" if entry.revealed else "sealed")
-            )
+            state = "revealed" if entry.revealed else "sealed"
+            if epoch.start <= now < epoch.end:
+                state = f"current, {state}"
             rows.append(
                 [
                     epoch_id,

@@ -9,13 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, SECRET
 
 from planner import jobs, state
 from planner.dataset import load_dataset
 from planner.epochs import epoch_at, epoch_from_id
 from planner.publish import PublishConflict
 from planner.state import StateError
+
+from conftest import NOW, SECRET
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

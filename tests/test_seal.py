@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from servers.drand_relay import TEST_ROUND, TEST_SIGNATURE
 
 from planner import drand
 from planner.seal import SealError, commitment, seal, unseal
+
+from servers.drand_relay import TEST_ROUND, TEST_SIGNATURE
 
 
 def test_round_trip_with_the_signature_from_a_relay(relay) -> None:

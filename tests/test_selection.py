@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from conftest import NOW, SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,8 @@ from planner.dataset import Dataset, StatePriority
 from planner.epochs import epoch_at, epochs_between
 from planner.jobs import PlannerError, choose
 from planner.selection import SelectionConfig, SelectionError, state_quotas
+
+from conftest import NOW, SECRET
 
 
 def simulate(sample, days=30, secret=SECRET, config=None, history=None):

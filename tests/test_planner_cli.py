@@ -1,0 +1,269 @@
+"""The planner CLI as the operator and cron use it: exit codes and exact output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import Context, cli
+from planner.config import Settings
+from planner.epochs import epoch_at
+
+from conftest import NOW, REPO, SECRET
+from servers.drand_relay import TEST_ROUND
+
+NOW_ISO = "2026-11-25T17:00:00Z"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A clean planner environment pointing into tmp_path."""
+    for name in list(__import__("os").environ):
+        if name.startswith(("PLANNER_", "SPACES_")):
+            monkeypatch.delenv(name)
+    values = {
+        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
+        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
+        "PLANNER_PUBLISHED": str(tmp_path / "published"),
+        "PLANNER_STATE": str(tmp_path / "state"),
+        "PLANNER_SECRET": SECRET.decode(),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def run(*args: str, obj: Context | None = None):
+    return CliRunner().invoke(cli, list(args), obj=obj, catch_exceptions=False)
+
+
+def test_check_summarises_the_sample(env) -> None:
+    result = run("check")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{REPO / 'data/zipcodes.csv'}: 2,953 zipcodes in 2 states, sha256 ")
+    assert lines[1] == (
+        f"priorities {REPO / 'data/state_priorities.txt'}: PA, NJ; "
+        "zipcodes with 1..1000 listings are eligible"
+    )
+    assert lines[3].split() == [
+        "state",
+        "rank",
+        "share",
+        "zipcodes",
+        "eligible",
+        "expected",
+        "listings",
+    ]
+    assert lines[5].split()[:4] == ["PA", "1", "66.7%", "2,215"]
+    assert lines[6].split()[:4] == ["NJ", "2", "33.3%", "738"]
+
+
+def test_check_reports_every_bad_row_and_exits_non_zero(env, tmp_path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "zipcode,state,city,county,recently_sold_listings\n"
+        "7030,NJ,Hoboken,Hudson County,12\n"
+        "19103,XX,Philadelphia,Philadelphia County,5\n"
+        "19104,PA,Philadelphia,Philadelphia County,-3\n"
+        "19103,PA,Philadelphia,Philadelphia County,many\n"
+    )
+    result = CliRunner().invoke(cli, ["check", str(bad)])
+    assert result.exit_code == 1
+    assert "line 2, column zipcode" in result.output
+    assert "line 3, column state" in result.output
+    assert "line 4, column recently_sold_listings" in result.output
+    assert "line 5, column recently_sold_listings" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plan_requires_the_secret_and_writes_nothing_without_it(env, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("PLANNER_SECRET")
+    result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert result.exit_code == 1
+    assert "PLANNER_SECRET is not set" in result.output
+    assert not (tmp_path / "published").exists()
+    monkeypatch.setenv("PLANNER_SECRET", "short")
+    result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert result.exit_code == 1 and "too short" in result.output
+
+
+def test_tick_prints_what_it_did_and_is_idempotent(env, tmp_path) -> None:
+    first = run("tick", "--now", NOW_ISO)
+    assert first.exit_code == 0, first.output
+    current = epoch_at(NOW).id
+    assert first.output.splitlines() == [
+        f"sealed 43 epochs: {current} .. 2026-12-02T16-00-00",
+        f"note: {current} has already started: its commitment is published late "
+        "(first run, or the planner was down)",
+        "horizon: 2026-12-02T16-00-00",
+        f"revealed 1 epochs: {current}",
+        f"current: {current}",
+        f"published to {tmp_path / 'published'}",
+    ]
+    second = run("tick", "--now", NOW_ISO)
+    assert second.output.splitlines()[:3] == [
+        "nothing to seal: the plan already reaches the horizon",
+        "horizon: 2026-12-02T16-00-00",
+        "nothing to reveal",
+    ]
+
+
+def test_days_option_and_bad_now(env) -> None:
+    result = run("plan", "--now", NOW_ISO, "--days", "1")
+    assert result.output.splitlines()[0] == (
+        "sealed 7 epochs: 2026-11-25T16-00-00 .. 2026-11-26T16-00-00"
+    )
+    bad = CliRunner().invoke(cli, ["plan", "--now", "soon"])
+    assert bad.exit_code == 2 and "not an ISO-8601 instant" in bad.output
+
+
+def test_bad_settings_fail_fast_naming_the_setting(env, monkeypatch) -> None:
+    monkeypatch.setenv("PLANNER_TARGET_LISTINGS", "lots")
+    result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert result.exit_code == 1
+    assert "PLANNER_TARGET_LISTINGS must be a number, got 'lots'" in result.output
+    monkeypatch.delenv("PLANNER_TARGET_LISTINGS")
+    monkeypatch.setenv("SPACES_BUCKET", "epochs")
+    result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert result.exit_code == 1
+    assert "SPACES_ENDPOINT_URL, SPACES_KEY, SPACES_SECRET must be set" in result.output
+
+
+def test_tick_exits_cleanly_when_another_holds_the_lock(env, tmp_path) -> None:
+    from planner.lock import exclusive
+
+    with exclusive(tmp_path / "state/tick.lock"):
+        result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO])
+    assert result.exit_code == 0
+    assert "another planner run holds" in result.output
+    assert not (tmp_path / "published").exists()
+
+
+def test_status_shows_epochs_and_coverage(env) -> None:
+    run("tick", "--now", NOW_ISO)
+    result = run("status", "--now", "2026-11-25T21:00:00Z")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    rows = {line.split("  ")[0]: line.split("  ", 1)[1].split() for line in out.splitlines()[3:11]}
+    assert rows["2026-11-25T16-00-00"][0] == "revealed"
+    assert rows["2026-11-25T20-00-00"][:2] == ["current,", "sealed"]
+    assert rows["2026-11-26T00-00-00"][0] == "sealed"
+    assert "horizon: sealed up to 2026-12-02T16-00-00 (43 epochs published in all)" in out
+    assert "coverage over the last 7 days (2 epochs):" in out
+
+
+def test_status_before_anything_is_published(env, tmp_path) -> None:
+    result = run("status")
+    assert result.output.strip() == (
+        f"nothing published at {tmp_path / 'published'} yet: run `planner tick`"
+    )
+
+
+def test_preview_writes_a_report_and_seals_nothing(env, tmp_path) -> None:
+    report = tmp_path / "preview.html"
+    result = run("preview", "--days", "3", "--now", NOW_ISO, "--report", str(report))
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.splitlines()[0] == "18 epochs simulated (target 10000 ± 10%, cooldown 24 h)"
+    )
+    assert "PA" in result.output and "band 9000..11000" in result.output
+    html = report.read_text()
+    assert "<svg" in html and 'id="totals"' in html and html.count('class="bar"') >= 18
+    assert not (tmp_path / "published").exists() and not (tmp_path / "state").exists()
+
+
+def test_generate_data_is_deterministic(tmp_path) -> None:
+    out = tmp_path / "de.csv"
+    result = run("generate-data", "--states", "DE", "--seed", "7", "--out", str(out))
+    assert result.exit_code == 0
+    assert (
+        result.output.startswith("wrote ") and "DE " in result.output and "seed 7" in result.output
+    )
+    first = out.read_bytes()
+    run("generate-data", "--states", "DE", "--seed", "7", "--out", str(out))
+    assert out.read_bytes() == first
+    bad = CliRunner().invoke(cli, ["generate-data", "--states", "ZZ", "--out", str(out)])
+    assert bad.exit_code == 1 and "ZZ" in bad.output
+
+
+def context_on_test_round(tmp_path: Path) -> Context:
+    """Seal every epoch to round 123, the one whose signature the loopback relay serves."""
+    settings = Settings.from_env()
+    return Context(settings, round_for=lambda epoch: TEST_ROUND)
+
+
+def test_verify_opens_the_sealed_file_with_drand(env, tmp_path, relay) -> None:
+    ctx = context_on_test_round(tmp_path)
+    assert run("tick", "--now", NOW_ISO, obj=ctx).exit_code == 0
+    result = run(
+        "verify", "--now", NOW_ISO, "--drand-url", relay.url, obj=context_on_test_round(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "ok   index",
+        "ok   round",
+        "ok   sealed file",
+        "ok   drand beacon",
+        "ok   decrypt",
+        "ok   commitment",
+        "ok   content",
+        "ok   revealed file",
+    ]
+    assert lines[-1] == f"epoch {epoch_at(NOW).id} verified"
+    assert any(p.endswith(f"/public/{TEST_ROUND}") for p in relay.requests)
+
+
+def test_verify_fails_on_a_damaged_sealed_file(env, tmp_path, relay) -> None:
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    sealed = tmp_path / f"published/sealed/{epoch_at(NOW).id}.tlock"
+    sealed.write_bytes(sealed.read_bytes()[:100])
+    result = CliRunner().invoke(
+        cli,
+        ["verify", "--now", NOW_ISO, "--drand-url", relay.url],
+        obj=context_on_test_round(tmp_path),
+    )
+    assert result.exit_code == 1
+    assert "FAIL decrypt" in result.output
+    assert f"Error: epoch {epoch_at(NOW).id} failed verification" in result.output
+
+
+def test_verify_fails_when_the_revealed_file_was_altered(env, tmp_path, relay) -> None:
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    revealed = tmp_path / f"published/epochs/{epoch_at(NOW).id}.json"
+    document = json.loads(revealed.read_bytes())
+    document["zipcodes"].pop()
+    revealed.write_text(json.dumps(document))
+    result = CliRunner().invoke(
+        cli,
+        ["verify", "--now", NOW_ISO, "--drand-url", relay.url],
+        obj=context_on_test_round(tmp_path),
+    )
+    assert result.exit_code == 1
+    assert "FAIL revealed file: differs from the sealed plaintext" in result.output
+
+
+def test_verify_rejects_a_reveal_round_earlier_than_the_epoch(env, tmp_path, relay) -> None:
+    """Sealed to round 123 but checked with the real clock: an operator could open it early."""
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    result = CliRunner().invoke(cli, ["verify", "--now", NOW_ISO, "--drand-url", relay.url])
+    assert result.exit_code == 1
+    assert f"FAIL round: revealRound {TEST_ROUND}, but the epoch start gives" in result.output
+
+
+def test_verify_reports_an_unreachable_relay(env, tmp_path) -> None:
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    result = CliRunner().invoke(
+        cli,
+        ["verify", "--now", NOW_ISO, "--drand-url", "http://127.0.0.1:9"],
+        obj=context_on_test_round(tmp_path),
+    )
+    assert result.exit_code == 1
+    assert (
+        "FAIL drand beacon: round 123 not available: http://127.0.0.1:9: ConnectionError"
+        in result.output
+    )
