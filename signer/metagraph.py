@@ -188,7 +188,7 @@ class MetagraphStore:
         self.clock = clock
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self.problem: str | None = None
 
     def snapshot(self) -> Snapshot | None:
@@ -200,7 +200,7 @@ class MetagraphStore:
                 if self._snapshot is None:
                     self.problem = f"no metagraph snapshot at {self.path} yet"
                 return self._snapshot
-        stamp = (info.st_mtime_ns, info.st_size)
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         with self._lock:
             if stamp != self._stamp:
                 self._stamp = stamp

@@ -28,7 +28,7 @@ def signature_verified(_response: object) -> bool:
 def make_limiter(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         get_remote_address,
-        default_limits=[settings.ratelimit_address],
+        application_limits=[settings.ratelimit_address],
         storage_uri=settings.ratelimit_storage,
         strategy="fixed-window",
         key_prefix="signer",

@@ -10,9 +10,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from servers import signer_client as sc
 
 from signer import create_app
+
+from servers import signer_client as sc
 
 BUCKET = "subnet46-test"
 MAX_UPLOAD = 100 * 1024 * 1024

@@ -1,0 +1,137 @@
+"""The current assignment, relayed from the planner's published folder or its base URL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from signer import create_app
+
+from servers import signer_client as sc
+from servers.seaweed import free_ports
+from servers.static_http import serve_folder
+
+
+def assignment(epoch_id: str = sc.EPOCH) -> bytes:
+    """Bytes shaped like the planner's epochs/<id>.json (key order and spacing kept)."""
+    document = {
+        "schemaVersion": 1,
+        "epochId": epoch_id,
+        "epochStart": "2026-11-25T16:00:00Z",
+        "epochEnd": "2026-11-25T20:00:00Z",
+        "nonce": "0f" * 16,
+        "salt": "ab" * 32,
+        "targetListings": 10000,
+        "tolerancePercent": 10,
+        "zipcodes": [
+            {
+                "zipcode": "07030",
+                "expectedListings": 245,
+                "state": "NJ",
+                "city": "Hoboken",
+                "county": "Hudson County",
+                "marketTier": "premium",
+            }
+        ],
+        "metadata": {
+            "totalExpectedListings": 245,
+            "zipcodeCount": 1,
+            "algorithmVersion": "test",
+            "datasetSha256": "cd" * 32,
+        },
+    }
+    return json.dumps(document, indent=1).encode()
+
+
+@pytest.fixture
+def published(signer_config) -> Path:
+    return Path(signer_config["SIGNER_PUBLISHED"])
+
+
+def test_current_assignment_is_served_byte_for_byte(client, published):
+    body = assignment()
+    (published / "current.json").write_bytes(body)
+    response = client.get("/assignments/current")
+    assert response.status_code == 200
+    assert response.data == body
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "public, max-age=30"
+
+
+def test_legacy_path_adds_success_and_ignores_auth_parameters(client, published):
+    (published / "current.json").write_bytes(assignment())
+    response = client.get(
+        "/api/v1/zipcode-assignments/current",
+        query_string={"hotkey": sc.address("//Bob"), "signature": "00", "timestamp": 1},
+    )
+    assert response.status_code == 200
+    assert response.json == {"success": True, **json.loads(assignment())}
+    assert response.json["zipcodes"][0]["zipcode"] == "07030"
+
+
+@pytest.mark.parametrize("path", ["/assignments/current", "/api/v1/zipcode-assignments/current"])
+def test_nothing_published_is_a_clear_503(client, path):
+    response = client.get(path)
+    assert response.status_code == 503
+    assert response.json["error"] == "not_revealed"
+    assert "Retry-After" in response.headers
+
+
+@pytest.mark.parametrize("path", ["/assignments/current", "/api/v1/zipcode-assignments/current"])
+def test_last_epochs_assignment_is_not_passed_off_as_current(client, published, path):
+    (published / "current.json").write_bytes(assignment("2026-11-25T12-00-00"))
+    response = client.get(path)
+    assert response.status_code == 503
+    assert response.json["error"] == "not_revealed"
+    assert sc.EPOCH in response.json["detail"]
+    assert "2026-11-25T12-00-00" in response.json["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [(b"{truncated", "not valid JSON"), (b'{"zipcodes": []}', "has no epochId")],
+)
+def test_broken_current_json_is_503_not_500(client, published, content, detail):
+    (published / "current.json").write_bytes(content)
+    response = client.get("/assignments/current")
+    assert response.status_code == 503
+    assert response.json["error"] == "assignment_unavailable"
+    assert detail in response.json["detail"]
+
+
+def test_published_url_redirects_to_the_cdn(signer_config):
+    config = {**signer_config, "SIGNER_PUBLISHED": "https://cdn.example.com/s46/"}
+    response = create_app(config).test_client().get("/assignments/current")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://cdn.example.com/s46/current.json"
+
+
+def test_legacy_path_fetches_from_the_published_url(signer_config, published):
+    (published / "current.json").write_bytes(assignment())
+    with serve_folder(published) as base:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": base}).test_client()
+        response = client.get("/api/v1/zipcode-assignments/current")
+        assert response.status_code == 200
+        assert response.json["success"] is True
+        assert response.json["epochId"] == sc.EPOCH
+        (published / "current.json").unlink()
+        missing = client.get("/api/v1/zipcode-assignments/current")
+        assert missing.status_code == 503
+        assert missing.json["error"] == "not_revealed"
+
+
+def test_unreachable_published_url_is_503(signer_config):
+    (port,) = free_ports(1)
+    config = {**signer_config, "SIGNER_PUBLISHED": f"http://127.0.0.1:{port}"}
+    response = create_app(config).test_client().get("/api/v1/zipcode-assignments/current")
+    assert response.status_code == 503
+    assert response.json["error"] == "assignment_unavailable"
+
+
+def test_cache_lifetime_never_outlasts_the_epoch(signer_config, published):
+    (published / "current.json").write_bytes(assignment())
+    ten_to_eight = float(sc.NOW + 3 * 3600 - 10)  # 19:59:50, same epoch
+    client = create_app({**signer_config, "NOW": lambda: ten_to_eight}).test_client()
+    assert client.get("/assignments/current").headers["Cache-Control"] == "public, max-age=10"

@@ -1,0 +1,88 @@
+"""Settings from the environment: defaults, and a clear refusal for each bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signer.config import ConfigError, load_settings
+
+BASE = {"SIGNER_METAGRAPH": "data/metagraph.demo.json"}
+
+
+def test_defaults():
+    settings = load_settings(BASE)
+    assert settings.metagraph_path == Path("data/metagraph.demo.json")
+    assert (settings.netuid, settings.network) == (46, "finney")
+    assert settings.published == "published"
+    assert settings.min_validator_stake == 20000
+    assert settings.ratelimit_storage == "memory://"
+    assert (settings.timestamp_max_age, settings.timestamp_max_ahead) == (300, 60)
+    assert settings.metagraph_max_age == 3600
+    assert settings.metagraph_refresh == 600
+    assert settings.s3_bucket is None
+    assert settings.s3_addressing_style == "virtual"
+    assert settings.cdn_url is None
+
+
+def test_testnet_and_a_published_url():
+    settings = load_settings(
+        {
+            **BASE,
+            "SIGNER_NETWORK": "test",
+            "SIGNER_NETUID": "428",
+            "SIGNER_PUBLISHED": "https://cdn.example.com/s46/",
+            "S3_ENDPOINT_URL": "https://nyc3.digitaloceanspaces.com",
+            "S3_REGION": "nyc3",
+            "S3_BUCKET": "data",
+            "S3_ACCESS_KEY_ID": "DO00KEY",
+            "S3_SECRET_ACCESS_KEY": "s3cr3t-value",
+        }
+    )
+    assert (settings.network, settings.netuid) == ("test", 428)
+    assert settings.published == "https://cdn.example.com/s46"
+    assert settings.published_is_url
+    assert settings.cdn_url == "https://cdn.example.com/s46"
+    assert settings.s3_addressing_style == "path"
+    assert "s3cr3t-value" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SIGNER_METAGRAPH is required"),
+        ({**BASE, "SIGNER_NETUID": "forty-six"}, "SIGNER_NETUID must be a whole number"),
+        ({**BASE, "SIGNER_TIMESTAMP_MAX_AGE": "-5"}, "SIGNER_TIMESTAMP_MAX_AGE must be >= 0"),
+        ({**BASE, "SIGNER_MIN_VALIDATOR_STAKE": "lots"}, "SIGNER_MIN_VALIDATOR_STAKE must be"),
+        ({**BASE, "SIGNER_RATELIMIT_MINER": "fast"}, "SIGNER_RATELIMIT_MINER must be rate"),
+        ({**BASE, "SIGNER_LIST_URL_TTL": "700000"}, "SIGNER_LIST_URL_TTL must be between"),
+        ({**BASE, "SIGNER_MAX_BODY_BYTES": "0"}, "SIGNER_MAX_BODY_BYTES must be >= 1"),
+        ({**BASE, "S3_ENDPOINT_URL": "nyc3.example"}, "S3_ENDPOINT_URL must be an http"),
+        ({**BASE, "SIGNER_CDN_URL": "ftp://x"}, "SIGNER_CDN_URL must be an http"),
+        ({**BASE, "S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE must be one of"),
+        ({**BASE, "S3_BUCKET": "b", "S3_ACCESS_KEY_ID": "k"}, "S3_SECRET_ACCESS_KEY are required"),
+    ],
+    ids=[
+        "metagraph",
+        "netuid",
+        "negative",
+        "stake",
+        "rate",
+        "ttl",
+        "body",
+        "endpoint",
+        "cdn",
+        "style",
+        "secret",
+    ],
+)
+def test_bad_settings_are_refused_by_name(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
+
+
+def test_the_secret_is_never_quoted_in_an_error():
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, "S3_BUCKET": "b", "S3_SECRET_ACCESS_KEY": "hush-hush"})
+    assert "hush-hush" not in str(refused.value)

@@ -1,0 +1,57 @@
+"""gunicorn serves `signer:create_app()` exactly as the Procfile starts it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from signer.config import ENV_NAMES
+
+from servers import signer_client as sc
+from servers.fake_chain import DEMO_METAGRAPH as DEMO
+from servers.signer_gunicorn import gunicorn_signer, procfile_command
+
+pytestmark = pytest.mark.slow
+
+
+def test_procfile_runs_gunicorn_on_the_app_factory():
+    command = procfile_command(8123, workers=3)
+    assert command[0].endswith("gunicorn")
+    assert command[-1] == "signer:create_app()"
+    assert command[command.index("--bind") + 1] == "127.0.0.1:8123"
+    assert command[command.index("--workers") + 1] == "3"
+
+
+def test_gunicorn_serves_signed_requests_and_docs(tmp_path, monkeypatch):
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "SIGNER_METAGRAPH": str(DEMO),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(tmp_path),
+        "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+        "S3_BUCKET": "subnet46-test",
+        "S3_ACCESS_KEY_ID": "AKIATESTSIGNER",
+        "S3_SECRET_ACCESS_KEY": "gunicorn-secret",
+    }
+    with gunicorn_signer(env, tmp_path) as base:
+        body = sc.folder_access(timestamp=int(time.time()))
+        granted = requests.post(f"{base}/get-folder-access", json=body, timeout=10)
+        assert granted.status_code == 200, granted.text
+        assert granted.json()["folder"].startswith(f"data/hotkey={sc.address('//Bob')}/epoch=")
+        refused = requests.post(
+            f"{base}/get-folder-access", json={**body, "signature": "00" * 64}, timeout=10
+        )
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "invalid_signature"
+        docs = requests.get(f"{base}/docs", timeout=10)
+        assert docs.status_code == 200
+        assert requests.get(f"{base}/docs/assets/js/swagger-ui-bundle.js", timeout=10).ok
+        assert requests.get(f"{base}/openapi.json", timeout=10).json()["openapi"] == "3.1.0"
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert '"endpoint": "/get-folder-access"' in log
+    assert body["signature"] not in log
+    assert "gunicorn-secret" not in log

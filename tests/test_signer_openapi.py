@@ -1,0 +1,160 @@
+"""The OpenAPI document, the offline Swagger UI at /docs, and the landing page."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from signer import create_app
+
+SIGNED = {
+    ("post", "/get-folder-access"): "s3:data:access:{coldkey}:{hotkey}:{timestamp}",
+    ("post", "/get-validator-access"): "s3:validator:access:{timestamp}",
+    ("post", "/api/v1/s3-access/validator-upload"): "s3:validator:upload:{timestamp}",
+    ("post", "/get-miner-list"): "s3:validator:miner:{miner_hotkey}:{timestamp}",
+}
+PUBLIC = [
+    ("get", "/assignments/current"),
+    ("get", "/api/v1/zipcode-assignments/current"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+]
+PUBLISHED = ["/index.json", "/current.json", "/epochs/{epochId}.json", "/sealed/{epochId}.tlock"]
+
+
+@pytest.fixture
+def spec(client) -> dict:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json
+
+
+def test_document_is_openapi_3_1_with_every_endpoint(spec):
+    assert spec["openapi"] == "3.1.0"
+    operations = {(m, p) for p, item in spec["paths"].items() for m in item}
+    assert set(SIGNED) | set(PUBLIC) <= operations
+    assert {("get", p) for p in PUBLISHED} <= operations
+    ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(("method", "path"), list(SIGNED), ids=[p for _, p in SIGNED])
+def test_signed_operations_document_message_security_body_and_errors(spec, method, path):
+    operation = spec["paths"][path][method]
+    assert f"`{SIGNED[method, path]}`" in operation["description"]
+    assert operation["security"] == [{"hotkeySignature": []}]
+    body = operation["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].startswith("#/components/schemas/")
+    assert {"hotkey", "timestamp", "signature"} <= set(body["example"])
+    assert set(operation["responses"]) >= {"200", "400", "401", "403", "413", "422", "429", "503"}
+    error = operation["responses"]["401"]["content"]["application/json"]
+    assert error["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert error["example"]["error"]
+
+
+def test_every_reference_resolves(spec):
+    text = str(spec)
+    for name in set(re.findall(r"#/components/schemas/([A-Za-z0-9_.-]+)", text)):
+        assert name in spec["components"]["schemas"], name
+
+
+def test_request_schemas_use_the_client_field_names(spec):
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["FolderAccessRequest"]["required"]) == {
+        "coldkey",
+        "hotkey",
+        "timestamp",
+        "signature",
+    }
+    assert "epochId" in schemas["ValidatorUploadRequest"]["properties"]
+    assert "continuation_token" in schemas["MinerListRequest"]["properties"]
+    assert "global" in schemas["ValidatorUrls"]["properties"]
+
+
+def test_security_scheme_is_declared(spec):
+    scheme = spec["components"]["securitySchemes"]["hotkeySignature"]
+    assert scheme["type"] == "apiKey"
+    assert "JSON body" in scheme["description"]
+
+
+def test_only_operations_with_a_body_list_422(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            has_body = "requestBody" in operation
+            assert ("422" in operation["responses"]) == has_body, (method, path)
+
+
+def test_published_files_have_the_cdn_as_their_server(signer_config):
+    config = {**signer_config, "SIGNER_PUBLISHED": "https://cdn.example.com/s46"}
+    spec = create_app(config).test_client().get("/openapi.json").json
+    for path in PUBLISHED:
+        assert spec["paths"][path]["get"]["servers"][0]["url"] == "https://cdn.example.com/s46"
+    assert "servers" not in spec["paths"]["/healthz"]["get"]
+    assert spec["paths"]["/current.json"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ] == {"$ref": "#/components/schemas/Assignment"}
+    assert "commitment" in spec["components"]["schemas"]["IndexEpoch"]["properties"]
+
+
+def test_without_a_cdn_url_the_server_is_a_variable(spec):
+    server = spec["paths"]["/index.json"]["get"]["servers"][0]
+    assert server["url"] == "{cdn}"
+    assert "SIGNER_CDN_URL" in server["description"]
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href") and value:
+                self.urls.append(value)
+
+
+def test_docs_page_uses_only_local_assets_that_exist(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html
+    assert "validatorUrl: null" in html
+    assert '"/openapi.json"' in html
+    parser = _Assets()
+    parser.feed(html)
+    assert len(parser.urls) == 4
+    for url in parser.urls:
+        assert url.startswith("/docs/assets/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.data) > 100
+    scripts = [u for u in parser.urls if u.endswith(".js")]
+    assert {u.rsplit("/", 1)[1] for u in scripts} == {
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+    }
+
+
+def test_landing_page_links_docs_and_current_assignment(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'href="/docs"' in html
+    assert 'href="/assignments/current"' in html
+    assert "2026-11-25T16-00-00" in html
+    assert "https://" not in html
+
+
+def test_validation_errors_follow_the_documented_shape(client, spec):
+    response = client.post("/get-miner-list", json={"hotkey": 1})
+    assert response.status_code == 422
+    documented = set(spec["components"]["schemas"]["ErrorResponse"]["properties"])
+    assert set(response.json) <= documented
+    assert {f["field"] for f in response.json["fields"]} == {
+        "hotkey",
+        "timestamp",
+        "signature",
+        "miner_hotkey",
+    }

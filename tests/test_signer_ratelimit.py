@@ -1,0 +1,99 @@
+"""Rate limits: per verified hotkey and per remote address, answered with 429 and Retry-After."""
+
+from __future__ import annotations
+
+import pytest
+
+from signer import create_app
+from signer.config import ConfigError
+
+from servers import signer_client as sc
+
+
+def limited_client(signer_config, **settings):
+    return create_app({**signer_config, **settings}).test_client()
+
+
+def assert_rate_limited(response) -> None:
+    assert response.status_code == 429
+    assert response.json["error"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_miner_over_its_limit_gets_429_with_retry_after(signer_config):
+    client = limited_client(signer_config, SIGNER_RATELIMIT_MINER="2/hour")
+    for _ in range(2):
+        assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    response = client.post("/get-folder-access", json=sc.folder_access())
+    assert_rate_limited(response)
+    assert int(response.headers["Retry-After"]) <= 3600
+    assert "2 per 1 hour" in response.json["detail"]
+
+
+def test_limits_are_per_hotkey(signer_config):
+    client = limited_client(signer_config, SIGNER_RATELIMIT_MINER="1/hour")
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    assert_rate_limited(client.post("/get-folder-access", json=sc.folder_access()))
+    charlie = sc.folder_access("//Charlie", "//Charlie//stash")
+    assert client.post("/get-folder-access", json=charlie).status_code == 200
+
+
+def test_forged_requests_do_not_spend_a_hotkeys_quota(signer_config):
+    client = limited_client(signer_config, SIGNER_RATELIMIT_MINER="2/hour")
+    for _ in range(5):
+        forged = sc.folder_access(signer="//Charlie")
+        assert client.post("/get-folder-access", json=forged).status_code == 401
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+
+
+def test_validator_endpoints_share_one_quota(signer_config):
+    client = limited_client(signer_config, SIGNER_RATELIMIT_VALIDATOR="2/hour")
+    assert client.post("/get-validator-access", json=sc.validator_access()).status_code == 200
+    upload = client.post("/api/v1/s3-access/validator-upload", json=sc.validator_upload())
+    assert upload.status_code == 200
+    assert_rate_limited(client.post("/get-miner-list", json=sc.miner_list()))
+
+
+def test_per_address_limit_applies_before_anything_else(signer_config):
+    client = limited_client(signer_config, SIGNER_RATELIMIT_ADDRESS="3/hour")
+    first = {"REMOTE_ADDR": "192.0.2.10"}
+    for _ in range(3):
+        client.post("/get-folder-access", json={}, environ_base=first)
+    assert_rate_limited(client.post("/get-folder-access", json={}, environ_base=first))
+    assert_rate_limited(client.get("/assignments/current", environ_base=first))
+    other = client.post(
+        "/get-folder-access", json=sc.folder_access(), environ_base={"REMOTE_ADDR": "192.0.2.11"}
+    )
+    assert other.status_code == 200
+
+
+def test_health_probes_are_never_rate_limited(signer_config):
+    client = limited_client(signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour")
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+
+
+def test_forwarded_address_is_used_only_behind_a_trusted_proxy(signer_config):
+    hop = {"REMOTE_ADDR": "10.0.0.1"}
+    direct = limited_client(signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour")
+    direct.get("/healthz")
+    direct.get("/assignments/current", headers={"X-Forwarded-For": "192.0.2.1"}, environ_base=hop)
+    spoofed = direct.get(
+        "/assignments/current", headers={"X-Forwarded-For": "192.0.2.2"}, environ_base=hop
+    )
+    assert_rate_limited(spoofed)
+
+    proxied = limited_client(
+        signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour", SIGNER_PROXY_HOPS="1"
+    )
+    proxied.get("/assignments/current", headers={"X-Forwarded-For": "192.0.2.1"}, environ_base=hop)
+    second_client = proxied.get(
+        "/assignments/current", headers={"X-Forwarded-For": "192.0.2.2"}, environ_base=hop
+    )
+    assert second_client.status_code != 429
+
+
+def test_unusable_storage_fails_at_startup_naming_the_setting(signer_config):
+    with pytest.raises(ConfigError, match="SIGNER_RATELIMIT_STORAGE"):
+        create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": "nosuchstore://localhost"})
