@@ -56,7 +56,7 @@ def put_immutable(store: Store, key: str, data: bytes, content_type: str) -> boo
         return False
     if existing is not None:
         raise PublishConflict(
-            f"{store.describe()}/{key} is already published with different bytes; "
+            f"{key} in {store.describe()} is already published with different bytes; "
             "published objects are immutable, so nothing was overwritten"
         )
     store.put(key, data, content_type=content_type, cache_control=IMMUTABLE)
@@ -131,7 +131,7 @@ def read_index(store: Store) -> dict[str, IndexEntry]:
         entries = [IndexEntry.from_json(item) for item in items]
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexUnreadable(
-            f"{store.describe()}/{INDEX_KEY} is not a valid index: {exc}"
+            f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"
         ) from exc
     return {e.epoch_id: e for e in entries}
 
