@@ -15,7 +15,7 @@ from typing import Any
 from planner.epochs import Epoch
 
 SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).with_name("schema") / "assignment.schema.json"
+SCHEMA_PATH = Path(__file__).with_name("assignment.schema.json")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ def build(
         "nonce": derive(secret, "nonce", epoch.id, 16),
         "salt": derive(secret, "salt", epoch.id, 32),
         "targetListings": target_listings,
-        "tolerancePercent": tolerance_percent,
+        "tolerancePercent": int(tolerance_percent)
+        if float(tolerance_percent).is_integer()
+        else tolerance_percent,
         "zipcodes": zipcodes,
         "metadata": {
             "totalExpectedListings": total,
