@@ -86,7 +86,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     )
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JSON_SORT_KEYS=False,
         NOW=time.time,
     )
     app.config.update({k: v for k, v in overrides.items() if k not in ENV_NAMES})

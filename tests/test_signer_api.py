@@ -502,3 +502,23 @@ def test_demo_metagraph_matches_the_documented_keys():
         assert rows[sc.address(miner)]["coldkey"] == sc.address(f"{miner}//stash")
         assert rows[sc.address(miner)]["validatorPermit"] is False
     assert sc.address("//Eve") not in rows
+
+
+def test_unexpected_failure_is_a_json_500_without_internals(client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom: internal detail")
+
+    monkeypatch.setattr("signer.credentials.presigned_post", broken)
+    response = client.post("/get-folder-access", json=sc.folder_access())
+    assert response.status_code == 500
+    assert response.json == {
+        "error": "internal_error",
+        "detail": "internal error; the operator has the log",
+    }
+    assert "boom" not in response.get_data(as_text=True)
+
+
+def test_body_that_is_a_json_string_is_422(client):
+    response = client.post("/get-folder-access", data='"hello"', content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["error"] == "invalid_request"
