@@ -1,0 +1,227 @@
+"""What the docs promise, read from the files, and what the code really reads, read from its source.
+
+The settings the code reads are found in its syntax tree, not in a list kept by hand, so a new
+`env.get("PLANNER_X")` shows up here without anyone remembering to add it. Helpers for
+tests/test_docs.py and tests/test_deploy.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("planner", "signer", "clientkit")
+TEST_SERVERS = REPO / "tests" / "servers"
+DOCS = REPO / "docs"
+ENV_EXAMPLE = REPO / ".env.example"
+CONFIGURATION = DOCS / "configuration.md"
+PROCFILE = REPO / "Procfile"
+APP_SPEC = REPO / ".do" / "app.yaml"
+
+SETTING = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+# Calls that read an environment-style mapping by name: env.get / os.getenv / the signer's
+# typed reader (reader.text, reader.integer, ...) / the planner's _number(env, NAME, ...).
+ENV_HOLDERS = frozenset({"env", "environ", "environment"})
+MAPPING_READS = frozenset({"get", "getenv", "pop"})
+TYPED_READS = frozenset({"text", "integer", "number", "rate", "url", "choice"})
+# Variables of the operating system, not of this project.
+SYSTEM = frozenset({"PATH", "HOME", "TMPDIR", "USER", "LANG", "TZ"})
+SHELL_DEFAULT = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}|\$([A-Z][A-Z0-9_]*)")
+
+
+def python_files(*roots: Path) -> Iterator[Path]:
+    for root in roots:
+        if root.is_dir():
+            yield from sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _strings(node: ast.AST) -> list[str]:
+    """The string constants of a constant, tuple or list node."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return [s for element in node.elts for s in _strings(element)]
+    return []
+
+
+def _name_of(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _reads_env(func: ast.AST) -> bool:
+    if not isinstance(func, ast.Attribute):
+        return False
+    if func.attr in TYPED_READS:
+        return True
+    return func.attr in MAPPING_READS and _name_of(func.value) in ENV_HOLDERS | {"os"}
+
+
+def settings_in_source(source: str) -> set[str]:
+    """Every environment setting a piece of Python code reads by name."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.keyword) and node.arg == "envvar":
+            found.update(_strings(node.value))
+        elif isinstance(node, ast.Call):
+            args = node.args
+            reads_env = _reads_env(node.func) or any(_name_of(a) in ENV_HOLDERS for a in args)
+            if reads_env:
+                found.update(s for arg in args for s in _strings(arg) if SETTING.fullmatch(s))
+        elif isinstance(node, ast.Subscript) and _name_of(node.value) in ENV_HOLDERS:
+            found.update(s for s in _strings(node.slice) if SETTING.fullmatch(s))
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [_name_of(t) or "" for t in targets]
+            if node.value is not None and any(
+                n == "ENV_NAMES" or n.endswith("_ENV") for n in names
+            ):
+                found.update(s for s in _strings(node.value) if SETTING.fullmatch(s))
+    return found - SYSTEM
+
+
+def shell_settings(text: str) -> dict[str, str | None]:
+    """Variables a shell command line expands, with their `${NAME:-default}` defaults."""
+    found: dict[str, str | None] = {}
+    for match in SHELL_DEFAULT.finditer(text):
+        name = match.group(1) or match.group(3)
+        found[name] = match.group(2)
+    return found
+
+
+def code_settings() -> set[str]:
+    """Settings the programs read: the packages' source and the Procfile."""
+    names: set[str] = set()
+    for path in python_files(*(REPO / p for p in PACKAGES)):
+        names |= settings_in_source(path.read_text(encoding="utf-8"))
+    return names | set(shell_settings(procfile_web()))
+
+
+def suite_settings() -> set[str]:
+    names: set[str] = set()
+    for path in python_files(TEST_SERVERS):
+        names |= settings_in_source(path.read_text(encoding="utf-8"))
+    return names
+
+
+def procfile_web() -> str:
+    """The command of the Procfile's web process."""
+    for line in PROCFILE.read_text(encoding="utf-8").splitlines():
+        kind, _, command = line.partition(":")
+        if kind.strip() == "web":
+            return command.strip()
+    raise AssertionError("the Procfile has no web process")
+
+
+def env_example() -> dict[str, str]:
+    """NAME -> value of every `NAME=value` line of .env.example, as a shell would read it."""
+    entries: dict[str, str] = {}
+    for number, line in enumerate(ENV_EXAMPLE.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, raw = line.partition("=")
+        assert sep and SETTING.fullmatch(name), f".env.example line {number}: not NAME=value"
+        assert name not in entries, f".env.example line {number}: {name} is listed twice"
+        values = shlex.split(raw) or [""]
+        assert len(values) == 1, f".env.example line {number}: quote the value of {name}"
+        entries[name] = values[0]
+    return entries
+
+
+@dataclass(frozen=True)
+class Documented:
+    name: str
+    default: str | None
+    section: str
+
+
+def configuration_reference() -> dict[str, Documented]:
+    """The settings tables of docs/configuration.md: name, default (None for "—"), section."""
+    entries: dict[str, Documented] = {}
+    section = ""
+    for line in CONFIGURATION.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 3:
+            continue
+        name = re.fullmatch(r"`([A-Z][A-Z0-9_]*)`", cells[0])
+        if name is None:
+            continue
+        default = re.fullmatch(r"`([^`]*)`", cells[1])
+        assert default or cells[1] == "—", f"configuration.md {name[1]}: default {cells[1]!r}"
+        assert name[1] not in entries, f"configuration.md lists {name[1]} twice"
+        entries[name[1]] = Documented(name[1], default[1] if default else None, section)
+    return entries
+
+
+@dataclass(frozen=True)
+class Fence:
+    path: Path
+    info: str
+    line: int
+    text: str
+
+
+def fences(paths: Iterable[Path]) -> Iterator[Fence]:
+    """Every fenced code block of the given Markdown files."""
+    for path in paths:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        opened: tuple[int, str] | None = None
+        body: list[str] = []
+        for number, line in enumerate(lines, 1):
+            if line.startswith("```"):
+                if opened is None:
+                    opened, body = (number, line[3:].strip()), []
+                else:
+                    yield Fence(path, opened[1], opened[0], "\n".join(body))
+                    opened = None
+            elif opened is not None:
+                body.append(line)
+
+
+def doc_pages() -> list[Path]:
+    return sorted(DOCS.glob("*.md"))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `planner ...` or `signer ...` command found in a doc's code block."""
+
+    where: str
+    program: str
+    subcommand: str
+    options: tuple[str, ...]
+
+
+COMMAND = re.compile(r"(?:^|[\s/;&|(])(planner|signer)\s+([a-z][a-z-]*)((?:\s+[^\s;&|)]+)*)")
+
+
+def invocations(fence: Fence) -> Iterator[Invocation]:
+    """The planner/signer commands of a shell block (continuations joined, comments dropped)."""
+    text = fence.text.replace("\\\n", " ")
+    for offset, line in enumerate(text.splitlines()):
+        code = line.split(" #", 1)[0]
+        if code.lstrip().startswith("#"):
+            continue
+        for match in COMMAND.finditer(code):
+            options = tuple(
+                token.split("=", 1)[0]
+                for token in match.group(3).split()
+                if token.startswith("-") and token != "-"
+            )
+            yield Invocation(
+                f"{fence.path.relative_to(REPO)}:{fence.line + offset + 1}",
+                match.group(1),
+                match.group(2),
+                options,
+            )
