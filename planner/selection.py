@@ -10,9 +10,10 @@ How it works, in the terms an operator tunes:
    cannot fill its share gives the rest to the others, in the same proportions.
 4. Inside a state zipcodes are drawn by a weighted random race (Efraimidis-Spirakis):
    each gets a key -ln(u)/w, where u comes from a stream keyed by HMAC(secret, epochId)
-   and w grows from 1 to 4 with the time since the zipcode was last assigned (never
-   assigned counts as 4). Stale zipcodes therefore come first on average, so coverage
-   grows, yet nobody without the secret can rank them.
+   and w is the square of the cooldowns elapsed since the zipcode was last assigned,
+   from 1 up to 16 (w = 256; never assigned counts as the maximum). Overdue zipcodes
+   therefore come first, so the PA+NJ sample is fully covered within four days, yet
+   nobody without the secret can rank them.
 5. Zipcodes are taken in key order until the state's share is met, skipping any that would
    push the epoch over target + tolerance; a final pass tops up to the lower bound.
 
@@ -32,7 +33,7 @@ import numpy as np
 from planner.dataset import Dataset, StatePriority, eligible_mask
 
 ALGORITHM_VERSION = "s46-select-v1"
-MAX_STALENESS = 4.0
+MAX_STALENESS = 16.0
 
 
 class SelectionError(ValueError):
@@ -160,7 +161,7 @@ def select(
 
     with np.errstate(divide="ignore"):
         age = (epoch_start - last_assigned) / max(cooldown, 1.0)
-    staleness = np.clip(np.nan_to_num(age, posinf=MAX_STALENESS), 1.0, MAX_STALENESS)
+    staleness = np.clip(np.nan_to_num(age, posinf=MAX_STALENESS), 1.0, MAX_STALENESS) ** 2
     keys = -np.log(uniforms(seed, len(pool))) / staleness
     keys[~available] = np.inf
 
