@@ -37,7 +37,9 @@ Each signed endpoint documents its message. In Python:
 import time, requests
 from bittensor_core import Keypair
 
+signer = "http://127.0.0.1:8000"                   # this service
 hotkey = Keypair.create_from_uri("//Bob")          # your hotkey
+coldkey = Keypair.create_from_uri("//Bob//stash").ss58_address   # its coldkey
 timestamp = int(time.time())
 message = f"s3:data:access:{coldkey}:{hotkey.ss58_address}:{timestamp}"
 body = {"coldkey": coldkey, "hotkey": hotkey.ss58_address, "timestamp": timestamp,

@@ -37,7 +37,8 @@ def landing() -> str:
     return render_template(
         "signer_index.html",
         epoch=svc.current_epoch(),
-        settings=svc.settings,
+        netuid=svc.settings.netuid,
+        network=svc.settings.network,
     )
 
 

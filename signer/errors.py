@@ -68,7 +68,7 @@ def validation_error_response(exc: ValidationError) -> Response:
         location = ".".join(str(part) for part in err["loc"]) or "body"
         fields.append({"field": location, "message": err["msg"]})
     detail = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
-    status = int(current_app.config.get("VALIDATION_STATUS", 422))
+    status = int(getattr(current_app, "validation_error_status", 422))
     return error_response(status, "invalid_request", detail, fields)
 
 
