@@ -23,6 +23,55 @@ def s3_bucket(s3_server: S3Endpoint) -> Iterator[str]:
     s3_server.delete_bucket(bucket)
 
 
+# --- planner -------------------------------------------------------------------------------
+
+from servers.drand_relay import Relay, drand_relay  # noqa: E402
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    """A loopback drand relay serving the public quicknet test vector (round 123)."""
+    with drand_relay() as running:
+        yield running
+
+
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from planner.dataset import Dataset, StatePriority, load_dataset, load_priorities  # noqa: E402
+from planner.jobs import Planner  # noqa: E402
+from planner.store import LocalStore  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = b"test-secret-0123456789abcdef0123456789abcdef"
+NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def sample() -> tuple[Dataset, list[StatePriority]]:
+    """The committed PA+NJ sample and the default priority list."""
+    return load_dataset(REPO / "data/zipcodes.csv"), load_priorities(
+        REPO / "data/state_priorities.txt"
+    )
+
+
+@pytest.fixture
+def make_planner(tmp_path: Path, sample):
+    """A planner on local folders under tmp_path; keyword arguments override its fields."""
+
+    def build(**fields) -> Planner:
+        options = {
+            "public": LocalStore(tmp_path / "published"),
+            "private": LocalStore(tmp_path / "state"),
+            "secret": SECRET,
+            "load_data": lambda: sample,
+        }
+        options.update(fields)
+        return Planner(**options)
+
+    return build
+
+
 # --- signer (append only) -------------------------------------------------------------
 
 from pathlib import Path  # noqa: E402
