@@ -79,9 +79,10 @@ from typing import Any  # noqa: E402
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient, FlaskCliRunner  # noqa: E402
-from servers import signer_client  # noqa: E402
 
 from signer.config import ENV_NAMES  # noqa: E402
+
+from servers import signer_client  # noqa: E402
 
 SIGNER_DEMO_METAGRAPH = Path(__file__).resolve().parents[1] / "data" / "metagraph.demo.json"
 
