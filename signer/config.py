@@ -45,6 +45,7 @@ class Settings:
     max_body_bytes: int = 16 * 1024  # SIGNER_MAX_BODY_BYTES
     cdn_url: str | None = None  # SIGNER_CDN_URL (default: SIGNER_PUBLISHED when a URL)
     proxy_hops: int = 0  # SIGNER_PROXY_HOPS: trusted X-Forwarded-* hops
+    epoch_hours: int = 4  # EPOCH_HOURS: the grid shared with the planner
     s3_endpoint_url: str | None = None  # S3_ENDPOINT_URL (unset = AWS)
     s3_region: str = "us-east-1"  # S3_REGION
     s3_bucket: str | None = None  # S3_BUCKET (unset = no credentials issued)
@@ -78,6 +79,7 @@ ENV_NAMES = (
     "SIGNER_MAX_BODY_BYTES",
     "SIGNER_CDN_URL",
     "SIGNER_PROXY_HOPS",
+    "EPOCH_HOURS",
     "S3_ENDPOINT_URL",
     "S3_REGION",
     "S3_BUCKET",
@@ -135,6 +137,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         max_body_bytes=reader.integer("SIGNER_MAX_BODY_BYTES", Settings.max_body_bytes, minimum=1),
         cdn_url=cdn_url.rstrip("/") if cdn_url else None,
         proxy_hops=reader.integer("SIGNER_PROXY_HOPS", Settings.proxy_hops),
+        epoch_hours=reader.choice_int("EPOCH_HOURS", (1, 2, 3, 4, 6, 8, 12, 24), 4),
         s3_endpoint_url=endpoint,
         s3_region=reader.text("S3_REGION") or Settings.s3_region,
         s3_bucket=reader.text("S3_BUCKET") or None,
@@ -201,6 +204,14 @@ class _Reader:
         if raw and not is_http_url(raw):
             raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
         return raw or None
+
+    def choice_int(self, name: str, choices: tuple[int, ...], default: int) -> int:
+        value = self.integer(name, default, minimum=1)
+        if value not in choices:
+            raise ConfigError(
+                f"{name} must divide 24 ({', '.join(map(str, choices))}), got {value}"
+            )
+        return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         raw = self.text(name) or default

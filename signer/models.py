@@ -31,7 +31,7 @@ def _ss58(value: str) -> str:
 
 def _epoch_id(value: str) -> str:
     try:
-        return epoch_from_id(value).id
+        return epoch_from_id(value, hours=1).id  # the format; the handler checks the grid
     except EpochError:
         raise ValueError("not an epoch id on the UTC grid (YYYY-MM-DDTHH-00-00)") from None
 

@@ -29,7 +29,7 @@ class Services:
         return self.clock()
 
     def current_epoch(self) -> Epoch:
-        return epoch_at(datetime.fromtimestamp(self.clock(), UTC))
+        return epoch_at(datetime.fromtimestamp(self.clock(), UTC), self.settings.epoch_hours)
 
     def bucket(self) -> tuple[Any, str]:
         """The S3 client and bucket, or 503 when this signer has no bucket configured."""

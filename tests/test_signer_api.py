@@ -153,8 +153,8 @@ def test_validator_upload_accepts_the_snake_case_epoch_field(client):
 
 @pytest.mark.parametrize(
     "epoch_id",
-    ["2026-11-25T04-00-00", "2026-11-25T20-00-00", "2026-11-20T16-00-00"],
-    ids=["three-back", "next", "days-ago"],
+    ["2026-11-25T04-00-00", "2026-11-25T20-00-00", "2026-11-20T16-00-00", "2026-11-25T17-00-00"],
+    ids=["three-back", "next", "days-ago", "off-the-grid"],
 )
 def test_validator_upload_refuses_epochs_outside_the_window(client, epoch_id):
     response = client.post(
@@ -164,7 +164,7 @@ def test_validator_upload_refuses_epochs_outside_the_window(client, epoch_id):
     assert response.json["error"] == "epoch_not_allowed"
 
 
-@pytest.mark.parametrize("epoch_id", ["2026-11-25T17-00-00", "yesterday", "2026-13-01T00-00-00"])
+@pytest.mark.parametrize("epoch_id", ["2026-11-25T17-30-00", "yesterday", "2026-13-01T00-00-00"])
 def test_validator_upload_rejects_malformed_epoch_ids(client, epoch_id):
     response = client.post(
         "/api/v1/s3-access/validator-upload", json=sc.validator_upload(epoch_id=epoch_id)

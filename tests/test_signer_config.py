@@ -86,3 +86,10 @@ def test_the_secret_is_never_quoted_in_an_error():
     with pytest.raises(ConfigError) as refused:
         load_settings({**BASE, "S3_BUCKET": "b", "S3_SECRET_ACCESS_KEY": "hush-hush"})
     assert "hush-hush" not in str(refused.value)
+
+
+def test_epoch_hours_is_shared_with_the_planner():
+    assert load_settings(BASE).epoch_hours == 4
+    assert load_settings({**BASE, "EPOCH_HOURS": "6"}).epoch_hours == 6
+    with pytest.raises(ConfigError, match="EPOCH_HOURS must divide 24"):
+        load_settings({**BASE, "EPOCH_HOURS": "5"})
