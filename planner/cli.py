@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from planner import dataset as data_io
+from planner import doctor as doctor_checks
 from planner import generate, jobs, report, verify
 from planner.config import Settings, SettingsError
 from planner.epochs import Epoch, EpochError, epoch_at, parse_instant
@@ -228,8 +229,10 @@ def check(
         click.echo(f"not on the priority list, never assigned: {', '.join(others)}")
     eligible = sum(r.eligible_listings for r in listed)
     if eligible < bounds.low:
-        raise click.ClickException(
-            f"only {eligible:,} eligible listings; one epoch needs at least {bounds.low:,}"
+        click.echo(
+            f"warning: only {eligible:,} eligible listings; planning needs at least "
+            f"{bounds.low:,} per epoch (target {bounds.target_listings:,} "
+            f"± {bounds.tolerance_percent:g}%)"
         )
 
 
@@ -443,3 +446,41 @@ def verify_command(
     if not outcome.ok:
         raise click.ClickException(f"epoch {outcome.epoch_id or '?'} failed verification")
     click.echo(f"epoch {outcome.epoch_id} verified")
+
+
+def _check_url(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
+    if value and not value.startswith(("http://", "https://")):
+        raise click.BadParameter(f"must be an http(s) URL, got {value!r}")
+    return value
+
+
+@cli.command()
+@click.option(
+    "--public-url",
+    envvar="SPACES_PUBLIC_URL",
+    show_envvar=True,
+    callback=_check_url,
+    help="Base URL anyone reads the bucket at (e.g. its CDN endpoint).  "
+    "[default: SPACES_ENDPOINT_URL/SPACES_BUCKET]",
+)
+@pass_context
+@friendly
+def doctor(ctx: Context, public_url: str | None) -> None:
+    """Check the bucket for real before going live, and clean up after.
+
+    Steps: credentials, list, write/read/delete a probe, anonymous read of a public
+    object, the private state not anonymously readable, a presigned POST confined to a
+    prefix, CORS (a warning only: browsers need it, miners do not).
+    """
+    s = ctx.settings
+    if s.bucket is None:
+        raise click.ClickException(
+            "SPACES_BUCKET is not set, so there is no bucket to check (the planner publishes "
+            f"to the local folder {s.published}); set the SPACES_* settings first"
+        )
+    outcome = doctor_checks.check_bucket(s.bucket, public_url)
+    for step in outcome.steps:
+        click.echo(step.line)
+    if not outcome.ok:
+        raise click.ClickException(f"{s.bucket.describe()} is not ready: see the FAIL lines")
+    click.echo(f"{s.bucket.describe()} is ready")

@@ -249,7 +249,12 @@ def _resolve_columns(
             missing.append(f"missing column {count_column!r} (named as the count column)")
         elif field in REQUIRED:
             also = f" (also accepted: {', '.join(names[1:])})" if len(names) > 1 else ""
-            missing.append(f"missing column {names[0]}{also}")
+            hint = (
+                "; name another count column with --count-column or PLANNER_COUNT_COLUMN"
+                if field == "listings"
+                else ""
+            )
+            missing.append(f"missing column {names[0]}{also}{hint}")
     if missing:
         shown = ", ".join(str(column) for column in columns[:20])
         more = f" and {len(columns) - 20} more" if len(columns) > 20 else ""

@@ -173,7 +173,8 @@ def test_missing_columns_are_named_with_the_file_columns(tmp_path):
     problems = problems_of(path)
     assert problems == [
         "missing column state (also accepted: StateName)",
-        "missing column recently_sold_listings",
+        "missing column recently_sold_listings; name another count column with --count-column"
+        " or PLANNER_COUNT_COLUMN",
         "the file's columns are: zip, town",
     ]
 
@@ -273,7 +274,10 @@ def test_named_count_column_that_is_absent_is_reported(tmp_path):
 
 def test_zillow_file_without_count_column_asks_for_one(tmp_path):
     problems = problems_of(write(tmp_path, ZILLOW))
-    assert problems[0] == "missing column recently_sold_listings"
+    assert problems[0] == (
+        "missing column recently_sold_listings; "
+        "name another count column with --count-column or PLANNER_COUNT_COLUMN"
+    )
 
 
 @pytest.mark.parametrize("source", SAMPLES, ids=["csv", "json"])
