@@ -7,6 +7,7 @@ one clear line on stderr and a non-zero exit; nothing is half-published.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
@@ -410,6 +411,26 @@ def preview(ctx: Context, report_path: Path, **options: Any) -> None:
     report_path.write_text(report.preview_html(simulation), encoding="utf-8")
     click.echo(report.preview_text(simulation))
     click.echo(f"report: {report_path}")
+
+
+@cli.command("rotate-secret")
+@published_option
+@pass_context
+@friendly
+def rotate_secret(ctx: Context, published: Path | None) -> None:
+    """Re-encrypt the private state from PLANNER_SECRET to PLANNER_NEW_SECRET."""
+    ctx.override(published=published)
+    new = replace(ctx.settings, secret=os.environ.get("PLANNER_NEW_SECRET") or None)
+    if not new.secret:
+        raise SettingsError("PLANNER_NEW_SECRET is not set: it holds the secret to rotate to")
+    last = jobs.rotate_secret(ctx.planner(), new.secret_bytes())
+    click.echo("the private state is now encrypted under PLANNER_NEW_SECRET")
+    if last:
+        click.echo(
+            f"epochs up to {last} were sealed with the old secret and stay as committed; "
+            "the next ones use the new secret"
+        )
+    click.echo("now set PLANNER_SECRET to the new value wherever the planner runs")
 
 
 @cli.command("verify")

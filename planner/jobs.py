@@ -345,6 +345,17 @@ def _write_pointers(
         written.append(publish.HTML_KEY)
 
 
+def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:
+    """Re-encrypt the private state under `new_secret`; epochs already sealed keep theirs.
+
+    Returns the last sealed epoch (the last one the old secret can predict).
+    """
+    index = publish.read_index(planner.public)
+    state = _load_state(planner, index)
+    state_io.save(planner.private, state, new_secret)
+    return max(set(index) | set(state.pending), default=None)
+
+
 def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:
     """What cron runs: seal ahead, then reveal what has started."""
     return plan(planner, now), reveal(planner, now)

@@ -267,3 +267,30 @@ def test_verify_reports_an_unreachable_relay(env, tmp_path) -> None:
         "FAIL drand beacon: round 123 not available: http://127.0.0.1:9: ConnectionError"
         in result.output
     )
+
+
+def test_rotate_secret_re_encrypts_the_state(env, monkeypatch, tmp_path) -> None:
+    run("plan", "--now", NOW_ISO, "--days", "1")
+    new = "n" * 40
+    monkeypatch.setenv("PLANNER_NEW_SECRET", new)
+    result = run("rotate-secret")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "the private state is now encrypted under PLANNER_NEW_SECRET",
+        "epochs up to 2026-11-26T16-00-00 were sealed with the old secret and stay as "
+        "committed; the next ones use the new secret",
+        "now set PLANNER_SECRET to the new value wherever the planner runs",
+    ]
+    old = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert old.exit_code == 1 and "cannot be opened with this PLANNER_SECRET" in old.output
+    monkeypatch.setenv("PLANNER_SECRET", new)
+    after = run("plan", "--now", NOW_ISO, "--days", "2")
+    assert after.output.splitlines()[0] == (
+        "sealed 6 epochs: 2026-11-26T20-00-00 .. 2026-11-27T16-00-00"
+    )
+
+
+def test_rotate_secret_needs_the_new_one(env) -> None:
+    result = CliRunner().invoke(cli, ["rotate-secret"])
+    assert result.exit_code == 1
+    assert "PLANNER_NEW_SECRET is not set" in result.output
