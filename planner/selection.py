@@ -34,6 +34,7 @@ from planner.dataset import Dataset, StatePriority, eligible_mask
 
 ALGORITHM_VERSION = "s46-select-v1"
 MAX_STALENESS = 16.0
+GREEDY_CHUNK = 1024
 
 
 class SelectionError(ValueError):
@@ -165,28 +166,14 @@ def select(
     keys = -np.log(uniforms(seed, len(pool))) / staleness
     keys[~available] = np.inf
 
-    order = _smallest_first(keys, available, pool, quota)
-    chosen: list[int] = []
-    totals = np.zeros(len(pool.states))
-    total = 0
-    taken = np.zeros(len(pool), dtype=bool)
-    unfilled = int(np.count_nonzero(quota > 0))
-    for i, state, size in zip(
-        order.tolist(), pool.state_index[order].tolist(), listings[order].tolist(), strict=True
-    ):
-        if totals[state] < quota[state] and total + size <= config.high:
-            chosen.append(i)
-            taken[i] = True
-            totals[state] += size
-            total += size
-            if totals[state] >= quota[state]:
-                unfilled -= 1
-                if not unfilled:
-                    break
+    candidates = _candidates(keys, available, pool, quota)
+    chosen, total = _greedy(candidates, keys, pool, quota, config.high)
     if total < config.low:
+        order = candidates[np.argsort(keys[candidates], kind="stable")]
+        taken = set(chosen)
         for i, size in zip(order.tolist(), listings[order].tolist(), strict=True):
-            if not taken[i] and total + size <= config.high:
-                chosen.append(int(i))
+            if i not in taken and total + size <= config.high:
+                chosen.append(i)
                 total += size
                 if total >= config.low:
                     break
@@ -198,13 +185,14 @@ def select(
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
-def _smallest_first(
+def _candidates(
     keys: np.ndarray, available: np.ndarray, pool: Pool, quota: np.ndarray
 ) -> np.ndarray:
-    """Available indices by ascending key; only a partial sort when its head covers every quota.
+    """The zipcodes the greedy pass walks: the head of the key order when it holds every quota.
 
-    The head is usually a few hundred of tens of thousands of zipcodes, so planning a year of
-    epochs at national scale stays linear and fast.
+    The head is usually a few hundred of tens of thousands of zipcodes; when it cannot fill
+    every state's quota (many states, some with tiny quotas), every available zipcode is a
+    candidate.
     """
     count = int(available.sum())
     mean = float(pool.listings[available].mean()) if count else 1.0
@@ -215,5 +203,52 @@ def _smallest_first(
             pool.state_index[part], weights=pool.listings[part], minlength=len(quota)
         )
         if np.all(per_state >= 1.5 * quota):
-            return part[np.argsort(keys[part], kind="stable")]
-    return np.argsort(keys, kind="stable")[:count]
+            return part
+    return np.flatnonzero(available)
+
+
+def _greedy(
+    candidates: np.ndarray, keys: np.ndarray, pool: Pool, quota: np.ndarray, high: int
+) -> tuple[list[int], int]:
+    """Take candidates by ascending key while their state is under quota and total <= high.
+
+    The same choice as walking every candidate in stable key order, but linear: both
+    conditions only tighten as zipcodes are taken, so before each chunk the candidates that
+    can no longer be taken (state full, or bigger than the room left) are dropped, and only
+    the next chunk of the rest is sorted. The loop uses plain Python numbers, ten times
+    cheaper per step than numpy scalars.
+    """
+    quotas = quota.tolist()
+    totals = [0.0] * len(quotas)
+    open_ = quota > 0
+    unfilled = int(open_.sum())
+    chosen: list[int] = []
+    total = 0
+    rest = candidates
+    chunk = GREEDY_CHUNK
+    while unfilled and len(rest):
+        rest = rest[(pool.listings[rest] <= high - total) & open_[pool.state_index[rest]]]
+        rest_keys = keys[rest]
+        if len(rest) > chunk:
+            first = rest_keys <= np.partition(rest_keys, chunk)[chunk]
+        else:
+            first = np.ones(len(rest), dtype=bool)
+        part = rest[first][np.argsort(rest_keys[first], kind="stable")]
+        rest = rest[~first]
+        chunk *= 2
+        for i, state, size in zip(
+            part.tolist(),
+            pool.state_index[part].tolist(),
+            pool.listings[part].tolist(),
+            strict=True,
+        ):
+            if totals[state] < quotas[state] and total + size <= high:
+                chosen.append(i)
+                totals[state] += size
+                total += size
+                if totals[state] >= quotas[state]:
+                    open_[state] = False
+                    unfilled -= 1
+                    if not unfilled:
+                        break
+    return chosen, total
