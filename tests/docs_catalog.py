@@ -28,7 +28,7 @@ SETTING = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 # typed reader (reader.text, reader.integer, ...) / the planner's _number(env, NAME, ...).
 ENV_HOLDERS = frozenset({"env", "environ", "environment"})
 MAPPING_READS = frozenset({"get", "getenv", "pop"})
-TYPED_READS = frozenset({"text", "integer", "number", "rate", "url", "choice"})
+TYPED_READS = frozenset({"text", "integer", "number", "rate", "url", "choice", "choice_int"})
 # Variables of the operating system, not of this project.
 SYSTEM = frozenset({"PATH", "HOME", "TMPDIR", "USER", "LANG", "TZ"})
 SHELL_DEFAULT = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}|\$([A-Z][A-Z0-9_]*)")
@@ -225,3 +225,46 @@ def invocations(fence: Fence) -> Iterator[Invocation]:
                 match.group(2),
                 options,
             )
+
+
+@dataclass(frozen=True)
+class RunnableBlock:
+    """A ```sh tested``` block and the files the page defined before it (```csv name```)."""
+
+    fence: Fence
+    files: dict[str, str]
+
+    @property
+    def where(self) -> str:
+        return f"{self.fence.path.relative_to(REPO)}:{self.fence.line}"
+
+
+EXPECTED_EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
+
+
+def runnable_blocks(paths: Iterable[Path]) -> Iterator[RunnableBlock]:
+    for path in paths:
+        files: dict[str, str] = {}
+        for fence in fences([path]):
+            words = fence.info.split()
+            if len(words) == 2 and words[0] != "sh":
+                files[words[1]] = fence.text + "\n"
+            elif words == ["sh", "tested"]:
+                yield RunnableBlock(fence, dict(files))
+
+
+def checked_script(text: str) -> str:
+    """A bash script that runs each line and stops when one exits other than its `# exit N`."""
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = EXPECTED_EXIT.search(line)
+        expected = int(match[1]) if match else 0
+        lines.append(line)
+        lines.append(
+            f'rc=$?; if [ "$rc" -ne {expected} ]; then '
+            f'echo "line {number} exited $rc, expected {expected}: {shlex.quote(line)}" >&2; '
+            "exit 99; fi"
+        )
+    return "\n".join(lines) + "\n"

@@ -12,11 +12,21 @@ from __future__ import annotations
 import configparser
 import re
 import shlex
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
 import yaml
-from docs_catalog import APP_SPEC, REPO, code_settings, configuration_reference, procfile_web
+from docs_catalog import (
+    APP_SPEC,
+    DOCS,
+    REPO,
+    code_settings,
+    configuration_reference,
+    fences,
+    procfile_web,
+)
 
 from planner.cli import cli as planner_cli
 from planner.config import Settings as PlannerSettings
@@ -142,6 +152,7 @@ COMPONENT_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]")
 ENV_KEY = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
 SECRETS = {
     "PLANNER_SECRET",
+    "PLANNER_NEW_SECRET",
     "SPACES_KEY",
     "SPACES_SECRET",
     "S3_ACCESS_KEY_ID",
@@ -294,3 +305,27 @@ def test_the_python_buildpack_finds_the_project_and_its_python():
     minimum = setup["options"]["python_requires"].removeprefix(">=")
     assert re.fullmatch(r"3\.\d+", version)
     assert tuple(map(int, version.split("."))) >= tuple(map(int, minimum.split(".")))
+
+
+def test_the_droplet_crontab_line_exports_the_settings_and_ticks(tmp_path):
+    """The guide's crontab line, with its paths moved under tmp_path, run as cron would (sh)."""
+    (fence,) = [f for f in fences([DOCS / "deploy-digitalocean.md"]) if f.info == "crontab"]
+    (line,) = [x for x in fence.text.splitlines() if x.strip() and not x.startswith("#")]
+    schedule, command = line.split()[:5], line.split(maxsplit=5)[5]
+    assert schedule == ["*/5", "*", "*", "*", "*"]
+    checkout = tmp_path / "opt"
+    checkout.mkdir()
+    shutil.copytree(REPO / "data", checkout / "data")
+    (checkout / ".venv").symlink_to(REPO / ".venv")
+    settings = tmp_path / "planner.env"
+    settings.write_text(f"PLANNER_SECRET={'s' * 64}\nPLANNER_DAYS=1\n", encoding="utf-8")
+    log = tmp_path / "planner.log"
+    command = (
+        command.replace("/opt/subnet46", str(checkout))
+        .replace("/etc/subnet46/planner.env", str(settings))
+        .replace("/var/log/subnet46-planner.log", str(log))
+    )
+    result = subprocess.run(["sh", "-c", command], env={"PATH": "/usr/bin:/bin"}, check=False)
+    assert result.returncode == 0, log.read_text(encoding="utf-8")
+    assert "sealed" in log.read_text(encoding="utf-8")
+    assert (checkout / "published" / "index.json").is_file()

@@ -1,0 +1,266 @@
+"""The docs cannot drift: every setting the code reads is documented with its real default, and
+every `planner`/`signer` command quoted in docs/ names a real subcommand and real options."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from docs_catalog import (
+    ENV_EXAMPLE,
+    REPO,
+    checked_script,
+    code_settings,
+    configuration_reference,
+    doc_pages,
+    env_example,
+    fences,
+    invocations,
+    procfile_web,
+    runnable_blocks,
+    settings_in_source,
+    shell_settings,
+    suite_settings,
+)
+
+from planner.cli import cli as planner_cli
+from planner.config import Settings as PlannerSettings
+from signer.cli import cli as signer_cli
+from signer.config import ENV_NAMES, load_settings
+
+SHELL_BLOCKS = {"sh", "bash", "shell", "console", "crontab", "yaml", ""}
+# Settings under which the planner reads its bucket options, so their defaults are exercised.
+PLANNER_BASE = {
+    "SPACES_BUCKET": "subnet46-published",
+    "SPACES_ENDPOINT_URL": "http://127.0.0.1:9",
+    "SPACES_KEY": "docs-test-key",
+    "SPACES_SECRET": "docs-test-secret",
+}
+SIGNER_BASE = {"SIGNER_METAGRAPH": "data/metagraph.demo.json"}
+
+
+def test_the_extractor_finds_each_way_code_reads_a_setting():
+    source = """
+import os
+a = os.environ.get("PLANNER_ONE")
+b = os.getenv("SIGNER_TWO", "x")
+c = env["S3_THREE"]
+d = _number(env, "PLANNER_FOUR", 1)
+e = reader.integer("SIGNER_FIVE", 3)
+f = click.option("--six", envvar="SIX")
+ENV_NAMES = ("SEVEN_A", "SEVEN_B")
+PREFIX_ENV = "EIGHT_X"
+g = response.get("Error")
+config_value = current_app.config.get("MAX_CONTENT_LENGTH")
+h = item.get("lowercase_key")
+"""
+    assert settings_in_source(source) == {
+        "PLANNER_ONE",
+        "SIGNER_TWO",
+        "S3_THREE",
+        "PLANNER_FOUR",
+        "SIGNER_FIVE",
+        "SIX",
+        "SEVEN_A",
+        "SEVEN_B",
+        "EIGHT_X",
+    }
+    assert shell_settings("gunicorn -b 0.0.0.0:${PORT:-8000} -w ${WEB_CONCURRENCY:-2} $X") == {
+        "PORT": "8000",
+        "WEB_CONCURRENCY": "2",
+        "X": None,
+    }
+
+
+def test_the_code_reads_the_settings_design_md_names():
+    names = code_settings()
+    contract = {
+        "PLANNER_DATA",
+        "PLANNER_PRIORITIES",
+        "PLANNER_PUBLISHED",
+        "PLANNER_NOW",
+        "PLANNER_SECRET",
+        "PLANNER_TARGET_LISTINGS",
+        "PLANNER_TOLERANCE_PERCENT",
+        "SPACES_ENDPOINT_URL",
+        "SPACES_REGION",
+        "SPACES_BUCKET",
+        "SPACES_KEY",
+        "SPACES_SECRET",
+        "S3_ENDPOINT_URL",
+        "S3_REGION",
+        "S3_BUCKET",
+        "S3_ACCESS_KEY_ID",
+        "S3_SECRET_ACCESS_KEY",
+        "SIGNER_METAGRAPH",
+        "SIGNER_NETUID",
+        "SIGNER_NETWORK",
+        "SIGNER_PUBLISHED",
+        "SIGNER_MIN_VALIDATOR_STAKE",
+        "SIGNER_RATELIMIT_STORAGE",
+        "SIGNER_RATELIMIT_MINER",
+        "SIGNER_RATELIMIT_VALIDATOR",
+    }
+    assert contract <= names, sorted(contract - names)
+    assert set(ENV_NAMES) <= names
+
+
+def test_every_setting_the_code_reads_is_documented_in_both_places():
+    read = code_settings()
+    example = set(env_example())
+    reference = set(configuration_reference())
+    assert not read - example, f"missing from .env.example: {sorted(read - example)}"
+    assert not read - reference, f"missing from docs/configuration.md: {sorted(read - reference)}"
+    tests_only = suite_settings()
+    assert not tests_only - reference, (
+        f"test settings missing from docs/configuration.md: {sorted(tests_only - reference)}"
+    )
+
+
+def test_every_documented_setting_is_read_by_the_code():
+    read = code_settings()
+    example = set(env_example())
+    assert not example - read, f".env.example documents unread settings: {sorted(example - read)}"
+    reference = configuration_reference()
+    tests_only = suite_settings()
+    stray = {n for n, d in reference.items() if n not in read and n not in tests_only}
+    assert not stray, f"docs/configuration.md documents unread settings: {sorted(stray)}"
+    in_test_section = {n for n, d in reference.items() if d.section == "Test suite"}
+    assert in_test_section == tests_only
+    assert not in_test_section & example
+
+
+def test_reference_and_env_example_give_the_same_defaults():
+    example = env_example()
+    for name, documented in configuration_reference().items():
+        if name in example:
+            assert (documented.default or "") == example[name], name
+
+
+def _click_defaults(group: click.Group, name: str) -> set[str]:
+    found = set()
+    for command in group.commands.values():
+        for param in command.params:
+            envvars = param.envvar if isinstance(param.envvar, list | tuple) else [param.envvar]
+            unset = param.default is None or param.default is getattr(click.core, "UNSET", None)
+            if name in envvars and not unset and not param.multiple:
+                found.add(str(param.default))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(n for n, v in env_example().items() if v))
+def test_a_documented_default_is_what_the_code_does_when_the_setting_is_unset(name):
+    """Setting a variable to its documented default changes nothing, wherever it is read."""
+    value = env_example()[name]
+    checked = []
+    base = {k: v for k, v in PLANNER_BASE.items() if k != name}
+    if name in _planner_reads():
+        assert PlannerSettings.from_env({**base, name: value}) == PlannerSettings.from_env(base)
+        checked.append("planner settings")
+    if name in ENV_NAMES:
+        assert load_settings({**SIGNER_BASE, name: value}) == load_settings(SIGNER_BASE)
+        checked.append("signer settings")
+    for group in (planner_cli, signer_cli):
+        for default in _click_defaults(group, name):
+            assert default == value, f"{name}: option default {default!r}, documented {value!r}"
+            checked.append(f"{group.name} option")
+    procfile = shell_settings(procfile_web())
+    if procfile.get(name) is not None:
+        assert procfile[name] == value
+        checked.append("Procfile")
+    assert checked, f"{name}: no code reads a default for it; document it as empty"
+
+
+def _planner_reads() -> set[str]:
+    return settings_in_source((REPO / "planner" / "config.py").read_text(encoding="utf-8"))
+
+
+def test_env_example_loads_in_a_shell_and_both_programs_accept_it(tmp_path: Path):
+    """`set -a; . ./.env.example` as the file says, then both settings loaders accept it."""
+    script = f"set -a; . {ENV_EXAMPLE}; set +a; env -0"
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, check=True, env={"PATH": "/usr/bin:/bin"}
+    )
+    loaded = dict(
+        entry.split("=", 1) for entry in result.stdout.decode().split("\0") if "=" in entry
+    )
+    for name, value in env_example().items():
+        assert loaded.get(name) == value, name
+    planner = PlannerSettings.from_env(loaded)
+    assert planner.bucket is None and planner.secret is None
+    signer = load_settings({**loaded, **SIGNER_BASE})
+    assert signer.ratelimit_miner == "10/minute;200/day"
+    assert signer.s3_bucket is None
+
+
+def test_the_test_suite_default_bucket_prefix_is_documented():
+    from servers.seaweed import DEFAULT_BUCKET_PREFIX
+
+    assert configuration_reference()["S3_TEST_BUCKET_PREFIX"].default == DEFAULT_BUCKET_PREFIX
+
+
+def _quoted_commands():
+    for fence in fences(doc_pages()):
+        if (fence.info.split() or [""])[0] in SHELL_BLOCKS:
+            yield from invocations(fence)
+
+
+def test_the_docs_quote_commands():
+    """The check below must have something to check: the guides quote both programs."""
+    found = {(i.program, i.subcommand) for i in _quoted_commands()}
+    for subcommand in ("tick", "check", "verify", "doctor", "rotate-secret", "generate-data"):
+        assert ("planner", subcommand) in found
+    assert ("signer", "sync-metagraph") in found
+
+
+@pytest.mark.parametrize("invocation", list(_quoted_commands()), ids=lambda i: i.where)
+def test_every_quoted_command_is_a_real_subcommand_with_real_options(invocation):
+    group = {"planner": planner_cli, "signer": signer_cli}[invocation.program]
+    command = group.commands.get(invocation.subcommand)
+    assert command is not None, (
+        f"{invocation.where}: `{invocation.program} {invocation.subcommand}` is not a command "
+        f"(commands: {', '.join(sorted(group.commands))})"
+    )
+    known = {"--help", "-h"}
+    for param in command.params:
+        known.update(param.opts)
+        known.update(param.secondary_opts)
+    unknown = [o for o in invocation.options if o not in known]
+    assert not unknown, f"{invocation.where}: {invocation.subcommand} has no option {unknown}"
+
+
+TESTED = list(runnable_blocks(doc_pages()))
+
+
+def test_some_doc_blocks_are_run():
+    assert len(TESTED) >= 3
+
+
+@pytest.mark.parametrize("block", TESTED, ids=lambda b: b.where)
+def test_a_tested_doc_block_runs_as_written(block, tmp_path: Path):
+    """Run the block's lines with bash in a copy of the repository's data folder, as an
+    operator would from the repository root, with only the virtualenv on PATH."""
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    for name, text in block.files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        ["bash", "-c", checked_script(block.fence.text)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"{block.where}\n{result.stdout}\n{result.stderr}"
+
+
+def test_the_block_runner_notices_an_unexpected_exit_status(tmp_path: Path):
+    script = checked_script("true\nfalse   # exit 1\nfalse\necho unreachable")
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 99
+    assert "line 3 exited 1, expected 0" in result.stderr
+    assert "unreachable" not in result.stdout
