@@ -100,6 +100,16 @@ _HINTS = {
 }
 
 
+def error_detail(exc: Exception) -> str:
+    """An S3 failure as `Code (HTTP status): hint`; botocore never puts credentials in these."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        hint = _HINTS.get(code)
+        return f"{code} (HTTP {status})" + (f": {hint}" if hint else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
 class S3Store:
     """A bucket on an S3-compatible endpoint (DigitalOcean Spaces, AWS S3, SeaweedFS, radosgw).
 
@@ -157,14 +167,7 @@ class S3Store:
 
     def _error(self, action: str, key: str, exc: Exception) -> StoreError:
         where = f"s3://{self.bucket}/{key} @ {self._endpoint()}"
-        if isinstance(exc, ClientError):
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-            hint = _HINTS.get(code)
-            detail = f"{code} (HTTP {status})" + (f": {hint}" if hint else "")
-        else:
-            detail = f"{type(exc).__name__}: {exc}"
-        return StoreError(f"cannot {action} {where}: {detail}")
+        return StoreError(f"cannot {action} {where}: {error_detail(exc)}")
 
     def _endpoint(self) -> str:
         return self.endpoint_url or "AWS S3"
