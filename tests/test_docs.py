@@ -3,6 +3,7 @@ every `planner`/`signer` command quoted in docs/ names a real subcommand and rea
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -264,3 +265,37 @@ def test_the_block_runner_notices_an_unexpected_exit_status(tmp_path: Path):
     assert result.returncode == 99
     assert "line 3 exited 1, expected 0" in result.stderr
     assert "unreachable" not in result.stdout
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = page.read_text(encoding="utf-8")
+    return {_anchor(m[1]) for m in re.finditer(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def _links():
+    for page in doc_pages():
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r"\]\(([^)\s]+)\)", text):
+            target = match[1]
+            if not target.startswith(("http://", "https://", "mailto:")):
+                yield page, target
+
+
+def test_anchor_names_follow_github():
+    assert _anchor("4. The CDN, its TTL, and purging") == "4-the-cdn-its-ttl-and-purging"
+    assert _anchor("`POST /get-folder-access` (miners)") == "post-get-folder-access-miners"
+
+
+@pytest.mark.parametrize(("page", "target"), list(_links()), ids=lambda v: str(v))
+def test_every_relative_link_in_the_docs_resolves(page: Path, target: str):
+    path, _, anchor = target.partition("#")
+    resolved = (page.parent / path).resolve() if path else page
+    assert resolved.exists(), f"{page.name}: {target} does not exist"
+    if anchor:
+        assert anchor in _anchors(resolved), f"{page.name}: no heading #{anchor} in {path}"
