@@ -1,0 +1,48 @@
+"""The subnet 46 client kit: what a miner or validator program needs, and nothing more.
+
+Fetch the current assignment and check it against its published commitment
+(`clientkit.assignment`), ask the signer for folder-scoped S3 credentials with a hotkey
+(`clientkit.signer`), upload with the presigned POST and read listings page by page
+(`clientkit.storage`). requests and bittensor_core do the work; see docs/clients.md.
+"""
+
+from clientkit.assignment import (
+    Assignment,
+    AssignmentError,
+    NotRevealed,
+    current_assignment,
+    plain_assignment,
+    sealed_assignment,
+)
+from clientkit.signer import SignerClient, SignerError
+from clientkit.storage import (
+    ObjectInfo,
+    Page,
+    StorageError,
+    list_miner,
+    list_page,
+    object_url,
+    parse_listing,
+    read_object,
+    upload,
+)
+
+__all__ = [
+    "Assignment",
+    "AssignmentError",
+    "NotRevealed",
+    "ObjectInfo",
+    "Page",
+    "SignerClient",
+    "SignerError",
+    "StorageError",
+    "current_assignment",
+    "list_miner",
+    "list_page",
+    "object_url",
+    "parse_listing",
+    "plain_assignment",
+    "read_object",
+    "sealed_assignment",
+    "upload",
+]

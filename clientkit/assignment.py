@@ -1,0 +1,140 @@
+"""The current epoch's zipcodes, trusted only once they match the published commitment.
+
+The plain file (`epochs/<epochId>.json`) is checked against the sha256 commitment that
+index.json published before the epoch began. The sealed file needs no operator at all:
+drand's signature for the reveal round opens it, and planner.verify checks the result
+against the same commitment, so a miner can start the instant an epoch does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from planner import drand, publish, seal, verify
+from planner.epochs import Epoch
+from planner.store import StoreError
+
+
+class AssignmentError(RuntimeError):
+    """No assignment that can be trusted: the message says which check failed and where."""
+
+
+class NotRevealed(AssignmentError):
+    """The plain file is not published yet (the sealed file may already open)."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An epoch's assignment exactly as committed: `body` hashes to `commitment`."""
+
+    epoch_id: str
+    body: bytes
+    commitment: str
+    via: str
+    """"plain" (epochs/<epochId>.json) or "sealed" (opened with drand's signature)."""
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+    @property
+    def zipcodes(self) -> list[str]:
+        return [item["zipcode"] for item in self.document["zipcodes"]]
+
+
+def _index(source: verify.HttpSource) -> dict[str, publish.IndexEntry]:
+    try:
+        entries = publish.read_index(source)  # type: ignore[arg-type]
+    except (publish.IndexUnreadable, StoreError) as exc:
+        raise AssignmentError(str(exc)) from exc
+    if not entries:
+        raise AssignmentError(f"no index.json at {source.describe()}")
+    return entries
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _entry(
+    source: verify.HttpSource, epoch_id: str | None, now: datetime | None
+) -> publish.IndexEntry:
+    """The named epoch, or the one running at `now` (by the index's own start and end)."""
+    entries = _index(source)
+    if epoch_id is not None:
+        if epoch_id not in entries:
+            raise AssignmentError(f"index.json at {source.describe()} lists no epoch {epoch_id}")
+        return entries[epoch_id]
+    instant = now or datetime.now(UTC)
+    for entry in entries.values():
+        if _instant(entry.epoch_start) <= instant < _instant(entry.epoch_end):
+            return entry
+    raise AssignmentError(
+        f"index.json at {source.describe()} lists no epoch running at "
+        f"{instant:%Y-%m-%dT%H:%M:%SZ} (not planned yet, or a clock is wrong)"
+    )
+
+
+def plain_assignment(
+    base_url: str, epoch_id: str | None = None, now: datetime | None = None
+) -> Assignment:
+    """The revealed JSON of an epoch (default: the one running now), checked by its hash."""
+    source = verify.HttpSource(base_url)
+    entry = _entry(source, epoch_id, now)
+    key = publish.revealed_key(entry.epoch_id)
+    try:
+        body = source.get(key)
+    except StoreError as exc:
+        raise AssignmentError(str(exc)) from exc
+    if body is None:
+        raise NotRevealed(
+            f"{key} is not published at {source.describe()} yet; the sealed file opens with "
+            "drand's signature from the epoch start (sealed_assignment)"
+        )
+    digest = seal.commitment(body)
+    if digest != entry.commitment:
+        raise AssignmentError(
+            f"{key} at {source.describe()} hashes to {digest}, but index.json committed to "
+            f"{entry.commitment}: do not use it"
+        )
+    return Assignment(entry.epoch_id, body, entry.commitment, "plain")
+
+
+def sealed_assignment(
+    base_url: str,
+    epoch_id: str | None = None,
+    now: datetime | None = None,
+    relays: Sequence[str] = drand.DEFAULT_RELAYS,
+    round_for: Callable[[Epoch], int] | None = None,
+) -> Assignment:
+    """Open the sealed file with drand's signature and check it (planner.verify's checks).
+
+    `round_for` maps an epoch to its drand round; leave it unset outside tests.
+    """
+    source = verify.HttpSource(base_url)
+    entry = _entry(source, epoch_id, now)
+    options = {"round_for": round_for} if round_for is not None else {}
+    outcome = verify.verify_epoch(
+        source, entry.epoch_id, now or datetime.now(UTC), relays, **options
+    )
+    if not outcome.ok or outcome.plaintext is None:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in outcome.checks if not c.ok)
+        raise AssignmentError(f"epoch {entry.epoch_id} at {source.describe()}: {failed}")
+    return Assignment(entry.epoch_id, outcome.plaintext, entry.commitment, "sealed")
+
+
+def current_assignment(
+    base_url: str,
+    now: datetime | None = None,
+    relays: Sequence[str] = drand.DEFAULT_RELAYS,
+    round_for: Callable[[Epoch], int] | None = None,
+) -> Assignment:
+    """The running epoch's assignment: the plain file, or the sealed one until it is out."""
+    try:
+        return plain_assignment(base_url, now=now)
+    except NotRevealed:
+        return sealed_assignment(base_url, now=now, relays=relays, round_for=round_for)

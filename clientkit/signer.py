@@ -1,0 +1,102 @@
+"""Asking the signer for S3 credentials, signed by the hotkey the way the signer checks.
+
+Each endpoint has its own message (DESIGN.md, "Signer HTTP API"); the signature is the
+hotkey's sr25519 signature over its UTF-8 bytes, hex-encoded, with the current unix time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from bittensor_core import Keypair
+
+
+class SignerError(RuntimeError):
+    """The signer said no (or could not be reached): its status, error code and detail."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(f"{code} (HTTP {status}): {detail}" if status else f"{code}: {detail}")
+        self.status, self.code, self.detail = status, code, detail
+
+
+class SignerClient:
+    """One hotkey talking to one signer; `clock` gives unix seconds (the signed timestamp)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        keypair: Keypair,
+        *,
+        timeout: float = 30.0,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.keypair = keypair
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.clock = clock
+
+    @property
+    def hotkey(self) -> str:
+        return self.keypair.ss58_address
+
+    def _signed(self, message: str, timestamp: int) -> dict[str, Any]:
+        signature = self.keypair.sign(message.encode("utf-8")).hex()
+        return {"hotkey": self.hotkey, "timestamp": timestamp, "signature": signature}
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session.post(url, json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise SignerError(0, "unreachable", f"{url}: {type(exc).__name__}") from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code == 200 and isinstance(answer, dict):
+            return answer
+        if isinstance(answer, dict) and "error" in answer:
+            raise SignerError(response.status_code, answer["error"], answer.get("detail", ""))
+        raise SignerError(response.status_code, "unexpected_response", f"{url} did not answer JSON")
+
+    def folder_access(self, coldkey: str) -> dict[str, Any]:
+        """Miner: a presigned POST for data/hotkey=<hotkey>/epoch=<current>/ (and a list URL).
+
+        `coldkey` is the SS58 address of the coldkey that owns this hotkey on the subnet.
+        """
+        timestamp = int(self.clock())
+        message = f"s3:data:access:{coldkey}:{self.hotkey}:{timestamp}"
+        return self._post(
+            "/get-folder-access", {"coldkey": coldkey, **self._signed(message, timestamp)}
+        )
+
+    def validator_access(self) -> dict[str, Any]:
+        """Validator: list URLs of data/ and a presigned POST for this epoch's results."""
+        timestamp = int(self.clock())
+        message = f"s3:validator:access:{timestamp}"
+        return self._post("/get-validator-access", self._signed(message, timestamp))
+
+    def validator_upload(self, epoch_id: str) -> dict[str, Any]:
+        """Validator: a presigned POST for validators/<hotkey>/epoch=<epoch_id>/."""
+        timestamp = int(self.clock())
+        message = f"s3:validator:upload:{timestamp}"
+        return self._post(
+            "/api/v1/s3-access/validator-upload",
+            {**self._signed(message, timestamp), "epochId": epoch_id},
+        )
+
+    def miner_list(
+        self, miner_hotkey: str, continuation_token: str | None = None
+    ) -> dict[str, Any]:
+        """Validator: a presigned URL for one page of data/hotkey=<miner_hotkey>/."""
+        timestamp = int(self.clock())
+        message = f"s3:validator:miner:{miner_hotkey}:{timestamp}"
+        body = {**self._signed(message, timestamp), "miner_hotkey": miner_hotkey}
+        if continuation_token is not None:
+            body["continuation_token"] = continuation_token
+        return self._post("/get-miner-list", body)

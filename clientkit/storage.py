@@ -1,0 +1,165 @@
+"""Uploading with a presigned POST and reading S3 listings, with plain HTTP (requests).
+
+A presigned POST is a form whose signed policy S3 enforces: keys under one folder, a size
+range, an expiry. A presigned list URL is one ListObjectsV2 page; the next page needs a
+new URL from the signer, because the continuation token is part of what is signed.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import requests
+
+from clientkit.signer import SignerClient
+
+S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+TIMEOUT = 60.0
+
+
+class StorageError(RuntimeError):
+    """S3 refused or could not be reached: the message has the key and S3's error code."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    last_modified: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One ListObjectsV2 page: objects, folders (with a delimiter) and the next token."""
+
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+    next_token: str | None
+    truncated: bool
+
+
+def _s3_error(response: requests.Response) -> str:
+    """`HTTP 403 AccessDenied: message` from S3's XML error body, when it has one."""
+    try:
+        root = ET.fromstring(response.content)
+        code, message = root.findtext("Code"), root.findtext("Message")
+    except ET.ParseError:
+        code = message = None
+    return f"HTTP {response.status_code}" + (f" {code}: {message}" if code else "")
+
+
+def upload(
+    post: Mapping[str, Any],
+    name: str,
+    data: bytes | IO[bytes],
+    *,
+    session: requests.Session | None = None,
+    timeout: float = TIMEOUT,
+) -> str:
+    """Upload `data` as `name` inside the credential's folder; returns the object key.
+
+    `post` is the signer's answer (`url`, `fields`, `folder`). `name` may contain
+    sub-folders; S3 refuses anything outside the folder or above the size limit.
+    """
+    if not name or name.startswith("/") or ".." in name.split("/"):
+        raise StorageError(f"{name!r} is not a file name inside {post['folder']}")
+    fields = dict(post["fields"])
+    key = fields.get("key", post["folder"] + "${filename}").replace("${filename}", name)
+    fields["key"] = key
+    part = {"file": (name.rsplit("/", 1)[-1], data)}
+    try:
+        response = (session or requests).post(post["url"], data=fields, files=part, timeout=timeout)
+    except requests.RequestException as exc:
+        raise StorageError(f"cannot upload {key}: {type(exc).__name__}") from exc
+    if response.status_code not in (200, 201, 204):
+        raise StorageError(f"upload of {key} refused: {_s3_error(response)}")
+    return key
+
+
+def parse_listing(xml: bytes) -> Page:
+    """A ListBucketResult document as a Page (keys decoded if S3 url-encoded them)."""
+    root = ET.fromstring(xml)
+    encoded = root.findtext(f"{S3}EncodingType") == "url"
+
+    def text(node: ET.Element, tag: str) -> str:
+        value = node.findtext(f"{S3}{tag}") or ""
+        return unquote(value) if encoded and tag in ("Key", "Prefix") else value
+
+    objects = [
+        ObjectInfo(
+            key=text(item, "Key"),
+            size=int(text(item, "Size") or 0),
+            etag=text(item, "ETag").strip('"'),
+            last_modified=text(item, "LastModified"),
+        )
+        for item in root.iter(f"{S3}Contents")
+    ]
+    prefixes = [text(item, "Prefix") for item in root.iter(f"{S3}CommonPrefixes")]
+    truncated = (root.findtext(f"{S3}IsTruncated") or "").lower() == "true"
+    token = root.findtext(f"{S3}NextContinuationToken") or None
+    return Page(objects, prefixes, token, truncated)
+
+
+def list_page(url: str, *, session: requests.Session | None = None) -> Page:
+    """GET one presigned list URL and parse the page."""
+    try:
+        response = (session or requests).get(url, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise StorageError(f"cannot list {_without_query(url)}: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise StorageError(f"listing {_without_query(url)} refused: {_s3_error(response)}")
+    try:
+        return parse_listing(response.content)
+    except (ET.ParseError, ValueError) as exc:
+        raise StorageError(f"{_without_query(url)} did not answer a listing: {exc}") from exc
+
+
+def list_miner(
+    signer: SignerClient, miner_hotkey: str, *, session: requests.Session | None = None
+) -> Iterator[ObjectInfo]:
+    """Every object under data/hotkey=<miner_hotkey>/, a fresh signed URL per page."""
+    token: str | None = None
+    while True:
+        grant = signer.miner_list(miner_hotkey, token)
+        page = list_page(grant["list_url"], session=session)
+        yield from page.objects
+        if not page.truncated:
+            return
+        if not page.next_token:
+            raise StorageError("a truncated listing page has no NextContinuationToken")
+        token = page.next_token
+
+
+def _without_query(url: str) -> str:
+    """The URL without its query: presigned signatures stay out of messages."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def object_url(list_url: str, key: str) -> str:
+    """The plain URL of `key` in the bucket a presigned list URL points at."""
+    return f"{_without_query(list_url).rstrip('/')}/{quote(key, safe='/~')}"
+
+
+def read_object(url: str, *, session: requests.Session | None = None) -> bytes:
+    """GET an object by URL: a presigned GET, or object_url() when data/ is public."""
+    try:
+        response = (session or requests).get(url, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise StorageError(f"cannot read {_without_query(url)}: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise StorageError(
+            f"reading {_without_query(url)} refused: {_s3_error(response)}"
+            + (
+                " (the signer grants listings only: the bucket must allow anonymous reads "
+                "of data/, see docs/clients.md)"
+                if response.status_code == 403
+                else ""
+            )
+        )
+    return response.content

@@ -1,0 +1,308 @@
+"""Invariant 4 against a real S3 server: a credential writes inside its folder only, and expires.
+
+Credentials come from the real signer (demo metagraph, sr25519 signatures from dev keys);
+the S3 server (SeaweedFS, or the S3_TEST_* endpoint) enforces the presigned POST policies.
+Attacks post the form by hand, as an attacker would, not through the client kit.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from bittensor_core import Keypair
+from flask.testing import FlaskClient
+
+from clientkit import SignerClient, StorageError, list_miner, list_page, upload
+from planner.epochs import epoch_at
+from signer import create_app
+
+from conftest import SIGNER_DEMO_METAGRAPH
+from servers import signer_client as bodies
+from servers.seaweed import S3Endpoint
+from servers.signer_gunicorn import gunicorn_signer
+
+pytestmark = pytest.mark.s3
+
+ALICE, BOB, CHARLIE, DAVE = (bodies.address(u) for u in ("//Alice", "//Bob", "//Charlie", "//Dave"))
+MAX_BYTES = 1024
+PAYLOAD = b'{"listings": []}'
+
+
+def s3_settings(server: S3Endpoint, bucket: str) -> dict[str, str]:
+    return {
+        "S3_ENDPOINT_URL": server.endpoint_url,
+        "S3_REGION": server.region,
+        "S3_BUCKET": bucket,
+        "S3_ACCESS_KEY_ID": server.access_key,
+        "S3_SECRET_ACCESS_KEY": server.secret_key,
+        "SIGNER_MAX_UPLOAD_BYTES": str(MAX_BYTES),
+        "SIGNER_RATELIMIT_MINER": "1000/minute",
+    }
+
+
+def signer_at(
+    signer_config: dict[str, Any],
+    server: S3Endpoint,
+    bucket: str,
+    clock: Any = time.time,
+    **settings: str,
+) -> FlaskClient:
+    """The real signer app, presigning for the test bucket, its clock given by `clock`."""
+    config = {**signer_config, **s3_settings(server, bucket), **settings, "NOW": clock}
+    return create_app(config).test_client()
+
+
+@pytest.fixture
+def signer(signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str) -> FlaskClient:
+    return signer_at(signer_config, s3_server, s3_bucket)
+
+
+def grant(client: FlaskClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def miner_grant(client: FlaskClient, now: float | None = None) -> dict[str, Any]:
+    stamp = int(time.time() if now is None else now)
+    return grant(client, "/get-folder-access", bodies.folder_access(timestamp=stamp))
+
+
+def validator_grant(client: FlaskClient, epoch_id: str) -> dict[str, Any]:
+    body = bodies.validator_upload(epoch_id=epoch_id, timestamp=int(time.time()))
+    return grant(client, "/api/v1/s3-access/validator-upload", body)
+
+
+def post_raw(post: dict[str, Any], key: str, data: bytes, **changes: str) -> requests.Response:
+    """The POST an attacker would send: the form's fields, any key, any changes."""
+    fields = {**post["fields"], "key": key, **changes}
+    return requests.post(post["url"], data=fields, files={"file": ("f", data)}, timeout=30)
+
+
+def stored(server: S3Endpoint, bucket: str) -> dict[str, bytes]:
+    client = server.client()
+    page = client.list_objects_v2(Bucket=bucket)
+    return {
+        item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for item in page.get("Contents", ())
+    }
+
+
+def current_epoch() -> str:
+    return epoch_at(datetime.now(UTC)).id
+
+
+def test_miner_uploads_inside_its_epoch_folder(
+    signer: FlaskClient, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    post = miner_grant(signer)
+    epoch = post["epoch_id"]
+    assert post["folder"] == f"data/hotkey={BOB}/epoch={epoch}/"
+    key = upload(post, "2026/listings.json", PAYLOAD)
+    assert key == f"data/hotkey={BOB}/epoch={epoch}/2026/listings.json"
+    assert stored(s3_server, s3_bucket) == {key: PAYLOAD}
+
+
+OUTSIDE = {
+    "another hotkey": "data/hotkey={charlie}/epoch={epoch}/listings.json",
+    "a sibling hotkey prefix": "data/hotkey={bob}-x/epoch={epoch}/listings.json",
+    "another epoch": "data/hotkey={bob}/epoch={previous}/listings.json",
+    "a sibling epoch prefix": "data/hotkey={bob}/epoch={epoch}-x/listings.json",
+    "the hotkey root": "data/hotkey={bob}/listings.json",
+    "validators/": "validators/{bob}/epoch={epoch}/listings.json",
+    "the bucket root": "listings.json",
+    "a path that climbs out": "data/hotkey={bob}/epoch={epoch}/../../hotkey={charlie}/x.json",
+}
+
+
+@pytest.mark.parametrize("where", OUTSIDE)
+def test_miner_upload_outside_its_folder_is_refused(
+    signer: FlaskClient, s3_server: S3Endpoint, s3_bucket: str, where: str
+) -> None:
+    post = miner_grant(signer)
+    epoch = post["epoch_id"]
+    previous = epoch_at(datetime.now(UTC)).previous().id
+    key = OUTSIDE[where].format(bob=BOB, charlie=CHARLIE, epoch=epoch, previous=previous)
+    response = post_raw(post, key, PAYLOAD)
+    keys = list(stored(s3_server, s3_bucket))
+    if key.startswith(post["folder"]):
+        # Literally inside the folder: S3 keys are names, not paths. SeaweedFS refuses it
+        # (HTTP 400); AWS stores it under this very name. It must never land in Charlie's.
+        assert all(k.startswith(post["folder"]) for k in keys), keys
+        return
+    assert response.status_code == 403, response.text
+    assert keys == []
+
+
+def test_size_limit_is_enforced(signer: FlaskClient, s3_server: S3Endpoint, s3_bucket: str) -> None:
+    post = miner_grant(signer)
+    assert post["max_upload_bytes"] == MAX_BYTES
+    with pytest.raises(StorageError, match=r"upload of .*/big\.json refused: HTTP 4\d\d"):
+        upload(post, "big.json", b"x" * (MAX_BYTES + 1))
+    with pytest.raises(StorageError, match=r"upload of .*/empty\.json refused: HTTP 4\d\d"):
+        upload(post, "empty.json", b"")
+    assert stored(s3_server, s3_bucket) == {}
+    key = upload(post, "exact.json", b"x" * MAX_BYTES)
+    assert list(stored(s3_server, s3_bucket)) == [key]
+
+
+def test_an_expired_credential_is_refused(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    """Asked in the last second of an epoch with no grace, the signer grants one second.
+
+    (botocore dates the policy by the real clock, so a signer clock pinned in the past
+    would not make it expire: the one-second lifetime does.)
+    """
+    last_second = epoch_at(datetime.now(UTC)).end.timestamp() - 1
+    client = signer_at(
+        signer_config, s3_server, s3_bucket, clock=lambda: last_second, SIGNER_UPLOAD_GRACE="0"
+    )
+    post = miner_grant(client, now=last_second)
+    assert post["expiry_seconds"] == 1
+    expiration = datetime.strptime(_policy(post)["expiration"], "%Y-%m-%dT%H:%M:%SZ")
+    while datetime.now(UTC) <= expiration.replace(tzinfo=UTC) + timedelta(seconds=1):
+        time.sleep(0.2)
+    with pytest.raises(StorageError, match="refused: HTTP 403"):
+        upload(post, "late.json", PAYLOAD)
+    assert stored(s3_server, s3_bucket) == {}
+
+
+def _policy(post: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(base64.b64decode(post["fields"]["policy"]))
+
+
+def _encoded(policy: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(policy).encode()).decode()
+
+
+def test_a_widened_policy_is_refused(
+    signer: FlaskClient, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    post = miner_grant(signer)
+    policy = _policy(post)
+    starts = [c for c in policy["conditions"] if isinstance(c, list) and c[0] == "starts-with"]
+    assert starts == [["starts-with", "$key", post["folder"]]]
+    starts[0][2] = "data/"
+    size = next(c for c in policy["conditions"] if isinstance(c, list) and c[0] != "starts-with")
+    size[2] = 10**9
+    widened = _encoded(policy)
+    charlie = f"data/hotkey={CHARLIE}/epoch={post['epoch_id']}/x.json"
+    for key in (charlie, post["folder"] + "own.json"):
+        response = post_raw(post, key, PAYLOAD, policy=widened)
+        assert response.status_code == 403, response.text
+    assert stored(s3_server, s3_bucket) == {}
+
+
+def test_a_tampered_signature_is_refused(
+    signer: FlaskClient, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    post = miner_grant(signer)
+    signature = post["fields"]["x-amz-signature"]
+    forged = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    response = post_raw(post, post["folder"] + "own.json", PAYLOAD, **{"x-amz-signature": forged})
+    assert response.status_code == 403, response.text
+    assert stored(s3_server, s3_bucket) == {}
+
+
+VALIDATOR_OUTSIDE = {
+    "another validator": "validators/{dave}/epoch={epoch}/scores.json",
+    "a sibling validator prefix": "validators/{alice}-x/epoch={epoch}/scores.json",
+    "another epoch": "validators/{alice}/epoch={previous}/scores.json",
+    "miners' data": "data/hotkey={alice}/epoch={epoch}/scores.json",
+    "the bucket root": "scores.json",
+}
+
+
+def test_validator_uploads_inside_its_folder_only(
+    signer: FlaskClient, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    epoch = current_epoch()
+    post = validator_grant(signer, epoch)
+    assert post["folder"] == f"validators/{ALICE}/epoch={epoch}/"
+    previous = epoch_at(datetime.now(UTC)).previous().id
+    for where, template in VALIDATOR_OUTSIDE.items():
+        key = template.format(alice=ALICE, dave=DAVE, epoch=epoch, previous=previous)
+        response = post_raw(post, key, PAYLOAD)
+        assert response.status_code == 403, (where, response.text)
+    assert stored(s3_server, s3_bucket) == {}
+    key = upload(post, "scores.json", PAYLOAD)
+    access = grant(
+        signer, "/get-validator-access", bodies.validator_access(timestamp=int(time.time()))
+    )
+    second = upload(access["upload"], "summary.json", PAYLOAD)
+    assert sorted(stored(s3_server, s3_bucket)) == sorted([key, second])
+    assert second.startswith(post["folder"])
+
+
+def test_a_miner_cannot_get_a_validator_credential(signer: FlaskClient) -> None:
+    body = bodies.validator_upload(
+        hotkey="//Bob", epoch_id=current_epoch(), timestamp=int(time.time())
+    )
+    response = signer.post("/api/v1/s3-access/validator-upload", json=body)
+    assert response.status_code == 403
+
+
+@pytest.fixture
+def served_signer(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> Iterator[str]:
+    """The signer under gunicorn (the Procfile's command), presigning for the test bucket."""
+    env = {
+        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
+        **s3_settings(s3_server, s3_bucket),
+    }
+    with gunicorn_signer(env, tmp_path) as base_url:
+        yield base_url
+
+
+class CountingSigner(SignerClient):
+    """Records the continuation token of every list URL it asks for."""
+
+    tokens: list[str | None]
+
+    def miner_list(self, miner_hotkey: str, continuation_token: str | None = None) -> dict:
+        self.tokens.append(continuation_token)
+        return super().miner_list(miner_hotkey, continuation_token)
+
+
+def test_listing_a_miner_returns_every_object_across_pages(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    epoch = current_epoch()
+    folder = f"data/hotkey={BOB}/epoch={epoch}/"
+    expected = [f"{folder}part-{i:05d}.json" for i in range(1100)]
+    neighbours = [f"data/hotkey={BOB}-x/epoch={epoch}/n.json", f"data/hotkey={CHARLIE}/a.json"]
+    admin = s3_server.client(max_pool_connections=32)
+    with ThreadPoolExecutor(32) as pool:
+        list(
+            pool.map(
+                lambda k: admin.put_object(Bucket=s3_bucket, Key=k, Body=b"{}"),
+                expected + neighbours,
+            )
+        )
+
+    validator = CountingSigner(served_signer, Keypair.create_from_uri("//Alice"))
+    validator.tokens = []
+    listed = list(list_miner(validator, BOB))
+    assert [o.key for o in listed] == expected
+    assert all(o.size == 2 for o in listed)
+    assert len(validator.tokens) == 2 and validator.tokens[0] is None and validator.tokens[1]
+
+    first = validator.miner_list(BOB)["list_url"]
+    assert len(list_page(first).objects) == 1000
+    reused = f"{first}&continuation-token={validator.tokens[1]}"
+    with pytest.raises(StorageError, match="refused: HTTP 403"):
+        list_page(reused)
