@@ -19,6 +19,8 @@ from signer.models import (
     FolderAccessResponse,
     Health,
     LegacyAssignment,
+    MinerFilesRequest,
+    MinerFilesResponse,
     MinerListRequest,
     MinerListResponse,
     Readiness,
@@ -290,9 +292,81 @@ def get_miner_list(body: MinerListRequest) -> Response:
     return jsonify(
         MinerListResponse(
             list_url=url,
+            miner_url=url,
             miner_hotkey=body.miner_hotkey,
             prefix=prefix,
             continuation_token=body.continuation_token,
+            expiry=credentials.expiry_iso(svc.now(), ttl),
+            expiry_seconds=ttl,
+        ).model_dump(mode="json")
+    )
+
+
+@validator_api.post(
+    "/get-miner-specific-access",
+    summary="Validator: the old server's name for /get-miner-list",
+    description=f"""Signed message: `{auth.MINER_LIST}`
+
+Kept so that existing validator code keeps working: the same request and answer as
+`/get-miner-list`, whose `miner_url` is the one the old server returned.""",
+    security=SECURITY,
+    deprecated=True,
+    responses={200: MinerListResponse, **COMMON_ERRORS, 403: VALIDATOR_403},
+)
+def get_miner_specific_access(body: MinerListRequest) -> Response:
+    return get_miner_list(body)
+
+
+@validator_api.post(
+    "/get-file-presigned-urls",
+    summary="Validator: presigned GET URLs to read a miner's files",
+    description=f"""Signed message: `{auth.MINER_FILES}`
+
+{SIGNING_HOWTO}
+
+Who: a validator (permit and minimum stake).
+
+Grants: one presigned GET URL per key under `data/hotkey={{miner_hotkey}}/` (at most 1,000
+keys a call, taken from the miner's listing); keys outside that folder are returned in
+`invalid_files` and get no URL.""",
+    security=SECURITY,
+    responses={
+        200: MinerFilesResponse,
+        **COMMON_ERRORS,
+        400: _error(
+            "No requested key is in the miner's folder",
+            "no_valid_files",
+            "none of the keys is under data/hotkey=5FHneW46.../",
+        ),
+        403: VALIDATOR_403,
+    },
+)
+def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
+    svc = services()
+    message = auth.MINER_FILES.format(
+        miner_hotkey=body.miner_hotkey, hotkey=body.hotkey, timestamp=body.timestamp
+    )
+    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
+    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    s3, bucket = svc.bucket()
+    prefix = credentials.miner_root(body.miner_hotkey)
+    valid = [k for k in body.file_keys if k.startswith(prefix) and ".." not in k.split("/")]
+    if not valid:
+        raise SignerError(400, "no_valid_files", f"none of the keys is under {prefix}")
+    ttl = svc.settings.list_url_ttl
+    return jsonify(
+        MinerFilesResponse(
+            miner_hotkey=body.miner_hotkey,
+            file_urls={
+                key: {
+                    "presigned_url": credentials.presigned_get(s3, bucket, key, ttl),
+                    "file_key": key,
+                    "file_name": key.rsplit("/", 1)[-1],
+                    "expires_in_seconds": ttl,
+                }
+                for key in valid
+            },
+            invalid_files=[k for k in body.file_keys if k not in valid],
             expiry=credentials.expiry_iso(svc.now(), ttl),
             expiry_seconds=ttl,
         ).model_dump(mode="json")

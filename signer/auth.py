@@ -17,6 +17,7 @@ MINER_ACCESS = "s3:data:access:{coldkey}:{hotkey}:{timestamp}"
 VALIDATOR_ACCESS = "s3:validator:access:{timestamp}"
 VALIDATOR_UPLOAD = "s3:validator:upload:{timestamp}"
 MINER_LIST = "s3:validator:miner:{miner_hotkey}:{timestamp}"
+MINER_FILES = "s3:validator:files:{miner_hotkey}:{hotkey}:{timestamp}"
 
 SIGNATURE_BYTES = 64
 

@@ -89,3 +89,10 @@ def presigned_list(
     if continuation_token:
         params["ContinuationToken"] = continuation_token
     return client.generate_presigned_url("list_objects_v2", Params=params, ExpiresIn=expires_in)
+
+
+def presigned_get(client: Any, bucket: str, key: str, expires_in: int) -> str:
+    """A GET URL for one object, so a validator can read a miner's upload."""
+    return client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+    )

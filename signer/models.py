@@ -250,10 +250,57 @@ class MinerListResponse(BaseModel):
     )
 
     list_url: str = Field(description="GET it for one ListObjectsV2 page (XML)")
+    miner_url: str = Field(description="the same URL, under the old server's name")
     miner_hotkey: str
     prefix: str = Field(examples=[f"data/hotkey={BOB}/"])
     continuation_token: str | None
     expiry: str = Field(description="when list_url expires (ISO-8601 UTC)")
+    expiry_seconds: int
+
+
+class MinerFilesRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed by the validator's hotkey over "
+            "`s3:validator:files:{miner_hotkey}:{hotkey}:{timestamp}`.",
+            "example": {
+                "hotkey": ALICE,
+                "timestamp": EXAMPLE_TIMESTAMP,
+                "signature": "0x" + "00" * 64,
+                "miner_hotkey": BOB,
+                "file_keys": [f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/19103.parquet"],
+            },
+        }
+    )
+
+    hotkey: SS58
+    timestamp: Timestamp
+    signature: Signature
+    miner_hotkey: SS58
+    file_keys: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        min_length=1, max_length=1000, description="keys from the miner's listing"
+    )
+    expiry_hours: int | None = Field(
+        None, ge=1, le=24, description="accepted for old clients; the signer's TTL applies"
+    )
+
+
+class FileUrl(BaseModel):
+    presigned_url: str = Field(description="GET it to read the object")
+    file_key: str
+    file_name: str
+    expires_in_seconds: int
+
+
+class MinerFilesResponse(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={"description": "One presigned GET URL per requested key of the miner."}
+    )
+
+    miner_hotkey: str
+    file_urls: dict[str, FileUrl]
+    invalid_files: list[str] = Field(description="requested keys outside the miner's folder")
+    expiry: str
     expiry_seconds: int
 
 

@@ -7,7 +7,7 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -195,6 +195,40 @@ def test_miner_list_signs_the_continuation_token_into_the_url(client):
     assert params["X-Amz-Signature"] != list_params(first["list_url"])["X-Amz-Signature"]
 
 
+def test_old_miner_specific_path_answers_like_miner_list(client):
+    body = client.post("/get-miner-specific-access", json=sc.miner_list()).json
+    assert body["miner_url"] == body["list_url"]
+    assert list_params(body["miner_url"])["prefix"] == [f"data/hotkey={sc.address('//Bob')}/"]
+
+
+def test_file_urls_only_for_keys_in_the_miners_folder(client):
+    bob = sc.address("//Bob")
+    inside = f"data/hotkey={bob}/epoch=2026-11-25T16-00-00/19103.json"
+    outside = [
+        f"data/hotkey={sc.address('//Charlie')}/epoch=2026-11-25T16-00-00/x.json",
+        f"data/hotkey={bob}-x/y.json",
+        f"data/hotkey={bob}/../hotkey={sc.address('//Charlie')}/z.json",
+        "validators/x.json",
+    ]
+    response = client.post("/get-file-presigned-urls", json=sc.miner_files(keys=[inside, *outside]))
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert list(body["file_urls"]) == [inside]
+    url = body["file_urls"][inside]
+    assert url["file_name"] == "19103.json" and url["file_key"] == inside
+    assert unquote(urlsplit(url["presigned_url"]).path).endswith(
+        f"/data/hotkey={bob}/epoch=2026-11-25T16-00-00/19103.json"
+    )
+    assert "X-Amz-Signature" in list_params(url["presigned_url"])
+    assert body["invalid_files"] == outside
+
+
+def test_file_urls_refuse_a_request_with_no_key_of_the_miner(client):
+    response = client.post("/get-file-presigned-urls", json=sc.miner_files(keys=["validators/x"]))
+    assert response.status_code == 400
+    assert response.json["error"] == "no_valid_files"
+
+
 # --- authentication failures ------------------------------------------------------------
 
 ENDPOINTS = [
@@ -202,8 +236,10 @@ ENDPOINTS = [
     ("/get-validator-access", sc.validator_access),
     ("/api/v1/s3-access/validator-upload", sc.validator_upload),
     ("/get-miner-list", sc.miner_list),
+    ("/get-miner-specific-access", sc.miner_list),
+    ("/get-file-presigned-urls", sc.miner_files),
 ]
-ENDPOINT_IDS = ["folder", "validator", "upload", "miner-list"]
+ENDPOINT_IDS = ["folder", "validator", "upload", "miner-list", "miner-specific", "files"]
 
 
 @pytest.mark.parametrize(("path", "make"), ENDPOINTS, ids=ENDPOINT_IDS)
@@ -297,6 +333,8 @@ def test_timestamps_at_the_edges_of_the_window_pass(client, offset):
         ("/get-validator-access", lambda: sc.validator_access("//Eve")),
         ("/api/v1/s3-access/validator-upload", lambda: sc.validator_upload("//Eve")),
         ("/get-miner-list", lambda: sc.miner_list("//Eve")),
+        ("/get-miner-specific-access", lambda: sc.miner_list("//Eve")),
+        ("/get-file-presigned-urls", lambda: sc.miner_files("//Eve")),
     ],
     ids=ENDPOINT_IDS,
 )
@@ -320,6 +358,8 @@ def test_coldkey_that_does_not_own_the_hotkey_is_403(client):
         ("/get-validator-access", lambda: sc.validator_access("//Bob")),
         ("/api/v1/s3-access/validator-upload", lambda: sc.validator_upload("//Bob")),
         ("/get-miner-list", lambda: sc.miner_list("//Bob")),
+        ("/get-miner-specific-access", lambda: sc.miner_list("//Bob")),
+        ("/get-file-presigned-urls", lambda: sc.miner_files("//Bob")),
     ],
     ids=ENDPOINT_IDS[1:],
 )
@@ -335,6 +375,8 @@ def test_miner_calling_a_validator_endpoint_is_403(client, path, make):
         ("/get-validator-access", lambda: sc.validator_access("//Dave")),
         ("/api/v1/s3-access/validator-upload", lambda: sc.validator_upload("//Dave")),
         ("/get-miner-list", lambda: sc.miner_list("//Dave")),
+        ("/get-miner-specific-access", lambda: sc.miner_list("//Dave")),
+        ("/get-file-presigned-urls", lambda: sc.miner_files("//Dave")),
     ],
     ids=ENDPOINT_IDS[1:],
 )

@@ -13,7 +13,7 @@ def test_no_generated_request_breaks_the_signer(signer_config):
     app = create_app({**signer_config, "SIGNER_RATELIMIT_ADDRESS": "100000/minute"})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app).exclude(tag=PUBLISHED_TAG)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 10
 
     for operation in operations:
 

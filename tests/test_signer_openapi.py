@@ -14,6 +14,8 @@ SIGNED = {
     ("post", "/get-validator-access"): "s3:validator:access:{timestamp}",
     ("post", "/api/v1/s3-access/validator-upload"): "s3:validator:upload:{timestamp}",
     ("post", "/get-miner-list"): "s3:validator:miner:{miner_hotkey}:{timestamp}",
+    ("post", "/get-miner-specific-access"): "s3:validator:miner:{miner_hotkey}:{timestamp}",
+    ("post", "/get-file-presigned-urls"): "s3:validator:files:{miner_hotkey}:{hotkey}:{timestamp}",
 }
 PUBLIC = [
     ("get", "/assignments/current"),

@@ -94,3 +94,25 @@ def miner_list(
     if token is not None:
         body["continuation_token"] = token
     return body
+
+
+def miner_files(
+    hotkey: str = "//Alice",
+    miner: str = "//Bob",
+    keys: list[str] | None = None,
+    timestamp: int = NOW,
+    signer: str | None = None,
+    message: str | None = None,
+) -> dict:
+    miner_hotkey = address(miner)
+    validator = address(hotkey)
+    text = message or f"s3:validator:files:{miner_hotkey}:{validator}:{timestamp}"
+    return {
+        "hotkey": validator,
+        "timestamp": timestamp,
+        "signature": sign(signer or hotkey, text),
+        "miner_hotkey": miner_hotkey,
+        "file_keys": keys
+        if keys is not None
+        else [f"data/hotkey={miner_hotkey}/epoch=2026-11-25T16-00-00/19103.json"],
+    }
