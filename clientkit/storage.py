@@ -31,6 +31,8 @@ class ObjectInfo:
     size: int
     etag: str
     last_modified: str
+    url: str
+    """Its plain URL in the listed bucket (for read_object when data/ is public)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def upload(
     return key
 
 
-def parse_listing(xml: bytes) -> Page:
+def parse_listing(xml: bytes, list_url: str) -> Page:
     """A ListBucketResult document as a Page (keys decoded if S3 url-encoded them)."""
     root = ET.fromstring(xml)
     encoded = root.findtext(f"{S3}EncodingType") == "url"
@@ -96,6 +98,7 @@ def parse_listing(xml: bytes) -> Page:
             size=int(text(item, "Size") or 0),
             etag=text(item, "ETag").strip('"'),
             last_modified=text(item, "LastModified"),
+            url=object_url(list_url, text(item, "Key")),
         )
         for item in root.iter(f"{S3}Contents")
     ]
@@ -114,7 +117,7 @@ def list_page(url: str, *, session: requests.Session | None = None) -> Page:
     if response.status_code != 200:
         raise StorageError(f"listing {_without_query(url)} refused: {_s3_error(response)}")
     try:
-        return parse_listing(response.content)
+        return parse_listing(response.content, url)
     except (ET.ParseError, ValueError) as exc:
         raise StorageError(f"{_without_query(url)} did not answer a listing: {exc}") from exc
 

@@ -1,0 +1,196 @@
+"""The client kit's checks and messages, with the published files served over loopback HTTP.
+
+What it does against the real S3 server and signer is in test_security_s3.py and
+test_end_to_end.py; here are the failures a miner must be told about clearly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from bittensor_core import Keypair
+
+from clientkit import (
+    AssignmentError,
+    NotRevealed,
+    SignerClient,
+    SignerError,
+    StorageError,
+    current_assignment,
+    object_url,
+    parse_listing,
+    plain_assignment,
+    read_object,
+    sealed_assignment,
+    upload,
+)
+from planner import jobs
+
+from conftest import NOW, SIGNER_DEMO_METAGRAPH
+from servers.drand_relay import TEST_ROUND, Relay
+from servers.seaweed import free_ports
+from servers.signer_gunicorn import gunicorn_signer
+from servers.static_http import serve_folder
+
+
+def at_round_123(epoch: object) -> int:
+    return TEST_ROUND
+
+
+@pytest.fixture
+def published(make_planner, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """One tick at NOW (its epoch revealed), served over HTTP like the CDN."""
+    jobs.tick(make_planner(round_for=at_round_123, horizon=timedelta(days=1)), NOW)
+    root = tmp_path / "published"
+    with serve_folder(root) as url:
+        yield url, root
+
+
+def test_plain_assignment_matches_its_commitment(published) -> None:
+    url, root = published
+    got = plain_assignment(url, now=NOW)
+    index = json.loads((root / "index.json").read_bytes())
+    entry = next(e for e in index["epochs"] if e["epochId"] == got.epoch_id)
+    assert got.commitment == entry["commitment"]
+    assert "sha256:" + hashlib.sha256(got.body).hexdigest() == entry["commitment"]
+    assert got.epoch_id == "2026-11-25T16-00-00" and got.via == "plain"
+    assert got.zipcodes == [z["zipcode"] for z in got.document["zipcodes"]]
+    assert all(len(z) == 5 and z.isdigit() for z in got.zipcodes)
+
+
+def test_an_altered_plain_file_is_rejected(published) -> None:
+    url, root = published
+    path = root / "epochs/2026-11-25T16-00-00.json"
+    document = json.loads(path.read_bytes())
+    document["zipcodes"][0]["zipcode"] = "99999"
+    path.write_text(json.dumps(document))
+    with pytest.raises(AssignmentError, match=r"but index\.json committed to sha256:") as caught:
+        plain_assignment(url, now=NOW)
+    assert "do not use it" in str(caught.value)
+
+
+def test_before_the_plain_file_the_sealed_one_opens_with_drand(published, relay: Relay) -> None:
+    url, _ = published
+    upcoming = NOW + timedelta(hours=3)
+    with pytest.raises(NotRevealed, match=r"epochs/2026-11-25T20-00-00\.json is not published"):
+        plain_assignment(url, now=upcoming)
+    got = current_assignment(url, now=upcoming, relays=[relay.url], round_for=at_round_123)
+    assert (got.epoch_id, got.via) == ("2026-11-25T20-00-00", "sealed")
+    assert relay.requests, "the signature came from the relay"
+
+
+def test_sealed_assignment_reports_the_failed_check(published, relay: Relay) -> None:
+    url, _ = published
+    relay.down = True
+    with pytest.raises(AssignmentError) as caught:
+        sealed_assignment(url, now=NOW, relays=[relay.url], round_for=at_round_123)
+    assert str(caught.value).startswith(
+        f"epoch 2026-11-25T16-00-00 at {url}: drand beacon: round 123 not available"
+    )
+
+
+def test_no_planned_epoch_and_no_index(published, tmp_path: Path) -> None:
+    url, _ = published
+    with pytest.raises(AssignmentError, match="lists no epoch running at 2026-12-01T00:00:00Z"):
+        plain_assignment(url, now=NOW + timedelta(days=5, hours=7))
+    with pytest.raises(AssignmentError, match="lists no epoch 2027-01-01T00-00-00"):
+        plain_assignment(url, epoch_id="2027-01-01T00-00-00")
+    (tmp_path / "empty").mkdir()
+    with serve_folder(tmp_path / "empty") as empty, pytest.raises(AssignmentError) as caught:
+        plain_assignment(empty, now=NOW)
+    assert str(caught.value) == f"no index.json at {empty}"
+
+
+LISTING = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>data-bucket</Name><Prefix>data/hotkey%3D</Prefix><KeyCount>2</KeyCount>
+  <MaxKeys>1000</MaxKeys><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>
+  <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>
+  <Contents><Key>data/hotkey%3D5F/epoch%3D2026-11-25T16-00-00/a%20b.json</Key>
+    <LastModified>2026-11-25T17:00:00.000Z</LastModified><ETag>"9a0364b9e99bb480dd25e1f0284c8555"</ETag>
+    <Size>7</Size></Contents>
+  <CommonPrefixes><Prefix>data/hotkey%3D5G/</Prefix></CommonPrefixes>
+</ListBucketResult>"""
+
+
+def test_parse_listing_decodes_keys_and_builds_object_urls() -> None:
+    list_url = "https://data-bucket.nyc3.digitaloceanspaces.com/?list-type=2&X-Amz-Signature=ab"
+    page = parse_listing(LISTING, list_url)
+    (item,) = page.objects
+    assert item.key == "data/hotkey=5F/epoch=2026-11-25T16-00-00/a b.json"
+    assert (item.size, item.etag) == (7, "9a0364b9e99bb480dd25e1f0284c8555")
+    assert item.url == (
+        "https://data-bucket.nyc3.digitaloceanspaces.com/"
+        "data/hotkey%3D5F/epoch%3D2026-11-25T16-00-00/a%20b.json"
+    )
+    assert page.prefixes == ["data/hotkey=5G/"]
+    assert page.truncated and page.next_token == "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="
+    path_style = "http://127.0.0.1:8333/data-bucket?list-type=2&prefix=data%2F"
+    assert object_url(path_style, "data/x.json") == "http://127.0.0.1:8333/data-bucket/data/x.json"
+
+
+def test_upload_refuses_names_outside_the_folder_before_sending() -> None:
+    post = {
+        "url": "http://127.0.0.1:9/",
+        "fields": {"key": "data/f/${filename}"},
+        "folder": "data/f/",
+    }
+    for name in ("", "/abs.json", "../other/x.json", "a/../../x.json"):
+        with pytest.raises(StorageError, match="is not a file name inside data/f/"):
+            upload(post, name, b"x")
+
+
+def test_read_object_errors_never_show_the_presigned_query(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    with serve_folder(tmp_path / "site") as url, pytest.raises(StorageError) as caught:
+        read_object(f"{url}/missing.json?X-Amz-Signature=deadbeef")
+    assert str(caught.value) == f"reading {url}/missing.json refused: HTTP 404"
+
+
+@pytest.fixture(scope="module")
+def signer_without_bucket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real signer under gunicorn with no bucket: it still checks who is asking."""
+    env = {
+        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(tmp_path_factory.mktemp("published")),
+        "S3_BUCKET": "",
+    }
+    with gunicorn_signer(env, tmp_path_factory.mktemp("gunicorn")) as url:
+        yield url
+
+
+def test_signer_answers_become_signer_errors(signer_without_bucket: str) -> None:
+    bob = SignerClient(signer_without_bucket, Keypair.create_from_uri("//Bob"))
+    bob_coldkey = Keypair.create_from_uri("//Bob//stash").ss58_address
+    with pytest.raises(SignerError) as caught:
+        bob.folder_access(bob_coldkey)
+    assert (caught.value.status, caught.value.code) == (503, "bucket_not_configured")
+
+    stale = SignerClient(
+        signer_without_bucket, Keypair.create_from_uri("//Bob"), clock=lambda: time.time() - 900
+    )
+    with pytest.raises(
+        SignerError, match=r"^stale_timestamp \(HTTP 401\): timestamp is 9\d\d s old"
+    ):
+        stale.folder_access(bob_coldkey)
+
+    with pytest.raises(SignerError) as caught:
+        bob.folder_access(Keypair.create_from_uri("//Alice").ss58_address)
+    assert (caught.value.status, caught.value.code) == (403, "coldkey_mismatch")
+
+    with pytest.raises(SignerError) as caught:
+        bob.validator_upload("2026-11-25T16-00-00")
+    assert caught.value.status == 403
+
+    (port,) = free_ports(1)
+    gone = SignerClient(f"http://127.0.0.1:{port}", Keypair.create_from_uri("//Bob"), timeout=2)
+    with pytest.raises(SignerError, match=rf"^unreachable: http://127.0.0.1:{port}/get-folder"):
+        gone.folder_access(bob_coldkey)
