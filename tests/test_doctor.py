@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -109,13 +110,14 @@ def test_cli_prints_each_step_and_says_ready(s3_server: S3Endpoint, s3_bucket: s
 def test_a_bucket_that_keeps_objects_private_fails_public_read(
     s3_server: S3Endpoint, s3_bucket: str
 ) -> None:
-    """SeaweedFS ignores object ACLs, as a bucket with ACLs disabled does: not public."""
-    result = run_doctor(settings(s3_server, s3_bucket))
+    """Objects written with no ACL and no bucket policy are private, on every endpoint."""
+    result = run_doctor(settings(s3_server, s3_bucket, SPACES_PUBLIC_ACL="none"))
     assert result.exit_code == 1
     url = f"{s3_server.endpoint_url}/{s3_bucket}/epochs/"
     line = next(x for x in result.output.splitlines() if x.startswith("FAIL public read"))
     assert line.startswith(f"FAIL public read: {url}doctor-")
     assert "answers HTTP 403 without credentials: this bucket does not make published " in line
+    assert "(written with ACL none)" in line
     assert "sealed/, epochs/, schema/, index.json, current.json, index.html" in line
     assert result.output.splitlines()[-1] == (
         f"Error: s3://{s3_bucket} @ {s3_server.endpoint_url} is not ready: see the FAIL lines"
@@ -154,10 +156,11 @@ def test_wrong_secret_fails_credentials_and_shows_no_secret(
 
 
 def test_missing_bucket_and_dead_endpoint(s3_server: S3Endpoint) -> None:
-    missing = run_doctor(settings(s3_server, "s46-test-no-such-bucket"))
+    name = f"{s3_server.bucket_prefix}missing-{uuid.uuid4().hex[:8]}"
+    missing = run_doctor(settings(s3_server, name))
     assert missing.exit_code == 1
     assert missing.output.splitlines()[0] == (
-        f"FAIL credentials: s3://s46-test-no-such-bucket/ @ {s3_server.endpoint_url}: "
+        f"FAIL credentials: s3://{name}/ @ {s3_server.endpoint_url}: "
         "NoSuchBucket (HTTP 404): the bucket does not exist"
     )
     (port,) = free_ports(1)
