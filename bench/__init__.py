@@ -1,0 +1,1 @@
+"""Benchmarks with recorded results: `python -m bench` runs all, `python -m bench.NAME` one."""

@@ -1,0 +1,156 @@
+"""Miner's view: from reading index.json to a verified assignment, over loopback HTTP.
+
+The planner seals the PA+NJ sample for a year ahead (every epoch to the public quicknet
+test round, the one beacon the loopback relay can serve with its real signature) and
+reveals it all; a static server stands in for the CDN. Each timed verification is what
+`planner verify` does for a miner: GET index.json, GET the sealed file, GET the round's
+signature from the drand relay, decrypt, compare the sha256 with the commitment, GET the
+revealed file and compare bytes. The index then lists a year of epochs: the worst case a
+miner meets after a year of operation.
+
+    python -m bench.miner            # 2,190 epochs published, 200 verified
+    python -m bench.miner --short    # CI: 12 epochs published, all verified
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from bench.common import (
+    ROOT,
+    Options,
+    machine_line,
+    options,
+    percentile,
+    update_results,
+    write_result,
+)
+from planner import drand, publish, seal
+from planner.dataset import load_dataset, load_priorities
+from planner.jobs import Planner, plan, reveal
+from planner.store import LocalStore
+from planner.verify import HttpSource, verify_epoch
+
+from servers.drand_relay import TEST_ROUND, drand_relay
+from servers.static_http import serve_folder
+
+NAME = "miner"
+NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+SECRET = b"bench-secret-" + b"0" * 40
+FULL = {"days": 365, "verified": 200}
+SHORT = {"days": 2, "verified": 12}
+TARGETS = {"p99Ms": 50.0}
+
+
+def publish_year(folder: Path, days: int) -> list[str]:
+    """Plan and reveal `days` of epochs of the sample; the epoch ids, in order."""
+    planner = Planner(
+        public=LocalStore(folder / "published"),
+        private=LocalStore(folder / "state"),
+        secret=SECRET,
+        load_data=lambda: (
+            load_dataset(ROOT / "data/zipcodes.csv"),
+            load_priorities(ROOT / "data/state_priorities.txt"),
+        ),
+        horizon=timedelta(days=days),
+        round_for=lambda epoch: TEST_ROUND,
+    )
+    sealed = plan(planner, NOW).sealed
+    reveal(planner, NOW + timedelta(days=days))
+    return sealed
+
+
+def phases(base: str, relay: str, epoch_id: str) -> dict[str, float]:
+    """The same steps as verify_epoch, each timed (milliseconds)."""
+    source = HttpSource(base)
+    marks = [time.perf_counter()]
+    entry = publish.read_index(source)[epoch_id]  # type: ignore[arg-type]
+    marks.append(time.perf_counter())
+    sealed = source.get(publish.sealed_key(epoch_id))
+    marks.append(time.perf_counter())
+    signature = drand.fetch_signature(entry.reveal_round, (relay,))
+    marks.append(time.perf_counter())
+    plaintext = seal.unseal(sealed or b"", signature)
+    marks.append(time.perf_counter())
+    if seal.commitment(plaintext) != entry.commitment:
+        raise RuntimeError(f"{epoch_id}: commitment mismatch")
+    marks.append(time.perf_counter())
+    names = ("indexMs", "sealedMs", "beaconMs", "decryptMs", "hashMs")
+    return {n: (b - a) * 1000 for n, a, b in zip(names, marks[:-1], marks[1:], strict=True)}
+
+
+def run(opts: Options) -> dict[str, Any]:
+    shape = SHORT if opts.short else FULL
+    with tempfile.TemporaryDirectory(prefix="bench-miner-") as tmp:
+        folder = Path(tmp)
+        epochs = publish_year(folder, shape["days"])
+        step = max(1, len(epochs) // shape["verified"])
+        sample = epochs[::step][: shape["verified"]]
+        index_bytes = (folder / "published" / "index.json").stat().st_size
+        with serve_folder(folder / "published") as base, drand_relay() as relay:
+            relays = (relay.url,)
+            verify_epoch(HttpSource(base), sample[0], NOW, relays, lambda e: TEST_ROUND)
+            totals, parts = [], []
+            for epoch_id in sample:
+                started = time.perf_counter()
+                outcome = verify_epoch(
+                    HttpSource(base), epoch_id, NOW, relays, lambda e: TEST_ROUND
+                )
+                totals.append((time.perf_counter() - started) * 1000)
+                if not outcome.ok:
+                    failed = [c for c in outcome.checks if not c.ok]
+                    raise RuntimeError(f"{epoch_id} failed verification: {failed}")
+                parts.append(phases(base, relay.url, epoch_id))
+    figures = {
+        "epochsPublished": len(epochs),
+        "epochsVerified": len(sample),
+        "indexKB": round(index_bytes / 1024, 1),
+        "perEpochMs": {
+            "p50": round(percentile(totals, 50), 2),
+            "p99": round(percentile(totals, 99), 2),
+            "mean": round(mean(totals), 2),
+            "max": round(max(totals), 2),
+        },
+        "phasesMeanMs": {k: round(mean(p[k] for p in parts), 2) for k in parts[0]},
+        "targets": TARGETS,
+        "meetsTargets": percentile(totals, 99) < TARGETS["p99Ms"],
+    }
+    path = write_result(opts, NAME, figures)
+    document = json.loads(path.read_text())
+    update_results(opts, NAME, markdown(document))
+    print(markdown(document))
+    return document
+
+
+def markdown(document: dict[str, Any]) -> str:
+    per = document["perEpochMs"]
+    steps = ", ".join(f"{k.removesuffix('Ms')} {v} ms" for k, v in document["phasesMeanMs"].items())
+    return "\n".join(
+        [
+            "### Miner's view: index.json to a verified assignment",
+            "",
+            machine_line(document),
+            "",
+            f"{document['epochsVerified']} of {document['epochsPublished']:,} published epochs "
+            f"verified over loopback HTTP (index.json {document['indexKB']:,} KB): per epoch "
+            f"p50 **{per['p50']} ms**, p99 **{per['p99']} ms** (target < "
+            f"{TARGETS['p99Ms']:g} ms), mean {per['mean']} ms, max {per['max']} ms: "
+            f"{'meets' if document['meetsTargets'] else 'MISSES'} the target.",
+            "",
+            f"Where the time goes (mean): {steps}.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(options(__doc__.splitlines()[0], argv))
+
+
+if __name__ == "__main__":
+    main()
