@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 from botocore.awsrequest import AWSPreparedRequest
-from servers.seaweed import S3Endpoint, free_ports
 
 from planner.store import LocalStore, S3Store, Store, StoreError
+
+from servers.seaweed import S3Endpoint, free_ports
 
 JSON = "application/json"
 SHORT = "public, max-age=30"
