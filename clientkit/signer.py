@@ -100,3 +100,10 @@ class SignerClient:
         if continuation_token is not None:
             body["continuation_token"] = continuation_token
         return self._post("/get-miner-list", body)
+
+    def file_urls(self, miner_hotkey: str, keys: list[str]) -> dict[str, Any]:
+        """Validator: presigned GETs for up to 1,000 keys of data/hotkey=<miner_hotkey>/."""
+        timestamp = int(self.clock())
+        message = f"s3:validator:files:{miner_hotkey}:{self.hotkey}:{timestamp}"
+        body = {**self._signed(message, timestamp), "miner_hotkey": miner_hotkey}
+        return self._post("/get-file-presigned-urls", {**body, "file_keys": keys})

@@ -7,11 +7,12 @@ new URL from the signer, because the continuation token is part of what is signe
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -31,8 +32,6 @@ class ObjectInfo:
     size: int
     etag: str
     last_modified: str
-    url: str
-    """Its plain URL in the listed bucket (for read_object when data/ is public)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def upload(
     return key
 
 
-def parse_listing(xml: bytes, list_url: str) -> Page:
+def parse_listing(xml: bytes) -> Page:
     """A ListBucketResult document as a Page (keys decoded if S3 url-encoded them)."""
     root = ET.fromstring(xml)
     encoded = root.findtext(f"{S3}EncodingType") == "url"
@@ -98,7 +97,6 @@ def parse_listing(xml: bytes, list_url: str) -> Page:
             size=int(text(item, "Size") or 0),
             etag=text(item, "ETag").strip('"'),
             last_modified=text(item, "LastModified"),
-            url=object_url(list_url, text(item, "Key")),
         )
         for item in root.iter(f"{S3}Contents")
     ]
@@ -117,7 +115,7 @@ def list_page(url: str, *, session: requests.Session | None = None) -> Page:
     if response.status_code != 200:
         raise StorageError(f"listing {_without_query(url)} refused: {_s3_error(response)}")
     try:
-        return parse_listing(response.content, url)
+        return parse_listing(response.content)
     except (ET.ParseError, ValueError) as exc:
         raise StorageError(f"{_without_query(url)} did not answer a listing: {exc}") from exc
 
@@ -144,25 +142,49 @@ def _without_query(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def object_url(list_url: str, key: str) -> str:
-    """The plain URL of `key` in the bucket a presigned list URL points at."""
-    return f"{_without_query(list_url).rstrip('/')}/{quote(key, safe='/~')}"
+FILES_PER_REQUEST = 1000
+KEYS_BYTES_PER_REQUEST = 12 * 1024
+"""The signer takes 1,000 keys a request in a body of 16 KiB by default (its signature,
+hotkeys and timestamp fit in the rest)."""
+
+
+def _batches(keys: list[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for key in keys:
+        cost = len(json.dumps(key)) + 2
+        if batch and (len(batch) == FILES_PER_REQUEST or size + cost > KEYS_BYTES_PER_REQUEST):
+            yield batch
+            batch, size = [], 0
+        batch.append(key)
+        size += cost
+    if batch:
+        yield batch
+
+
+def read_miner_files(
+    signer: SignerClient,
+    miner_hotkey: str,
+    keys: list[str],
+    *,
+    session: requests.Session | None = None,
+) -> Iterator[tuple[str, bytes]]:
+    """Each key's bytes, read with presigned GETs the signer issues a batch at a time."""
+    for batch in _batches(keys):
+        granted = signer.file_urls(miner_hotkey, batch)
+        refused = granted.get("invalid_files") or []
+        if refused:
+            raise StorageError(f"not in the miner's folder: {', '.join(refused)}")
+        for key in batch:
+            yield key, read_object(granted["file_urls"][key]["presigned_url"], session=session)
 
 
 def read_object(url: str, *, session: requests.Session | None = None) -> bytes:
-    """GET an object by URL: a presigned GET, or object_url() when data/ is public."""
+    """GET one object with a presigned URL."""
     try:
         response = (session or requests).get(url, timeout=TIMEOUT)
     except requests.RequestException as exc:
         raise StorageError(f"cannot read {_without_query(url)}: {type(exc).__name__}") from exc
     if response.status_code != 200:
-        raise StorageError(
-            f"reading {_without_query(url)} refused: {_s3_error(response)}"
-            + (
-                " (the signer grants listings only: the bucket must allow anonymous reads "
-                "of data/, see docs/clients.md)"
-                if response.status_code == 403
-                else ""
-            )
-        )
+        raise StorageError(f"reading {_without_query(url)} refused: {_s3_error(response)}")
     return response.content

@@ -23,9 +23,9 @@ from clientkit import (
     SignerError,
     StorageError,
     current_assignment,
-    object_url,
     parse_listing,
     plain_assignment,
+    read_miner_files,
     read_object,
     sealed_assignment,
     upload,
@@ -119,20 +119,14 @@ LISTING = b"""<?xml version="1.0" encoding="UTF-8"?>
 </ListBucketResult>"""
 
 
-def test_parse_listing_decodes_keys_and_builds_object_urls() -> None:
-    list_url = "https://data-bucket.nyc3.digitaloceanspaces.com/?list-type=2&X-Amz-Signature=ab"
-    page = parse_listing(LISTING, list_url)
+def test_parse_listing_decodes_keys() -> None:
+    page = parse_listing(LISTING)
     (item,) = page.objects
     assert item.key == "data/hotkey=5F/epoch=2026-11-25T16-00-00/a b.json"
     assert (item.size, item.etag) == (7, "9a0364b9e99bb480dd25e1f0284c8555")
-    assert item.url == (
-        "https://data-bucket.nyc3.digitaloceanspaces.com/"
-        "data/hotkey%3D5F/epoch%3D2026-11-25T16-00-00/a%20b.json"
-    )
+    assert item.last_modified == "2026-11-25T17:00:00.000Z"
     assert page.prefixes == ["data/hotkey=5G/"]
     assert page.truncated and page.next_token == "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="
-    path_style = "http://127.0.0.1:8333/data-bucket?list-type=2&prefix=data%2F"
-    assert object_url(path_style, "data/x.json") == "http://127.0.0.1:8333/data-bucket/data/x.json"
 
 
 def test_upload_refuses_names_outside_the_folder_before_sending() -> None:
@@ -194,3 +188,39 @@ def test_signer_answers_become_signer_errors(signer_without_bucket: str) -> None
     gone = SignerClient(f"http://127.0.0.1:{port}", Keypair.create_from_uri("//Bob"), timeout=2)
     with pytest.raises(SignerError, match=rf"^unreachable: http://127.0.0.1:{port}/get-folder"):
         gone.folder_access(bob_coldkey)
+
+
+class RecordingSigner(SignerClient):
+    """Grants URLs of a served folder and records each batch of keys it was asked for."""
+
+    def __init__(self, folder_url: str) -> None:
+        super().__init__("http://127.0.0.1:9", Keypair.create_from_uri("//Alice"))
+        self.folder_url = folder_url
+        self.batches: list[list[str]] = []
+
+    def file_urls(self, miner_hotkey: str, keys: list[str]) -> dict:
+        self.batches.append(keys)
+        urls = {k: {"presigned_url": f"{self.folder_url}/{k.rsplit('/', 1)[-1]}"} for k in keys}
+        return {"file_urls": urls, "invalid_files": []}
+
+
+def test_read_miner_files_batches_keys_within_the_signer_limits(tmp_path: Path) -> None:
+    """At most 1,000 keys a request, and a body well under the signer's 16 KiB default."""
+    folder = (
+        f"data/hotkey={Keypair.create_from_uri('//Bob').ss58_address}/epoch=2026-11-25T16-00-00"
+    )
+    keys = [f"{folder}/{i:05d}.json" for i in range(1500)]
+    (tmp_path / "site").mkdir()
+    for key in keys:
+        (tmp_path / "site" / key.rsplit("/", 1)[-1]).write_bytes(key.encode())
+    with serve_folder(tmp_path / "site") as url:
+        signer = RecordingSigner(url)
+        found = dict(
+            read_miner_files(signer, "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty", keys)
+        )
+    assert found == {key: key.encode() for key in keys}
+    assert [k for batch in signer.batches for k in batch] == keys
+    assert len(signer.batches) > 1
+    for batch in signer.batches:
+        assert len(batch) <= 1000
+        assert len(json.dumps({"file_keys": batch})) < 16 * 1024 - 1024

@@ -3,8 +3,8 @@
 The planner (CLI) publishes to a bucket of the S3 server; a miner with the client kit reads
 the assignment anonymously from the bucket's public URL and checks it (plain and sealed,
 the drand signature from a loopback relay), gets credentials from the signer running under
-gunicorn, and uploads a file per zipcode; a validator lists and reads them and uploads its
-result; the next tick reveals the next epoch.
+gunicorn, and uploads a file per zipcode; a validator lists and reads them (presigned GETs) and
+uploads its result; the next tick reveals the next epoch.
 
 The signer runs in another process on the real clock, so the scenario runs in the real
 current epoch: the planner's `--now` moves from the previous epoch to this one's start.
@@ -31,7 +31,7 @@ from clientkit import (
     list_miner,
     list_page,
     plain_assignment,
-    read_object,
+    read_miner_files,
     sealed_assignment,
     upload,
 )
@@ -71,9 +71,8 @@ def steady_epoch() -> Epoch:
 
 @pytest.fixture
 def data_bucket(s3_server: S3Endpoint) -> Iterator[str]:
-    """Where miners and validators upload; validators read data/ anonymously (clients.md)."""
+    """Where miners and validators upload: private, reached only with signer credentials."""
     bucket = s3_server.create_bucket()
-    s3_server.allow_anonymous_read(bucket, ["data/"])
     yield bucket
     s3_server.delete_bucket(bucket)
 
@@ -158,8 +157,12 @@ def test_plan_mine_validate_reveal(
 
     # The validator lists the miner's folder page by page, reads every file, reports.
     validator = SignerClient(signer_url, Keypair.create_from_uri("//Alice"))
-    found = {info.key: read_object(info.url) for info in list_miner(validator, miner.hotkey)}
+    keys = [info.key for info in list_miner(validator, miner.hotkey)]
+    assert sorted(keys) == sorted(uploaded)
+    found = dict(read_miner_files(validator, miner.hotkey, keys))
     assert found == uploaded
+    anonymous = requests.get(s3_server.url(data_bucket, keys[0]), timeout=10)
+    assert anonymous.status_code == 403, "the data bucket stays private"
     covered = {json.loads(body)["zipcode"] for body in found.values()}
     assert covered == set(assignment.zipcodes)
     result = json.dumps({"miner": miner.hotkey, "zipcodes": len(covered)}).encode()

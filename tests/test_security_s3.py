@@ -21,7 +21,16 @@ import requests
 from bittensor_core import Keypair
 from flask.testing import FlaskClient
 
-from clientkit import SignerClient, StorageError, list_miner, list_page, upload
+from clientkit import (
+    SignerClient,
+    SignerError,
+    StorageError,
+    list_miner,
+    list_page,
+    read_miner_files,
+    read_object,
+    upload,
+)
 from planner.epochs import epoch_at
 from signer import create_app
 
@@ -306,3 +315,30 @@ def test_listing_a_miner_returns_every_object_across_pages(
     reused = f"{first}&continuation-token={validator.tokens[1]}"
     with pytest.raises(StorageError, match="refused: HTTP 403"):
         list_page(reused)
+
+
+def test_a_presigned_read_opens_one_object_only(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    """The signer presigns GETs inside the miner's folder only; each URL reads its one key."""
+    epoch = current_epoch()
+    bob_key = f"data/hotkey={BOB}/epoch={epoch}/19103.json"
+    charlie_key = f"data/hotkey={CHARLIE}/epoch={epoch}/19103.json"
+    admin = s3_server.client()
+    admin.put_object(Bucket=s3_bucket, Key=bob_key, Body=b"bob")
+    admin.put_object(Bucket=s3_bucket, Key=charlie_key, Body=b"charlie")
+
+    validator = SignerClient(served_signer, Keypair.create_from_uri("//Alice"))
+    assert dict(read_miner_files(validator, BOB, [bob_key])) == {bob_key: b"bob"}
+    with pytest.raises(StorageError, match=f"not in the miner's folder: {charlie_key}"):
+        list(read_miner_files(validator, BOB, [bob_key, charlie_key]))
+
+    url = validator.file_urls(BOB, [bob_key])["file_urls"][bob_key]["presigned_url"]
+    with pytest.raises(StorageError, match="refused: HTTP 403"):
+        read_object(url.replace(f"hotkey%3D{BOB}", f"hotkey%3D{CHARLIE}"))
+    assert requests.get(s3_server.url(s3_bucket, bob_key), timeout=10).status_code == 403
+
+    miner = SignerClient(served_signer, Keypair.create_from_uri("//Bob"))
+    with pytest.raises(SignerError) as caught:
+        miner.file_urls(CHARLIE, [charlie_key])
+    assert caught.value.status == 403
