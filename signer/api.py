@@ -29,6 +29,7 @@ from signer.models import (
     ValidatorUploadRequest,
     ValidatorUploadResponse,
 )
+from signer.reuse import Issued
 from signer.services import Services, services
 
 SECURITY = [{"hotkeySignature": []}]
@@ -154,18 +155,27 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
     _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
     auth.require_miner(svc.store.require(), body.hotkey, body.coldkey)
     epoch = svc.current_epoch()
-    post = _post_credential(svc, credentials.miner_folder(body.hotkey, epoch.id))
-    s3, bucket = svc.bucket()
     ttl = svc.settings.list_url_ttl
+    issued = svc.reuse.get(epoch.id, body.hotkey, svc.now(), ttl)
+    if issued is None:
+        issued = _issue_folder_access(svc, body.hotkey, epoch.id, ttl)
+        svc.reuse.put(epoch.id, body.hotkey, issued)
     return jsonify(
-        FolderAccessResponse(
-            **post,
-            epoch_id=epoch.id,
-            list_url=credentials.presigned_list(
-                s3, bucket, credentials.miner_root(body.hotkey), ttl
-            ),
-            list_expiry=credentials.expiry_iso(svc.now(), ttl),
-        ).model_dump(mode="json")
+        FolderAccessResponse(**issued.answer(svc.now()), epoch_id=epoch.id).model_dump(mode="json")
+    )
+
+
+def _issue_folder_access(svc: Services, hotkey: str, epoch_id: str, ttl: int) -> Issued:
+    """Presign the miner's upload POST and list URL (see signer/reuse.py for why once)."""
+    now = svc.now()
+    post = _post_credential(svc, credentials.miner_folder(hotkey, epoch_id))
+    s3, bucket = svc.bucket()
+    return Issued(
+        post=post,
+        list_url=credentials.presigned_list(s3, bucket, credentials.miner_root(hotkey), ttl),
+        list_expiry=credentials.expiry_iso(now, ttl),
+        issued_at=now,
+        list_expires_at=now + ttl,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from planner.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
+from signer.reuse import Reuse
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Services:
     limiter: Limiter
     s3: Any | None
     refresher: Refresher | None = None
+    reuse: Reuse = field(default_factory=Reuse)
 
     def now(self) -> float:
         return self.clock()
