@@ -6,10 +6,11 @@ and the tests drive exactly the same code.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -81,7 +82,8 @@ def _load_state(planner: Planner, index: dict[str, publish.IndexEntry]) -> Plann
     if any(not e.revealed for e in index.values()):
         raise PlannerError(
             f"{planner.public.describe()} lists sealed epochs that are not revealed yet, but "
-            f"the private state ({planner.private.describe()}/{state_io.STATE_KEY}) is missing: "
+            f"the private state ({state_io.STATE_KEY} in {planner.private.describe()}) is "
+            "missing: "
             "restore it (or point the planner at the bucket that holds it) before planning"
         )
     return PlannerState()
@@ -142,25 +144,31 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
         if todo:
             fresh = _select_epochs(planner, dataset, priorities, state, todo, now, sealer)
             result.sealed = [e.id for e in todo]
-            state_io.save(planner.private, state, planner.secret)
-        _publish_sealed(planner, state, index, result.written, sealer, fresh)
+        ciphertexts = _seal_unlisted(planner, state, index, sealer, fresh)
+    if todo or ciphertexts:
+        state_io.save(planner.private, state, planner.secret)
+    for epoch_id, ciphertext in sorted(ciphertexts.items()):
+        key = publish.sealed_key(epoch_id)
+        if publish.put_immutable(planner.public, key, ciphertext, publish.OCTETS):
+            result.written.append(key)
+    _list_pending(planner, state, index)
     _write_pointers(planner, index, result.written, current=None)
     result.horizon = max(index) if index else None
     return result
 
 
-def _publish_sealed(
+def _seal_unlisted(
     planner: Planner,
     state: PlannerState,
     index: dict[str, publish.IndexEntry],
-    written: list[str],
     sealer: seal.Sealer,
     fresh: dict[str, Future[bytes]],
-) -> None:
-    """Upload the sealed file of every pending epoch that index.json does not list yet.
+) -> dict[str, bytes]:
+    """The sealed file to upload for each pending epoch that index.json does not list yet.
 
-    A sealed file left by a run killed before it wrote index.json is kept as it is: it
-    seals the same plaintext, which the state already held when it was written.
+    Each ciphertext's sha256 is recorded in the state before it is uploaded. A sealed file
+    already in the store (left by a run killed before it wrote index.json) is kept only if
+    it has the recorded digest, so a foreign file is never adopted.
     """
     for epoch_id in set(index) & set(state.pending):
         if index[epoch_id].commitment != seal.commitment(state.pending[epoch_id].plaintext):
@@ -168,19 +176,33 @@ def _publish_sealed(
                 f"{epoch_id}: the private state does not match the published commitment; "
                 "refusing to publish (is this the right bucket and secret?)"
             )
-    missing = sorted(k for k in state.pending if k not in index)
-    unsealed = [
-        k for k in missing if k in fresh or planner.public.get(publish.sealed_key(k)) is None
-    ]
-    with planner.progress(unsealed, len(unsealed), "sealing") as epoch_ids:
-        for epoch_id in epoch_ids:
-            pending = state.pending[epoch_id]
-            future = fresh.get(epoch_id) or sealer.submit(pending.plaintext, pending.reveal_round)
-            publish.put_immutable(
-                planner.public, publish.sealed_key(epoch_id), future.result(), publish.OCTETS
+    sealing = dict(fresh)
+    for epoch_id in sorted(k for k in state.pending if k not in index and k not in fresh):
+        pending = state.pending[epoch_id]
+        existing = planner.public.get(publish.sealed_key(epoch_id))
+        if existing is None:
+            sealing[epoch_id] = sealer.submit(pending.plaintext, pending.reveal_round)
+        elif hashlib.sha256(existing).hexdigest() != pending.sealed_sha256:
+            raise publish.PublishConflict(
+                f"{publish.sealed_key(epoch_id)} in {planner.public.describe()} is not the "
+                "file this planner sealed; nothing was overwritten"
             )
-            written.append(publish.sealed_key(epoch_id))
-    for epoch_id in missing:
+    ciphertexts: dict[str, bytes] = {}
+    with planner.progress(sorted(sealing), len(sealing), "sealing") as epoch_ids:
+        for epoch_id in epoch_ids:
+            ciphertext = sealing[epoch_id].result()
+            state.pending[epoch_id] = replace(
+                state.pending[epoch_id], sealed_sha256=hashlib.sha256(ciphertext).hexdigest()
+            )
+            ciphertexts[epoch_id] = ciphertext
+    return ciphertexts
+
+
+def _list_pending(
+    planner: Planner, state: PlannerState, index: dict[str, publish.IndexEntry]
+) -> None:
+    """Add an index entry for every pending epoch whose sealed file is now published."""
+    for epoch_id in sorted(k for k in state.pending if k not in index):
         pending = state.pending[epoch_id]
         epoch = epoch_from_id(epoch_id, planner.epoch_hours)
         index[epoch_id] = publish.IndexEntry(

@@ -39,6 +39,7 @@ class Pending:
     plaintext: bytes
     reveal_round: int
     sealed_at: str
+    sealed_sha256: str | None = None
 
 
 @dataclass
@@ -59,6 +60,7 @@ class PlannerState:
                     "plaintext": p.plaintext.decode(),
                     "revealRound": p.reveal_round,
                     "sealedAt": p.sealed_at,
+                    "sealedSha256": p.sealed_sha256,
                 }
                 for epoch_id, p in sorted(self.pending.items())
             },
@@ -73,6 +75,7 @@ class PlannerState:
                     plaintext=p["plaintext"].encode(),
                     reveal_round=int(p["revealRound"]),
                     sealed_at=str(p["sealedAt"]),
+                    sealed_sha256=p.get("sealedSha256"),
                 )
                 for epoch_id, p in data["pending"].items()
             },

@@ -331,12 +331,6 @@ def test_immutable_object_with_other_bytes_stops_the_tick_and_is_kept(
         assert objects(s3_server, s3_bucket)[key] == squatter
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap in planner.jobs: a re-run adopts a sealed file it finds without an "
-    "index entry as its own leftover, without checking its bytes (the state could record "
-    "each ciphertext's sha256 before uploading it)",
-)
 def test_a_foreign_sealed_file_stays_loud_on_the_next_run(
     s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
