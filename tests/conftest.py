@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from servers.seaweed import S3Endpoint, s3_endpoint
 
 
