@@ -6,9 +6,6 @@ status code, the documented content type and headers, and a body valid against t
 response schema. Fuzzing cannot forge a signature, so correctly signed requests for every
 credential endpoint are validated the same way, and the planner's real published files
 are checked against the schemas the document gives them on the CDN.
-
-test_signer_fuzz.py (the signer's own) asks less of each answer (no 500, JSON); this file
-asks for full conformance.
 """
 
 from __future__ import annotations
