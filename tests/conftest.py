@@ -1,12 +1,30 @@
-"""Shared fixtures. Append only; service helpers live in tests/servers/."""
+"""Shared fixtures; the services they start live in tests/servers/."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 
+from planner.dataset import Dataset, StatePriority, load_dataset, load_priorities
+from planner.jobs import Planner
+from planner.store import LocalStore
+from signer import create_app
+from signer.config import ENV_NAMES
+
+from servers import signer_client
+from servers.drand_relay import Relay, drand_relay
 from servers.seaweed import S3Endpoint, s3_endpoint
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = b"test-secret-0123456789abcdef0123456789abcdef"
+NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+SIGNER_DEMO_METAGRAPH = REPO / "data" / "metagraph.demo.json"
 
 
 @pytest.fixture(scope="session")
@@ -26,26 +44,12 @@ def s3_bucket(s3_server: S3Endpoint) -> Iterator[str]:
 
 # --- planner -------------------------------------------------------------------------------
 
-from servers.drand_relay import Relay, drand_relay  # noqa: E402
-
 
 @pytest.fixture
 def relay() -> Iterator[Relay]:
     """A loopback drand relay serving the public quicknet test vector (round 123)."""
     with drand_relay() as running:
         yield running
-
-
-from datetime import UTC, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from planner.dataset import Dataset, StatePriority, load_dataset, load_priorities  # noqa: E402
-from planner.jobs import Planner  # noqa: E402
-from planner.store import LocalStore  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-SECRET = b"test-secret-0123456789abcdef0123456789abcdef"
-NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +77,7 @@ def make_planner(tmp_path: Path, sample):
     return build
 
 
-# --- signer (append only) -------------------------------------------------------------
-
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from flask import Flask  # noqa: E402
-from flask.testing import FlaskClient, FlaskCliRunner  # noqa: E402
-
-from signer.config import ENV_NAMES  # noqa: E402
-
-from servers import signer_client  # noqa: E402
-
-SIGNER_DEMO_METAGRAPH = Path(__file__).resolve().parents[1] / "data" / "metagraph.demo.json"
+# --- signer ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -114,8 +106,6 @@ def signer_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 @pytest.fixture
 def app(signer_config: dict[str, Any]) -> Flask:
-    from signer import create_app
-
     return create_app(signer_config)
 
 
