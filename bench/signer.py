@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from bittensor_core import Keypair
 
 from bench.common import ROOT, Options, machine_line, options, update_results, write_result
 
+from servers.neurons import miners, snapshot
 from servers.seaweed import free_ports
 from servers.signer_gunicorn import procfile_command
 
@@ -42,33 +42,6 @@ SHORT = {"miners": 16, "seconds": 1, "threads": 1}
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))  # the Procfile's default
 START_TIMEOUT = 30.0
 TARGETS = {"ratioToCeiling": 0.5, "p99Ms": 50.0, "errors": 0}
-
-
-def miners(count: int) -> list[tuple[Keypair, Keypair]]:
-    """(hotkey, coldkey) dev keypairs of `count` miners."""
-    return [
-        (Keypair.create_from_uri(f"//miner/{n}"), Keypair.create_from_uri(f"//miner/{n}//cold"))
-        for n in range(1, count + 1)
-    ]
-
-
-def snapshot(keys: list[tuple[Keypair, Keypair]]) -> dict[str, Any]:
-    """A metagraph snapshot in the signer's file format, fetched just now."""
-    return {
-        "netuid": 46,
-        "block": 7_000_000,
-        "fetchedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "neurons": [
-            {
-                "uid": uid,
-                "hotkey": hot.ss58_address,
-                "coldkey": cold.ss58_address,
-                "validatorPermit": False,
-                "stake": 10.0,
-            }
-            for uid, (hot, cold) in enumerate(keys)
-        ],
-    }
 
 
 def signed_bodies(keys: list[tuple[Keypair, Keypair]], timestamp: int) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from bittensor_core import Keypair
 from signer.config import ENV_NAMES
 
 from servers.loadgen import post_all
+from servers.neurons import miners, snapshot
 from servers.signer_gunicorn import gunicorn_signer
 
 pytestmark = pytest.mark.slow
@@ -30,28 +30,6 @@ CONNECTIONS = 64
 MINERS = 64
 QUOTA = 150
 BUSY_SHARE = 1_000  # requests of the busy miner; the others share the rest, < QUOTA each
-
-
-def miner(n: int) -> tuple[Keypair, Keypair]:
-    return Keypair.create_from_uri(f"//load/{n}"), Keypair.create_from_uri(f"//load/{n}//cold")
-
-
-def snapshot(keys: list[tuple[Keypair, Keypair]]) -> dict:
-    return {
-        "netuid": 46,
-        "block": 7_000_000,
-        "fetchedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "neurons": [
-            {
-                "uid": uid,
-                "hotkey": hot.ss58_address,
-                "coldkey": cold.ss58_address,
-                "validatorPermit": False,
-                "stake": 1.0,
-            }
-            for uid, (hot, cold) in enumerate(keys)
-        ],
-    }
 
 
 def signed(hot: Keypair, cold: Keypair, timestamp: int) -> bytes:
@@ -70,7 +48,7 @@ def test_ten_thousand_requests_no_5xx_and_429_only_past_the_quota(
 ):
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
-    keys = [miner(n) for n in range(MINERS)]
+    keys = miners(MINERS, name="load")
     metagraph = tmp_path / "metagraph.json"
     metagraph.write_text(json.dumps(snapshot(keys)))
     others = REQUESTS - BUSY_SHARE
