@@ -20,19 +20,16 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
 from bittensor_core import Keypair
 
-from bench.common import ROOT, Options, machine_line, options, update_results, write_result
+from bench.common import Options, machine_line, options, update_results, write_result
 
 from servers.neurons import miners, snapshot
-from servers.seaweed import free_ports
-from servers.signer_gunicorn import procfile_command
+from servers.signer_gunicorn import gunicorn_signer
 
 NAME = "signer"
 LUA = Path(__file__).with_name("signer.lua")
@@ -40,7 +37,6 @@ CONNECTIONS = 64
 FULL = {"miners": 256, "seconds": 10, "threads": 2}
 SHORT = {"miners": 16, "seconds": 1, "threads": 1}
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))  # the Procfile's default
-START_TIMEOUT = 30.0
 TARGETS = {"ratioToCeiling": 0.5, "p99Ms": 50.0, "errors": 0}
 
 
@@ -77,45 +73,6 @@ def server_env(folder: Path, metagraph: Path) -> dict[str, str]:
         "S3_ACCESS_KEY_ID": "AKIABENCHSIGNER",
         "S3_SECRET_ACCESS_KEY": "bench-secret-not-real",
     }
-
-
-@contextmanager
-def gunicorn(env: Mapping[str, str], folder: Path, workers: int) -> Iterator[str]:
-    """The Procfile's web command on a free loopback port; yields its base URL."""
-    (port,) = free_ports(1)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNER_", "S3_"))}
-    with (folder / "gunicorn.log").open("wb") as log:
-        process = subprocess.Popen(
-            procfile_command(port, workers),
-            cwd=ROOT,
-            env={**clean, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not _answers(base):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not start:\n{(folder / 'gunicorn.log').read_text()}"
-                    )
-                time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _answers(base: str) -> bool:
-    try:
-        return requests.get(f"{base}/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def wrk(base: str, path: str, seconds: int, threads: int, bodies: Path | None) -> dict[str, Any]:
@@ -178,7 +135,7 @@ def run(opts: Options) -> dict[str, Any]:
         metagraph = folder / "metagraph.json"
         metagraph.write_text(json.dumps(snapshot(keys)))
         bodies = folder / "bodies.jsonl"
-        with gunicorn(server_env(folder, metagraph), folder, WORKERS) as base:
+        with gunicorn_signer(server_env(folder, metagraph), folder, WORKERS) as base:
             bodies.write_text("\n".join(signed_bodies(keys, int(time.time()))) + "\n")
             check_one(base, bodies.read_text().splitlines()[0])
             wrk(base, "/healthz", 1, shape["threads"], None)

@@ -33,14 +33,16 @@ def procfile_command(port: int, workers: int = 1) -> list[str]:
 
 
 @contextmanager
-def gunicorn_signer(env: Mapping[str, str], workdir: Path) -> Iterator[str]:
-    """Run the signer with `env` until the block ends; yields its base URL."""
+def gunicorn_signer(env: Mapping[str, str], workdir: Path, workers: int = 1) -> Iterator[str]:
+    """Run the signer with `env` (and none of the caller's own SIGNER_/S3_ settings) until
+    the block ends; yields its base URL."""
     (port,) = free_ports(1)
     log = (workdir / "gunicorn.log").open("w+b")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNER_", "S3_"))}
     process = subprocess.Popen(
-        procfile_command(port),
+        procfile_command(port, workers),
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**inherited, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
