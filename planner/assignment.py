@@ -76,6 +76,24 @@ def build(
     }
 
 
+def audit(document: dict[str, Any], secret: bytes, count: int, commitment: str) -> dict[str, Any]:
+    """The validators' key: which of the epoch's zipcodes are audited, chosen with the secret.
+
+    Nothing in the public assignment marks them; the key is sealed to the epoch's end and
+    carries the assignment's salt and commitment, so it provably belongs to that epoch.
+    """
+    epoch_id = document["epochId"]
+    zips = [z["zipcode"] for z in document["zipcodes"]]
+    ranked = sorted(zips, key=lambda z: derive(secret, f"audit/{z}", epoch_id))
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "epochId": epoch_id,
+        "salt": document["salt"],
+        "assignmentCommitment": commitment,
+        "auditZipcodes": sorted(ranked[:count]),
+    }
+
+
 def to_bytes(document: dict[str, Any]) -> bytes:
     """Canonical serialisation: stable key order, compact, UTF-8, one trailing newline."""
     return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()

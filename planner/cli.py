@@ -76,7 +76,7 @@ class Context:
         s = self.settings
         return data_io.load_dataset(s.data, s.count_column), data_io.load_priorities(s.priorities)
 
-    def planner(self, show_progress: bool = True) -> jobs.Planner:
+    def planner(self) -> jobs.Planner:
         s = self.settings
         return jobs.Planner(
             public=s.public_store(),
@@ -87,7 +87,8 @@ class Context:
             horizon=s.horizon,
             epoch_hours=s.epoch_hours,
             round_for=self.round_for,
-            progress=_progress if show_progress else jobs._no_progress,
+            progress=_progress,
+            audit_count=s.audit_zipcodes,
         )
 
 

@@ -63,6 +63,7 @@ class Settings:
     drand_urls: tuple[str, ...] = drand.DEFAULT_RELAYS
     bucket: Bucket | None = None
     lock_wait_seconds: float = 0.0
+    audit_zipcodes: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +97,7 @@ class Settings:
             drand_urls=urls or drand.DEFAULT_RELAYS,
             bucket=_bucket(env),
             lock_wait_seconds=_number(env, "PLANNER_LOCK_WAIT", 0.0),
+            audit_zipcodes=_audit_count(env),
         )
 
     @property
@@ -138,6 +140,13 @@ class Settings:
             prefix=prefix,
             acl=acl,
         )
+
+
+def _audit_count(env: Mapping[str, str]) -> int:
+    count = int(_number(env, "PLANNER_AUDIT_ZIPCODES", 0, int))
+    if count < 0:
+        raise SettingsError(f"PLANNER_AUDIT_ZIPCODES must be 0 or more, got {count}")
+    return count
 
 
 def _bucket(env: Mapping[str, str]) -> Bucket | None:

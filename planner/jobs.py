@@ -57,6 +57,7 @@ class Planner:
     epoch_hours: int = 4
     round_for: Callable[[Epoch], int] = quicknet_round
     progress: Progress = _no_progress
+    audit_count: int = 0
 
 
 @dataclass
@@ -147,14 +148,25 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
         ciphertexts = _seal_unlisted(planner, state, index, sealer, fresh)
     if todo or ciphertexts:
         state_io.save(planner.private, state, planner.secret)
-    for epoch_id, ciphertext in sorted(ciphertexts.items()):
-        key = publish.sealed_key(epoch_id)
+    for key, ciphertext in sorted(ciphertexts.items()):
         if publish.put_immutable(planner.public, key, ciphertext, publish.OCTETS):
             result.written.append(key)
     _list_pending(planner, state, index)
     _write_pointers(planner, index, result.written, current=None)
     result.horizon = max(index) if index else None
     return result
+
+
+def _sealed_parts(epoch_id: str, pending: Pending) -> list[tuple[str, bytes, int, str]]:
+    """(key, plaintext, round, digest field) of each file sealed for an epoch."""
+    parts = [
+        (publish.sealed_key(epoch_id), pending.plaintext, pending.reveal_round, "sealed_sha256")
+    ]
+    if pending.audit is not None and pending.audit_round is not None:
+        parts.append(
+            (publish.audit_sealed_key(epoch_id), pending.audit, pending.audit_round, "audit_sha256")
+        )
+    return parts
 
 
 def _seal_unlisted(
@@ -164,7 +176,7 @@ def _seal_unlisted(
     sealer: seal.Sealer,
     fresh: dict[str, Future[bytes]],
 ) -> dict[str, bytes]:
-    """The sealed file to upload for each pending epoch that index.json does not list yet.
+    """The sealed files to upload, by key, for the pending epochs index.json does not list.
 
     Each ciphertext's sha256 is recorded in the state before it is uploaded. A sealed file
     already in the store (left by a run killed before it wrote index.json) is kept only if
@@ -177,24 +189,30 @@ def _seal_unlisted(
                 "refusing to publish (is this the right bucket and secret?)"
             )
     sealing = dict(fresh)
-    for epoch_id in sorted(k for k in state.pending if k not in index and k not in fresh):
+    owners: dict[str, tuple[str, str]] = {}
+    for epoch_id in sorted(k for k in state.pending if k not in index):
         pending = state.pending[epoch_id]
-        existing = planner.public.get(publish.sealed_key(epoch_id))
-        if existing is None:
-            sealing[epoch_id] = sealer.submit(pending.plaintext, pending.reveal_round)
-        elif hashlib.sha256(existing).hexdigest() != pending.sealed_sha256:
-            raise publish.PublishConflict(
-                f"{publish.sealed_key(epoch_id)} in {planner.public.describe()} is not the "
-                "file this planner sealed; nothing was overwritten"
-            )
+        for key, plaintext, round_number, digest_field in _sealed_parts(epoch_id, pending):
+            owners[key] = (epoch_id, digest_field)
+            if key in sealing:
+                continue
+            existing = planner.public.get(key)
+            if existing is None:
+                sealing[key] = sealer.submit(plaintext, round_number)
+            elif hashlib.sha256(existing).hexdigest() != getattr(pending, digest_field):
+                raise publish.PublishConflict(
+                    f"{key} in {planner.public.describe()} is not the file this planner "
+                    "sealed; nothing was overwritten"
+                )
     ciphertexts: dict[str, bytes] = {}
-    with planner.progress(sorted(sealing), len(sealing), "sealing") as epoch_ids:
-        for epoch_id in epoch_ids:
-            ciphertext = sealing[epoch_id].result()
+    with planner.progress(sorted(sealing), len(sealing), "sealing") as keys:
+        for key in keys:
+            ciphertext = sealing[key].result()
+            epoch_id, digest_field = owners[key]
             state.pending[epoch_id] = replace(
-                state.pending[epoch_id], sealed_sha256=hashlib.sha256(ciphertext).hexdigest()
+                state.pending[epoch_id], **{digest_field: hashlib.sha256(ciphertext).hexdigest()}
             )
-            ciphertexts[epoch_id] = ciphertext
+            ciphertexts[key] = ciphertext
     return ciphertexts
 
 
@@ -213,6 +231,9 @@ def _list_pending(
             commitment=seal.commitment(pending.plaintext),
             revealed=False,
             sealed_at=pending.sealed_at,
+            audit=None
+            if pending.audit is None or pending.audit_round is None
+            else publish.AuditEntry(pending.audit_round, seal.commitment(pending.audit)),
         )
 
 
@@ -278,36 +299,62 @@ def _select_epochs(
             dataset, priorities, planner.config, planner.secret, state.last_assigned, epochs
         )
         for epoch, document in chosen:
+            plaintext = assignment.to_bytes(document)
             pending = Pending(
-                plaintext=assignment.to_bytes(document),
+                plaintext=plaintext,
                 reveal_round=planner.round_for(epoch),
                 sealed_at=now.strftime(ISO_FORMAT),
             )
+            if planner.audit_count:
+                key = assignment.audit(
+                    document, planner.secret, planner.audit_count, seal.commitment(plaintext)
+                )
+                pending = replace(
+                    pending,
+                    audit=assignment.to_bytes(key),
+                    audit_round=planner.round_for(epoch.next()),
+                )
             state.pending[epoch.id] = pending
-            sealing[epoch.id] = sealer.submit(pending.plaintext, pending.reveal_round)
+            for key_, part, round_number, _ in _sealed_parts(epoch.id, pending):
+                sealing[key_] = sealer.submit(part, round_number)
     state.dataset_sha256 = dataset.sha256
     return sealing
 
 
 def reveal(planner: Planner, now: datetime) -> RevealResult:
-    """Publish the plain assignment of every sealed epoch that has started."""
+    """Publish the plain assignment of every sealed epoch that has started, and the
+    validators' key of every audited epoch that has ended."""
     index = publish.read_index(planner.public)
     state = _load_state(planner, index)
     result = RevealResult()
-    started = [
-        k for k in sorted(state.pending) if epoch_from_id(k, planner.epoch_hours).start <= now
-    ]
-    for epoch_id in started:
-        if publish.put_immutable(
-            planner.public,
-            publish.revealed_key(epoch_id),
-            state.pending[epoch_id].plaintext,
-            publish.JSON,
+    done = []
+    for epoch_id, pending in sorted(state.pending.items()):
+        epoch = epoch_from_id(epoch_id, planner.epoch_hours)
+        if epoch.start > now:
+            continue
+        entry = index.get(epoch_id)
+        if entry is None or not entry.revealed:
+            key = publish.revealed_key(epoch_id)
+            if publish.put_immutable(planner.public, key, pending.plaintext, publish.JSON):
+                result.written.append(key)
+            result.revealed.append(epoch_id)
+            entry = entry and replace(entry, revealed=True)
+        ended = epoch.end <= now
+        if (
+            ended
+            and pending.audit is not None
+            and not (entry and entry.audit and entry.audit.revealed)
         ):
-            result.written.append(publish.revealed_key(epoch_id))
-        if epoch_id in index:
-            index[epoch_id] = _revealed(index[epoch_id])
-        result.revealed.append(epoch_id)
+            key = publish.audit_revealed_key(epoch_id)
+            if publish.put_immutable(planner.public, key, pending.audit, publish.JSON):
+                result.written.append(key)
+            result.notes.append(f"revealed the validators' audit key of {epoch_id}")
+            if entry and entry.audit:
+                entry = replace(entry, audit=replace(entry.audit, revealed=True))
+        if entry is not None:
+            index[epoch_id] = entry
+        if pending.audit is None or ended:
+            done.append(epoch_id)
     missing = [
         e.epoch_id
         for e in index.values()
@@ -322,15 +369,11 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     _write_pointers(planner, index, result.written, current=current)
     if index.get(current.id) and index[current.id].revealed:
         result.current = current.id
-    if started:
-        for epoch_id in started:
+    if done:
+        for epoch_id in done:
             del state.pending[epoch_id]
         state_io.save(planner.private, state, planner.secret)
     return result
-
-
-def _revealed(entry: publish.IndexEntry) -> publish.IndexEntry:
-    return publish.IndexEntry(**{**entry.__dict__, "revealed": True})
 
 
 def _write_pointers(

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from planner import drand
-from planner.epochs import ISO_FORMAT, Epoch, epoch_from_id
+from planner.epochs import Epoch, epoch_from_id
 from planner.store import Store
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -49,6 +49,14 @@ def revealed_key(epoch_id: str) -> str:
     return f"epochs/{epoch_id}.json"
 
 
+def audit_sealed_key(epoch_id: str) -> str:
+    return f"audit/{epoch_id}.tlock"
+
+
+def audit_revealed_key(epoch_id: str) -> str:
+    return f"audit/{epoch_id}.json"
+
+
 def put_immutable(store: Store, key: str, data: bytes, content_type: str) -> bool:
     """Write once; True when written now, False when the same bytes were already there."""
     existing = store.get(key)
@@ -71,6 +79,15 @@ def put_if_changed(store: Store, key: str, data: bytes, content_type: str, cache
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """The validators' key of an epoch: sealed to its end, revealed after it."""
+
+    reveal_round: int
+    commitment: str
+    revealed: bool = False
+
+
+@dataclass(frozen=True)
 class IndexEntry:
     epoch_id: str
     epoch_start: str
@@ -79,9 +96,10 @@ class IndexEntry:
     commitment: str
     revealed: bool
     sealed_at: str
+    audit: AuditEntry | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        item: dict[str, Any] = {
             "epochId": self.epoch_id,
             "epochStart": self.epoch_start,
             "epochEnd": self.epoch_end,
@@ -91,9 +109,18 @@ class IndexEntry:
             "revealed": revealed_key(self.epoch_id) if self.revealed else None,
             "sealedAt": self.sealed_at,
         }
+        if self.audit is not None:
+            item["audit"] = {
+                "revealRound": self.audit.reveal_round,
+                "sealed": audit_sealed_key(self.epoch_id),
+                "commitment": self.audit.commitment,
+                "revealed": audit_revealed_key(self.epoch_id) if self.audit.revealed else None,
+            }
+        return item
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> IndexEntry:
+        audit = item.get("audit")
         return cls(
             epoch_id=item["epochId"],
             epoch_start=item["epochStart"],
@@ -102,23 +129,18 @@ class IndexEntry:
             commitment=item["commitment"],
             revealed=item["revealed"] is not None,
             sealed_at=item["sealedAt"],
+            audit=None
+            if audit is None
+            else AuditEntry(
+                reveal_round=int(audit["revealRound"]),
+                commitment=audit["commitment"],
+                revealed=audit["revealed"] is not None,
+            ),
         )
 
     @property
     def epoch(self) -> Epoch:
         return epoch_from_id(self.epoch_id)
-
-
-def new_entry(epoch: Epoch, reveal_round: int, commitment: str, now: datetime) -> IndexEntry:
-    return IndexEntry(
-        epoch_id=epoch.id,
-        epoch_start=epoch.start_iso,
-        epoch_end=epoch.end_iso,
-        reveal_round=reveal_round,
-        commitment=commitment,
-        revealed=False,
-        sealed_at=now.strftime(ISO_FORMAT),
-    )
 
 
 def read_index(store: Store) -> dict[str, IndexEntry]:

@@ -40,6 +40,9 @@ class Pending:
     reveal_round: int
     sealed_at: str
     sealed_sha256: str | None = None
+    audit: bytes | None = None  # the validators' key, sealed to the epoch's end
+    audit_round: int | None = None
+    audit_sha256: str | None = None
 
 
 @dataclass
@@ -61,6 +64,9 @@ class PlannerState:
                     "revealRound": p.reveal_round,
                     "sealedAt": p.sealed_at,
                     "sealedSha256": p.sealed_sha256,
+                    "audit": None if p.audit is None else p.audit.decode(),
+                    "auditRound": p.audit_round,
+                    "auditSha256": p.audit_sha256,
                 }
                 for epoch_id, p in sorted(self.pending.items())
             },
@@ -76,6 +82,9 @@ class PlannerState:
                     reveal_round=int(p["revealRound"]),
                     sealed_at=str(p["sealedAt"]),
                     sealed_sha256=p.get("sealedSha256"),
+                    audit=None if p.get("audit") is None else p["audit"].encode(),
+                    audit_round=p.get("auditRound"),
+                    audit_sha256=p.get("auditSha256"),
                 )
                 for epoch_id, p in data["pending"].items()
             },

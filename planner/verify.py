@@ -158,12 +158,14 @@ def verify_epoch(
         document = json.loads(plaintext)
         same_epoch = document.get("epochId") == epoch_id
     except (ValueError, AttributeError):
-        same_epoch = False
+        document, same_epoch = {}, False
     outcome.add(
         "content",
         same_epoch,
         "epochId inside matches" if same_epoch else "not this epoch's assignment",
     )
+    if entry.audit is not None and entry.audit.revealed:
+        _check_audit(outcome, source, epoch_id, entry.audit, document)
     revealed = source.get(publish.revealed_key(epoch_id))
     if revealed is None:
         outcome.add(
@@ -178,3 +180,30 @@ def verify_epoch(
             else "differs from the sealed plaintext",
         )
     return outcome
+
+
+def _check_audit(
+    outcome: Outcome,
+    source: Source,
+    epoch_id: str,
+    audit: publish.AuditEntry,
+    document: dict[str, Any],
+) -> None:
+    """The validators' key revealed after the epoch: committed, and about this assignment."""
+    body = source.get(publish.audit_revealed_key(epoch_id))
+    if body is None or seal.commitment(body) != audit.commitment:
+        outcome.add("audit key", False, "missing, or its sha256 differs from its commitment")
+        return
+    try:
+        key = json.loads(body)
+        zips = {z["zipcode"] for z in document.get("zipcodes", [])}
+        belongs = key["salt"] == document.get("salt") and set(key["auditZipcodes"]) <= zips
+    except (ValueError, KeyError, TypeError):
+        belongs = False
+    outcome.add(
+        "audit key",
+        belongs,
+        f"{len(key['auditZipcodes'])} audited zipcodes of this assignment"
+        if belongs
+        else "does not belong to this assignment",
+    )

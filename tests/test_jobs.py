@@ -241,3 +241,51 @@ def test_concurrent_ticks_do_not_corrupt(make_planner, tmp_path) -> None:
     index = json.loads((tmp_path / "published/index.json").read_bytes())
     assert len(index["epochs"]) == 43
     assert sum(1 for e in index["epochs"] if e["revealed"]) == 1
+
+
+def test_no_audit_key_unless_asked(make_planner, tmp_path) -> None:
+    jobs.tick(make_planner(), NOW)
+    index = json.loads((tmp_path / "published/index.json").read_bytes())
+    assert all("audit" not in entry for entry in index["epochs"])
+    assert not (tmp_path / "published/audit").exists()
+
+
+def test_audit_zipcodes_stay_sealed_until_the_epoch_ends(make_planner, tmp_path, relay) -> None:
+    from planner.seal import unseal
+
+    from servers.drand_relay import TEST_ROUND, TEST_SIGNATURE
+
+    planner = make_planner(audit_count=5, round_for=lambda epoch: TEST_ROUND)
+    jobs.tick(planner, NOW)
+    current = epoch_at(NOW)
+    entry = next(
+        e
+        for e in json.loads((tmp_path / "published/index.json").read_bytes())["epochs"]
+        if e["epochId"] == current.id
+    )
+    assert entry["audit"]["sealed"] == f"audit/{current.id}.tlock"
+    assert entry["audit"]["revealed"] is None
+    published = b"".join(snapshot(tmp_path / "published").values())
+    assert b"auditZipcodes" not in published
+    assignment = json.loads((tmp_path / f"published/epochs/{current.id}.json").read_bytes())
+
+    # drand alone opens the key once the end round is out, and it matches its commitment
+    sealed_key = (tmp_path / "published" / entry["audit"]["sealed"]).read_bytes()
+    opened = unseal(sealed_key, TEST_SIGNATURE)
+    assert "sha256:" + hashlib.sha256(opened).hexdigest() == entry["audit"]["commitment"]
+
+    result = jobs.reveal(planner, current.end)
+    assert f"revealed the validators' audit key of {current.id}" in result.notes
+    body = (tmp_path / f"published/audit/{current.id}.json").read_bytes()
+    assert body == opened
+    key = json.loads(body)
+    zips = {z["zipcode"] for z in assignment["zipcodes"]}
+    assert len(key["auditZipcodes"]) == 5 and set(key["auditZipcodes"]) <= zips
+    assert key["salt"] == assignment["salt"]
+    assert key["assignmentCommitment"] == entry["commitment"]
+    index = json.loads((tmp_path / "published/index.json").read_bytes())
+    revealed = next(e for e in index["epochs"] if e["epochId"] == current.id)
+    assert revealed["audit"]["revealed"] == f"audit/{current.id}.json"
+    assert current.id not in state.load(planner.private, SECRET).pending
+    again = jobs.reveal(planner, current.end)
+    assert again.written == [] and again.notes == []

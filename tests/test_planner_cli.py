@@ -294,3 +294,38 @@ def test_rotate_secret_needs_the_new_one(env) -> None:
     result = CliRunner().invoke(cli, ["rotate-secret"])
     assert result.exit_code == 1
     assert "PLANNER_NEW_SECRET is not set" in result.output
+
+
+def test_verify_checks_the_audit_key_after_the_epoch(env, monkeypatch, tmp_path, relay) -> None:
+    monkeypatch.setenv("PLANNER_AUDIT_ZIPCODES", "3")
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    end = epoch_at(NOW).end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "audit key" in run("tick", "--now", end, obj=context_on_test_round(tmp_path)).output
+    epoch_id = epoch_at(NOW).id
+    result = run(
+        "verify",
+        epoch_id,
+        "--now",
+        end,
+        "--drand-url",
+        relay.url,
+        obj=context_on_test_round(tmp_path),
+    )
+    assert result.exit_code == 0, result.output
+    assert "ok   audit key: 3 audited zipcodes of this assignment" in result.output
+    key = tmp_path / f"published/audit/{epoch_id}.json"
+    key.write_bytes(key.read_bytes().replace(b'"salt":"', b'"salt":"0'))
+    failed = CliRunner().invoke(
+        cli,
+        ["verify", epoch_id, "--now", end, "--drand-url", relay.url],
+        obj=context_on_test_round(tmp_path),
+    )
+    assert failed.exit_code == 1
+    assert "FAIL audit key: missing, or its sha256 differs from its commitment" in failed.output
+
+
+def test_negative_audit_count_is_refused(env, monkeypatch) -> None:
+    monkeypatch.setenv("PLANNER_AUDIT_ZIPCODES", "-1")
+    result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert result.exit_code == 1
+    assert "PLANNER_AUDIT_ZIPCODES must be 0 or more, got -1" in result.output
