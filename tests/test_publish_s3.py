@@ -120,7 +120,7 @@ class Watched:
 
 def watched_planner(env: dict[str, str], journal: list[str], budget: int = -1) -> jobs.Planner:
     """The planner the CLI would build, its two stores watched with one write budget."""
-    planner = context(env).planner(show_progress=False)
+    planner = context(env).planner()
     shared = [budget]
     return dataclasses.replace(
         planner,
