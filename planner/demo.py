@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,11 @@ def demo_secret(path: Path) -> str:
         path.write_text(secrets.token_hex(32) + "\n")
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM ends the demo like Ctrl-C, so its two servers are stopped too."""
+    raise KeyboardInterrupt
 
 
 def main() -> int:
@@ -79,6 +85,7 @@ def main() -> int:
         "(see data/README.md).\n",
         flush=True,
     )
+    signal.signal(signal.SIGTERM, _stop)
     try:
         return signer.wait()
     except KeyboardInterrupt:
