@@ -84,19 +84,23 @@ def status_text(
         loaded = state_io.load(private, secret)
         pending = loaded.pending if loaded else {}
     window_start = now - timedelta(days=coverage_days)
+    shown_from = now - timedelta(hours=epoch_hours * 3)
+    shown_until = now + timedelta(days=1)
     recent: list[dict[str, Any]] = []
     rows = []
     for epoch_id, entry in sorted(entries.items()):
         epoch = entry.epoch
+        in_window = window_start <= epoch.start <= now
+        shown = epoch.end > shown_from and epoch.start < shown_until
+        if not (in_window or shown):
+            continue
         body = public.get(publish.revealed_key(epoch_id)) if entry.revealed else None
         if body is None and epoch_id in pending:
             body = pending[epoch_id].plaintext
         document = json.loads(body) if body else None
-        if document and window_start <= epoch.start <= now:
+        if document and in_window:
             recent.append(document)
-        if epoch.end > now - timedelta(hours=epoch_hours * 3) and epoch.start < now + timedelta(
-            days=1
-        ):
+        if shown:
             state = "revealed" if entry.revealed else "sealed"
             if epoch.start <= now < epoch.end:
                 state = f"current, {state}"
