@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planner import drand, publish, seal, verify
-from planner.epochs import Epoch
+from planner.epochs import Epoch, quicknet_round
 from planner.store import StoreError
 
 
@@ -109,7 +109,7 @@ def sealed_assignment(
     epoch_id: str | None = None,
     now: datetime | None = None,
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
-    round_for: Callable[[Epoch], int] | None = None,
+    round_for: Callable[[Epoch], int] = quicknet_round,
 ) -> Assignment:
     """Open the sealed file with drand's signature and check it (planner.verify's checks).
 
@@ -117,9 +117,8 @@ def sealed_assignment(
     """
     source = verify.HttpSource(base_url)
     entry = _entry(source, epoch_id, now)
-    options = {"round_for": round_for} if round_for is not None else {}
     outcome = verify.verify_epoch(
-        source, entry.epoch_id, now or datetime.now(UTC), relays, **options
+        source, entry.epoch_id, now or datetime.now(UTC), relays, round_for
     )
     if not outcome.ok or outcome.plaintext is None:
         failed = "; ".join(f"{c.name}: {c.detail}" for c in outcome.checks if not c.ok)
@@ -131,7 +130,7 @@ def current_assignment(
     base_url: str,
     now: datetime | None = None,
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
-    round_for: Callable[[Epoch], int] | None = None,
+    round_for: Callable[[Epoch], int] = quicknet_round,
 ) -> Assignment:
     """The running epoch's assignment: the plain file, or the sealed one until it is out."""
     try:

@@ -22,7 +22,7 @@ from planner import dataset as data_io
 from planner import doctor as doctor_checks
 from planner import generate, jobs, report, verify
 from planner.config import Settings, SettingsError
-from planner.epochs import Epoch, EpochError, epoch_at, parse_instant
+from planner.epochs import Epoch, EpochError, epoch_at, parse_instant, quicknet_round
 from planner.lock import LockBusy, exclusive
 from planner.publish import IndexUnreadable, PublishConflict
 from planner.seal import SealError
@@ -52,7 +52,7 @@ class Context:
     def __init__(
         self,
         settings: Settings | None = None,
-        round_for: Callable[[Epoch], int] = jobs.quicknet_round,
+        round_for: Callable[[Epoch], int] = quicknet_round,
     ) -> None:
         self._settings = settings
         self.round_for = round_for

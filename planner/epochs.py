@@ -41,6 +41,11 @@ def reveal_round(start: datetime) -> int:
     return math.ceil((start.timestamp() - QUICKNET_GENESIS) / QUICKNET_PERIOD) + 1
 
 
+def quicknet_round(epoch: Epoch) -> int:
+    """The round an epoch's assignment is sealed to: the one that opens it at its start."""
+    return epoch.reveal_round
+
+
 def round_time(round_number: int) -> datetime:
     """When quicknet publishes `round_number`."""
     return datetime.fromtimestamp(QUICKNET_GENESIS + (round_number - 1) * QUICKNET_PERIOD, tz=UTC)

@@ -19,7 +19,14 @@ import numpy as np
 from planner import assignment, publish, seal, selection
 from planner import state as state_io
 from planner.dataset import Dataset, StatePriority
-from planner.epochs import ISO_FORMAT, Epoch, epoch_at, epoch_from_id, epochs_between
+from planner.epochs import (
+    ISO_FORMAT,
+    Epoch,
+    epoch_at,
+    epoch_from_id,
+    epochs_between,
+    quicknet_round,
+)
 from planner.state import Pending, PlannerState
 from planner.store import Store
 
@@ -38,10 +45,6 @@ def _no_progress(
     items: Iterable[T], length: int, label: str
 ) -> AbstractContextManager[Iterable[T]]:
     return nullcontext(items)
-
-
-def quicknet_round(epoch: Epoch) -> int:
-    return epoch.reveal_round
 
 
 @dataclass

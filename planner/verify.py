@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from planner import drand, publish, seal
-from planner.epochs import Epoch, EpochError, epoch_at, epoch_from_id, reveal_round
+from planner.epochs import Epoch, EpochError, epoch_at, epoch_from_id, quicknet_round
 from planner.store import LocalStore, Store, StoreError
 
 
@@ -93,7 +93,7 @@ def verify_epoch(
     epoch_id: str | None,
     now: datetime,
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
-    round_for: Callable[[Epoch], int] = lambda epoch: reveal_round(epoch.start),
+    round_for: Callable[[Epoch], int] = quicknet_round,
     fetch_signature: Callable[..., str] = drand.fetch_signature,
 ) -> Outcome:
     """Every check a client can make of one epoch; stops at the first that makes the rest moot."""
