@@ -106,16 +106,22 @@ def parse_listing(xml: bytes) -> Page:
     return Page(objects, prefixes, token, truncated)
 
 
-def list_page(url: str, *, session: requests.Session | None = None) -> Page:
-    """GET one presigned list URL and parse the page."""
+def _get(url: str, session: requests.Session | None, verb: str, noun: str) -> bytes:
+    """GET a presigned URL; errors say what was being done and never show the signature."""
     try:
         response = (session or requests).get(url, timeout=TIMEOUT)
     except requests.RequestException as exc:
-        raise StorageError(f"cannot list {_without_query(url)}: {type(exc).__name__}") from exc
+        raise StorageError(f"cannot {verb} {_without_query(url)}: {type(exc).__name__}") from exc
     if response.status_code != 200:
-        raise StorageError(f"listing {_without_query(url)} refused: {_s3_error(response)}")
+        raise StorageError(f"{noun} {_without_query(url)} refused: {_s3_error(response)}")
+    return response.content
+
+
+def list_page(url: str, *, session: requests.Session | None = None) -> Page:
+    """GET one presigned list URL and parse the page."""
+    body = _get(url, session, "list", "listing")
     try:
-        return parse_listing(response.content)
+        return parse_listing(body)
     except (ET.ParseError, ValueError) as exc:
         raise StorageError(f"{_without_query(url)} did not answer a listing: {exc}") from exc
 
@@ -181,10 +187,4 @@ def read_miner_files(
 
 def read_object(url: str, *, session: requests.Session | None = None) -> bytes:
     """GET one object with a presigned URL."""
-    try:
-        response = (session or requests).get(url, timeout=TIMEOUT)
-    except requests.RequestException as exc:
-        raise StorageError(f"cannot read {_without_query(url)}: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise StorageError(f"reading {_without_query(url)} refused: {_s3_error(response)}")
-    return response.content
+    return _get(url, session, "read", "reading")
