@@ -20,7 +20,7 @@ import click
 
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
-from planner import generate, jobs, report, verify
+from planner import generate, jobs, keys, report, verify
 from planner.config import Settings, SettingsError
 from planner.epochs import Epoch, EpochError, epoch_at, parse_instant, quicknet_round
 from planner.lock import LockBusy, exclusive
@@ -36,6 +36,7 @@ EXPECTED = (
     EpochError,
     IndexUnreadable,
     jobs.PlannerError,
+    keys.SecretError,
     LockBusy,
     PublishConflict,
     SealError,
@@ -81,7 +82,8 @@ class Context:
         return jobs.Planner(
             public=s.public_store(),
             private=s.private_store(),
-            secret=s.secret_bytes(),
+            secret=s.master_key(),
+            legacy_state_key=keys.legacy_state_key(s.secret_bytes()),
             config=s.selection,
             load_data=self.load_data,
             horizon=s.horizon,
@@ -370,7 +372,7 @@ def status(ctx: Context, coverage_days: int, **options: Any) -> None:
         report.status_text(
             s.public_store(),
             s.private_store() if s.secret else None,
-            s.secret_bytes() if s.secret else None,
+            s.master_key() if s.secret else None,
             ctx.load_data,
             s.selection,
             ctx.now(),
@@ -405,7 +407,7 @@ def preview(ctx: Context, report_path: Path, **options: Any) -> None:
         dataset,
         priorities,
         s.selection,
-        s.secret_bytes() if s.secret else None,
+        s.master_key() if s.secret else None,
         epoch_at(ctx.now(), s.epoch_hours),
         s.horizon,
     )
@@ -421,10 +423,8 @@ def preview(ctx: Context, report_path: Path, **options: Any) -> None:
 def rotate_secret(ctx: Context, published: Path | None) -> None:
     """Re-encrypt the private state from PLANNER_SECRET to PLANNER_NEW_SECRET."""
     ctx.override(published=published)
-    new = replace(ctx.settings, secret=os.environ.get("PLANNER_NEW_SECRET") or None)
-    if not new.secret:
-        raise SettingsError("PLANNER_NEW_SECRET is not set: it holds the secret to rotate to")
-    last = jobs.rotate_secret(ctx.planner(), new.secret_bytes())
+    new = keys.check_strength(os.environ.get("PLANNER_NEW_SECRET"), "PLANNER_NEW_SECRET")
+    last = jobs.rotate_secret(ctx.planner(), keys.master_key(new))
     click.echo("the private state is now encrypted under PLANNER_NEW_SECRET")
     if last:
         click.echo(
@@ -432,6 +432,12 @@ def rotate_secret(ctx: Context, published: Path | None) -> None:
             "the next ones use the new secret"
         )
     click.echo("now set PLANNER_SECRET to the new value wherever the planner runs")
+
+
+@cli.command("new-secret")
+def new_secret() -> None:
+    """Print a fresh random PLANNER_SECRET (256 bits, hex) to put in the job's settings."""
+    click.echo(keys.new_secret())
 
 
 @cli.command("verify")

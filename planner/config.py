@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from planner import drand
+from planner import drand, keys
 from planner.selection import SelectionConfig
 from planner.store import LocalStore, S3Store, Store
 
-MIN_SECRET_LENGTH = 32
 STATE_PREFIX = "_planner/"
 
 
@@ -105,18 +104,12 @@ class Settings:
         return timedelta(days=self.horizon_days)
 
     def secret_bytes(self) -> bytes:
-        """The planning secret; required, never defaulted, never shown."""
-        if not self.secret:
-            raise SettingsError(
-                "PLANNER_SECRET is not set; planning needs it and there is no default. "
-                "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
-            )
-        if len(self.secret) < MIN_SECRET_LENGTH:
-            raise SettingsError(
-                f"PLANNER_SECRET is too short ({len(self.secret)} characters; at least "
-                f"{MIN_SECRET_LENGTH} are required)"
-            )
-        return self.secret.encode()
+        """The planning secret; required, never defaulted, never shown, refused if weak."""
+        return keys.check_strength(self.secret)
+
+    def master_key(self) -> bytes:
+        """The key every other key is derived from (scrypt of the secret, once per process)."""
+        return keys.master_key(self.secret_bytes())
 
     def public_store(self) -> Store:
         if self.bucket is None:

@@ -53,7 +53,7 @@ class Planner:
 
     public: Store
     private: Store
-    secret: bytes
+    secret: bytes  # the master key (planner.keys.master_key of PLANNER_SECRET)
     config: selection.SelectionConfig = field(default_factory=selection.SelectionConfig)
     load_data: Callable[[], tuple[Dataset, list[StatePriority]]] | None = None
     horizon: timedelta = timedelta(days=7)
@@ -61,6 +61,7 @@ class Planner:
     round_for: Callable[[Epoch], int] = quicknet_round
     progress: Progress = _no_progress
     audit_count: int = 0
+    legacy_state_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class RevealResult:
 
 
 def _load_state(planner: Planner, index: dict[str, publish.IndexEntry]) -> PlannerState:
-    loaded = state_io.load(planner.private, planner.secret)
+    loaded = state_io.load(planner.private, planner.secret, planner.legacy_state_key)
     if loaded is not None:
         return loaded
     if any(not e.revealed for e in index.values()):

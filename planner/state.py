@@ -2,9 +2,13 @@
 
 It holds the history that cooldowns need and the plaintext of every epoch sealed but not
 yet revealed (the ciphertext is public, and can be sealed again from the plaintext). It is
-stored encrypted under a key derived from PLANNER_SECRET, next to the published files (a
-private object in the bucket), so a cron job on a fresh machine with an empty disk
-continues exactly where the last one stopped.
+stored encrypted under a key derived from the planner's master key (planner.keys), next to
+the published files (a private object in the bucket), so a cron job on a fresh machine with
+an empty disk continues exactly where the last one stopped.
+
+Format 2 (header S46STATE2) is encrypted under HMAC(master key, label); format 1 (S46STATE1,
+before the master key existed) under HMAC(secret, label). A format-1 file is still read,
+given the key it was written under, and rewritten in format 2 as soon as it is read.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from planner.store import Store
 
 STATE_KEY = "planner-state.enc"
-MAGIC = b"S46STATE1"
+MAGIC = b"S46STATE2"
+LEGACY_MAGIC = b"S46STATE1"
 CONTENT_TYPE = "application/octet-stream"
 CACHE_CONTROL = "no-store"
 
@@ -92,23 +97,33 @@ class PlannerState:
         )
 
 
-def state_key(secret: bytes) -> bytes:
-    """An AES-256 key for the state, independent of every other use of the secret."""
-    return hmac.new(secret, b"s46-planner-state-key/v1", hashlib.sha256).digest()
+def state_key(master: bytes) -> bytes:
+    """An AES-256 key for the state, independent of every other use of the master key."""
+    return hmac.new(master, b"s46-planner-state-key/v2", hashlib.sha256).digest()
 
 
-def encrypt(state: PlannerState, secret: bytes) -> bytes:
+def encrypt(state: PlannerState, master: bytes) -> bytes:
     nonce = os.urandom(12)
     payload = gzip.compress(json.dumps(state.to_json()).encode(), compresslevel=1, mtime=0)
-    return MAGIC + nonce + AESGCM(state_key(secret)).encrypt(nonce, payload, MAGIC)
+    return MAGIC + nonce + AESGCM(state_key(master)).encrypt(nonce, payload, MAGIC)
 
 
-def decrypt(blob: bytes, secret: bytes) -> PlannerState:
-    if not blob.startswith(MAGIC):
+def decrypt(blob: bytes, master: bytes, legacy_key: bytes | None = None) -> PlannerState:
+    """Open a state file; `legacy_key` (planner.keys.legacy_state_key) opens format 1."""
+    if blob.startswith(MAGIC):
+        magic, key = MAGIC, state_key(master)
+    elif blob.startswith(LEGACY_MAGIC):
+        if legacy_key is None:
+            raise StateError(
+                "the planner state is in format 1 (written before keys were derived through "
+                "scrypt): run `planner tick` once with PLANNER_SECRET, which converts it"
+            )
+        magic, key = LEGACY_MAGIC, legacy_key
+    else:
         raise StateError("the planner state is not a planner state file (wrong header)")
-    nonce, body = blob[len(MAGIC) : len(MAGIC) + 12], blob[len(MAGIC) + 12 :]
+    nonce, body = blob[len(magic) : len(magic) + 12], blob[len(magic) + 12 :]
     try:
-        payload = AESGCM(state_key(secret)).decrypt(nonce, body, MAGIC)
+        payload = AESGCM(key).decrypt(nonce, body, magic)
     except InvalidTag as exc:
         raise StateError(
             "the planner state cannot be opened with this PLANNER_SECRET (another secret, "
@@ -120,12 +135,18 @@ def decrypt(blob: bytes, secret: bytes) -> PlannerState:
         raise StateError(f"the planner state is damaged: {exc}") from exc
 
 
-def load(store: Store, secret: bytes) -> PlannerState | None:
+def load(store: Store, master: bytes, legacy_key: bytes | None = None) -> PlannerState | None:
+    """The state, or None if there is none; a format-1 file is rewritten in format 2 at once."""
     blob = store.get(STATE_KEY)
-    return None if blob is None else decrypt(blob, secret)
+    if blob is None:
+        return None
+    state = decrypt(blob, master, legacy_key)
+    if blob.startswith(LEGACY_MAGIC):
+        save(store, state, master)
+    return state
 
 
-def save(store: Store, state: PlannerState, secret: bytes) -> None:
+def save(store: Store, state: PlannerState, master: bytes) -> None:
     store.put(
-        STATE_KEY, encrypt(state, secret), content_type=CONTENT_TYPE, cache_control=CACHE_CONTROL
+        STATE_KEY, encrypt(state, master), content_type=CONTENT_TYPE, cache_control=CACHE_CONTROL
     )

@@ -22,7 +22,8 @@ from servers.drand_relay import Relay, drand_relay
 from servers.seaweed import S3Endpoint, s3_endpoint
 
 REPO = Path(__file__).resolve().parents[1]
-SECRET = b"test-secret-0123456789abcdef0123456789abcdef"
+# A planning secret for tests only (random hex, as `planner new-secret` prints).
+SECRET = b"1dddfe768d90a3900b90f2b56a67c0fc964a481166b952b6277bcd962c7ec9a7"
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 SIGNER_DEMO_METAGRAPH = REPO / "data" / "metagraph.demo.json"
 

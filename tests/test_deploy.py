@@ -28,6 +28,7 @@ from docs_catalog import (
     procfile_web,
 )
 
+from planner import keys
 from planner.cli import cli as planner_cli
 from planner.config import Settings as PlannerSettings
 from signer.config import load_settings
@@ -265,7 +266,7 @@ def test_each_program_gets_only_its_own_credentials(spec):
 
 def _with_dummy_secrets(component: dict[str, Any]) -> dict[str, str]:
     env = {k: e.get("value", "") for k, e in _envs(component).items()}
-    env.update({k: "x" * 64 for k in env if k in SECRETS})
+    env.update({k: keys.new_secret() for k in env if k in SECRETS})
     return env
 
 
@@ -318,7 +319,7 @@ def test_the_droplet_crontab_line_exports_the_settings_and_ticks(tmp_path):
     shutil.copytree(REPO / "data", checkout / "data")
     (checkout / ".venv").symlink_to(REPO / ".venv")
     settings = tmp_path / "planner.env"
-    settings.write_text(f"PLANNER_SECRET={'s' * 64}\nPLANNER_DAYS=1\n", encoding="utf-8")
+    settings.write_text(f"PLANNER_SECRET={keys.new_secret()}\nPLANNER_DAYS=1\n", encoding="utf-8")
     log = tmp_path / "planner.log"
     command = (
         command.replace("/opt/subnet46", str(checkout))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from planner import keys
 from planner.cli import Context, cli
 from planner.config import Settings
 from planner.epochs import epoch_at
@@ -89,6 +91,21 @@ def test_plan_requires_the_secret_and_writes_nothing_without_it(env, monkeypatch
     monkeypatch.setenv("PLANNER_SECRET", "short")
     result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
     assert result.exit_code == 1 and "too short" in result.output
+    monkeypatch.setenv("PLANNER_SECRET", "subnet46" * 4)
+    result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert result.exit_code == 1
+    assert "PLANNER_SECRET looks guessable" in result.output
+    assert "planner new-secret" in result.output
+    assert "subnet46" not in result.output
+    assert not (tmp_path / "published").exists()
+
+
+def test_new_secret_prints_a_fresh_strong_secret() -> None:
+    first, second = (CliRunner().invoke(cli, ["new-secret"]) for _ in range(2))
+    assert first.exit_code == second.exit_code == 0
+    assert first.output != second.output
+    assert re.fullmatch(r"[0-9a-f]{64}\n", first.output)
+    assert keys.check_strength(first.output.strip()) == first.output.strip().encode()
 
 
 def test_tick_prints_what_it_did_and_is_idempotent(env, tmp_path) -> None:
@@ -271,7 +288,10 @@ def test_verify_reports_an_unreachable_relay(env, tmp_path) -> None:
 
 def test_rotate_secret_re_encrypts_the_state(env, monkeypatch, tmp_path) -> None:
     run("plan", "--now", NOW_ISO, "--days", "1")
-    new = "n" * 40
+    monkeypatch.setenv("PLANNER_NEW_SECRET", "n" * 40)
+    weak = run("rotate-secret")
+    assert weak.exit_code == 1 and "PLANNER_NEW_SECRET looks guessable (about 0 bits" in weak.output
+    new = keys.new_secret()
     monkeypatch.setenv("PLANNER_NEW_SECRET", new)
     result = run("rotate-secret")
     assert result.exit_code == 0, result.output

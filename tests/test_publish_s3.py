@@ -17,7 +17,7 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
-from planner import jobs, publish, seal
+from planner import jobs, keys, publish, seal
 from planner import state as state_io
 from planner.cli import Context, cli
 from planner.config import STATE_PREFIX, Settings
@@ -180,14 +180,14 @@ def test_published_prefixes_are_public_and_the_state_is_private_and_encrypted(
             assert response.content == body
 
     blob = stored[STATE_OBJECT]
-    state = state_io.decrypt(blob, SECRET)
+    state = state_io.decrypt(blob, keys.master_key(SECRET))
     assert state.pending, "the state holds the plaintexts of the sealed epochs"
     future = json.loads(next(iter(state.pending.values())).plaintext)
     for secret_bit in (future["salt"], future["nonce"], future["zipcodes"][0]["zipcode"]):
         assert secret_bit.encode() not in blob
     assert b"zipcode" not in blob and b"lastAssigned" not in blob
     with pytest.raises(state_io.StateError, match="cannot be opened with this PLANNER_SECRET"):
-        state_io.decrypt(blob, b"another-secret-0123456789abcdef0123456789")
+        state_io.decrypt(blob, keys.master_key(keys.new_secret().encode()))
 
 
 def test_writes_immutable_objects_first_and_pointers_last(
@@ -285,7 +285,7 @@ def _local_control(root: Path) -> dict[str, bytes]:
 
 def _assert_cooldown(published: dict[str, bytes], secret: bytes) -> None:
     """No zipcode twice within 24 h, over revealed epochs and those still sealed."""
-    state = state_io.decrypt(published[STATE_OBJECT], secret)
+    state = state_io.decrypt(published[STATE_OBJECT], keys.master_key(secret))
     plaintexts = [body for key, body in published.items() if key.startswith("epochs/")]
     plaintexts += [p.plaintext for p in state.pending.values()]
     seen: dict[str, list[float]] = {}
