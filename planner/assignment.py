@@ -15,6 +15,8 @@ from typing import Any
 from planner.epochs import Epoch
 
 SCHEMA_VERSION = 1
+PAD_QUANTUM = 4096
+METADATA_DIGITS = 32  # room for the totals' digits, which an empty assignment lacks
 SCHEMA_PATH = Path(__file__).with_name("assignment.schema.json")
 
 
@@ -94,9 +96,39 @@ def audit(document: dict[str, Any], secret: bytes, count: int, commitment: str) 
     }
 
 
-def to_bytes(document: dict[str, Any]) -> bytes:
-    """Canonical serialisation: stable key order, compact, UTF-8, one trailing newline."""
-    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+def to_bytes(document: dict[str, Any], size: int | None = None) -> bytes:
+    """Canonical serialisation: stable key order, compact, UTF-8, one trailing newline.
+
+    With `size`, spaces before the newline pad the bytes to exactly `size` (JSON allows
+    whitespace after the value, so every parser reads the same document), and every sealed
+    file of a plan has one length whatever its zipcode count. A document longer than `size`
+    is padded to the next multiple of PAD_QUANTUM instead.
+    """
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    if size is None:
+        return body + b"\n"
+    if len(body) + 1 > size:
+        size = -(-(len(body) + 1) // PAD_QUANTUM) * PAD_QUANTUM
+    return body + b" " * (size - len(body) - 1) + b"\n"
+
+
+def padded_size(empty: dict[str, Any], entries: list[dict[str, Any]], high: int) -> int:
+    """The one size every assignment of a plan is padded to: that of the longest possible one.
+
+    An epoch holds at most as many zipcodes as the smallest listing counts that fit under
+    the band's upper bound (`high`); each takes at most the longest entry's bytes. `empty`
+    is an assignment with no zipcodes. Rounded up to PAD_QUANTUM, so the size changes only
+    when the eligible zipcodes or the band change.
+    """
+    counts = sorted(int(e["expectedListings"]) for e in entries)
+    most, total = 0, 0
+    for count in counts:
+        if total + count > high:
+            break
+        most, total = most + 1, total + count
+    longest = max((len(to_bytes(e)) for e in entries), default=0)
+    bound = len(to_bytes(empty)) + most * longest + METADATA_DIGITS
+    return -(-bound // PAD_QUANTUM) * PAD_QUANTUM
 
 
 def schema_bytes() -> bytes:

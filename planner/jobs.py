@@ -241,6 +241,37 @@ def _list_pending(
         )
 
 
+def plaintext_size(
+    dataset: Dataset,
+    priorities: list[StatePriority],
+    config: selection.SelectionConfig,
+    secret: bytes,
+    epoch: Epoch,
+) -> int:
+    """The size every assignment of this plan is padded to (assignment.padded_size)."""
+    pool = selection.build_pool(dataset, priorities, config)
+    empty = _document(epoch, [], secret, config, dataset)
+    return assignment.padded_size(empty, _zipcode_entries(dataset, pool.rows), config.high)
+
+
+def _document(
+    epoch: Epoch,
+    zipcodes: list[dict[str, Any]],
+    secret: bytes,
+    config: selection.SelectionConfig,
+    dataset: Dataset,
+) -> dict[str, Any]:
+    return assignment.build(
+        epoch,
+        zipcodes,
+        secret,
+        target_listings=config.target_listings,
+        tolerance_percent=config.tolerance_percent,
+        algorithm_version=selection.ALGORITHM_VERSION,
+        dataset_sha256=dataset.sha256,
+    )
+
+
 def choose(
     dataset: Dataset,
     priorities: list[StatePriority],
@@ -275,15 +306,7 @@ def choose(
         by_priority = picked[np.lexsort((picked, pool.state_index[picked]))]
         yield (
             epoch,
-            assignment.build(
-                epoch,
-                [entries[i] for i in by_priority.tolist()],
-                secret,
-                target_listings=config.target_listings,
-                tolerance_percent=config.tolerance_percent,
-                algorithm_version=selection.ALGORITHM_VERSION,
-                dataset_sha256=dataset.sha256,
-            ),
+            _document(epoch, [entries[i] for i in by_priority.tolist()], secret, config, dataset),
         )
 
 
@@ -298,12 +321,13 @@ def _select_epochs(
 ) -> dict[str, Future[bytes]]:
     """Choose the epochs' zipcodes and start sealing each as soon as it is chosen."""
     sealing: dict[str, Future[bytes]] = {}
+    size = plaintext_size(dataset, priorities, planner.config, planner.secret, todo[0])
     with planner.progress(todo, len(todo), "selecting") as epochs:
         chosen = choose(
             dataset, priorities, planner.config, planner.secret, state.last_assigned, epochs
         )
         for epoch, document in chosen:
-            plaintext = assignment.to_bytes(document)
+            plaintext = assignment.to_bytes(document, size)
             pending = Pending(
                 plaintext=plaintext,
                 reveal_round=planner.round_for(epoch),

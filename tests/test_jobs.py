@@ -289,3 +289,21 @@ def test_audit_zipcodes_stay_sealed_until_the_epoch_ends(make_planner, tmp_path,
     assert current.id not in state.load(planner.private, SECRET).pending
     again = jobs.reveal(planner, current.end)
     assert again.written == [] and again.notes == []
+
+
+def test_every_sealed_file_of_a_plan_has_one_size(make_planner, tmp_path) -> None:
+    """The sealed size says nothing about an epoch's zipcode count (issue: sizes leak)."""
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    sealed = sorted((tmp_path / "published/sealed").glob("*.tlock"))
+    assert len(sealed) == 43
+    assert len({p.stat().st_size for p in sealed}) == 1
+    loaded = state.load(planner.private, SECRET)
+    documents = [json.loads(p.plaintext) for p in loaded.pending.values()]
+    assert len({len(d["zipcodes"]) for d in documents}) > 5, "the counts do differ"
+    assert len({len(p.plaintext) for p in loaded.pending.values()}) == 1
+    revealed = (tmp_path / "published/current.json").read_bytes()
+    index = json.loads((tmp_path / "published/index.json").read_bytes())
+    (entry,) = [e for e in index["epochs"] if e["revealed"]]
+    assert entry["commitment"] == "sha256:" + hashlib.sha256(revealed).hexdigest()
+    assert revealed.endswith(b" \n") and json.loads(revealed)["epochId"] == entry["epochId"]
