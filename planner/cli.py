@@ -58,6 +58,7 @@ class Context:
         self._settings = settings
         self.round_for = round_for
         self.now_override: datetime | None = None
+        self.rehearsal = False
 
     @property
     def settings(self) -> Settings:
@@ -91,7 +92,12 @@ class Context:
             round_for=self.round_for,
             progress=_progress,
             audit_count=s.audit_zipcodes,
+            real_clock=None if s.bucket is None or self.rehearsal else _real_clock,
         )
+
+
+def _real_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -159,6 +165,13 @@ count_column_option = click.option(
     envvar="PLANNER_COUNT_COLUMN",
     show_envvar=True,
     help="Column holding the listing count, when not recently_sold_listings.",
+)
+rehearsal_option = click.option(
+    "--rehearsal",
+    is_flag=True,
+    default=False,
+    help="The bucket is a rehearsal: allow --now/PLANNER_NOW to reveal epochs that have not "
+    "started by the real clock (a local folder always allows it).",
 )
 days_option = click.option(
     "--days",
@@ -278,7 +291,9 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _echo_plan(result: jobs.PlanResult) -> None:
-    if result.sealed:
+    if result.error:
+        click.echo("planning failed: see the error below")
+    elif result.sealed:
         click.echo(f"sealed {len(result.sealed)} epochs: {result.sealed[0]} .. {result.sealed[-1]}")
     else:
         click.echo("nothing to seal: the plan already reaches the horizon")
@@ -310,11 +325,13 @@ def plan(ctx: Context, **options: Any) -> None:
 @cli.command()
 @published_option
 @now_option
+@rehearsal_option
 @pass_context
 @friendly
-def reveal(ctx: Context, published: Path | None) -> None:
+def reveal(ctx: Context, published: Path | None, rehearsal: bool) -> None:
     """Publish the plain assignment of every sealed epoch that has started."""
     ctx.override(published=published)
+    ctx.rehearsal = rehearsal
     _echo_reveal(jobs.reveal(ctx.planner(), ctx.now()))
 
 
@@ -326,11 +343,17 @@ def reveal(ctx: Context, published: Path | None) -> None:
     envvar="PLANNER_LOCK_WAIT",
     help="Seconds to wait for a running tick before giving up.  [default: 0]",
 )
+@rehearsal_option
 @pass_context
 @friendly
-def tick(ctx: Context, lock_wait: float | None, **options: Any) -> None:
-    """What cron runs every few minutes: plan, then reveal (and upload, with a bucket)."""
+def tick(ctx: Context, lock_wait: float | None, rehearsal: bool, **options: Any) -> None:
+    """What cron runs every few minutes: plan, then reveal (and upload, with a bucket).
+
+    The reveal runs even when planning fails (a broken zipcode file): the error is printed
+    after it and the exit status is 1.
+    """
     ctx.override(lock_wait_seconds=lock_wait, **_rename(options))
+    ctx.rehearsal = rehearsal
     s = ctx.settings
     try:
         with exclusive(s.state_dir / "tick.lock", s.lock_wait_seconds):
@@ -341,6 +364,11 @@ def tick(ctx: Context, lock_wait: float | None, **options: Any) -> None:
     _echo_plan(planned)
     _echo_reveal(revealed)
     click.echo(f"published to {s.public_store().describe()}")
+    if planned.error:
+        raise click.ClickException(
+            f"planning failed, so nothing new was sealed (the started epochs were revealed): "
+            f"{planned.error}"
+        )
 
 
 def _rename(options: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from planner import assignment, publish, seal, selection
 from planner import state as state_io
-from planner.dataset import Dataset, StatePriority
+from planner.dataset import Dataset, DatasetError, StatePriority
 from planner.epochs import (
     ISO_FORMAT,
     Epoch,
@@ -39,6 +39,13 @@ PARALLEL_FROM = 64
 
 class PlannerError(RuntimeError):
     """A run that stopped before publishing anything it could not finish."""
+
+
+class RevealRefused(PlannerError):
+    """An epoch that has not started by the real clock, about to be revealed to a bucket."""
+
+
+PLANNING_ERRORS = (DatasetError, selection.SelectionError, PlannerError)
 
 
 def _no_progress(
@@ -62,6 +69,9 @@ class Planner:
     progress: Progress = _no_progress
     audit_count: int = 0
     legacy_state_key: bytes | None = field(default=None, repr=False)
+    # The real clock, when the public store is a real bucket: no epoch that has not started
+    # by it is revealed, whatever `now` says. None for a local folder or a rehearsal.
+    real_clock: Callable[[], datetime] | None = None
 
 
 @dataclass
@@ -70,6 +80,7 @@ class PlanResult:
     written: list[str] = field(default_factory=list)
     horizon: str | None = None
     notes: list[str] = field(default_factory=list)
+    error: str | None = None  # why planning stopped (tick only; plan raises it)
 
 
 @dataclass
@@ -352,6 +363,7 @@ def _select_epochs(
 def reveal(planner: Planner, now: datetime) -> RevealResult:
     """Publish the plain assignment of every sealed epoch that has started, and the
     validators' key of every audited epoch that has ended."""
+    _refuse_early_reveal(planner, now)
     index = publish.read_index(planner.public)
     state = _load_state(planner, index)
     result = RevealResult()
@@ -404,6 +416,23 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     return result
 
 
+def _refuse_early_reveal(planner: Planner, now: datetime) -> None:
+    """Stop before anything is written if `now` would reveal an epoch the real clock has not
+    reached (a leftover PLANNER_NOW from a rehearsal, pointed at the real bucket)."""
+    if planner.real_clock is None:
+        return
+    real = planner.real_clock()
+    current = epoch_at(now, planner.epoch_hours)
+    if current.start > real:
+        raise RevealRefused(
+            f"refusing to publish: --now/PLANNER_NOW is {now.strftime(ISO_FORMAT)}, so this "
+            f"run would reveal {current.id}, which starts at {current.start_iso}, after the "
+            f"real clock ({real.strftime(ISO_FORMAT)}): {planner.public.describe()} would give "
+            "it away before its start. Unset PLANNER_NOW, or publish a rehearsal to a local "
+            "folder (unset SPACES_BUCKET) or with --rehearsal if this bucket is one"
+        )
+
+
 def _write_pointers(
     planner: Planner,
     index: dict[str, publish.IndexEntry],
@@ -450,5 +479,15 @@ def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:
 
 
 def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:
-    """What cron runs: seal ahead, then reveal what has started."""
-    return plan(planner, now), reveal(planner, now)
+    """What cron runs: seal ahead, then reveal what has started.
+
+    Reveals never wait for planning: when the zipcode file is broken or the band cannot be
+    filled, the epochs already sealed are still revealed and current.json still moves on;
+    the planning error is in the PlanResult, for the caller to report and fail on.
+    """
+    _refuse_early_reveal(planner, now)
+    try:
+        planned = plan(planner, now)
+    except PLANNING_ERRORS as exc:
+        planned = PlanResult(error=str(exc))
+    return planned, reveal(planner, now)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from planner import jobs, state
-from planner.dataset import load_dataset
+from planner.dataset import DatasetError, load_dataset
 from planner.epochs import epoch_at, epoch_from_id
 from planner.publish import PublishConflict
 from planner.state import StateError
@@ -307,3 +307,37 @@ def test_every_sealed_file_of_a_plan_has_one_size(make_planner, tmp_path) -> Non
     (entry,) = [e for e in index["epochs"] if e["revealed"]]
     assert entry["commitment"] == "sha256:" + hashlib.sha256(revealed).hexdigest()
     assert revealed.endswith(b" \n") and json.loads(revealed)["epochId"] == entry["epochId"]
+
+
+def test_a_broken_data_file_still_lets_tick_reveal_started_epochs(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+
+    def broken():
+        raise DatasetError(["row 3, column recently_sold_listings: 'many' is not a number"])
+
+    later = NOW + timedelta(hours=4)
+    planned, revealed = jobs.tick(make_planner(load_data=broken), later)
+    assert planned.error and "recently_sold_listings" in planned.error
+    assert not planned.sealed
+    assert revealed.revealed == [epoch_at(later).id]
+    current = json.loads((tmp_path / "published/current.json").read_bytes())
+    assert current["epochId"] == epoch_at(later).id
+    with pytest.raises(DatasetError):
+        jobs.plan(make_planner(load_data=broken), later)
+
+
+def test_reveal_refuses_an_epoch_the_real_clock_has_not_reached(make_planner, tmp_path) -> None:
+    """A leftover PLANNER_NOW a day ahead must not give tomorrow's epochs away."""
+    jobs.tick(make_planner(), NOW)
+    before = snapshot(tmp_path / "published")
+    guarded = make_planner(real_clock=lambda: NOW)
+    ahead = NOW + timedelta(days=1)
+    for job in (jobs.reveal, jobs.tick):
+        with pytest.raises(jobs.RevealRefused, match=r"after the real clock .* --rehearsal"):
+            job(guarded, ahead)
+    assert snapshot(tmp_path / "published") == before
+    _, revealed = jobs.tick(guarded, NOW + timedelta(minutes=30))
+    assert revealed.current == epoch_at(NOW).id
+    _, revealed = jobs.tick(make_planner(), ahead)
+    assert revealed.current == epoch_at(ahead).id, "no guard without a real clock (rehearsal)"

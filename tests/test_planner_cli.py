@@ -349,3 +349,19 @@ def test_negative_audit_count_is_refused(env, monkeypatch) -> None:
     result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
     assert result.exit_code == 1
     assert "PLANNER_AUDIT_ZIPCODES must be 0 or more, got -1" in result.output
+
+
+def test_tick_reveals_with_a_broken_data_file_then_fails(env, monkeypatch, tmp_path) -> None:
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("zipcode,state,city,county,recently_sold_listings\n19103,PA,P,P,many\n")
+    monkeypatch.setenv("PLANNER_DATA", str(bad))
+    later = epoch_at(NOW).next()
+    result = CliRunner().invoke(cli, ["tick", "--now", later.start_iso, "--days", "2"])
+    assert result.exit_code == 1, result.output
+    assert f"revealed 1 epochs: {later.id}" in result.output
+    assert f"current: {later.id}" in result.output
+    assert "Error: planning failed, so nothing new was sealed" in result.output
+    assert "column recently_sold_listings" in result.output
+    current = json.loads((tmp_path / "published/current.json").read_bytes())
+    assert current["epochId"] == later.id

@@ -10,7 +10,7 @@ import dataclasses
 import itertools
 import json
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -420,3 +420,25 @@ def test_unreachable_bucket_is_one_clear_line(tmp_path: Path, s3_server: S3Endpo
         "EndpointConnectionError"
     )
     assert "Traceback" not in result.output and s3_server.secret_key not in result.output
+
+
+def test_a_future_now_is_refused_against_a_bucket(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """A leftover PLANNER_NOW must not reveal tomorrow's epochs to the real bucket."""
+    env = bucket_env(s3_server, s3_bucket, tmp_path / "state")
+    real = epoch_at(datetime.now(UTC))
+    assert tick(env, real.start_iso).exit_code == 0
+    before = objects(s3_server, s3_bucket)
+    ahead = real.next().next()
+    for command in ("tick", "reveal"):
+        result = CliRunner().invoke(cli, [command, "--now", ahead.start_iso], obj=context(env))
+        assert result.exit_code == 1, result.output
+        assert f"this run would reveal {ahead.id}" in result.output
+        assert "after the real clock" in result.output and "--rehearsal" in result.output
+    assert objects(s3_server, s3_bucket) == before
+    rehearsal = CliRunner().invoke(
+        cli, ["tick", "--now", ahead.start_iso, "--rehearsal"], obj=context(env)
+    )
+    assert rehearsal.exit_code == 0, rehearsal.output
+    assert f"current: {ahead.id}" in rehearsal.output
