@@ -72,6 +72,7 @@ class Settings:
                 target_listings=int(_number(env, "PLANNER_TARGET_LISTINGS", 10_000, int)),
                 tolerance_percent=_number(env, "PLANNER_TOLERANCE_PERCENT", 10.0),
                 cooldown_hours=_number(env, "PLANNER_COOLDOWN_HOURS", 24.0),
+                coverage_days=_number(env, "PLANNER_COVERAGE_DAYS", 7.0),
                 min_listings=int(_number(env, "PLANNER_MIN_LISTINGS", 1, int)),
                 max_listings=int(_number(env, "PLANNER_MAX_LISTINGS", 1_000, int)),
             )

@@ -316,11 +316,18 @@ def choose(
         )
     entries = _zipcode_entries(dataset, pool.rows)
     last = _aligned_history(pool, history)
+    phase = selection.phases(secret, pool.zipcodes)
     for epoch in epochs:
         start = epoch.start.timestamp()
         try:
             picked = selection.select(
-                pool, last, start, selection.epoch_seed(secret, epoch.id), config
+                pool,
+                last,
+                start,
+                selection.epoch_seed(secret, epoch.id),
+                config,
+                phase,
+                (epoch.end - epoch.start).total_seconds(),
             )
         except selection.SelectionError as exc:
             raise PlannerError(f"epoch {epoch.id}: {exc}; nothing was sealed") from exc

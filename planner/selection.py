@@ -8,14 +8,20 @@ How it works, in the terms an operator tunes:
 3. The epoch's target is split between states in proportion to their weights (1/rank by
    default: with PA then NJ, PA gets 2/3 and NJ 1/3). A state whose available listings
    cannot fill its share gives the rest to the others, in the same proportions.
-4. Inside a state zipcodes are drawn by a weighted random race (Efraimidis-Spirakis):
-   each gets a key -ln(u)/w, where u comes from a stream keyed by HMAC(secret, epochId)
-   and w is the square of the cooldowns elapsed since the zipcode was last assigned,
-   from 1 up to 16 (w = 256; never assigned counts as the maximum). Overdue zipcodes
-   therefore come first, so the PA+NJ sample is fully covered within four days, yet
-   nobody without the secret can rank them.
-5. Zipcodes are taken in key order until the state's share is met, skipping any that would
+4. Coverage is a deadline, not a pull: a zipcode that would otherwise miss
+   `coverage_days` (with one epoch to spare) is *due*, and due zipcodes are taken first,
+   the longest-waiting first, whatever their state's share. A zipcode never assigned counts
+   its wait from a point of a `coverage_days` cycle placed by the secret (its phase), so
+   new zipcodes come due spread over one cycle, in an order nobody else knows.
+5. Every other zipcode is drawn uniformly: keys from a stream keyed by HMAC(master key,
+   epochId), taken in key order until the state's share is met, skipping any that would
    push the epoch over target + tolerance; a final pass tops up to the lower bound.
+
+Why uniform: the history of revealed epochs is public, so any preference for zipcodes
+that waited longer (the first version squared their staleness) lets anyone rank the next
+epoch's zipcodes. A uniform draw gives public history nothing to rank but the due
+zipcodes, and those are few when the deadline is long enough (the trade-off between the
+deadline and what an attacker gains is measured in bench/RESULTS.md and docs/planner.md).
 
 Everything is a pure function of (secret, data, configuration, history): the same inputs
 give the same choice on every run and every machine.
@@ -32,8 +38,7 @@ import numpy as np
 
 from planner.dataset import Dataset, StatePriority, eligible_mask
 
-ALGORITHM_VERSION = "s46-select-v1"
-MAX_STALENESS = 16.0
+ALGORITHM_VERSION = "s46-select-v2"
 GREEDY_CHUNK = 1024
 
 
@@ -48,6 +53,7 @@ class SelectionConfig:
     cooldown_hours: float = 24.0
     min_listings: int = 1
     max_listings: int = 1_000
+    coverage_days: float = 7.0
 
     def __post_init__(self) -> None:
         if self.target_listings <= 0:
@@ -58,6 +64,20 @@ class SelectionConfig:
             raise SelectionError("the cooldown cannot be negative")
         if not 0 <= self.min_listings <= self.max_listings:
             raise SelectionError("listing bounds need 0 <= min_listings <= max_listings")
+        if self.coverage_days <= 0:
+            raise SelectionError("PLANNER_COVERAGE_DAYS must be a positive number of days")
+
+    def due_after(self, epoch_seconds: float) -> float:
+        """Seconds after its last epoch that a zipcode is due: two epochs before the
+        deadline, so that one due zipcode the band cannot take still makes the next epoch."""
+        due = self.coverage_days * 86400.0 - 2 * epoch_seconds
+        if due <= self.cooldown_hours * 3600.0:
+            raise SelectionError(
+                f"PLANNER_COVERAGE_DAYS ({self.coverage_days:g}) leaves no room after the "
+                f"{self.cooldown_hours:g} h cooldown: it must exceed the cooldown by two "
+                "epochs; raise it"
+            )
+        return due
 
     @property
     def low(self) -> int:
@@ -105,6 +125,21 @@ def epoch_seed(secret: bytes, epoch_id: str) -> bytes:
     return hmac.new(secret, f"{ALGORITHM_VERSION}/select/{epoch_id}".encode(), "sha256").digest()
 
 
+def phases(secret: bytes, zipcodes: np.ndarray) -> np.ndarray:
+    """Each zipcode's place in the coverage cycle, in [0, 1), from the secret alone.
+
+    Per zipcode (not per position), so adding zipcodes to the file moves no other's phase.
+    """
+    key = hmac.new(secret, f"{ALGORITHM_VERSION}/phase".encode(), "sha256").digest()
+    return np.array(
+        [
+            int.from_bytes(hmac.new(key, z.encode(), "sha256").digest()[:7], "big") / 2.0**56
+            for z in zipcodes.tolist()
+        ],
+        dtype=np.float64,
+    )
+
+
 def uniforms(seed: bytes, count: int) -> np.ndarray:
     """`count` numbers in (0, 1) from PCG64 keyed by the seed.
 
@@ -139,11 +174,13 @@ def select(
     epoch_start: float,
     seed: bytes,
     config: SelectionConfig,
+    phase: np.ndarray,
+    epoch_seconds: float,
 ) -> np.ndarray:
     """Indices into `pool` of the zipcodes for the epoch starting at `epoch_start` (unix s).
 
     `last_assigned` holds, per pool entry, the unix start of the epoch it was last assigned
-    to (-inf if never).
+    to (-inf if never); `phase` each entry's place in the coverage cycle (`phases`).
     """
     cooldown = config.cooldown_hours * 3600.0
     available = last_assigned <= epoch_start - cooldown
@@ -159,20 +196,27 @@ def select(
             "listing bounds, shorten the cooldown or lower PLANNER_TARGET_LISTINGS"
         )
     quota = state_quotas(config.target_listings, np.asarray(pool.weights), capacity)
+    waited = waiting(last_assigned, epoch_start, config, phase)
+    due = available & (waited > config.due_after(epoch_seconds))
 
-    with np.errstate(divide="ignore"):
-        age = (epoch_start - last_assigned) / max(cooldown, 1.0)
-    staleness = np.clip(np.nan_to_num(age, posinf=MAX_STALENESS), 1.0, MAX_STALENESS) ** 2
-    keys = -np.log(uniforms(seed, len(pool))) / staleness
-    keys[~available] = np.inf
-
-    candidates = _candidates(keys, available, pool, quota)
-    chosen, total = _greedy(candidates, keys, pool, quota, config.high)
+    chosen, total = _take_due(np.flatnonzero(due), waited, pool, config.high)
+    taken = np.zeros(len(pool), dtype=bool)
+    taken[chosen] = True
+    per_state = np.bincount(
+        pool.state_index[taken], weights=listings[taken], minlength=len(pool.states)
+    )
+    keys = -np.log(uniforms(seed, len(pool)))
+    keys[~available | taken] = np.inf
+    rest = np.maximum(quota - per_state, 0.0)
+    candidates = _candidates(keys, available & ~taken, pool, rest)
+    drawn, drawn_total = _greedy(candidates, keys, pool, rest, config.high - total)
+    chosen += drawn
+    total += drawn_total
     if total < config.low:
         order = candidates[np.argsort(keys[candidates], kind="stable")]
-        taken = set(chosen)
+        already = set(chosen)
         for i, size in zip(order.tolist(), listings[order].tolist(), strict=True):
-            if i not in taken and total + size <= config.high:
+            if i not in already and total + size <= config.high:
                 chosen.append(i)
                 total += size
                 if total >= config.low:
@@ -183,6 +227,30 @@ def select(
             f"listings (best found: {total})"
         )
     return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+def waiting(
+    last_assigned: np.ndarray, epoch_start: float, config: SelectionConfig, phase: np.ndarray
+) -> np.ndarray:
+    """Seconds each zipcode has waited at `epoch_start`; for a never-assigned one, since the
+    last start of its cycle (`coverage_days` long, placed by its phase)."""
+    cycle = config.coverage_days * 86400.0
+    since_phase = np.mod(epoch_start - phase * cycle, cycle)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(last_assigned), epoch_start - last_assigned, since_phase)
+
+
+def _take_due(due: np.ndarray, waited: np.ndarray, pool: Pool, high: int) -> tuple[list[int], int]:
+    """The due zipcodes that fit under `high`, the longest-waiting first; the rest wait for
+    the next epoch (the slack between due and the deadline is there for them)."""
+    chosen: list[int] = []
+    total = 0
+    order = due[np.argsort(-waited[due], kind="stable")]
+    for i, size in zip(order.tolist(), pool.listings[order].tolist(), strict=True):
+        if total + size <= high:
+            chosen.append(i)
+            total += size
+    return chosen, total
 
 
 def _candidates(

@@ -101,3 +101,20 @@ def test_miner_benchmark_verifies_every_epoch_it_times(tmp_path):
         "hashMs",
     }
     assert document["indexKB"] > 0
+
+
+def test_attack_benchmark_scores_every_epoch_and_costs_each_guess(tmp_path):
+    document = run_short("attack", tmp_path)
+    assert document["guess"]["guessMs"] >= 100, "scrypt makes a guess slow even in CI"
+    assert document["guess"]["slowdown"] > 1000
+    (run,) = document["runs"]
+    assert run["coverageDays"] == 7.0 and run["epochsScored"] == 6
+    assert run["eligibleZipcodes"] == 2630
+    for key in ("stalenessPrecision", "monteCarloPrecision", "randomPrecision"):
+        assert 0 < run[key] < 1
+    assert run["stalenessAdvantage"] == pytest.approx(
+        run["stalenessPrecision"] / run["randomPrecision"], rel=0.01
+    )
+    # 12 epochs: a zipcode never chosen waits 13 (counted from the epoch before the first).
+    assert 0 < run["worstGapEpochs"] <= 13
+    assert run["worstGapDays"] == pytest.approx(run["worstGapEpochs"] * 4 / 24, abs=0.01)
