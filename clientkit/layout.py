@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
-from clientkit.epochs import Epoch, epoch_from_id
+from clientkit.epochs import Epoch, EpochError, epoch_from_id, parse_instant
 
 INDEX_KEY = "index.json"
 CURRENT_KEY = "current.json"
@@ -96,6 +97,7 @@ class IndexEntry:
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> IndexEntry:
         audit = item.get("audit")
+        listed_epoch(item["epochId"], item["epochStart"], item["epochEnd"])
         return cls(
             epoch_id=item["epochId"],
             epoch_start=item["epochStart"],
@@ -115,7 +117,19 @@ class IndexEntry:
 
     @property
     def epoch(self) -> Epoch:
-        return epoch_from_id(self.epoch_id)
+        return listed_epoch(self.epoch_id, self.epoch_start, self.epoch_end)
+
+
+def listed_epoch(epoch_id: str, start: str, end: str) -> Epoch:
+    """The epoch an index entry describes, on the grid of its own length: any length that
+    divides 24 reads back without knowing EPOCH_HOURS."""
+    hours = (parse_instant(end) - parse_instant(start)) / timedelta(hours=1)
+    if not hours.is_integer():
+        raise EpochError(f"{epoch_id}: epochStart to epochEnd is not a whole number of hours")
+    epoch = epoch_from_id(epoch_id, int(hours))
+    if (epoch.start_iso, epoch.end_iso) != (start, end):
+        raise EpochError(f"{epoch_id}: epochStart and epochEnd do not match the epoch id")
+    return epoch
 
 
 def read_index(store: Source) -> dict[str, IndexEntry]:

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from clientkit import drand, layout, timelock
-from clientkit.epochs import Epoch, EpochError, epoch_at, epoch_from_id, quicknet_round
+from clientkit.epochs import Epoch, quicknet_round
 from clientkit.layout import Source, SourceError
 from clientkit.retry import Backoff
 
@@ -77,8 +77,8 @@ class Outcome:
 def pick_epoch(entries: dict[str, layout.IndexEntry], now: datetime) -> str | None:
     """The epoch running at `now`, else the latest one that has started."""
     started = [k for k, e in entries.items() if e.epoch.start <= now]
-    current = epoch_at(now).id
-    return current if current in entries else max(started, default=None)
+    running = [k for k, e in entries.items() if e.epoch.start <= now < e.epoch.end]
+    return running[0] if running else max(started, default=None)
 
 
 def verify_epoch(
@@ -107,11 +107,7 @@ def verify_epoch(
     entry = entries[epoch_id]
     outcome.add("index", True, f"{epoch_id} listed with {entry.commitment}")
 
-    try:
-        expected = round_for(epoch_from_id(epoch_id))
-    except EpochError as exc:
-        outcome.add("round", False, str(exc))
-        return outcome
+    expected = round_for(entry.epoch)
     if not outcome.add(
         "round",
         entry.reveal_round == expected,

@@ -76,6 +76,7 @@ def status_page(
     upcoming = [e for e in shown if e.epoch.start > current.start]
     html = env.get_template("index.html").render(
         entries=shown,
+        epoch_hours=epoch_hours,
         current_id=current.id,
         next_reveal=upcoming[0] if upcoming else None,
         horizon=max(entries) if entries else None,
