@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from planner import drand, keys
+from clientkit import drand
+from planner import keys
 from planner.selection import SelectionConfig
 from planner.store import LocalStore, S3Store, Store
 
