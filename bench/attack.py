@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from bench.common import ROOT, Options, machine_line, options, update_results, write_result
+from clientkit.epochs import epoch_at, epochs_between
 from planner import keys, selection
 from planner.dataset import load_dataset, load_priorities
-from planner.epochs import epoch_at, epochs_between
 from planner.jobs import choose
 
 NAME = "attack"
