@@ -88,8 +88,13 @@ def verify_epoch(
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
     fetch_signature: Callable[..., str] = drand.fetch_signature,
+    check_current: bool = False,
 ) -> Outcome:
-    """Every check a client can make of one epoch; stops at the first that makes the rest moot."""
+    """Every check a client can make of one epoch; stops at the first that makes the rest moot.
+
+    With `check_current` (planner verify), current.json is checked too when the epoch is the
+    running one.
+    """
     outcome = Outcome(epoch_id)
     try:
         entries = layout.read_index(source)
@@ -168,7 +173,38 @@ def verify_epoch(
             if revealed == plaintext
             else "differs from the sealed plaintext",
         )
+    if check_current and entry.epoch.start <= now < entry.epoch.end:
+        _check_current(outcome, source, entries, epoch_id, plaintext)
     return outcome
+
+
+def _check_current(
+    outcome: Outcome,
+    source: Source,
+    entries: dict[str, layout.IndexEntry],
+    epoch_id: str,
+    plaintext: bytes,
+) -> None:
+    """current.json must be the running epoch's committed bytes, or still an earlier
+    epoch's committed bytes (the planner has not revealed the running one yet)."""
+    current = source.get(layout.CURRENT_KEY)
+    if current is None or current == plaintext:
+        detail = "not published" if current is None else f"byte-identical to {epoch_id}'s"
+        outcome.add(layout.CURRENT_KEY, True, detail)
+        return
+    try:
+        named = json.loads(current).get("epochId")
+    except (ValueError, AttributeError):
+        named = None
+    earlier = entries.get(named) if isinstance(named, str) and named < epoch_id else None
+    if earlier is not None and timelock.commitment(current) == earlier.commitment:
+        outcome.add(layout.CURRENT_KEY, True, f"still {named}'s (not revealed by the planner yet)")
+    else:
+        outcome.add(
+            layout.CURRENT_KEY,
+            False,
+            f"is not {epoch_id}'s committed assignment, nor an earlier epoch's: it was replaced",
+        )
 
 
 def _check_audit(

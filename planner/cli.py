@@ -24,7 +24,7 @@ from clientkit.layout import IndexUnreadable
 from clientkit.timelock import SealError
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
-from planner import generate, jobs, keys, report
+from planner import generate, jobs, keys, lease, report
 from planner.config import Settings, SettingsError
 from planner.lock import LockBusy, exclusive
 from planner.publish import PublishConflict
@@ -301,6 +301,8 @@ def _echo_plan(result: jobs.PlanResult) -> None:
         click.echo("nothing to seal: the plan already reaches the horizon")
     for note in result.notes:
         click.echo(f"note: {note}")
+    for repair in result.repairs:
+        click.echo(f"repaired: {repair}")
     click.echo(f"horizon: {result.horizon or 'none'}")
 
 
@@ -311,7 +313,19 @@ def _echo_reveal(result: jobs.RevealResult) -> None:
         click.echo("nothing to reveal")
     for note in result.notes:
         click.echo(f"note: {note}")
+    for repair in result.repairs:
+        click.echo(f"repaired: {repair}")
     click.echo(f"current: {result.current or 'none revealed'}")
+
+
+def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult) -> None:
+    """Exit 1 after a run that had to put published files back: someone changed them."""
+    if any(r.repairs for r in results):
+        raise click.ClickException(
+            "the published files had been changed by someone else; this run put back what "
+            "this planner sealed (the `repaired:` lines above): find out who can write to "
+            "the bucket (docs/security.md)"
+        )
 
 
 @cli.command()
@@ -321,7 +335,10 @@ def _echo_reveal(result: jobs.RevealResult) -> None:
 def plan(ctx: Context, **options: Any) -> None:
     """Seal every epoch up to the horizon that is not sealed yet (needs PLANNER_SECRET)."""
     ctx.override(**_rename(options))
-    _echo_plan(jobs.plan(ctx.planner(), ctx.now()))
+    with _bucket_lease(ctx.settings):
+        planned = jobs.plan(ctx.planner(), ctx.now())
+    _echo_plan(planned)
+    _fail_on_repairs(planned)
 
 
 @cli.command()
@@ -334,7 +351,10 @@ def reveal(ctx: Context, published: Path | None, rehearsal: bool) -> None:
     """Publish the plain assignment of every sealed epoch that has started."""
     ctx.override(published=published)
     ctx.rehearsal = rehearsal
-    _echo_reveal(jobs.reveal(ctx.planner(), ctx.now()))
+    with _bucket_lease(ctx.settings):
+        revealed = jobs.reveal(ctx.planner(), ctx.now())
+    _echo_reveal(revealed)
+    _fail_on_repairs(revealed)
 
 
 @cli.command()
@@ -358,7 +378,7 @@ def tick(ctx: Context, lock_wait: float | None, rehearsal: bool, **options: Any)
     ctx.rehearsal = rehearsal
     s = ctx.settings
     try:
-        with exclusive(s.state_dir / "tick.lock", s.lock_wait_seconds):
+        with exclusive(s.state_dir / "tick.lock", s.lock_wait_seconds), _bucket_lease(s):
             planned, revealed = jobs.tick(ctx.planner(), ctx.now())
     except LockBusy as exc:
         click.echo(f"{exc}; this run leaves the work to it", err=True)
@@ -366,11 +386,19 @@ def tick(ctx: Context, lock_wait: float | None, rehearsal: bool, **options: Any)
     _echo_plan(planned)
     _echo_reveal(revealed)
     click.echo(f"published to {s.public_store().describe()}")
+    _fail_on_repairs(planned, revealed)
     if planned.error:
         raise click.ClickException(
             f"planning failed, so nothing new was sealed (the started epochs were revealed): "
             f"{planned.error}"
         )
+
+
+def _bucket_lease(s: Settings) -> AbstractContextManager[object]:
+    """With a bucket, the lease that keeps runs on other machines out (planner.lease)."""
+    if s.bucket is None:
+        return nullcontext()
+    return lease.held(s.private_store(), s.lease_seconds, s.lease_settle_seconds)
 
 
 def _rename(options: dict[str, Any]) -> dict[str, Any]:
@@ -496,7 +524,9 @@ def verify_command(
 ) -> None:
     """Check an epoch as a miner would: drand opens the sealed file, the hash matches."""
     relays = tuple(u for url in drand_urls for u in url.split(",") if u) or ctx.settings.drand_urls
-    outcome = verify.verify_epoch(open_source(source), epoch_id, ctx.now(), relays, ctx.round_for)
+    outcome = verify.verify_epoch(
+        open_source(source), epoch_id, ctx.now(), relays, ctx.round_for, check_current=True
+    )
     for check_ in outcome.checks:
         click.echo(f"{'ok  ' if check_.ok else 'FAIL'} {check_.name}: {check_.detail}")
     if not outcome.ok:

@@ -63,6 +63,8 @@ class Settings:
     drand_urls: tuple[str, ...] = drand.DEFAULT_RELAYS
     bucket: Bucket | None = None
     lock_wait_seconds: float = 0.0
+    lease_seconds: float = 900.0
+    lease_settle_seconds: float = 2.0
     audit_zipcodes: int = 0
 
     @classmethod
@@ -98,6 +100,8 @@ class Settings:
             drand_urls=urls or drand.DEFAULT_RELAYS,
             bucket=_bucket(env),
             lock_wait_seconds=_number(env, "PLANNER_LOCK_WAIT", 0.0),
+            lease_seconds=_number(env, "PLANNER_LEASE_SECONDS", 900.0),
+            lease_settle_seconds=_number(env, "PLANNER_LEASE_SETTLE", 2.0),
             audit_zipcodes=_audit_count(env),
         )
 

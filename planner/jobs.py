@@ -82,6 +82,7 @@ class PlanResult:
     horizon: str | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # why planning stopped (tick only; plan raises it)
+    repairs: list[str] = field(default_factory=list)  # published files put back
 
 
 @dataclass
@@ -90,6 +91,7 @@ class RevealResult:
     written: list[str] = field(default_factory=list)
     current: str | None = None
     notes: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)  # published files put back
 
 
 def _load_state(planner: Planner, index: dict[str, layout.IndexEntry]) -> PlannerState:
@@ -148,7 +150,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
         raise PlannerError("planning needs a zipcode file and a priority list")
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
-    result = PlanResult()
+    result = PlanResult(repairs=_restore_index(planner, state, index))
 
     known = set(index) | set(state.pending)
     first = epoch_at(now, planner.epoch_hours)
@@ -244,25 +246,66 @@ def _seal_unlisted(
     return ciphertexts
 
 
+def _entry_of(planner: Planner, epoch_id: str, pending: Pending) -> layout.IndexEntry:
+    """The index.json entry of a sealed epoch, not revealed yet."""
+    epoch = epoch_from_id(epoch_id, planner.epoch_hours)
+    return layout.IndexEntry(
+        epoch_id=epoch_id,
+        epoch_start=epoch.start_iso,
+        epoch_end=epoch.end_iso,
+        reveal_round=pending.reveal_round,
+        commitment=timelock.commitment(pending.plaintext),
+        revealed=False,
+        sealed_at=pending.sealed_at,
+        audit=None
+        if pending.audit is None or pending.audit_round is None
+        else layout.AuditEntry(pending.audit_round, timelock.commitment(pending.audit)),
+    )
+
+
 def _list_pending(
     planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
 ) -> None:
     """Add an index entry for every pending epoch whose sealed file is now published."""
     for epoch_id in sorted(k for k in state.pending if k not in index):
-        pending = state.pending[epoch_id]
-        epoch = epoch_from_id(epoch_id, planner.epoch_hours)
-        index[epoch_id] = layout.IndexEntry(
-            epoch_id=epoch_id,
-            epoch_start=epoch.start_iso,
-            epoch_end=epoch.end_iso,
-            reveal_round=pending.reveal_round,
-            commitment=timelock.commitment(pending.plaintext),
-            revealed=False,
-            sealed_at=pending.sealed_at,
-            audit=None
-            if pending.audit is None or pending.audit_round is None
-            else layout.AuditEntry(pending.audit_round, timelock.commitment(pending.audit)),
-        )
+        index[epoch_id] = _entry_of(planner, epoch_id, state.pending[epoch_id])
+
+
+def _sealed_part(entry: layout.IndexEntry) -> layout.IndexEntry:
+    """An entry without what changes after sealing (whether it is revealed yet)."""
+    return replace(
+        entry, revealed=False, audit=entry.audit and replace(entry.audit, revealed=False)
+    )
+
+
+def _restore_index(
+    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
+) -> list[str]:
+    """Put back every entry of an epoch this planner sealed that index.json lost or had
+    rewritten (another commitment, round or sealing time); what was repaired, for people."""
+    for epoch_id, pending in state.pending.items():
+        state.committed.setdefault(epoch_id, _entry_of(planner, epoch_id, pending).to_json())
+    repairs = []
+    for epoch_id, item in sorted(state.committed.items()):
+        sealed = layout.IndexEntry.from_json(item)
+        found = index.get(epoch_id)
+        if found is None:
+            revealed = planner.public.get(layout.revealed_key(epoch_id)) is not None
+            index[epoch_id] = replace(sealed, revealed=revealed)
+            repairs.append(f"index.json had lost the entry of {epoch_id}; it is restored")
+        elif _sealed_part(found) != _sealed_part(sealed):
+            audit_revealed = bool(found.audit and found.audit.revealed)
+            index[epoch_id] = replace(
+                sealed,
+                revealed=found.revealed,
+                audit=sealed.audit and replace(sealed.audit, revealed=audit_revealed),
+            )
+            repairs.append(
+                f"index.json's entry of {epoch_id} had been rewritten (commitment "
+                f"{found.commitment}); the one this planner sealed ({sealed.commitment}) is "
+                "restored"
+            )
+    return repairs
 
 
 def plaintext_size(
@@ -386,7 +429,7 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     _refuse_early_reveal(planner, now)
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
-    result = RevealResult()
+    result = RevealResult(repairs=_restore_index(planner, state, index))
     done = []
     for epoch_id, pending in sorted(state.pending.items()):
         epoch = epoch_from_id(epoch_id, planner.epoch_hours)
@@ -476,15 +519,26 @@ def _write_pointers(
     if current is None:
         return
     entry = index.get(current.id)
+    tampered = None
     if entry is not None and entry.revealed:
-        body = planner.public.get(layout.revealed_key(current.id))
-        if body is not None and publish.put_if_changed(
+        key = layout.revealed_key(current.id)
+        body = planner.public.get(key)
+        if body is not None and timelock.commitment(body) != entry.commitment:
+            tampered = key
+        elif body is not None and publish.put_if_changed(
             planner.public, layout.CURRENT_KEY, body, publish.JSON, publish.SHORT
         ):
             written.append(layout.CURRENT_KEY)
     page = publish.status_page(index, current, planner.epoch_hours)
     if publish.put_if_changed(planner.public, layout.HTML_KEY, page, publish.HTML, publish.SHORT):
         written.append(layout.HTML_KEY)
+    if tampered:
+        raise publish.PublishConflict(
+            f"{tampered} in {planner.public.describe()} is not the assignment committed in "
+            f"index.json (its sha256 differs): it was changed after it was revealed, so "
+            f"{layout.CURRENT_KEY} was not updated from it. Put the original back (drand "
+            f"opens {layout.sealed_key(current.id)}: `planner verify {current.id}` shows it)"
+        )
 
 
 def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:

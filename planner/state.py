@@ -52,11 +52,14 @@ class Pending:
 
 @dataclass
 class PlannerState:
-    """`last_assigned` maps zipcode to the unix start of the latest epoch that includes it."""
+    """`last_assigned` maps zipcode to the unix start of the latest epoch that includes it;
+    `committed` keeps the index.json entry of every epoch this planner sealed, so a removed
+    or rewritten entry can be put back."""
 
     last_assigned: dict[str, int] = field(default_factory=dict)
     pending: dict[str, Pending] = field(default_factory=dict)
     dataset_sha256: str | None = None
+    committed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class PlannerState:
                 }
                 for epoch_id, p in sorted(self.pending.items())
             },
+            "committed": dict(sorted(self.committed.items())),
         }
 
     @classmethod
@@ -94,6 +98,7 @@ class PlannerState:
                 for epoch_id, p in data["pending"].items()
             },
             dataset_sha256=data.get("datasetSha256"),
+            committed=dict(data.get("committed", {})),
         )
 
 

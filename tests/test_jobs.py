@@ -341,3 +341,63 @@ def test_reveal_refuses_an_epoch_the_real_clock_has_not_reached(make_planner, tm
     assert revealed.current == epoch_at(NOW).id
     _, revealed = jobs.tick(make_planner(), ahead)
     assert revealed.current == epoch_at(ahead).id, "no guard without a real clock (rehearsal)"
+
+
+def test_an_edited_revealed_file_is_never_copied_into_current_json(make_planner, tmp_path) -> None:
+    """Tampering with epochs/<current>.json is reported by the next tick, not spread."""
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    current = tmp_path / "published/current.json"
+    original = current.read_bytes()
+    revealed = tmp_path / f"published/epochs/{epoch_at(NOW).id}.json"
+    document = json.loads(revealed.read_bytes())
+    document["zipcodes"] = document["zipcodes"][:1]
+    revealed.write_bytes(json.dumps(document).encode())
+    current.unlink()
+    with pytest.raises(PublishConflict, match=r"epochs/.* changed after it was revealed"):
+        jobs.tick(planner, NOW + timedelta(minutes=30))
+    assert not current.exists(), "the edited file was not spread"
+    revealed.write_bytes(original)
+    jobs.tick(planner, NOW + timedelta(minutes=30))
+    assert current.read_bytes() == original
+
+
+def _index(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "published/index.json").read_bytes())
+
+
+def _write_index(tmp_path: Path, index: dict) -> None:
+    (tmp_path / "published/index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+def test_a_removed_index_entry_is_restored_and_reported(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    later = NOW + timedelta(hours=8)
+    jobs.tick(planner, later)
+    original = _index(tmp_path)
+    gone = epoch_at(NOW).id  # revealed: no longer in the private state's pending epochs
+    tampered = dict(original, epochs=[e for e in original["epochs"] if e["epochId"] != gone])
+    _write_index(tmp_path, tampered)
+    planned, revealed = jobs.tick(planner, later)
+    assert planned.repairs == [f"index.json had lost the entry of {gone}; it is restored"]
+    assert not revealed.repairs
+    assert _index(tmp_path) == original
+
+
+def test_a_rewritten_commitment_is_put_back_and_reported(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    original = _index(tmp_path)
+    forged = "sha256:" + "0" * 64
+    for entry in original["epochs"][:2]:  # the revealed epoch and a sealed one
+        tampered = json.loads(json.dumps(original))
+        (target,) = [e for e in tampered["epochs"] if e["epochId"] == entry["epochId"]]
+        target["commitment"] = forged
+        _write_index(tmp_path, tampered)
+        result = jobs.reveal(planner, NOW + timedelta(minutes=5))
+        assert result.repairs == [
+            f"index.json's entry of {entry['epochId']} had been rewritten (commitment "
+            f"{forged}); the one this planner sealed ({entry['commitment']}) is restored"
+        ]
+        assert _index(tmp_path) == original

@@ -230,9 +230,27 @@ def test_verify_opens_the_sealed_file_with_drand(env, tmp_path, relay) -> None:
         "ok   commitment",
         "ok   content",
         "ok   revealed file",
+        "ok   current.json",
     ]
     assert lines[-1] == f"epoch {epoch_at(NOW).id} verified"
     assert any(p.endswith(f"/public/{TEST_ROUND}") for p in relay.requests)
+
+
+def test_verify_fails_when_current_json_was_replaced(env, tmp_path, relay) -> None:
+    """A replaced current.json (what the signer and most miners read) no longer verifies."""
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    current = tmp_path / "published/current.json"
+    document = json.loads(current.read_bytes())
+    document["zipcodes"] = document["zipcodes"][:3]
+    current.write_text(json.dumps(document))
+    result = CliRunner().invoke(
+        cli,
+        ["verify", "--now", NOW_ISO, "--drand-url", relay.url],
+        obj=context_on_test_round(tmp_path),
+    )
+    assert result.exit_code == 1
+    assert f"FAIL current.json: is not {epoch_at(NOW).id}'s committed assignment" in result.output
+    assert "ok   revealed file" in result.output
 
 
 def test_verify_fails_on_a_damaged_sealed_file(env, tmp_path, relay) -> None:
@@ -365,3 +383,16 @@ def test_tick_reveals_with_a_broken_data_file_then_fails(env, monkeypatch, tmp_p
     assert "column recently_sold_listings" in result.output
     current = json.loads((tmp_path / "published/current.json").read_bytes())
     assert current["epochId"] == later.id
+
+
+def test_tick_exits_non_zero_after_putting_a_removed_entry_back(env, tmp_path) -> None:
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    path = tmp_path / "published/index.json"
+    index = json.loads(path.read_bytes())
+    first = index["epochs"][0]["epochId"]
+    path.write_text(json.dumps(dict(index, epochs=index["epochs"][1:])))
+    result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--days", "1"])
+    assert result.exit_code == 1
+    assert f"repaired: index.json had lost the entry of {first}; it is restored" in result.output
+    assert "Error: the published files had been changed by someone else" in result.output
+    assert json.loads(path.read_bytes())["epochs"][0]["epochId"] == first

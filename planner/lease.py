@@ -1,0 +1,90 @@
+"""One tick at a time across machines: a lease object next to the private state.
+
+The file lock (planner.lock) serialises runs on one machine; App Platform starts each job in
+a fresh container, and an operator may tick by hand from a laptop, so runs on different
+machines need something both can see: the bucket. A run writes a lease (its owner and an
+expiry) under `_planner/`, waits `settle` seconds, and reads it back: if another run wrote
+its own lease in between, the later write wins and the earlier run backs off. Two runs can
+only both proceed if one's read and write straddle the other's whole wait, which a settle
+of a few seconds rules out on a bucket with read-after-write consistency (Spaces, S3,
+SeaweedFS). A lease held past its expiry (a run killed before releasing it) is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from planner.lock import LockBusy
+from planner.store import Store
+
+LEASE_KEY = "tick-lease.json"
+
+
+@dataclass(frozen=True)
+class Lease:
+    owner: str
+    expires: float
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"owner": self.owner, "expires": self.expires}).encode()
+
+
+def _read(store: Store) -> Lease | None:
+    """The lease in the store; an unreadable one counts as none (it protects nothing)."""
+    body = store.get(LEASE_KEY)
+    if body is None:
+        return None
+    try:
+        data = json.loads(body)
+        return Lease(owner=str(data["owner"]), expires=float(data["expires"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _write(store: Store, lease: Lease) -> None:
+    store.put(
+        LEASE_KEY, lease.to_bytes(), content_type="application/json", cache_control="no-store"
+    )
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextmanager
+def held(
+    store: Store,
+    seconds: float,
+    settle: float,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
+    """Hold the lease for the block, or raise LockBusy naming who holds it."""
+    owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
+    current = _read(store)
+    if current is not None and current.expires > clock():
+        raise LockBusy(
+            f"another planner run ({current.owner}) holds the lease {LEASE_KEY} in "
+            f"{store.describe()} until {_when(current.expires)}"
+        )
+    _write(store, Lease(owner, clock() + seconds))
+    sleep(settle)
+    check = _read(store)
+    if check is None or check.owner != owner:
+        raise LockBusy(
+            f"another planner run ({check.owner if check else 'unknown'}) took the lease "
+            f"{LEASE_KEY} in {store.describe()} at the same moment"
+        )
+    try:
+        yield owner
+    finally:
+        if (still := _read(store)) is not None and still.owner == owner:
+            _write(store, Lease(owner, 0.0))

@@ -1,0 +1,153 @@
+"""One tick at a time across machines: the bucket lease, alone and under two real processes."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from clientkit import layout
+from clientkit.epochs import ISO_FORMAT, epoch_at, epoch_from_id
+from planner import keys, lease
+from planner import state as state_io
+from planner.cli import Context, cli
+from planner.config import STATE_PREFIX, Settings
+from planner.lock import LockBusy
+from planner.store import LocalStore
+
+from conftest import NOW, REPO, SECRET
+from servers.drand_relay import TEST_ROUND
+from servers.seaweed import S3Endpoint
+
+ROUNDS = 50
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_held_lease_keeps_others_out_until_it_expires(tmp_path) -> None:
+    store, clock = LocalStore(tmp_path), Clock()
+    with lease.held(store, 60, 0, clock, sleep=lambda _: None) as owner:
+        busy = rf"another planner run \({owner}\) holds the lease"
+        with pytest.raises(LockBusy, match=busy), lease.held(store, 60, 0, clock):
+            pytest.fail("a second run got the lease")
+    with lease.held(store, 60, 0, clock, sleep=lambda _: None):
+        pass  # released: free again
+
+    killed = lease.held(store, 60, 0, clock, sleep=lambda _: None)
+    killed.__enter__()  # a run killed without releasing
+    clock.now += 61
+    with lease.held(store, 60, 0, clock, sleep=lambda _: None) as owner:
+        assert json.loads(store.get(lease.LEASE_KEY))["owner"] == owner
+
+
+def test_of_two_runs_that_start_together_the_later_write_wins(tmp_path) -> None:
+    store, clock = LocalStore(tmp_path), Clock()
+
+    def rival_writes_meanwhile(_: float) -> None:
+        store.put(
+            lease.LEASE_KEY,
+            lease.Lease("other-machine/1/ab", clock() + 60).to_bytes(),
+            content_type="application/json",
+            cache_control="no-store",
+        )
+
+    with (
+        pytest.raises(LockBusy, match=r"\(other-machine/1/ab\) took the lease .* same moment"),
+        lease.held(store, 60, 2, clock, sleep=rival_writes_meanwhile),
+    ):
+        pytest.fail("both runs would proceed")
+    assert json.loads(store.get(lease.LEASE_KEY))["owner"] == "other-machine/1/ab"
+
+
+def _machine(env: dict[str, str], out: str) -> None:
+    """One machine: ROUNDS ticks an hour apart (each with its own state folder)."""
+    results = []
+    for hour in range(ROUNDS):
+        now = (NOW + timedelta(hours=hour)).strftime(ISO_FORMAT)
+        ctx = Context(Settings.from_env(env), round_for=lambda epoch: TEST_ROUND)
+        result = CliRunner().invoke(cli, ["tick", "--now", now], obj=ctx)
+        results.append({"hour": hour, "exit": result.exit_code, "output": result.output})
+    Path(out).write_text(json.dumps(results))
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_two_machines_ticking_one_bucket_stay_consistent(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    def env(machine: str) -> dict[str, str]:
+        return {
+            "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
+            "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
+            "PLANNER_STATE": str(tmp_path / machine),
+            "PLANNER_SECRET": SECRET.decode(),
+            "PLANNER_DAYS": "1",
+            "PLANNER_LEASE_SETTLE": "0.3",
+            "SPACES_ENDPOINT_URL": s3_server.endpoint_url,
+            "SPACES_REGION": s3_server.region,
+            "SPACES_BUCKET": s3_bucket,
+            "SPACES_KEY": s3_server.access_key,
+            "SPACES_SECRET": s3_server.secret_key,
+        }
+
+    spawn = multiprocessing.get_context("spawn")
+    outs = [tmp_path / f"{name}.json" for name in ("a", "b")]
+    machines = [
+        spawn.Process(target=_machine, args=(env(name), str(out)))
+        for name, out in zip(("a", "b"), outs, strict=True)
+    ]
+    for machine in machines:
+        machine.start()
+    for machine in machines:
+        machine.join(timeout=900)
+        assert machine.exitcode == 0
+    results = [r for out in outs for r in json.loads(out.read_text())]
+    assert len(results) == 2 * ROUNDS
+    for r in results:
+        assert r["exit"] == 0, r["output"]
+        assert "different bytes" not in r["output"] and "Error" not in r["output"]
+    did = sum("published to" in r["output"] for r in results)
+    left = sum("leaves the work to it" in r["output"] for r in results)
+    # A run that finds the lease taken leaves the round to the holder; the next round
+    # catches up. Both machines did contend for it.
+    assert did + left == 2 * ROUNDS and did > 0 and left > 0
+
+    client = s3_server.client()
+
+    def get(key: str) -> bytes:
+        return client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+
+    index = json.loads(get(layout.INDEX_KEY))
+    ids = [e["epochId"] for e in index["epochs"]]
+    last = NOW + timedelta(hours=ROUNDS - 1)
+    assert ids[0] == epoch_at(NOW).id and ids[-1] >= epoch_at(last).id
+    assert all(epoch_from_id(a).next().id == b for a, b in itertools.pairwise(ids)), (
+        "every epoch once, none missing, in order"
+    )
+    state = state_io.decrypt(get(STATE_PREFIX + state_io.STATE_KEY), keys.master_key(SECRET))
+    unrevealed = {e["epochId"]: e["commitment"] for e in index["epochs"] if not e["revealed"]}
+    assert set(state.pending) == set(unrevealed), "the state holds exactly the sealed epochs"
+    for epoch_id, pending in state.pending.items():
+        assert unrevealed[epoch_id] == "sha256:" + hashlib.sha256(pending.plaintext).hexdigest()
+    for entry in index["epochs"]:
+        if entry["revealed"]:
+            body = get(entry["revealed"])
+            assert entry["commitment"] == "sha256:" + hashlib.sha256(body).hexdigest()
+    assert json.loads(get(layout.CURRENT_KEY))["epochId"] == epoch_at(last).id
+
+    third = Context(Settings.from_env(env("c")), round_for=lambda epoch: TEST_ROUND)
+    again = CliRunner().invoke(cli, ["tick", "--now", last.strftime(ISO_FORMAT)], obj=third)
+    assert again.exit_code == 0, again.output
+    assert "nothing to seal" in again.output and "nothing to reveal" in again.output
