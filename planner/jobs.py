@@ -282,13 +282,18 @@ def _restore_index(
     planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
 ) -> list[str]:
     """Put back every entry of an epoch this planner sealed that index.json lost or had
-    rewritten (another commitment, round or sealing time); what was repaired, for people."""
+    rewritten (another commitment, round or sealing time); what was repaired, for people.
+
+    A pending epoch missing from index.json is not a loss: a run stopped between saving the
+    state and listing it, and plan uploads and lists it as usual."""
     for epoch_id, pending in state.pending.items():
         state.committed.setdefault(epoch_id, _entry_of(planner, epoch_id, pending).to_json())
     repairs = []
     for epoch_id, item in sorted(state.committed.items()):
         sealed = layout.IndexEntry.from_json(item)
         found = index.get(epoch_id)
+        if found is None and epoch_id in state.pending:
+            continue  # sealed by a run stopped before listing it: plan lists it as usual
         if found is None:
             revealed = planner.public.get(layout.revealed_key(epoch_id)) is not None
             index[epoch_id] = replace(sealed, revealed=revealed)
