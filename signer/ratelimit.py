@@ -15,7 +15,12 @@ from signer.config import ConfigError, Settings
 
 
 def claimed_hotkey() -> str:
-    """The hotkey a request names (checked later); '-' when it names none."""
+    """The hotkey a request names (checked later); '-' when it names none.
+
+    The body is read by the strict parser (signer/body.py) and cached, so this is the object
+    that validation and the signature check see next; anything else is refused right after
+    the limits are checked, so it cannot be verified under another key.
+    """
     body = request.get_json(silent=True)
     hotkey = body.get("hotkey") if isinstance(body, dict) else None
     return hotkey if isinstance(hotkey, str) and hotkey else "-"
