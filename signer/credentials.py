@@ -41,6 +41,10 @@ def miner_root(hotkey: str) -> str:
     return f"data/hotkey={hotkey}/"
 
 
+def validator_root(hotkey: str) -> str:
+    return f"validators/{hotkey}/"
+
+
 def validator_folder(hotkey: str, epoch_id: str) -> str:
     return f"validators/{hotkey}/epoch={epoch_id}/"
 

@@ -15,7 +15,11 @@ from signer.config import ConfigError, Settings
 
 
 def claimed_hotkey() -> str:
-    """The hotkey a request names (checked later); '-' when it names none."""
+    """The hotkey a request names (checked later): X-Tao-Signed-By, else the body's `hotkey`;
+    '-' when it names none."""
+    signed_by = request.headers.get("X-Tao-Signed-By")
+    if signed_by:
+        return signed_by.strip() or "-"
     body = request.get_json(silent=True)
     hotkey = body.get("hotkey") if isinstance(body, dict) else None
     return hotkey if isinstance(hotkey, str) and hotkey else "-"

@@ -56,8 +56,8 @@ def gunicorn_signer(env: Mapping[str, str], workdir: Path, workers: int = 1) -> 
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or slow on a busy machine: ask again
             if time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not answer /healthz in time")
             time.sleep(0.2)
