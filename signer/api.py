@@ -15,6 +15,8 @@ from signer import auth, credentials, listing, published
 from signer.errors import SignerError
 from signer.models import (
     Assignment,
+    FileUploadRequest,
+    FileUploadResponse,
     FolderAccessRequest,
     FolderAccessResponse,
     Health,
@@ -159,6 +161,56 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
         svc.reuse.put(epoch.id, hotkey, issued)
     return jsonify(
         FolderAccessResponse(**issued.answer(svc.now()), epoch_id=epoch.id).model_dump(mode="json")
+    )
+
+
+@miner_api.post(
+    "/get-file-upload-url",
+    summary="Miner: presigned POST for one file of a job in this epoch's folder",
+    description=f"""Signed with X-Tao-* headers, as the data-universe miner does, or in the
+body over `{auth.MINER_FILE}`.
+
+Who: a hotkey registered on the subnet.
+
+Grants: a presigned POST for exactly
+`data/hotkey={{hotkey}}/epoch={{currentEpochId}}/job_id={{job_id}}/{{filename}}`, sizes
+1..SIGNER_MAX_UPLOAD_BYTES, expiring at the end of the current epoch plus the grace period.
+`method` is always `POST` (the client then posts `fields` and the file): a presigned PUT
+cannot bound the size.""",
+    security=SECURITY,
+    responses={
+        200: FileUploadResponse,
+        **COMMON_ERRORS,
+        403: _error("Not registered", "not_registered", "hotkey is not registered on netuid 46"),
+    },
+)
+def get_file_upload_url(body: FileUploadRequest) -> Response:
+    svc = services()
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.MINER_FILE.format(
+            hotkey=body.hotkey, job_id=body.job_id, filename=body.filename, timestamp=body.timestamp
+        ),
+    )
+    auth.require_miner(svc.store.require(), hotkey, None)
+    epoch = svc.current_epoch()
+    s3, bucket = svc.bucket()
+    key = f"{credentials.miner_folder(hotkey, epoch.id)}job_id={body.job_id}/{body.filename}"
+    lifetime = credentials.upload_lifetime(svc.now(), epoch, svc.settings.upload_grace)
+    limit = svc.settings.max_upload_bytes
+    post = credentials.presigned_post_key(s3, bucket, key, limit, lifetime)
+    return jsonify(
+        FileUploadResponse(
+            s3_key=key,
+            url=post["url"],
+            fields=post["fields"],
+            expires_in_seconds=lifetime,
+            epoch_id=epoch.id,
+            max_upload_bytes=limit,
+        ).model_dump(mode="json")
     )
 
 

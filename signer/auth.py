@@ -19,6 +19,7 @@ VALIDATOR_UPLOAD = "s3:validator:upload:{timestamp}"
 MINER_LIST = "s3:validator:miner:{miner_hotkey}:{timestamp}"
 MINER_FILES = "s3:validator:files:{miner_hotkey}:{hotkey}:{timestamp}"
 MINER_STATUS = "zipcode:status:{epoch_id}:{timestamp}"
+MINER_FILE = "s3:data:file:{hotkey}:{job_id}:{filename}:{timestamp}"
 
 SIGNATURE_BYTES = 64
 

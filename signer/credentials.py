@@ -77,6 +77,18 @@ def presigned_post(
     )
 
 
+def presigned_post_key(
+    client: Any, bucket: str, key: str, max_bytes: int, expires_in: int
+) -> dict[str, Any]:
+    """A POST form for exactly `key` and a size of 1..max_bytes bytes (the key is a field)."""
+    return client.generate_presigned_post(
+        Bucket=bucket,
+        Key=key,
+        Conditions=[["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires_in,
+    )
+
+
 def presigned_list(
     client: Any,
     bucket: str,

@@ -162,6 +162,25 @@ class MinerListRequest(BaseModel):
     )
 
 
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._=-]*$"
+
+
+class FileUploadRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed with X-Tao-* headers (as the data-universe miner does), or "
+            "in the body over `s3:data:file:{hotkey}:{job_id}:{filename}:{timestamp}`.",
+            "example": {"job_id": "zillow-pa", "filename": "data_20261125_170000_1000.parquet"},
+        }
+    )
+
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
+    job_id: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
+    filename: str = Field(min_length=1, max_length=255, pattern=NAME_PATTERN)
+
+
 PRESIGNED_FIELDS_EXAMPLE = {
     "key": f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/${{filename}}",
     "x-amz-algorithm": "AWS4-HMAC-SHA256",
@@ -199,6 +218,27 @@ class FolderAccessResponse(PresignedPost):
     epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
     list_url: str = Field(description="presigned ListObjectsV2 GET of data/hotkey={hotkey}/")
     list_expiry: str = Field(description="when list_url expires (ISO-8601 UTC)")
+
+
+class FileUploadResponse(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "A presigned POST for one object: send `fields` unchanged plus a "
+            "`file` part to `url`."
+        }
+    )
+
+    s3_key: str = Field(
+        examples=[f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/job_id=zillow-pa/data_1.parquet"]
+    )
+    url: str = Field(description="POST target (the bucket endpoint)")
+    fields: dict[str, str] = Field(description="form fields, `key` included, to send unchanged")
+    expires_in_seconds: int
+    method: Literal["POST"] = Field(
+        "POST", description="always POST: a presigned PUT could not bound the size"
+    )
+    epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
+    max_upload_bytes: int
 
 
 class ValidatorUploadResponse(PresignedPost):
