@@ -63,11 +63,11 @@ def error_response(
 
 def validation_error_response(exc: ValidationError) -> Response:
     """flask-openapi3's validation_error_callback: field locations and reasons, no input."""
-    if not request.is_json:
+    if request.method == "POST" and not request.is_json:
         return error_response(
             400, "invalid_request", "the request body must be JSON (Content-Type: application/json)"
         )
-    if request.get_json(silent=True) is None:
+    if request.method == "POST" and request.get_json(silent=True) is None:
         return error_response(400, "invalid_request", "the request body is not valid JSON")
     fields = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):

@@ -57,7 +57,7 @@ class ListQuery(BaseModel):
     prefix: list[str] = Field(min_length=1, max_length=4, description="signed prefixes")
     delimiter: str | None = Field(None, max_length=1, description="signed delimiter")
     expires: int = Field(ge=0, le=10**11, description="signed expiry (unix seconds)")
-    signature: str = Field(min_length=64, max_length=64, description="HMAC of the above")
+    signature: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 of the above, hex")
     start_after: str | None = Field(None, alias="start-after", max_length=1024)
     continuation_token: str | None = Field(None, alias="continuation-token", max_length=2048)
     max_keys: int = Field(MAX_KEYS, alias="max-keys", ge=1, le=MAX_KEYS)
@@ -113,7 +113,11 @@ def _start(query: ListQuery) -> str | None:
     if query.continuation_token is None:
         return query.start_after
     try:
-        return base64.urlsafe_b64decode(query.continuation_token.encode("ascii")).decode("utf-8")
+        raw = base64.b64decode(query.continuation_token, altchars=b"-_", validate=True)
+        after = raw.decode("utf-8")
+        if not after:
+            raise ValueError("empty")
+        return after
     except (binascii.Error, ValueError):
         raise SignerError(
             400, "invalid_request", "continuation-token is not one this signer issued"
