@@ -14,7 +14,7 @@ from typing import Any
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from signer import api, bodylimit, docs, legacy, listing, requestlog
+from signer import api, body, bodylimit, docs, legacy, listing, requestlog
 from signer.config import ENV_NAMES, load_settings
 from signer.credentials import make_client
 from signer.errors import register_error_handlers, validation_error_response
@@ -112,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     requestlog.install(app)
     bodylimit.install(app)
     limiter = make_limiter(app, settings)
+    body.install(app)  # after the per-address limit, before validation and the views
     limit_hotkeys(limiter, api.miner_api, settings.ratelimit_miner, "miner")
     limit_hotkeys(limiter, api.validator_api, settings.ratelimit_validator, "validator")
     limit_hotkeys(limiter, legacy.status_api, settings.ratelimit_miner, "status")

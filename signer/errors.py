@@ -29,19 +29,13 @@ class SignerError(Exception):
     """A refusal with its HTTP status, a stable machine code and a human detail."""
 
     def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        headers: dict[str, str] | None = None,
-        fields: list[dict[str, str]] | None = None,
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers or {}
-        self.fields = fields
 
 
 def error_response(
@@ -62,13 +56,10 @@ def error_response(
 
 
 def validation_error_response(exc: ValidationError) -> Response:
-    """flask-openapi3's validation_error_callback: field locations and reasons, no input."""
-    if request.method == "POST" and not request.is_json:
-        return error_response(
-            400, "invalid_request", "the request body must be JSON (Content-Type: application/json)"
-        )
-    if request.method == "POST" and request.get_json(silent=True) is None:
-        return error_response(400, "invalid_request", "the request body is not valid JSON")
+    """flask-openapi3's validation_error_callback: field locations and reasons, no input.
+
+    Bodies that are not one JSON object never get here (signer/body.py refuses them first).
+    """
     fields = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         location = ".".join(str(part) for part in err["loc"]) or "body"
@@ -83,7 +74,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SignerError)
     def _signer_error(exc: SignerError) -> Response:
-        return error_response(exc.status, exc.code, exc.detail, exc.fields, headers=exc.headers)
+        return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> Response:
@@ -105,7 +96,8 @@ def register_error_handlers(app: Flask) -> None:
         detail = {
             404: "no such endpoint; /docs lists them all",
             405: f"{request.method} is not allowed here",
-            413: f"the request body is larger than {request.max_content_length} bytes",
+            413: "the request body is larger than "
+            f"{current_app.config.get('MAX_CONTENT_LENGTH')} bytes",
         }.get(status, exc.description or "request refused")
         return error_response(status, HTTP_CODES.get(status, "http_error"), detail, headers=headers)
 
