@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from planner.epochs import Epoch
+from clientkit.epochs import Epoch
 from signer.config import SIGV4_MAX_EXPIRES, Settings
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from bittensor_core import ss58_decode
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
-from planner.epochs import EpochError, epoch_from_id
+from clientkit.epochs import EpochError, epoch_from_id
 
 EXAMPLE_TIMESTAMP = 1795626000  # 2026-11-25T17:00:00Z
 EXAMPLE_EPOCH = "2026-11-25T16-00-00"

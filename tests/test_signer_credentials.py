@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from planner.epochs import epoch_from_id
+from clientkit.epochs import epoch_from_id
 from signer.config import load_settings
 from signer.credentials import (
     make_client,
