@@ -19,7 +19,7 @@ from typing import Any
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
-from planner.epochs import Epoch, EpochError, epoch_from_id
+from clientkit.epochs import Epoch, EpochError, epoch_from_id
 from signer import auth, published
 from signer.api import COMMON_ERRORS, SECURITY, SIGNING_HOWTO, _error
 from signer.errors import SignerError

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from clientkit.epochs import Epoch, epoch_at
 from planner.dataset import Dataset, StatePriority
-from planner.epochs import Epoch, epoch_at
 from planner.jobs import Planner, tick
 from planner.store import LocalStore
 
