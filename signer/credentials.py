@@ -19,7 +19,11 @@ from signer.config import SIGV4_MAX_EXPIRES, Settings
 
 
 def make_client(settings: Settings) -> Any:
-    """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default."""
+    """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default.
+
+    Presigning makes no call; listing for /s3/list does, and gives up well within
+    gunicorn's 30 s worker timeout rather than hold a worker on a slow bucket.
+    """
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
@@ -29,6 +33,9 @@ def make_client(settings: Settings) -> Any:
         config=Config(
             signature_version="s3v4",
             s3={"addressing_style": settings.s3_addressing_style},
+            connect_timeout=5,
+            read_timeout=10,
+            retries={"mode": "standard", "max_attempts": 2},
         ),
     )
 
