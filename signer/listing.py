@@ -64,7 +64,12 @@ class ListQuery(BaseModel):
 
 
 class ObjectPath(BaseModel):
-    key: str = Field(min_length=1, max_length=1024, description="object key")
+    key: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[^\x00-\x1f\x7f/][^\x00-\x1f\x7f]*$",
+        description="object key (no control characters: such a path routes nowhere, 404)",
+    )
 
 
 def _mac_key(svc: Services) -> bytes:
@@ -225,6 +230,7 @@ until the list URL's expiry, when the key is under one of its prefixes; 403 othe
     responses={
         302: {"description": "Redirect to a presigned GET of the object"},
         **LIST_ERRORS,
+        404: {"description": "A key with control characters matches no route"},
     },
 )
 def read_object(path: ObjectPath, query: ListQuery) -> Response:
