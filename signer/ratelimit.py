@@ -15,12 +15,16 @@ from signer.config import ConfigError, Settings
 
 
 def claimed_hotkey() -> str:
-    """The hotkey a request names (checked later); '-' when it names none.
+    """The hotkey a request names (checked later): X-Tao-Signed-By for a header-signed
+    request (signer/taoauth.py), else the body's `hotkey`; '-' when it names none.
 
     The body is read by the strict parser (signer/body.py) and cached, so this is the object
     that validation and the signature check see next; anything else is refused right after
     the limits are checked, so it cannot be verified under another key.
     """
+    signed_by = request.headers.get("X-Tao-Signed-By")
+    if signed_by is not None:
+        return signed_by.strip() or "-"
     body = request.get_json(silent=True)
     hotkey = body.get("hotkey") if isinstance(body, dict) else None
     return hotkey if isinstance(hotkey, str) and hotkey else "-"
