@@ -6,6 +6,8 @@ endpoint's own message, metagraph role, then presigning for the current epoch.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, jsonify, redirect
@@ -159,9 +161,7 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
     if issued is None:
         issued = _issue_folder_access(svc, hotkey, epoch.id, ttl)
         svc.reuse.put(epoch.id, hotkey, issued)
-    return jsonify(
-        FolderAccessResponse(**issued.answer(svc.now()), epoch_id=epoch.id).model_dump(mode="json")
-    )
+    return Response(issued.body(svc.now()), mimetype="application/json")
 
 
 @miner_api.post(
@@ -219,13 +219,17 @@ def _issue_folder_access(svc: Services, hotkey: str, epoch_id: str, ttl: int) ->
     now = svc.now()
     post = _post_credential(svc, credentials.miner_folder(hotkey, epoch_id))
     s3, bucket = svc.bucket()
-    return Issued(
+    issued = Issued(
         post=post,
         list_url=credentials.presigned_list(s3, bucket, credentials.miner_root(hotkey), ttl),
         list_expiry=credentials.expiry_iso(now, ttl),
         issued_at=now,
         list_expires_at=now + ttl,
     )
+    answer = FolderAccessResponse(**issued.answer(now), epoch_id=epoch_id).model_dump(mode="json")
+    del answer["expiry_seconds"]
+    head = json.dumps(answer)[:-1] + ', "expiry_seconds": '
+    return replace(issued, body_head=head.encode())
 
 
 @validator_api.post(
