@@ -13,10 +13,11 @@ from typing import Any
 import requests
 from bittensor_core import Keypair
 
+from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
 
 
-class SignerError(RuntimeError):
+class SignerError(ClientKitError):
     """The signer said no (or could not be reached): its status, error code and detail."""
 
     def __init__(self, status: int, code: str, detail: str) -> None:

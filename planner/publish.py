@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from clientkit import drand
 from clientkit.epochs import Epoch
 from clientkit.layout import SCHEMA_KEY, IndexEntry
+from planner.errors import PlannerError
 from planner.store import Store
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -29,7 +30,7 @@ OCTETS = "application/octet-stream"
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
-class PublishConflict(RuntimeError):
+class PublishConflict(PlannerError, RuntimeError):
     """An immutable object already published with other bytes: never overwrite it."""
 
 

@@ -168,7 +168,7 @@ def simulate(
             dataset, priorities, config, key, {}, epochs_between(first, first.start + period)
         ):
             result.epochs.append(document)
-    except jobs.PlannerError as exc:
+    except jobs.PlanError as exc:
         result.error = str(exc)
     result.coverage = coverage(result.epochs, dataset, priorities, config)
     return result

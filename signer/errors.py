@@ -25,7 +25,14 @@ HTTP_CODES = {
 }
 
 
-class SignerError(Exception):
+class SignerFailure(Exception):
+    """Every failure the signer expects: a refusal, a bad setting, an unusable snapshot.
+
+    The CLI turns these into one clear line; the app turns refusals into JSON.
+    """
+
+
+class SignerError(SignerFailure):
     """A refusal with its HTTP status, a stable machine code and a human detail."""
 
     def __init__(
