@@ -19,7 +19,12 @@ import click
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
 class _MappingSource(EnvSettingsSource):
@@ -43,6 +48,18 @@ class EnvSettings(BaseSettings):
         case_sensitive=True, frozen=True, extra="ignore", populate_by_name=True
     )
     problem: ClassVar[type[Exception]] = ValueError
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: `from_env` reads the environment it is handed, no other."""
+        return (init_settings,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Self:
@@ -73,7 +90,7 @@ class EnvSettings(BaseSettings):
         given = {names[k]: v for k, v in overrides.items() if v is not None}
         flags = {names[k]: cls.flag(k) for k in overrides if overrides[k] is not None}
         try:
-            return cls.model_validate({**values, **given})
+            return cls(**{**values, **given})
         except ValidationError as exc:
             problems = [_describe(cls, error) for error in exc.errors()]
         for env_name, rule in problems:

@@ -7,16 +7,19 @@ failing on the first request that needs it. The environment names, the `signer` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from limits import parse_many
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic_settings import NoDecode
 
 from envsettings import EnvSettings
 from signer.errors import SignerFailure
+from signer.proxy import Network, parse_networks
 
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 SIGV4_MAX_EXPIRES = 7 * 24 * 3600
@@ -42,6 +45,16 @@ def _rates(value: str) -> str:
         parse_many(value)
     except ValueError:
         raise ValueError(f"must be rate limits like '10/minute;200/day', got {value!r}") from None
+    return value
+
+
+def _networks(value: object) -> object:
+    return parse_networks(value) if isinstance(value, str) else value
+
+
+def _header(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+        raise ValueError(f"must be an HTTP header name like DO-Connecting-IP, got {value!r}")
     return value
 
 
@@ -158,7 +171,20 @@ class Settings(EnvSettings):
     proxy_hops: Seconds = Field(
         0,
         alias="SIGNER_PROXY_HOPS",
-        description="Trusted reverse proxies in front (X-Forwarded-*).",
+        description="Reverse proxies in front whose X-Forwarded-* entries count "
+        "(from SIGNER_TRUSTED_PROXIES only).",
+    )
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)] = Field(
+        (),
+        alias="SIGNER_TRUSTED_PROXIES",
+        description="Networks the proxies in front connect from (comma-separated): "
+        "forwarded headers from any other peer are ignored.",
+    )
+    client_ip_header: Annotated[str | None, AfterValidator(_header)] = Field(
+        None,
+        alias="SIGNER_CLIENT_IP_HEADER",
+        description="A header the trusted proxy sets to the client's address "
+        "(App Platform: DO-Connecting-IP).",
     )
     epoch_hours: Annotated[int, AfterValidator(_divides_24)] = Field(
         4,
@@ -200,7 +226,14 @@ class Settings(EnvSettings):
         return values
 
     @model_validator(mode="after")
-    def _bucket_needs_keys(self) -> Settings:
+    def _consistent(self) -> Settings:
+        """Forwarded headers need the proxies they may come from; a bucket needs its keys."""
+        if (self.proxy_hops or self.client_ip_header) and not self.trusted_proxies:
+            raise ValueError(
+                "SIGNER_PROXY_HOPS and SIGNER_CLIENT_IP_HEADER need SIGNER_TRUSTED_PROXIES, the "
+                "networks the proxy connects from (e.g. 10.0.0.0/8): forwarded headers from any "
+                "other peer are written by the client and ignored"
+            )
         if self.s3_bucket and not (self.s3_access_key_id and self.s3_secret_access_key):
             raise ValueError(
                 "S3_BUCKET is set, so S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required "

@@ -163,6 +163,7 @@ class MinerListRequest(BaseModel):
 
 
 PRESIGNED_FIELDS_EXAMPLE = {
+    "Content-Type": "binary/octet-stream",
     "key": f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/${{filename}}",
     "x-amz-algorithm": "AWS4-HMAC-SHA256",
     "x-amz-credential": "AKIAEXAMPLE/20261125/us-east-1/s3/aws4_request",
@@ -178,7 +179,9 @@ class PresignedPost(BaseModel):
     url: str = Field(description="POST target (the bucket endpoint)")
     fields: dict[str, str] = Field(
         description="form fields to send unchanged, except `key`: replace `${filename}` "
-        "(or the whole key) with a name inside `folder`",
+        "(or the whole key) with a name inside `folder`. The policy pins Content-Type to "
+        "binary/octet-stream and refuses acl, Cache-Control, Content-Disposition, "
+        "Content-Encoding, Expires, success_action_redirect and x-amz-meta-* fields",
         examples=[PRESIGNED_FIELDS_EXAMPLE],
     )
     folder: str = Field(description="every uploaded key must start with this prefix")
