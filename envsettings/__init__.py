@@ -122,6 +122,9 @@ def _describe(cls: type[EnvSettings], error: ErrorDetails) -> tuple[str, str]:
     if kind in ("greater_than_equal", "less_than_equal") and {"Ge", "Le"} <= set(bounds):
         low, high = bounds["Ge"].ge, bounds["Le"].le
         return env_name, f"must be between {low} and {high}{got}"
+    if kind in ("greater_than", "less_than_equal") and {"Gt", "Le"} <= set(bounds):
+        low, high = bounds["Gt"].gt, bounds["Le"].le
+        return env_name, f"must be more than {low} and at most {high}{got}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         sign, key = {
             "greater_than_equal": (">=", "ge"),

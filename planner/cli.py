@@ -24,7 +24,7 @@ from envsettings import option
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
 from planner import generate, jobs, report
-from planner.config import Settings, SettingsError
+from planner.config import MAX_DAYS, Settings, SettingsError
 from planner.errors import PlannerError
 from planner.lock import LockBusy, exclusive
 from planner.store import open_source
@@ -318,7 +318,7 @@ def status(ctx: Context, coverage_days: int, **options: Any) -> None:
 @click.option(
     "--days",
     "period_days",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, min_open=True, max=MAX_DAYS),
     default=30.0,
     show_default=True,
     help="Period to simulate, in days.",

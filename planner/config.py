@@ -24,6 +24,9 @@ from planner.selection import SelectionConfig
 from planner.store import LocalStore, S3Store, Store
 
 MIN_SECRET_LENGTH = 32
+# A year of epochs: the private state holds every sealed, unrevealed plaintext (about 15 kB
+# each), so a longer horizon only grows memory and the state for epochs nobody needs yet.
+MAX_DAYS = 366
 STATE_PREFIX = "_planner/"
 
 
@@ -111,7 +114,8 @@ class Settings(EnvSettings):
         7.0,
         alias="PLANNER_DAYS",
         gt=0,
-        description="Horizon: how many days ahead to seal.",
+        le=MAX_DAYS,
+        description=f"Horizon: how many days ahead to seal, at most {MAX_DAYS}.",
         json_schema_extra={"option": "--days"},
     )
     target_listings: int = Field(

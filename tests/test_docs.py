@@ -182,9 +182,9 @@ def _planner_reads() -> set[str]:
     return set(PlannerSettings.env_names().values())
 
 
-# The address of a development server: `signer serve` and `make run` read them; gunicorn
-# (Procfile) binds to PORT too. Neither program's settings, so not declared there.
-SERVER_ADDRESS = {"HOST", "PORT"}
+# The addresses of the development servers: `signer serve` and `make run` read them (gunicorn,
+# in the Procfile, binds to PORT too). Neither program's settings, so not declared there.
+SERVER_ADDRESS = {"HOST", "PORT", "CDN_PORT"}
 
 
 def test_settings_are_read_only_through_their_declarations():

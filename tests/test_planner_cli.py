@@ -122,7 +122,7 @@ def test_days_option_and_bad_now(env) -> None:
     assert "Invalid value for '--now': not an ISO-8601 instant: 'soon'" in bad.output
     zero = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO, "--days", "0"])
     assert zero.exit_code == 2
-    assert "Invalid value for '--days': must be > 0, got 0.0" in zero.output
+    assert "Invalid value for '--days': must be more than 0 and at most 366, got 0.0" in zero.output
 
 
 def test_bad_settings_fail_fast_naming_the_setting(env, monkeypatch) -> None:
