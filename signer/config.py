@@ -23,6 +23,8 @@ from signer.proxy import Network, parse_networks
 
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 SIGV4_MAX_EXPIRES = 7 * 24 * 3600
+# The largest object one S3 POST (or PUT) may carry: 5 GiB, the old servers' limit too.
+S3_MAX_OBJECT_POST = 5 * 1024**3
 
 
 class ConfigError(SignerFailure, ValueError):
@@ -132,9 +134,10 @@ class Settings(EnvSettings):
         description="Upload credentials expire this many seconds after the epoch ends.",
     )
     max_upload_bytes: int = Field(
-        100 * 1024 * 1024,
+        S3_MAX_OBJECT_POST,
         alias="SIGNER_MAX_UPLOAD_BYTES",
         ge=1,
+        le=S3_MAX_OBJECT_POST,
         description="Largest object a presigned POST accepts.",
     )
     list_url_ttl: int = Field(
