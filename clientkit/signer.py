@@ -1,6 +1,6 @@
 """Asking the signer for S3 credentials, signed by the hotkey the way the signer checks.
 
-Each endpoint has its own message (DESIGN.md, "Signer HTTP API"); the signature is the
+Each endpoint has its own message (docs/design.md, "Signer HTTP API"); the signature is the
 hotkey's sr25519 signature over its UTF-8 bytes, hex-encoded, with the current unix time.
 """
 

@@ -227,8 +227,12 @@ def _seal_unlisted(
         for key in keys:
             ciphertext = sealing[key].result()
             epoch_id, digest_field = owners[key]
-            state.pending[epoch_id] = replace(
-                state.pending[epoch_id], **{digest_field: hashlib.sha256(ciphertext).hexdigest()}
+            digest = hashlib.sha256(ciphertext).hexdigest()
+            pending = state.pending[epoch_id]
+            state.pending[epoch_id] = (
+                replace(pending, sealed_sha256=digest)
+                if digest_field == "sealed_sha256"
+                else replace(pending, audit_sha256=digest)
             )
             ciphertexts[key] = ciphertext
     return ciphertexts

@@ -3,7 +3,7 @@
 The layout itself (keys, index entries) is clientkit.layout, read by every client.
 Immutable objects (sealed/, epochs/) go first and are never replaced by different bytes;
 then index.json; then current.json and index.html. Each object carries the Cache-Control
-that DESIGN.md asks for, so the CDN keeps immutable files for a year and pointers briefly.
+that docs/design.md specifies, so the CDN keeps immutable files for a year and pointers briefly.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 OCTETS = "application/octet-stream"
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 class PublishConflict(PlannerError, RuntimeError):

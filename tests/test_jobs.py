@@ -1,4 +1,4 @@
-"""Publishing invariants of DESIGN.md, on real files with real timelock sealing."""
+"""Publishing invariants of docs/design.md, on real files with real timelock sealing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Selection rules of DESIGN.md over simulated time, plus properties on random data."""
+"""Selection rules of docs/design.md over simulated time, plus properties on random data."""
 
 from __future__ import annotations
 
