@@ -17,6 +17,8 @@ import math
 import secrets
 from collections import Counter
 
+from planner.errors import PlannerError
+
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_BITS = 128
 NGRAM = 4
@@ -29,7 +31,7 @@ LEGACY_STATE_LABEL = b"s46-planner-state-key/v1"
 GENERATE_HINT = "generate one with `planner new-secret`"
 
 
-class SecretError(ValueError):
+class SecretError(PlannerError, ValueError):
     """A missing or guessable secret; the message says how to make a good one."""
 
 

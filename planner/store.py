@@ -20,9 +20,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from clientkit.layout import Source, SourceError
 from clientkit.verify import HttpSource
+from planner.errors import PlannerError
 
 
-class StoreError(SourceError):
+class StoreError(PlannerError, SourceError):
     """A store that cannot be read or written; the message names the store and the key."""
 
 

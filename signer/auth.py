@@ -1,7 +1,7 @@
 """Who is asking: timestamp window, sr25519 signature, then the hotkey's role in the metagraph.
 
 The signed message formats are the ones existing subnet 46 clients already send, so they
-stay byte-for-byte as DESIGN.md lists them.
+stay byte-for-byte as docs/design.md lists them.
 """
 
 from __future__ import annotations

@@ -23,12 +23,12 @@ from typing import Any
 from bittensor_core import ss58_decode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from signer.errors import SignerError
+from signer.errors import SignerError, SignerFailure
 
 log = logging.getLogger("signer")
 
 
-class SnapshotError(ValueError):
+class SnapshotError(SignerFailure, ValueError):
     """A snapshot file that cannot be used; the message says which part is wrong."""
 
 
