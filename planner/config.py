@@ -127,7 +127,7 @@ class Settings(EnvSettings):
     cooldown_hours: float = Field(
         24.0, alias="PLANNER_COOLDOWN_HOURS", description="Hours before a zipcode may come back."
     )
-    coverage_days: float = Field(
+    coverage_deadline_days: float = Field(
         7.0,
         alias="PLANNER_COVERAGE_DAYS",
         description="Coverage deadline: every eligible zipcode once per this many days.",
@@ -222,7 +222,7 @@ class Settings(EnvSettings):
             target_listings=self.target_listings,
             tolerance_percent=self.tolerance_percent,
             cooldown_hours=self.cooldown_hours,
-            coverage_days=self.coverage_days,
+            coverage_days=self.coverage_deadline_days,
             min_listings=self.min_listings,
             max_listings=self.max_listings,
         )
