@@ -41,8 +41,13 @@ from planner.jobs import choose
 
 NAME = "attack"
 START = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
-FULL = {"warmupDays": 7, "days": 12, "secrets": 16, "deadlines": [7.0, 8.0, 9.0, 10.0, 14.0]}
-SHORT = {"warmupDays": 1, "days": 1, "secrets": 4, "deadlines": [7.0]}
+FULL: dict[str, Any] = {
+    "warmupDays": 7,
+    "days": 12,
+    "secrets": 16,
+    "deadlines": [7.0, 8.0, 9.0, 10.0, 14.0],
+}
+SHORT: dict[str, Any] = {"warmupDays": 1, "days": 1, "secrets": 4, "deadlines": [7.0]}
 DEFAULT_DEADLINE = 7.0
 TARGETS = {"maxAdvantage": 1.2, "minGuessMs": 100.0}
 
