@@ -16,7 +16,7 @@ import requests
 from servers.seaweed import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
 
 
 def procfile_command(port: int, workers: int = 1) -> list[str]:
@@ -54,10 +54,10 @@ def gunicorn_signer(env: Mapping[str, str], workdir: Path, workers: int = 1) -> 
                 log.seek(0)
                 raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
             try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or the workers are still importing the app
             if time.monotonic() > deadline:
                 raise RuntimeError("gunicorn did not answer /healthz in time")
             time.sleep(0.2)
