@@ -20,7 +20,7 @@ from signer.credentials import make_client
 from signer.errors import register_error_handlers, validation_error_response
 from signer.metagraph import MetagraphStore, Refresher, fetch_metagraph
 from signer.models import ErrorResponse
-from signer.ratelimit import limit_hotkeys, make_limiter
+from signer.ratelimit import HotkeyQuota, make_limiter
 from signer.services import Services
 
 __version__ = "0.1.0"
@@ -99,8 +99,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     clock = app.config["NOW"]
     requestlog.install(app)
     limiter = make_limiter(app, settings)
-    limit_hotkeys(limiter, api.miner_api, settings.ratelimit_miner, "miner")
-    limit_hotkeys(limiter, api.validator_api, settings.ratelimit_validator, "validator")
     limiter.exempt(api.healthz)
     limiter.exempt(api.readyz)
 
@@ -112,6 +110,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
         clock=clock,
         store=store,
         limiter=limiter,
+        miner_quota=HotkeyQuota(limiter, settings.ratelimit_miner, "miner"),
+        validator_quota=HotkeyQuota(limiter, settings.ratelimit_validator, "validator"),
         s3=make_client(settings) if settings.s3_bucket else None,
     )
     if settings.metagraph_refresh > 0:

@@ -103,6 +103,15 @@ def _authenticate(svc: Services, hotkey: str, timestamp: int, signature: str, me
     g.verified_hotkey = hotkey
 
 
+def _authenticate_validator(
+    svc: Services, hotkey: str, timestamp: int, signature: str, message: str
+) -> None:
+    """A verified validator with its permit and stake, counted against its quota."""
+    _authenticate(svc, hotkey, timestamp, signature, message)
+    auth.require_validator(svc.store.require(), hotkey, svc.settings.min_validator_stake)
+    svc.validator_quota.spend(hotkey)
+
+
 def _post_credential(svc: Services, folder: str) -> dict[str, Any]:
     s3, bucket = svc.bucket()
     now = svc.now()
@@ -154,6 +163,7 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
     )
     _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
     auth.require_miner(svc.store.require(), body.hotkey, body.coldkey)
+    svc.miner_quota.spend(body.hotkey)
     epoch = svc.current_epoch()
     ttl = svc.settings.list_url_ttl
     issued = svc.reuse.get(epoch.id, body.hotkey, svc.now(), ttl)
@@ -198,8 +208,7 @@ Grants: presigned ListObjectsV2 URLs of `data/hotkey=` (first page; use
 def get_validator_access(body: ValidatorAccessRequest) -> Response:
     svc = services()
     message = auth.VALIDATOR_ACCESS.format(timestamp=body.timestamp)
-    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
-    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
     epoch = svc.current_epoch()
     upload = _post_credential(svc, credentials.validator_folder(body.hotkey, epoch.id))
     s3, bucket = svc.bucket()
@@ -251,8 +260,7 @@ credential expires at the end of the current epoch plus the grace period.""",
 def validator_upload(body: ValidatorUploadRequest) -> Response:
     svc = services()
     message = auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp)
-    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
-    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
     epoch = svc.current_epoch()
     allowed = [epoch.id]
     for _ in range(svc.settings.recent_epochs):
@@ -291,8 +299,7 @@ signature.""",
 def get_miner_list(body: MinerListRequest) -> Response:
     svc = services()
     message = auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp)
-    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
-    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
     s3, bucket = svc.bucket()
     ttl = svc.settings.list_url_ttl
     prefix = credentials.miner_root(body.miner_hotkey)
@@ -356,8 +363,7 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
     message = auth.MINER_FILES.format(
         miner_hotkey=body.miner_hotkey, hotkey=body.hotkey, timestamp=body.timestamp
     )
-    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
-    auth.require_validator(svc.store.require(), body.hotkey, svc.settings.min_validator_stake)
+    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
     s3, bucket = svc.bucket()
     prefix = credentials.miner_root(body.miner_hotkey)
     valid = [k for k in body.file_keys if k.startswith(prefix) and ".." not in k.split("/")]

@@ -1,4 +1,4 @@
-"""What the views share: settings, the clock, the metagraph store, the S3 client, the limiter."""
+"""What the views share: settings, the clock, the metagraph store, the S3 client, the limits."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from planner.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
+from signer.ratelimit import HotkeyQuota
 from signer.reuse import Reuse
 
 
@@ -23,6 +24,8 @@ class Services:
     clock: Callable[[], float]
     store: MetagraphStore
     limiter: Limiter
+    miner_quota: HotkeyQuota
+    validator_quota: HotkeyQuota
     s3: Any | None
     refresher: Refresher | None = None
     reuse: Reuse = field(default_factory=Reuse)

@@ -298,11 +298,12 @@ def test_the_python_buildpack_finds_the_project_and_its_python():
         for line in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert lines == ["-e ."]
+    assert lines == ["-e .[redis]"]
     version = (REPO / ".python-version").read_text(encoding="utf-8").strip()
     setup = configparser.ConfigParser()
     setup.read(REPO / "setup.cfg")
     minimum = setup["options"]["python_requires"].removeprefix(">=")
+    assert "redis" in setup["options.extras_require"]["redis"]
     assert re.fullmatch(r"3\.\d+", version)
     assert tuple(map(int, version.split("."))) >= tuple(map(int, minimum.split(".")))
 
