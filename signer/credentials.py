@@ -12,24 +12,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from planner.epochs import Epoch
+from planner.store import s3_config
 from signer.config import SIGV4_MAX_EXPIRES, Settings
 
 
 def make_client(settings: Settings) -> Any:
-    """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default."""
+    """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default, with
+    the planner's settings for Spaces (planner.store.s3_config)."""
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
         region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key_id,
         aws_secret_access_key=settings.s3_secret_access_key,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": settings.s3_addressing_style},
-        ),
+        config=s3_config(s3={"addressing_style": settings.s3_addressing_style}),
     )
 
 
