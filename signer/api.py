@@ -73,7 +73,7 @@ COMMON_ERRORS = {
 VALIDATOR_403 = _error(
     "Not registered, no validator permit, or stake below the minimum",
     "insufficient_stake",
-    "validator stake 5000 is below the minimum of 20000 alpha",
+    "validator alpha stake 5000 is not above the minimum of 20000 alpha",
 )
 
 SIGNING_HOWTO = (
@@ -108,7 +108,10 @@ def _authenticate_validator(
 ) -> None:
     """A verified validator with its permit and stake, counted against its quota."""
     _authenticate(svc, hotkey, timestamp, signature, message)
-    auth.require_validator(svc.store.require(), hotkey, svc.settings.min_validator_stake)
+    settings = svc.settings
+    auth.require_validator(
+        svc.store.require(), hotkey, settings.min_validator_stake, settings.validator_stake_rule
+    )
     svc.validator_quota.spend(hotkey)
 
 
@@ -196,8 +199,9 @@ def _issue_folder_access(svc: Services, hotkey: str, epoch_id: str, ttl: int) ->
 
 {SIGNING_HOWTO}
 
-Who: a registered hotkey with a validator permit and at least SIGNER_MIN_VALIDATOR_STAKE
-alpha (20,000 by default).
+Who: a registered hotkey with a validator permit and an alpha stake strictly above
+SIGNER_MIN_VALIDATOR_STAKE (20,000 by default; SIGNER_VALIDATOR_STAKE_RULE chooses another
+rule).
 
 Grants: presigned ListObjectsV2 URLs of `data/hotkey=` (first page; use
 `/get-miner-list` for a miner's pages) and a presigned POST for

@@ -13,6 +13,11 @@ from urllib.parse import urlparse
 
 from limits import parse_many
 
+# Which stake a validator needs against SIGNER_MIN_VALIDATOR_STAKE: alpha stake strictly above
+# it (`alpha-above`, the subnet's own API's rule, the default), at least it (`alpha-at-least`),
+# or the same with the total stake weight (alpha plus TAO times the TAO weight).
+STAKE_RULES = ("alpha-above", "alpha-at-least", "total-above", "total-at-least")
+
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 SIGV4_MAX_EXPIRES = 7 * 24 * 3600
 
@@ -30,6 +35,7 @@ class Settings:
     network: str = "finney"  # SIGNER_NETWORK
     published: str = "published"  # SIGNER_PUBLISHED: folder or http(s) base URL
     min_validator_stake: float = 20000.0  # SIGNER_MIN_VALIDATOR_STAKE (alpha)
+    validator_stake_rule: str = "alpha-above"  # SIGNER_VALIDATOR_STAKE_RULE
     ratelimit_storage: str = "memory://"  # SIGNER_RATELIMIT_STORAGE
     ratelimit_miner: str = "10/minute;200/day"  # SIGNER_RATELIMIT_MINER
     ratelimit_validator: str = "300/minute;20000/day"  # SIGNER_RATELIMIT_VALIDATOR
@@ -64,6 +70,7 @@ ENV_NAMES = (
     "SIGNER_NETWORK",
     "SIGNER_PUBLISHED",
     "SIGNER_MIN_VALIDATOR_STAKE",
+    "SIGNER_VALIDATOR_STAKE_RULE",
     "SIGNER_RATELIMIT_STORAGE",
     "SIGNER_RATELIMIT_MINER",
     "SIGNER_RATELIMIT_VALIDATOR",
@@ -115,6 +122,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         published=published.rstrip("/") if is_http_url(published) else published,
         min_validator_stake=reader.number(
             "SIGNER_MIN_VALIDATOR_STAKE", Settings.min_validator_stake
+        ),
+        validator_stake_rule=reader.choice(
+            "SIGNER_VALIDATOR_STAKE_RULE", STAKE_RULES, Settings.validator_stake_rule
         ),
         ratelimit_storage=reader.text("SIGNER_RATELIMIT_STORAGE") or Settings.ratelimit_storage,
         ratelimit_miner=reader.rate("SIGNER_RATELIMIT_MINER", Settings.ratelimit_miner),

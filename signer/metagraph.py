@@ -1,4 +1,4 @@
-"""The metagraph snapshot: who is registered, with which coldkey, permit and stake.
+"""The metagraph snapshot: who is registered, with which coldkey, permit and stakes.
 
 Requests read a JSON snapshot file, never the chain: bittensor costs most of a second to
 import and the chain may be unreachable. A refresher thread (or a cron running
@@ -39,6 +39,9 @@ class Neuron:
     coldkey: str
     validator_permit: bool
     stake: float
+    """Alpha stake: what the subnet's own API compares with its minimum."""
+    total_stake: float
+    """Alpha plus TAO stake times the TAO weight (what validator permits are based on)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class _NeuronEntry(BaseModel):
     coldkey: str
     validatorPermit: bool
     stake: float = Field(ge=0)
+    totalStake: float | None = Field(default=None, ge=0)
 
     @field_validator("hotkey", "coldkey")
     @classmethod
@@ -67,7 +71,7 @@ class _NeuronEntry(BaseModel):
             raise ValueError("not an SS58 address") from None
         return value
 
-    @field_validator("stake", mode="before")
+    @field_validator("stake", "totalStake", mode="before")
     @classmethod
     def _integral_stake(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -102,8 +106,9 @@ def parse_snapshot(data: Any, netuid: int) -> Snapshot:
     for entry in doc.neurons:
         if entry.hotkey in neurons:
             raise SnapshotError(f"neurons: hotkey of uid {entry.uid} appears twice")
+        total = entry.stake if entry.totalStake is None else entry.totalStake
         neurons[entry.hotkey] = Neuron(
-            entry.uid, entry.hotkey, entry.coldkey, entry.validatorPermit, entry.stake
+            entry.uid, entry.hotkey, entry.coldkey, entry.validatorPermit, entry.stake, total
         )
     return Snapshot(doc.netuid, doc.block, fetched.astimezone(UTC), neurons)
 
@@ -144,8 +149,10 @@ def iso(instant: datetime) -> str:
 def snapshot_from_metagraph(metagraph: Any, fetched_at: datetime) -> dict[str, Any]:
     """The snapshot document for a bittensor `Metagraph` (what `subnets.metagraph()` returns).
 
-    `stake` is the neuron's total stake weight in the subnet's alpha, the figure validator
-    permits are based on.
+    `stake` is the neuron's alpha stake in the subnet (bittensor's `alpha_stake`), the figure
+    the subnet's own API compares with its validator minimum; `totalStake` is its total stake
+    weight (`total_stake`: alpha plus TAO times the TAO weight), the figure validator permits
+    are based on.
     """
     return {
         "netuid": int(metagraph.netuid),
@@ -157,7 +164,8 @@ def snapshot_from_metagraph(metagraph: Any, fetched_at: datetime) -> dict[str, A
                 "hotkey": str(neuron.hotkey),
                 "coldkey": str(neuron.coldkey),
                 "validatorPermit": bool(neuron.validator_permit),
-                "stake": float(neuron.total_stake.amount),
+                "stake": float(neuron.alpha_stake.amount),
+                "totalStake": float(neuron.total_stake.amount),
             }
             for neuron in metagraph.neurons
         ],

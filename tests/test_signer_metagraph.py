@@ -43,6 +43,7 @@ def test_demo_snapshot_parses():
     assert len(snapshot.neurons) == 4
     alice = snapshot.neurons[sc.address("//Alice")]
     assert (alice.uid, alice.validator_permit, alice.stake) == (0, True, 50000.0)
+    assert alice.total_stake == 65000.0
 
 
 @pytest.mark.parametrize(
@@ -52,12 +53,23 @@ def test_demo_snapshot_parses():
         (lambda d: d.update(netuid=13), "netuid 13, this signer serves 46"),
         (lambda d: d["neurons"][1].update(hotkey="5Fnot-an-address"), "neurons.1.hotkey"),
         (lambda d: d["neurons"][2].update(stake=-1), "neurons.2.stake"),
+        (lambda d: d["neurons"][3].update(totalStake="x"), "neurons.3.totalStake"),
         (lambda d: d["neurons"][0].update(validatorPermit="yes"), "neurons.0.validatorPermit"),
         (lambda d: d.update(fetchedAt="yesterday"), "fetchedAt: not an ISO-8601 instant"),
         (lambda d: d.update(fetchedAt="2026-11-25T16:00:00"), "fetchedAt: needs a timezone"),
         (lambda d: d["neurons"].append(dict(d["neurons"][0], uid=9)), "uid 9 appears twice"),
     ],
-    ids=["no-neurons", "netuid", "hotkey", "stake", "permit", "date", "naive", "duplicate"],
+    ids=[
+        "no-neurons",
+        "netuid",
+        "hotkey",
+        "stake",
+        "total",
+        "permit",
+        "date",
+        "naive",
+        "duplicate",
+    ],
 )
 def test_bad_snapshots_are_refused_with_the_place(change, message):
     document = demo_document()
@@ -85,18 +97,30 @@ def test_snapshot_from_metagraph_is_the_file_format():
                 "hotkey": sc.address("//Alice"),
                 "coldkey": sc.address("//Alice//stash"),
                 "validatorPermit": True,
-                "stake": 61234.5,
+                "stake": 30617.25,
+                "totalStake": 61234.5,
             },
             {
                 "uid": 1,
                 "hotkey": sc.address("//Eve"),
                 "coldkey": sc.address("//Eve//stash"),
                 "validatorPermit": False,
-                "stake": 10.0,
+                "stake": 5.0,
+                "totalStake": 10.0,
             },
         ],
     }
-    assert parse_snapshot(document, 46).neurons[sc.address("//Eve")].stake == 10.0
+    eve = parse_snapshot(document, 46).neurons[sc.address("//Eve")]
+    assert (eve.stake, eve.total_stake) == (5.0, 10.0)
+
+
+def test_a_snapshot_without_total_stake_counts_alpha_as_total():
+    """Snapshots written by hand (or by an older sync) may carry `stake` alone."""
+    document = demo_document()
+    for neuron in document["neurons"]:
+        neuron.pop("totalStake")
+    alice = parse_snapshot(document, 46).neurons[sc.address("//Alice")]
+    assert (alice.stake, alice.total_stake) == (50000.0, 50000.0)
 
 
 def test_write_snapshot_replaces_whole_files_and_leaves_no_temporaries(tmp_path):
