@@ -5,6 +5,11 @@ import and the chain may be unreachable. A refresher thread (or a cron running
 `signer sync-metagraph`) rewrites the file atomically; the store notices the new file,
 keeps the last good snapshot when a new one is unusable, and refuses to answer (503)
 once the snapshot is older than the configured maximum age.
+
+Unusable also means: no neurons at all (everyone would be refused as unregistered, so the
+signer is not ready rather than ready and useless) and a `fetchedAt` in the future (such a
+snapshot would never go stale). A snapshot file that disappears is reported by `/readyz`
+while the last good snapshot is served until it is too old.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from signer.errors import SignerError
 
 log = logging.getLogger("signer")
+
+FUTURE_TOLERANCE = 60
+"""Seconds a snapshot's fetchedAt may be ahead of this server's clock (clock skew)."""
 
 
 class SnapshotError(ValueError):
@@ -102,6 +110,11 @@ def parse_snapshot(data: Any, netuid: int) -> Snapshot:
         raise SnapshotError("fetchedAt: not an ISO-8601 instant") from None
     if fetched.tzinfo is None:
         raise SnapshotError("fetchedAt: needs a timezone (e.g. 2026-11-25T16:00:00Z)")
+    if not doc.neurons:
+        raise SnapshotError(
+            f"neurons: the snapshot of netuid {doc.netuid} at block {doc.block} lists no "
+            "neurons, so every hotkey would be refused"
+        )
     neurons: dict[str, Neuron] = {}
     for entry in doc.neurons:
         if entry.hotkey in neurons:
@@ -205,20 +218,38 @@ class MetagraphStore:
             info = self.path.stat()
         except OSError:
             with self._lock:
-                if self._snapshot is None:
-                    self.problem = f"no metagraph snapshot at {self.path} yet"
+                self._stamp = None
+                self.problem = self._missing()
                 return self._snapshot
         stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         with self._lock:
             if stamp != self._stamp:
                 self._stamp = stamp
                 try:
-                    self._snapshot = load_snapshot(self.path, self.netuid)
+                    self._snapshot = self._check_date(load_snapshot(self.path, self.netuid))
                     self.problem = None
                 except SnapshotError as exc:
                     self.problem = str(exc)
                     log.warning("metagraph snapshot unusable, keeping the last good one: %s", exc)
             return self._snapshot
+
+    def _missing(self) -> str:
+        if self._snapshot is None:
+            return f"no metagraph snapshot at {self.path} yet"
+        return (
+            f"the snapshot file {self.path} is missing (deleted?); serving the last good "
+            f"snapshot (block {self._snapshot.block}) until it is too old"
+        )
+
+    def _check_date(self, snapshot: Snapshot) -> Snapshot:
+        ahead = -self.age(snapshot)
+        if ahead > FUTURE_TOLERANCE:
+            raise SnapshotError(
+                f"{self.path}: fetchedAt {iso(snapshot.fetched_at)} is {int(ahead)} s ahead of "
+                "this server's clock; such a snapshot would never go stale (check the clock "
+                "of the machine that wrote it)"
+            )
+        return snapshot
 
     def age(self, snapshot: Snapshot) -> float:
         return self.clock() - snapshot.fetched_at.timestamp()
