@@ -80,6 +80,7 @@ class RevealResult:
 
 
 def _load_state(planner: Planner, index: dict[str, publish.IndexEntry]) -> PlannerState:
+    _check_epoch_length(planner, index)
     loaded = state_io.load(planner.private, planner.secret)
     if loaded is not None:
         return loaded
@@ -91,6 +92,17 @@ def _load_state(planner: Planner, index: dict[str, publish.IndexEntry]) -> Plann
             "restore it (or point the planner at the bucket that holds it) before planning"
         )
     return PlannerState()
+
+
+def _check_epoch_length(planner: Planner, index: dict[str, publish.IndexEntry]) -> None:
+    """A plan keeps the epoch length it was published with: the grids would overlap."""
+    lengths = sorted({e.epoch.hours for e in index.values()} - {planner.epoch_hours})
+    if lengths:
+        raise PlannerError(
+            f"{planner.public.describe()} holds {lengths[0]}-hour epochs but EPOCH_HOURS is "
+            f"{planner.epoch_hours}: set EPOCH_HOURS={lengths[0]} (a published plan keeps "
+            "its epoch length; a new length needs a new bucket or folder)"
+        )
 
 
 def _aligned_history(pool: selection.Pool, history: dict[str, int]) -> np.ndarray:

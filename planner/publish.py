@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from planner import drand
-from planner.epochs import Epoch, epoch_from_id
+from planner.epochs import Epoch, EpochError, epoch_from_id, parse_instant
 from planner.store import Store
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -121,6 +121,7 @@ class IndexEntry:
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> IndexEntry:
         audit = item.get("audit")
+        listed_epoch(item["epochId"], item["epochStart"], item["epochEnd"])
         return cls(
             epoch_id=item["epochId"],
             epoch_start=item["epochStart"],
@@ -140,7 +141,19 @@ class IndexEntry:
 
     @property
     def epoch(self) -> Epoch:
-        return epoch_from_id(self.epoch_id)
+        return listed_epoch(self.epoch_id, self.epoch_start, self.epoch_end)
+
+
+def listed_epoch(epoch_id: str, start: str, end: str) -> Epoch:
+    """The epoch an index entry describes, on the grid of its own length: any length that
+    divides 24 reads back without knowing EPOCH_HOURS."""
+    hours = (parse_instant(end) - parse_instant(start)) / timedelta(hours=1)
+    if not hours.is_integer():
+        raise EpochError(f"{epoch_id}: epochStart to epochEnd is not a whole number of hours")
+    epoch = epoch_from_id(epoch_id, int(hours))
+    if (epoch.start_iso, epoch.end_iso) != (start, end):
+        raise EpochError(f"{epoch_id}: epochStart and epochEnd do not match the epoch id")
+    return epoch
 
 
 def read_index(store: Store) -> dict[str, IndexEntry]:
@@ -180,6 +193,7 @@ def status_page(
     upcoming = [e for e in shown if e.epoch.start > current.start]
     html = env.get_template("index.html").render(
         entries=shown,
+        epoch_hours=epoch_hours,
         current_id=current.id,
         next_reveal=upcoming[0] if upcoming else None,
         horizon=max(entries) if entries else None,

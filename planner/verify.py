@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from planner import drand, publish, seal
-from planner.epochs import Epoch, EpochError, epoch_at, epoch_from_id, quicknet_round
+from planner.epochs import Epoch, quicknet_round
 from planner.store import LocalStore, Store, StoreError
 
 
@@ -84,8 +84,8 @@ class Outcome:
 def pick_epoch(entries: dict[str, publish.IndexEntry], now: datetime) -> str | None:
     """The epoch running at `now`, else the latest one that has started."""
     started = [k for k, e in entries.items() if e.epoch.start <= now]
-    current = epoch_at(now).id
-    return current if current in entries else max(started, default=None)
+    running = [k for k, e in entries.items() if e.epoch.start <= now < e.epoch.end]
+    return running[0] if running else max(started, default=None)
 
 
 def verify_epoch(
@@ -114,11 +114,7 @@ def verify_epoch(
     entry = entries[epoch_id]
     outcome.add("index", True, f"{epoch_id} listed with {entry.commitment}")
 
-    try:
-        expected = round_for(epoch_from_id(epoch_id))
-    except EpochError as exc:
-        outcome.add("round", False, str(exc))
-        return outcome
+    expected = round_for(entry.epoch)
     if not outcome.add(
         "round",
         entry.reveal_round == expected,

@@ -14,7 +14,7 @@ from typing import Any
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from signer import api, docs, requestlog
+from signer import api, body, docs, requestlog
 from signer.config import ENV_NAMES, load_settings
 from signer.credentials import make_client
 from signer.errors import register_error_handlers, validation_error_response
@@ -99,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     clock = app.config["NOW"]
     requestlog.install(app)
     limiter = make_limiter(app, settings)
+    body.install(app)  # after the per-address limit, before validation and the views
     limiter.exempt(api.healthz)
     limiter.exempt(api.readyz)
 

@@ -440,7 +440,8 @@ def test_malformed_json_is_400(client):
     assert response.status_code == 400
     assert response.json == {
         "error": "invalid_request",
-        "detail": "the request body is not valid JSON",
+        "detail": "the request body is not valid JSON (Expecting value: line 1 column 12 "
+        "(char 11))",
     }
 
 

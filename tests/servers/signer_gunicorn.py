@@ -6,17 +6,14 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
+from servers.ready import wait_for_http
 from servers.seaweed import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0
 
 
 def procfile_command(port: int, workers: int = 1) -> list[str]:
@@ -47,20 +44,14 @@ def gunicorn_signer(env: Mapping[str, str], workdir: Path, workers: int = 1) -> 
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def check_alive() -> None:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
+
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"gunicorn exited:\n{log.read().decode(errors='replace')}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass  # not listening yet, or the workers are still importing the app
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer /healthz in time")
-            time.sleep(0.2)
+        wait_for_http(f"{base}/healthz", check_alive)
         yield base
     finally:
         process.terminate()

@@ -1,0 +1,124 @@
+"""Request bodies: one JSON object, parsed once and strictly, or a JSON 4xx naming why.
+
+Every signed endpoint takes a JSON object. Anything else is refused here, right after the
+per-address rate limit and before validation or a signature check looks at it (the
+hotkey's quota is spent only after both, signer/ratelimit.py):
+
+- not JSON at all, or text the strict parser refuses (400): deep nesting (Python's parser
+  raises RecursionError, once a 500 with a logged traceback), a key twice in one object
+  (which of two `hotkey`s would count?), NaN/Infinity, numbers beyond what JSON can carry;
+- JSON that is not an object (422): an array, a number, null, or a *string*, which
+  flask-openapi3 would otherwise parse a second time as JSON and validate, while the hotkey
+  limiter, seeing no object, counted it for nobody.
+
+The parsed object is cached on the request (werkzeug's get_json cache), so validation and
+the handler read the same object.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
+from flask.wrappers import Request
+
+from signer.errors import SignerError
+
+
+class BodyRefused(ValueError):
+    """Valid-looking JSON text the strict parser refuses; the message says why."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise BodyRefused("the same key appears twice in one object")
+    return obj
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise BodyRefused("a number is too large")
+    return value
+
+
+def _constant(name: str) -> float:
+    raise BodyRefused(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse_constant=_constant)
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """json.loads that refuses duplicate keys, NaN/Infinity, infinite floats and deep nesting.
+
+    Every refusal is a ValueError, which werkzeug's get_json expects.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BodyRefused("it is not UTF-8") from None
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise BodyRefused("it is nested too deeply") from None
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with strict parsing; writing JSON is unchanged."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return strict_loads(s)
+
+
+class SignerRequest(Request):
+    """A request whose JSON parse failures are the signer's JSON 400, with the reason."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if e is None:
+            detail = "the request body must be JSON (Content-Type: application/json)"
+        elif isinstance(e, BodyRefused):
+            detail = f"the request body is not valid JSON: {e}"
+        else:
+            # json's own messages give a position only, never the input.
+            detail = f"the request body is not valid JSON ({e})"
+        raise SignerError(400, "invalid_request", detail)
+
+
+@lru_cache(maxsize=256)
+def _validates_body(view: Callable[..., Any]) -> bool:
+    return "body" in inspect.signature(view).parameters
+
+
+def takes_body() -> bool:
+    """True for a routed request whose view validates a JSON body (flask-openapi3 `body`)."""
+    if request.routing_exception is not None or request.url_rule is None:
+        return False
+    return _validates_body(current_app.view_functions[request.url_rule.endpoint])
+
+
+def require_object() -> None:
+    """Before any view: the body of a body-taking endpoint is one JSON object."""
+    if not takes_body():
+        return
+    if not isinstance(request.get_json(), dict):
+        raise SignerError(
+            422,
+            "invalid_request",
+            "the request body must be a JSON object (got another JSON value; a JSON string "
+            "holding an object is not accepted either)",
+        )
+
+
+def install(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
+    app.request_class = SignerRequest
+    app.before_request(require_object)

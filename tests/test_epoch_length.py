@@ -1,0 +1,147 @@
+"""EPOCH_HOURS=6 through every program: plan, reveal, status, verify and the signer.
+
+19:00 UTC is inside the 6-hour epoch 18-00-00, which is not on the default 4-hour grid, so
+any place still assuming 4 hours fails here. A length that does not divide 24 is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import Context, cli
+from planner.config import Settings
+from planner.epochs import epoch_from_id, quicknet_round
+from signer import create_app
+
+from conftest import REPO, SECRET
+from servers import signer_client as sc
+from servers.drand_relay import TEST_ROUND
+
+AT_19 = "2026-11-25T19:00:00Z"
+CURRENT = "2026-11-25T18-00-00"
+
+
+@pytest.fixture
+def six_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A planner environment on 6-hour epochs; yields the published folder."""
+    for name in list(__import__("os").environ):
+        if name.startswith(("PLANNER_", "SPACES_")):
+            monkeypatch.delenv(name)
+    for name, value in {
+        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
+        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
+        "PLANNER_PUBLISHED": str(tmp_path / "published"),
+        "PLANNER_STATE": str(tmp_path / "state"),
+        "PLANNER_SECRET": SECRET.decode(),
+        "EPOCH_HOURS": "6",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path / "published"
+
+
+def run(*args: str, obj: Context | None = None):
+    return CliRunner().invoke(cli, list(args), obj=obj, catch_exceptions=False)
+
+
+def on_test_round() -> Context:
+    return Context(Settings.from_env(), round_for=lambda epoch: TEST_ROUND)
+
+
+def test_plan_and_reveal_on_a_six_hour_grid(six_hours) -> None:
+    planned = run("plan", "--now", AT_19, "--days", "1", obj=on_test_round())
+    assert planned.exit_code == 0, planned.output
+    assert planned.output.splitlines()[0] == (f"sealed 5 epochs: {CURRENT} .. 2026-11-26T18-00-00")
+    revealed = run("reveal", "--now", AT_19, obj=on_test_round())
+    assert revealed.exit_code == 0, revealed.output
+    assert f"revealed 1 epochs: {CURRENT}" in revealed.output
+    index = json.loads((six_hours / "index.json").read_text())
+    assert index["epochHours"] == 6
+    first = index["epochs"][0]
+    assert (first["epochStart"], first["epochEnd"]) == (
+        "2026-11-25T18:00:00Z",
+        "2026-11-26T00:00:00Z",
+    )
+    current = json.loads((six_hours / "current.json").read_text())
+    assert current["epochId"] == CURRENT and current["epochEnd"] == "2026-11-26T00:00:00Z"
+    assert "Every 6 hours" in (six_hours / "index.html").read_text()
+
+
+def test_status_on_a_six_hour_grid(six_hours) -> None:
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    result = run("status", "--now", "2026-11-26T01:00:00Z")
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("  ")[0]: line.split("  ", 1)[1].split()
+        for line in result.output.splitlines()[3:6]
+    }
+    assert rows[CURRENT][0] == "revealed"
+    assert rows["2026-11-26T00-00-00"][:2] == ["current,", "sealed"]
+    assert rows["2026-11-26T06-00-00"][0] == "sealed"
+
+
+def test_verify_on_a_six_hour_grid(six_hours, relay) -> None:
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    result = run("verify", "--now", AT_19, "--drand-url", relay.url, obj=on_test_round())
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == f"epoch {CURRENT} verified"
+
+
+def test_verify_checks_the_round_of_a_six_hour_epoch_start(six_hours, relay) -> None:
+    """With the real clock the round of 18:00 is expected, not that of a 4-hour grid."""
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    result = CliRunner().invoke(cli, ["verify", CURRENT, "--drand-url", relay.url])
+    assert result.exit_code == 1
+    expected = quicknet_round(epoch_from_id(CURRENT, 6))
+    assert f"revealRound {TEST_ROUND}, but the epoch start gives {expected}" in result.output
+
+
+def test_signer_serves_the_six_hour_epoch(signer_config, six_hours) -> None:
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    at_19 = sc.NOW + 2 * 3600
+    app = create_app(
+        {
+            **signer_config,
+            "EPOCH_HOURS": "6",
+            "SIGNER_PUBLISHED": str(six_hours),
+            "NOW": lambda: float(at_19),
+        }
+    )
+    client = app.test_client()
+    current = client.get("/assignments/current")
+    assert current.status_code == 200, current.json
+    assert current.json["epochId"] == CURRENT
+    access = client.post("/get-folder-access", json=sc.folder_access(timestamp=at_19))
+    assert access.status_code == 200, access.json
+    assert access.json["epoch_id"] == CURRENT
+    previous = client.post(
+        "/api/v1/s3-access/validator-upload",
+        json=sc.validator_upload(timestamp=at_19, epoch_id="2026-11-25T12-00-00"),
+    )
+    assert previous.status_code == 200, previous.json
+    off_grid = client.post(
+        "/api/v1/s3-access/validator-upload",
+        json=sc.validator_upload(timestamp=at_19, epoch_id="2026-11-25T16-00-00"),
+    )
+    assert off_grid.status_code == 403
+
+
+def test_a_plan_keeps_its_epoch_length(six_hours, monkeypatch) -> None:
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    monkeypatch.setenv("EPOCH_HOURS", "4")
+    for command in ("plan", "reveal"):
+        result = CliRunner().invoke(cli, [command, "--now", AT_19])
+        assert result.exit_code == 1
+        assert "holds 6-hour epochs but EPOCH_HOURS is 4: set EPOCH_HOURS=6" in result.output
+
+
+@pytest.mark.parametrize("hours", ["5", "7", "0", "48"])
+def test_a_length_that_does_not_divide_24_is_refused(six_hours, monkeypatch, hours) -> None:
+    monkeypatch.setenv("EPOCH_HOURS", hours)
+    result = CliRunner().invoke(cli, ["plan", "--now", AT_19])
+    assert result.exit_code == 1
+    assert f"EPOCH_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {hours}" in result.output
+    assert not six_hours.exists()
