@@ -20,6 +20,7 @@ from signer.credentials import make_client
 from signer.errors import register_error_handlers, validation_error_response
 from signer.metagraph import MetagraphStore, Refresher, fetch_metagraph
 from signer.models import ErrorResponse
+from signer.published import CurrentCache
 from signer.ratelimit import HotkeyQuota, make_limiter
 from signer.services import Services
 
@@ -115,6 +116,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
         validator_quota=HotkeyQuota(limiter, settings.ratelimit_validator, "validator"),
         s3=make_client(settings) if settings.s3_bucket else None,
     )
+    if settings.published_is_url:
+        svc.current_cache = CurrentCache(settings.published)
+        svc.current_cache.start()
     if settings.metagraph_refresh > 0:
         svc.refresher = Refresher(
             store,

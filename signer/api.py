@@ -422,7 +422,7 @@ def current_assignment() -> Response:
     settings = svc.settings
     if settings.published_is_url:
         return redirect(published.current_url(settings.published), code=302)
-    body = published.read_current(settings.published, is_url=False)
+    body = published.read_current(settings.published)
     published.current_assignment(body, svc.current_epoch().id)
     return Response(
         body, mimetype="application/json", headers={"Cache-Control": _cache_control(svc)}
@@ -435,14 +435,23 @@ def current_assignment() -> Response:
     description="""No signature. The path older miner clients call: its query parameters
 (hotkey, signature, timestamp) are accepted and ignored, since an assignment is the same
 for everyone and is public once its epoch has started. Same body as
-`/assignments/current` plus `"success": true`.""",
+`/assignments/current` plus `"success": true`. When SIGNER_PUBLISHED is a base URL, the
+answer comes from the signer's copy of `<base>/current.json`, refreshed in the background
+every 10 s (at once when it is not the current epoch's), never from a request to the CDN.""",
     responses={200: LegacyAssignment, 503: NOT_REVEALED},
 )
 def legacy_current_assignment() -> Response:
     svc = services()
-    settings = svc.settings
-    body = published.read_current(settings.published, settings.published_is_url)
-    document = published.current_assignment(body, svc.current_epoch().id)
+    cache = svc.current_cache
+    if cache is None:
+        body = published.read_current(svc.settings.published)
+        document = published.current_assignment(body, svc.current_epoch().id)
+    else:
+        try:
+            document = published.current_assignment(cache.current(), svc.current_epoch().id)
+        except SignerError:
+            cache.wake()
+            raise
     response = jsonify({"success": True, **document})
     response.headers["Cache-Control"] = _cache_control(svc)
     return response

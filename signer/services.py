@@ -14,6 +14,7 @@ from planner.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
+from signer.published import CurrentCache
 from signer.ratelimit import HotkeyQuota
 from signer.reuse import Reuse
 
@@ -28,6 +29,8 @@ class Services:
     validator_quota: HotkeyQuota
     s3: Any | None
     refresher: Refresher | None = None
+    current_cache: CurrentCache | None = None
+    """current.json from SIGNER_PUBLISHED when it is a URL (None for a folder)."""
     reuse: Reuse = field(default_factory=Reuse)
 
     def now(self) -> float:
