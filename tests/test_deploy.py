@@ -125,8 +125,23 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
     "env": frozenset({"key", "value", "scope", "type"}),
     "github": frozenset({"repo", "branch", "deploy_on_push"}),
     "schedule": frozenset({"cron", "time_zone"}),
+    "database": frozenset(
+        [
+            "name",
+            "engine",
+            "version",
+            "size",
+            "num_nodes",
+            "production",
+            "cluster_name",
+            "db_name",
+            "db_user",
+        ]
+    ),
     "alert": frozenset({"rule", "disabled", "operator", "value", "window"}),
 }
+# godo's AppDatabaseSpecEngine values.
+DATABASE_ENGINES = {"UNSET", "MYSQL", "PG", "REDIS", "MONGODB", "KAFKA", "OPENSEARCH", "VALKEY"}
 JOB_KINDS = {"UNSPECIFIED", "PRE_DEPLOY", "POST_DEPLOY", "FAILED_DEPLOY", "SCHEDULED"}
 ENV_SCOPES = {"UNSET", "RUN_TIME", "BUILD_TIME", "RUN_AND_BUILD_TIME"}
 ENV_TYPES = {"GENERAL", "SECRET"}
@@ -199,8 +214,28 @@ def test_every_key_is_a_field_of_digitaloceans_app_spec(spec):
             assert env["scope"] in ENV_SCOPES
             assert env.get("type", "GENERAL") in ENV_TYPES
             assert "value" not in env or isinstance(env["value"], str), env["key"]
-    names = [c["name"] for _, c in _components(spec)]
+    for database in spec.get("databases", []):
+        assert not _unknown(database, "database"), database["name"]
+        assert COMPONENT_NAME.fullmatch(database["name"])
+        assert database["engine"] in DATABASE_ENGINES
+        assert isinstance(database.get("version", ""), str)
+    names = [c["name"] for _, c in _components(spec)] + [
+        d["name"] for d in spec.get("databases", [])
+    ]
     assert len(names) == len(set(names))
+
+
+def test_two_signer_instances_share_their_limits_in_managed_valkey(spec):
+    """memory:// counts per process; several instances need the shared store."""
+    (signer,) = spec["services"]
+    assert signer["instance_count"] == 2
+    (database,) = spec["databases"]
+    assert database["engine"] == "VALKEY"
+    # Only PostgreSQL has dev databases: Valkey is attached as an existing managed cluster.
+    assert database["production"] is True and database["cluster_name"]
+    storage = _envs(signer)["SIGNER_RATELIMIT_STORAGE"]
+    assert storage["value"] == "${" + database["name"] + ".DATABASE_URL}"
+    assert load_settings({"SIGNER_METAGRAPH": "m.json"}).ratelimit_storage == "memory://"
 
 
 def test_the_signer_is_health_checked_on_healthz_and_runs_the_procfile_command(spec, client):
@@ -209,8 +244,11 @@ def test_the_signer_is_health_checked_on_healthz_and_runs_the_procfile_command(s
     assert signer["health_check"]["http_path"] == "/healthz"
     assert client.get("/healthz").status_code == 200
     assert signer["run_command"] == procfile_web()
-    assert shlex.split(signer["run_command"])[0] == "gunicorn"
-    assert "'signer:create_app()'" in signer["run_command"]
+    command = shlex.split(signer["run_command"])
+    assert command[0] == "gunicorn"
+    assert command[-1] == "signer:create_app()"
+    # App Platform's Python buildpack asks for it: gunicorn's heartbeat files off the disk.
+    assert command[command.index("--worker-tmp-dir") + 1] == "/dev/shm"
 
 
 def test_the_planner_tick_is_a_scheduled_job_every_few_minutes(spec):
@@ -292,7 +330,8 @@ def test_both_components_build_from_the_same_source(spec):
 
 
 def test_the_python_buildpack_finds_the_project_and_its_python():
-    """App Platform's buildpack detects requirements.txt and reads .python-version."""
+    """App Platform's buildpack detects requirements.txt and reads runtime.txt (DigitalOcean's
+    documented way; its buildpack does not read .python-version, kept for local tools)."""
     lines = [
         line.strip()
         for line in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines()
@@ -300,6 +339,8 @@ def test_the_python_buildpack_finds_the_project_and_its_python():
     ]
     assert lines == ["-e .[redis]"]
     version = (REPO / ".python-version").read_text(encoding="utf-8").strip()
+    runtime = (REPO / "runtime.txt").read_text(encoding="utf-8").strip()
+    assert runtime == f"python-{version}"
     setup = configparser.ConfigParser()
     setup.read(REPO / "setup.cfg")
     minimum = setup["options"]["python_requires"].removeprefix(">=")
