@@ -10,7 +10,7 @@ import functools
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -67,7 +67,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.folder._enter()
-        super().do_GET()
+        with suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
+            super().do_GET()
 
 
 @contextmanager
