@@ -11,7 +11,7 @@ PORT ?= 8000
 $(BIN)/planner: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[planner,signer,chain,redis,test,bench]'
 	touch $@
 
 run: $(BIN)/planner

@@ -29,7 +29,7 @@ from bench.common import (
     update_results,
     write_result,
 )
-from planner.epochs import epoch_at
+from clientkit.epochs import epoch_at
 
 from servers import signer_client
 from servers.fake_chain import DEMO_METAGRAPH

@@ -5,7 +5,7 @@ test round, the one beacon the loopback relay can serve with its real signature)
 reveals it all; a static server stands in for the CDN. Each timed call is what a miner
 runs, `clientkit.assignment.sealed_assignment`: GET index.json, GET the sealed file, GET
 the round's signature from the drand relay, decrypt, compare the sha256 with the
-commitment (planner.verify's checks, which also compare the revealed file byte for byte).
+commitment (clientkit.verify's checks, which also compare the revealed file byte for byte).
 `plain_assignment` (the revealed JSON checked by its hash, no drand) is timed too. The
 index then lists a year of epochs: the worst case a miner meets after a year.
 
@@ -32,12 +32,12 @@ from bench.common import (
     update_results,
     write_result,
 )
+from clientkit import drand, layout, timelock
 from clientkit.assignment import plain_assignment, sealed_assignment
-from planner import drand, publish, seal
+from clientkit.verify import HttpSource
 from planner.dataset import load_dataset, load_priorities
 from planner.jobs import Planner, plan, reveal
 from planner.store import LocalStore
-from planner.verify import HttpSource
 
 from servers.drand_relay import TEST_ROUND, drand_relay
 from servers.static_http import serve_folder
@@ -72,15 +72,15 @@ def phases(base: str, relay: str, epoch_id: str) -> dict[str, float]:
     """The steps of opening a sealed epoch, each timed once (milliseconds)."""
     source = HttpSource(base)
     marks = [time.perf_counter()]
-    entry = publish.read_index(source)[epoch_id]  # type: ignore[arg-type]
+    entry = layout.read_index(source)[epoch_id]  # type: ignore[arg-type]
     marks.append(time.perf_counter())
-    sealed = source.get(publish.sealed_key(epoch_id))
+    sealed = source.get(layout.sealed_key(epoch_id))
     marks.append(time.perf_counter())
     signature = drand.fetch_signature(entry.reveal_round, (relay,))
     marks.append(time.perf_counter())
-    plaintext = seal.unseal(sealed or b"", signature)
+    plaintext = timelock.unseal(sealed or b"", signature)
     marks.append(time.perf_counter())
-    if seal.commitment(plaintext) != entry.commitment:
+    if timelock.commitment(plaintext) != entry.commitment:
         raise RuntimeError(f"{epoch_id}: commitment mismatch")
     marks.append(time.perf_counter())
     names = ("indexMs", "sealedMs", "beaconMs", "decryptMs", "hashMs")

@@ -3,7 +3,13 @@
 Fetch the current assignment and check it against its published commitment
 (`clientkit.assignment`), ask the signer for folder-scoped S3 credentials with a hotkey
 (`clientkit.signer`), upload with the presigned POST and read listings page by page
-(`clientkit.storage`). requests and bittensor_core do the work; see docs/clients.md.
+(`clientkit.storage`). Busy answers (429/503 with Retry-After) are retried with jitter
+(`clientkit.retry`). The trust code the planner shares lives here too, so a miner checks
+with the very code that published: the epoch clock (`clientkit.epochs`), the public layout
+and index (`clientkit.layout`), timelock and commitments (`clientkit.timelock`), drand
+relays (`clientkit.drand`) and the full check of an epoch (`clientkit.verify`).
+requests and bittensor_core do the work; nothing of the planner or signer is imported.
+See docs/clients.md.
 """
 
 from clientkit.assignment import (
@@ -14,6 +20,7 @@ from clientkit.assignment import (
     plain_assignment,
     sealed_assignment,
 )
+from clientkit.retry import Backoff
 from clientkit.signer import SignerClient, SignerError
 from clientkit.storage import (
     ObjectInfo,
@@ -30,6 +37,7 @@ from clientkit.storage import (
 __all__ = [
     "Assignment",
     "AssignmentError",
+    "Backoff",
     "NotRevealed",
     "ObjectInfo",
     "Page",

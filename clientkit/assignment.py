@@ -2,7 +2,7 @@
 
 The plain file (`epochs/<epochId>.json`) is checked against the sha256 commitment that
 index.json published before the epoch began. The sealed file needs no operator at all:
-drand's signature for the reveal round opens it, and planner.verify checks the result
+drand's signature for the reveal round opens it, and clientkit.verify checks the result
 against the same commitment, so a miner can start the instant an epoch does.
 """
 
@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from planner import drand, publish, seal, verify
-from planner.epochs import Epoch, quicknet_round
-from planner.store import StoreError
+from clientkit import drand, layout, timelock, verify
+from clientkit.epochs import Epoch, quicknet_round
 
 
 class AssignmentError(RuntimeError):
@@ -46,10 +45,10 @@ class Assignment:
         return [item["zipcode"] for item in self.document["zipcodes"]]
 
 
-def _index(source: verify.HttpSource) -> dict[str, publish.IndexEntry]:
+def _index(source: verify.HttpSource) -> dict[str, layout.IndexEntry]:
     try:
-        entries = publish.read_index(source)  # type: ignore[arg-type]
-    except (publish.IndexUnreadable, StoreError) as exc:
+        entries = layout.read_index(source)
+    except (layout.IndexUnreadable, layout.SourceError) as exc:
         raise AssignmentError(str(exc)) from exc
     if not entries:
         raise AssignmentError(f"no index.json at {source.describe()}")
@@ -62,7 +61,7 @@ def _instant(text: str) -> datetime:
 
 def _entry(
     source: verify.HttpSource, epoch_id: str | None, now: datetime | None
-) -> publish.IndexEntry:
+) -> layout.IndexEntry:
     """The named epoch, or the one running at `now` (by the index's own start and end)."""
     entries = _index(source)
     if epoch_id is not None:
@@ -85,17 +84,17 @@ def plain_assignment(
     """The revealed JSON of an epoch (default: the one running now), checked by its hash."""
     source = verify.HttpSource(base_url)
     entry = _entry(source, epoch_id, now)
-    key = publish.revealed_key(entry.epoch_id)
+    key = layout.revealed_key(entry.epoch_id)
     try:
         body = source.get(key)
-    except StoreError as exc:
+    except layout.SourceError as exc:
         raise AssignmentError(str(exc)) from exc
     if body is None:
         raise NotRevealed(
             f"{key} is not published at {source.describe()} yet; the sealed file opens with "
             "drand's signature from the epoch start (sealed_assignment)"
         )
-    digest = seal.commitment(body)
+    digest = timelock.commitment(body)
     if digest != entry.commitment:
         raise AssignmentError(
             f"{key} at {source.describe()} hashes to {digest}, but index.json committed to "
@@ -111,7 +110,7 @@ def sealed_assignment(
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
 ) -> Assignment:
-    """Open the sealed file with drand's signature and check it (planner.verify's checks).
+    """Open the sealed file with drand's signature and check it (clientkit.verify's checks).
 
     `round_for` maps an epoch to its drand round; leave it unset outside tests.
     """

@@ -13,6 +13,8 @@ from typing import Any
 import requests
 from bittensor_core import Keypair
 
+from clientkit.retry import Backoff
+
 
 class SignerError(RuntimeError):
     """The signer said no (or could not be reached): its status, error code and detail."""
@@ -23,7 +25,11 @@ class SignerError(RuntimeError):
 
 
 class SignerClient:
-    """One hotkey talking to one signer; `clock` gives unix seconds (the signed timestamp)."""
+    """One hotkey talking to one signer; `clock` gives unix seconds (the signed timestamp).
+
+    A request the signer answers with 429 or 503 and `Retry-After` (rate limit, metagraph
+    not ready) is sent again after that wait plus jitter, signed afresh; see clientkit.retry.
+    """
 
     def __init__(
         self,
@@ -33,25 +39,37 @@ class SignerClient:
         timeout: float = 30.0,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
+        backoff: Backoff | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.keypair = keypair
         self.timeout = timeout
         self.session = session or requests.Session()
         self.clock = clock
+        self.backoff = backoff or Backoff()
 
     @property
     def hotkey(self) -> str:
         return self.keypair.ss58_address
 
-    def _signed(self, message: str, timestamp: int) -> dict[str, Any]:
-        signature = self.keypair.sign(message.encode("utf-8")).hex()
+    def _signed(self, message: Callable[[int], str]) -> dict[str, Any]:
+        """hotkey, timestamp and the signature over `message(timestamp)`, dated now."""
+        timestamp = int(self.clock())
+        signature = self.keypair.sign(message(timestamp).encode("utf-8")).hex()
         return {"hotkey": self.hotkey, "timestamp": timestamp, "signature": signature}
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(
+        self, path: str, message: Callable[[int], str], fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """POST `fields` signed with `message`; each retry is signed with a new timestamp."""
         url = f"{self.base_url}{path}"
+
+        def attempt() -> requests.Response:
+            body = {**fields, **self._signed(message)}
+            return self.session.post(url, json=body, timeout=self.timeout)
+
         try:
-            response = self.session.post(url, json=body, timeout=self.timeout)
+            response = self.backoff.run(attempt)
         except requests.RequestException as exc:
             raise SignerError(0, "unreachable", f"{url}: {type(exc).__name__}") from exc
         try:
@@ -69,41 +87,39 @@ class SignerClient:
 
         `coldkey` is the SS58 address of the coldkey that owns this hotkey on the subnet.
         """
-        timestamp = int(self.clock())
-        message = f"s3:data:access:{coldkey}:{self.hotkey}:{timestamp}"
         return self._post(
-            "/get-folder-access", {"coldkey": coldkey, **self._signed(message, timestamp)}
+            "/get-folder-access",
+            lambda t: f"s3:data:access:{coldkey}:{self.hotkey}:{t}",
+            {"coldkey": coldkey},
         )
 
     def validator_access(self) -> dict[str, Any]:
         """Validator: list URLs of data/ and a presigned POST for this epoch's results."""
-        timestamp = int(self.clock())
-        message = f"s3:validator:access:{timestamp}"
-        return self._post("/get-validator-access", self._signed(message, timestamp))
+        return self._post("/get-validator-access", lambda t: f"s3:validator:access:{t}", {})
 
     def validator_upload(self, epoch_id: str) -> dict[str, Any]:
         """Validator: a presigned POST for validators/<hotkey>/epoch=<epoch_id>/."""
-        timestamp = int(self.clock())
-        message = f"s3:validator:upload:{timestamp}"
         return self._post(
             "/api/v1/s3-access/validator-upload",
-            {**self._signed(message, timestamp), "epochId": epoch_id},
+            lambda t: f"s3:validator:upload:{t}",
+            {"epochId": epoch_id},
         )
 
     def miner_list(
         self, miner_hotkey: str, continuation_token: str | None = None
     ) -> dict[str, Any]:
         """Validator: a presigned URL for one page of data/hotkey=<miner_hotkey>/."""
-        timestamp = int(self.clock())
-        message = f"s3:validator:miner:{miner_hotkey}:{timestamp}"
-        body = {**self._signed(message, timestamp), "miner_hotkey": miner_hotkey}
+        fields: dict[str, Any] = {"miner_hotkey": miner_hotkey}
         if continuation_token is not None:
-            body["continuation_token"] = continuation_token
-        return self._post("/get-miner-list", body)
+            fields["continuation_token"] = continuation_token
+        return self._post(
+            "/get-miner-list", lambda t: f"s3:validator:miner:{miner_hotkey}:{t}", fields
+        )
 
     def file_urls(self, miner_hotkey: str, keys: list[str]) -> dict[str, Any]:
         """Validator: presigned GETs for up to 1,000 keys of data/hotkey=<miner_hotkey>/."""
-        timestamp = int(self.clock())
-        message = f"s3:validator:files:{miner_hotkey}:{self.hotkey}:{timestamp}"
-        body = {**self._signed(message, timestamp), "miner_hotkey": miner_hotkey}
-        return self._post("/get-file-presigned-urls", {**body, "file_keys": keys})
+        return self._post(
+            "/get-file-presigned-urls",
+            lambda t: f"s3:validator:files:{miner_hotkey}:{self.hotkey}:{t}",
+            {"miner_hotkey": miner_hotkey, "file_keys": keys},
+        )

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
+from clientkit.retry import Backoff
 from clientkit.signer import SignerClient
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -107,9 +108,9 @@ def parse_listing(xml: bytes) -> Page:
 
 
 def _get(url: str, session: requests.Session | None, verb: str, noun: str) -> bytes:
-    """GET a presigned URL; errors say what was being done and never show the signature."""
+    """GET a presigned URL (busy answers retried); errors never show the signature."""
     try:
-        response = (session or requests).get(url, timeout=TIMEOUT)
+        response = Backoff().run(lambda: (session or requests).get(url, timeout=TIMEOUT))
     except requests.RequestException as exc:
         raise StorageError(f"cannot {verb} {_without_query(url)}: {type(exc).__name__}") from exc
     if response.status_code != 200:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.epochs import Epoch
+from clientkit.epochs import Epoch
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("assignment.schema.json")

@@ -18,17 +18,19 @@ from typing import Any, TypeVar
 
 import click
 
+from clientkit import verify
+from clientkit.epochs import Epoch, EpochError, epoch_at, parse_instant, quicknet_round
+from clientkit.layout import IndexUnreadable
+from clientkit.timelock import SealError
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
-from planner import generate, jobs, report, verify
+from planner import generate, jobs, report
 from planner.config import Settings, SettingsError
-from planner.epochs import Epoch, EpochError, epoch_at, parse_instant, quicknet_round
 from planner.lock import LockBusy, exclusive
-from planner.publish import IndexUnreadable, PublishConflict
-from planner.seal import SealError
+from planner.publish import PublishConflict
 from planner.selection import SelectionError
 from planner.state import StateError
-from planner.store import StoreError
+from planner.store import StoreError, open_source
 
 T = TypeVar("T")
 EXPECTED = (
@@ -460,9 +462,7 @@ def verify_command(
 ) -> None:
     """Check an epoch as a miner would: drand opens the sealed file, the hash matches."""
     relays = tuple(u for url in drand_urls for u in url.split(",") if u) or ctx.settings.drand_urls
-    outcome = verify.verify_epoch(
-        verify.open_source(source), epoch_id, ctx.now(), relays, ctx.round_for
-    )
+    outcome = verify.verify_epoch(open_source(source), epoch_id, ctx.now(), relays, ctx.round_for)
     for check_ in outcome.checks:
         click.echo(f"{'ok  ' if check_.ok else 'FAIL'} {check_.name}: {check_.detail}")
     if not outcome.ok:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from planner import drand
+from clientkit import drand
 from planner.selection import SelectionConfig
 from planner.store import LocalStore, S3Store, Store
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
-from planner import publish
+from clientkit import layout
 from planner.config import STATE_PREFIX, Bucket
 from planner.state import STATE_KEY
 from planner.store import S3Store, StoreError, error_detail
@@ -29,9 +29,9 @@ PUBLISHED_PREFIXES = (
     "sealed/",
     "epochs/",
     "schema/",
-    publish.INDEX_KEY,
-    publish.CURRENT_KEY,
-    publish.HTML_KEY,
+    layout.INDEX_KEY,
+    layout.CURRENT_KEY,
+    layout.HTML_KEY,
 )
 """What must be anonymously readable (a bucket policy can grant exactly these)."""
 PROBE_BYTES = 64
@@ -262,14 +262,14 @@ def _public_read(probe: Probe, report: Report) -> None:
             + ", ".join(PUBLISHED_PREFIXES)
             + " with a bucket policy; check SPACES_PUBLIC_URL",
         )
-    index = probe.store.get(publish.INDEX_KEY)
+    index = probe.store.get(layout.INDEX_KEY)
     if index is not None:
-        response = probe.anonymous_get(publish.INDEX_KEY)
+        response = probe.anonymous_get(layout.INDEX_KEY)
         public = response.status_code == 200 and response.content == index
         report.add(
             "published index",
             OK if public else FAIL,
-            f"{probe.public_url}/{publish.INDEX_KEY} "
+            f"{probe.public_url}/{layout.INDEX_KEY} "
             + (
                 "readable without credentials" if public else f"answers HTTP {response.status_code}"
             ),

@@ -16,10 +16,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from planner import assignment, publish, seal, selection
-from planner import state as state_io
-from planner.dataset import Dataset, StatePriority
-from planner.epochs import (
+from clientkit import layout, timelock
+from clientkit.epochs import (
     ISO_FORMAT,
     Epoch,
     epoch_at,
@@ -27,6 +25,9 @@ from planner.epochs import (
     epochs_between,
     quicknet_round,
 )
+from planner import assignment, publish, seal, selection
+from planner import state as state_io
+from planner.dataset import Dataset, StatePriority
 from planner.state import Pending, PlannerState
 from planner.store import Store
 
@@ -79,7 +80,7 @@ class RevealResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _load_state(planner: Planner, index: dict[str, publish.IndexEntry]) -> PlannerState:
+def _load_state(planner: Planner, index: dict[str, layout.IndexEntry]) -> PlannerState:
     _check_epoch_length(planner, index)
     loaded = state_io.load(planner.private, planner.secret)
     if loaded is not None:
@@ -94,7 +95,7 @@ def _load_state(planner: Planner, index: dict[str, publish.IndexEntry]) -> Plann
     return PlannerState()
 
 
-def _check_epoch_length(planner: Planner, index: dict[str, publish.IndexEntry]) -> None:
+def _check_epoch_length(planner: Planner, index: dict[str, layout.IndexEntry]) -> None:
     """A plan keeps the epoch length it was published with: the grids would overlap."""
     lengths = sorted({e.epoch.hours for e in index.values()} - {planner.epoch_hours})
     if lengths:
@@ -133,7 +134,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     """
     if planner.load_data is None:
         raise PlannerError("planning needs a zipcode file and a priority list")
-    index = publish.read_index(planner.public)
+    index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     result = PlanResult()
 
@@ -175,11 +176,11 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
 def _sealed_parts(epoch_id: str, pending: Pending) -> list[tuple[str, bytes, int, str]]:
     """(key, plaintext, round, digest field) of each file sealed for an epoch."""
     parts = [
-        (publish.sealed_key(epoch_id), pending.plaintext, pending.reveal_round, "sealed_sha256")
+        (layout.sealed_key(epoch_id), pending.plaintext, pending.reveal_round, "sealed_sha256")
     ]
     if pending.audit is not None and pending.audit_round is not None:
         parts.append(
-            (publish.audit_sealed_key(epoch_id), pending.audit, pending.audit_round, "audit_sha256")
+            (layout.audit_sealed_key(epoch_id), pending.audit, pending.audit_round, "audit_sha256")
         )
     return parts
 
@@ -187,7 +188,7 @@ def _sealed_parts(epoch_id: str, pending: Pending) -> list[tuple[str, bytes, int
 def _seal_unlisted(
     planner: Planner,
     state: PlannerState,
-    index: dict[str, publish.IndexEntry],
+    index: dict[str, layout.IndexEntry],
     sealer: seal.Sealer,
     fresh: dict[str, Future[bytes]],
 ) -> dict[str, bytes]:
@@ -198,7 +199,7 @@ def _seal_unlisted(
     it has the recorded digest, so a foreign file is never adopted.
     """
     for epoch_id in set(index) & set(state.pending):
-        if index[epoch_id].commitment != seal.commitment(state.pending[epoch_id].plaintext):
+        if index[epoch_id].commitment != timelock.commitment(state.pending[epoch_id].plaintext):
             raise publish.PublishConflict(
                 f"{epoch_id}: the private state does not match the published commitment; "
                 "refusing to publish (is this the right bucket and secret?)"
@@ -232,23 +233,23 @@ def _seal_unlisted(
 
 
 def _list_pending(
-    planner: Planner, state: PlannerState, index: dict[str, publish.IndexEntry]
+    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
 ) -> None:
     """Add an index entry for every pending epoch whose sealed file is now published."""
     for epoch_id in sorted(k for k in state.pending if k not in index):
         pending = state.pending[epoch_id]
         epoch = epoch_from_id(epoch_id, planner.epoch_hours)
-        index[epoch_id] = publish.IndexEntry(
+        index[epoch_id] = layout.IndexEntry(
             epoch_id=epoch_id,
             epoch_start=epoch.start_iso,
             epoch_end=epoch.end_iso,
             reveal_round=pending.reveal_round,
-            commitment=seal.commitment(pending.plaintext),
+            commitment=timelock.commitment(pending.plaintext),
             revealed=False,
             sealed_at=pending.sealed_at,
             audit=None
             if pending.audit is None or pending.audit_round is None
-            else publish.AuditEntry(pending.audit_round, seal.commitment(pending.audit)),
+            else layout.AuditEntry(pending.audit_round, timelock.commitment(pending.audit)),
         )
 
 
@@ -322,7 +323,7 @@ def _select_epochs(
             )
             if planner.audit_count:
                 key = assignment.audit(
-                    document, planner.secret, planner.audit_count, seal.commitment(plaintext)
+                    document, planner.secret, planner.audit_count, timelock.commitment(plaintext)
                 )
                 pending = replace(
                     pending,
@@ -339,7 +340,7 @@ def _select_epochs(
 def reveal(planner: Planner, now: datetime) -> RevealResult:
     """Publish the plain assignment of every sealed epoch that has started, and the
     validators' key of every audited epoch that has ended."""
-    index = publish.read_index(planner.public)
+    index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     result = RevealResult()
     done = []
@@ -349,7 +350,7 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
             continue
         entry = index.get(epoch_id)
         if entry is None or not entry.revealed:
-            key = publish.revealed_key(epoch_id)
+            key = layout.revealed_key(epoch_id)
             if publish.put_immutable(planner.public, key, pending.plaintext, publish.JSON):
                 result.written.append(key)
             result.revealed.append(epoch_id)
@@ -360,7 +361,7 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
             and pending.audit is not None
             and not (entry and entry.audit and entry.audit.revealed)
         ):
-            key = publish.audit_revealed_key(epoch_id)
+            key = layout.audit_revealed_key(epoch_id)
             if publish.put_immutable(planner.public, key, pending.audit, publish.JSON):
                 result.written.append(key)
             result.notes.append(f"revealed the validators' audit key of {epoch_id}")
@@ -393,7 +394,7 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
 
 def _write_pointers(
     planner: Planner,
-    index: dict[str, publish.IndexEntry],
+    index: dict[str, layout.IndexEntry],
     written: list[str],
     current: Epoch | None,
 ) -> None:
@@ -401,9 +402,9 @@ def _write_pointers(
     if not index:
         return
     for key, data, kind, cache in (
-        (publish.SCHEMA_KEY, assignment.schema_bytes(), publish.JSON, publish.SCHEMA_CACHE),
+        (layout.SCHEMA_KEY, assignment.schema_bytes(), publish.JSON, publish.SCHEMA_CACHE),
         (
-            publish.INDEX_KEY,
+            layout.INDEX_KEY,
             publish.index_bytes(index, planner.epoch_hours),
             publish.JSON,
             publish.SHORT,
@@ -415,14 +416,14 @@ def _write_pointers(
         return
     entry = index.get(current.id)
     if entry is not None and entry.revealed:
-        body = planner.public.get(publish.revealed_key(current.id))
+        body = planner.public.get(layout.revealed_key(current.id))
         if body is not None and publish.put_if_changed(
-            planner.public, publish.CURRENT_KEY, body, publish.JSON, publish.SHORT
+            planner.public, layout.CURRENT_KEY, body, publish.JSON, publish.SHORT
         ):
-            written.append(publish.CURRENT_KEY)
+            written.append(layout.CURRENT_KEY)
     page = publish.status_page(index, current, planner.epoch_hours)
-    if publish.put_if_changed(planner.public, publish.HTML_KEY, page, publish.HTML, publish.SHORT):
-        written.append(publish.HTML_KEY)
+    if publish.put_if_changed(planner.public, layout.HTML_KEY, page, publish.HTML, publish.SHORT):
+        written.append(layout.HTML_KEY)
 
 
 def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:
@@ -430,7 +431,7 @@ def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:
 
     Returns the last sealed epoch (the last one the old secret can predict).
     """
-    index = publish.read_index(planner.public)
+    index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     state_io.save(planner.private, state, new_secret)
     return max(set(index) | set(state.pending), default=None)

@@ -16,10 +16,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from clientkit import layout
+from clientkit.epochs import Epoch, epochs_between
 from planner import jobs, publish
 from planner import state as state_io
 from planner.dataset import Dataset, StatePriority, eligible_mask
-from planner.epochs import Epoch, epochs_between
 from planner.selection import SelectionConfig
 from planner.store import Store
 
@@ -76,7 +77,7 @@ def status_text(
     coverage_days: int,
 ) -> str:
     """The epochs around now, the horizon, and coverage over the last `coverage_days`."""
-    entries = publish.read_index(public)
+    entries = layout.read_index(public)
     if not entries:
         return f"nothing published at {public.describe()} yet: run `planner tick`"
     pending = {}
@@ -94,7 +95,7 @@ def status_text(
         shown = epoch.end > shown_from and epoch.start < shown_until
         if not (in_window or shown):
             continue
-        body = public.get(publish.revealed_key(epoch_id)) if entry.revealed else None
+        body = public.get(layout.revealed_key(epoch_id)) if entry.revealed else None
         if body is None and epoch_id in pending:
             body = pending[epoch_id].plaintext
         document = json.loads(body) if body else None

@@ -17,6 +17,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clientkit.layout import Source, SourceError
+from clientkit.verify import HttpSource
+
 # botocore 1.36+ computes a CRC32 for every upload by default and, over HTTPS, streams it as an
 # aws-chunked body with a trailer (x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER).
 # DigitalOcean Spaces refuses such uploads; checksums only where the operation requires one
@@ -33,15 +36,12 @@ def s3_config(**options: Any) -> Config:
     return Config(signature_version="s3v4", **CHECKSUMS_WHEN_REQUIRED, **options)
 
 
-class StoreError(RuntimeError):
+class StoreError(SourceError):
     """A store that cannot be read or written; the message names the store and the key."""
 
 
-class Store(Protocol):
+class Store(Source, Protocol):
     """A flat key space of small objects."""
-
-    def get(self, key: str) -> bytes | None:
-        """The object's bytes, or None when it does not exist."""
 
     def put(self, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
         """Create or replace the object atomically (a reader sees old or new bytes, never half)."""
@@ -49,8 +49,12 @@ class Store(Protocol):
     def keys(self, prefix: str = "") -> list[str]:
         """Every key that starts with `prefix`, sorted."""
 
-    def describe(self) -> str:
-        """A human-readable location for messages, never containing a secret."""
+
+def open_source(location: str) -> Source:
+    """Published files to check: a folder path or an http(s) base URL."""
+    if location.startswith(("http://", "https://")):
+        return HttpSource(location)
+    return LocalStore(Path(location))
 
 
 class LocalStore:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from flask_openapi3 import Info, OpenAPI
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from signer import api, body, docs, requestlog
 from signer.config import ENV_NAMES, load_settings
@@ -20,6 +19,7 @@ from signer.credentials import make_client
 from signer.errors import register_error_handlers, validation_error_response
 from signer.metagraph import MetagraphStore, Refresher, fetch_metagraph
 from signer.models import ErrorResponse
+from signer.proxy import TrustedProxies
 from signer.published import CurrentCache
 from signer.ratelimit import HotkeyQuota, make_limiter
 from signer.services import Services
@@ -93,9 +93,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     )
     app.config.update({k: v for k, v in overrides.items() if k not in ENV_NAMES})
     app.json.sort_keys = False
-    if settings.proxy_hops:
-        hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    if settings.trusted_proxies:
+        app.wsgi_app = TrustedProxies(
+            app.wsgi_app,
+            settings.trusted_proxies,
+            settings.proxy_hops,
+            settings.client_ip_header,
+        )
 
     clock = app.config["NOW"]
     requestlog.install(app)

@@ -6,12 +6,15 @@ failing on the first request that needs it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 from limits import parse_many
+
+from signer.proxy import Network, parse_networks
 
 # Which stake a validator needs against SIGNER_MIN_VALIDATOR_STAKE: alpha stake strictly above
 # it (`alpha-above`, the subnet's own API's rule, the default), at least it (`alpha-at-least`),
@@ -50,7 +53,9 @@ class Settings:
     metagraph_refresh: int = 600  # SIGNER_METAGRAPH_REFRESH (s, 0 = never)
     max_body_bytes: int = 16 * 1024  # SIGNER_MAX_BODY_BYTES
     cdn_url: str | None = None  # SIGNER_CDN_URL (default: SIGNER_PUBLISHED when a URL)
-    proxy_hops: int = 0  # SIGNER_PROXY_HOPS: trusted X-Forwarded-* hops
+    proxy_hops: int = 0  # SIGNER_PROXY_HOPS: X-Forwarded-* hops, from trusted proxies only
+    trusted_proxies: tuple[Network, ...] = ()  # SIGNER_TRUSTED_PROXIES: peer networks
+    client_ip_header: str | None = None  # SIGNER_CLIENT_IP_HEADER (e.g. DO-Connecting-IP)
     epoch_hours: int = 4  # EPOCH_HOURS: the grid shared with the planner
     s3_endpoint_url: str | None = None  # S3_ENDPOINT_URL (unset = AWS)
     s3_region: str = "us-east-1"  # S3_REGION
@@ -86,6 +91,8 @@ ENV_NAMES = (
     "SIGNER_MAX_BODY_BYTES",
     "SIGNER_CDN_URL",
     "SIGNER_PROXY_HOPS",
+    "SIGNER_TRUSTED_PROXIES",
+    "SIGNER_CLIENT_IP_HEADER",
     "EPOCH_HOURS",
     "S3_ENDPOINT_URL",
     "S3_REGION",
@@ -147,6 +154,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         max_body_bytes=reader.integer("SIGNER_MAX_BODY_BYTES", Settings.max_body_bytes, minimum=1),
         cdn_url=cdn_url.rstrip("/") if cdn_url else None,
         proxy_hops=reader.integer("SIGNER_PROXY_HOPS", Settings.proxy_hops),
+        trusted_proxies=reader.networks("SIGNER_TRUSTED_PROXIES"),
+        client_ip_header=reader.header("SIGNER_CLIENT_IP_HEADER"),
         epoch_hours=reader.choice_int("EPOCH_HOURS", (1, 2, 3, 4, 6, 8, 12, 24), 4),
         s3_endpoint_url=endpoint,
         s3_region=reader.text("S3_REGION") or Settings.s3_region,
@@ -157,6 +166,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "S3_ADDRESSING_STYLE", ADDRESSING_STYLES, "path" if endpoint else "virtual"
         ),
     )
+    if (settings.proxy_hops or settings.client_ip_header) and not settings.trusted_proxies:
+        raise ConfigError(
+            "SIGNER_PROXY_HOPS and SIGNER_CLIENT_IP_HEADER need SIGNER_TRUSTED_PROXIES, the "
+            "networks the proxy connects from (e.g. 10.0.0.0/8): forwarded headers from any "
+            "other peer are written by the client and ignored"
+        )
     if settings.s3_bucket and not (settings.s3_access_key_id and settings.s3_secret_access_key):
         raise ConfigError(
             "S3_BUCKET is set, so S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required "
@@ -213,6 +228,20 @@ class _Reader:
         raw = self.text(name)
         if raw and not is_http_url(raw):
             raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
+        return raw or None
+
+    def networks(self, name: str) -> tuple[Network, ...]:
+        try:
+            return parse_networks(self.text(name))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+    def header(self, name: str) -> str | None:
+        raw = self.text(name)
+        if raw and not re.fullmatch(r"[A-Za-z0-9-]+", raw):
+            raise ConfigError(
+                f"{name} must be an HTTP header name like DO-Connecting-IP, got {raw!r}"
+            )
         return raw or None
 
     def choice_int(self, name: str, choices: tuple[int, ...], default: int) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from planner.epochs import Epoch
+from clientkit.epochs import Epoch
 from planner.store import s3_config
 from signer.config import SIGV4_MAX_EXPIRES, Settings
 
@@ -55,6 +55,27 @@ def expiry_iso(now: float, seconds: int) -> str:
     )
 
 
+# Every stored object is opaque bytes: a browser never renders it, whatever its name.
+# Not application/octet-stream: SeaweedFS takes that for "no type" and stores the type of
+# the key's extension instead (`x.html` became text/html). binary/octet-stream is what S3
+# itself gives an object stored without a type, and every server keeps it as sent.
+UPLOAD_CONTENT_TYPE = "binary/octet-stream"
+# Form fields that S3 would apply to the stored object (or act on) if a client sent them,
+# pinned empty: a client may leave them out, and any value is refused. AWS S3 refuses a
+# field its policy does not list, but SeaweedFS (and servers derived from MinIO's code)
+# check only the conditions a policy lists, so each one is listed. `acl` is pinned empty
+# rather than to "private" because buckets with ACLs disabled (AWS's default) refuse any
+# ACL but bucket-owner-full-control; without one, the object has the bucket's private ACL.
+PINNED_EMPTY = (
+    "acl",
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Expires",
+    "success_action_redirect",
+)
+
+
 def presigned_post(
     client: Any, bucket: str, folder: str, max_bytes: int, expires_in: int
 ) -> dict[str, Any]:
@@ -62,11 +83,19 @@ def presigned_post(
 
     The `${filename}` key makes botocore add the `starts-with $key folder` condition;
     the uploader replaces it (or the whole `key` field) with a name inside the folder.
+    `Content-Type` is a form field pinned to UPLOAD_CONTENT_TYPE (it also overrides the
+    file part's own type), the other fields of PINNED_EMPTY must stay empty, and S3 refuses
+    `x-amz-meta-*` and other `x-amz-*` fields the policy does not list.
     """
     return client.generate_presigned_post(
         Bucket=bucket,
         Key=folder + "${filename}",
-        Conditions=[["content-length-range", 1, max_bytes]],
+        Fields={"Content-Type": UPLOAD_CONTENT_TYPE},
+        Conditions=[
+            ["content-length-range", 1, max_bytes],
+            ["eq", "$Content-Type", UPLOAD_CONTENT_TYPE],
+            *(["eq", f"${name}", ""] for name in PINNED_EMPTY),
+        ],
         ExpiresIn=expires_in,
     )
 

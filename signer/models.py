@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from bittensor_core import ss58_decode
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
-from planner.epochs import EpochError, epoch_from_id
+from clientkit.epochs import EpochError, epoch_from_id
 
 EXAMPLE_TIMESTAMP = 1795626000  # 2026-11-25T17:00:00Z
 EXAMPLE_EPOCH = "2026-11-25T16-00-00"
@@ -163,6 +163,7 @@ class MinerListRequest(BaseModel):
 
 
 PRESIGNED_FIELDS_EXAMPLE = {
+    "Content-Type": "binary/octet-stream",
     "key": f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/${{filename}}",
     "x-amz-algorithm": "AWS4-HMAC-SHA256",
     "x-amz-credential": "AKIAEXAMPLE/20261125/us-east-1/s3/aws4_request",
@@ -178,7 +179,9 @@ class PresignedPost(BaseModel):
     url: str = Field(description="POST target (the bucket endpoint)")
     fields: dict[str, str] = Field(
         description="form fields to send unchanged, except `key`: replace `${filename}` "
-        "(or the whole key) with a name inside `folder`",
+        "(or the whole key) with a name inside `folder`. The policy pins Content-Type to "
+        "binary/octet-stream and refuses acl, Cache-Control, Content-Disposition, "
+        "Content-Encoding, Expires, success_action_redirect and x-amz-meta-* fields",
         examples=[PRESIGNED_FIELDS_EXAMPLE],
     )
     folder: str = Field(description="every uploaded key must start with this prefix")

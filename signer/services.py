@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from flask_limiter import Limiter
 
-from planner.epochs import Epoch, epoch_at
+from clientkit.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher

@@ -331,13 +331,20 @@ def test_both_components_build_from_the_same_source(spec):
 
 def test_the_python_buildpack_finds_the_project_and_its_python():
     """App Platform's buildpack detects requirements.txt and reads runtime.txt (DigitalOcean's
-    documented way; its buildpack does not read .python-version, kept for local tools)."""
+    documented way; its buildpack does not read .python-version, kept for local tools).
+
+    The base install is only the client kit: the app needs the planner's and the signer's
+    extras, the chain's (the signer refreshes its metagraph from it) and redis (the two
+    signer instances share their limits in managed Valkey).
+    """
     lines = [
         line.strip()
         for line in (REPO / "requirements.txt").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert lines == ["-e .[redis]"]
+    (line,) = lines
+    (extras,) = re.fullmatch(r"-e \.\[([\w,]+)\]", line).groups()
+    assert {"planner", "signer", "chain", "redis"} <= set(extras.split(","))
     version = (REPO / ".python-version").read_text(encoding="utf-8").strip()
     runtime = (REPO / "runtime.txt").read_text(encoding="utf-8").strip()
     assert runtime == f"python-{version}"

@@ -35,10 +35,10 @@ from clientkit import (
     sealed_assignment,
     upload,
 )
+from clientkit.epochs import ISO_FORMAT, Epoch, epoch_at
 from planner.cli import Context, cli
 from planner.config import Settings
 from planner.doctor import PUBLISHED_PREFIXES
-from planner.epochs import ISO_FORMAT, Epoch, epoch_at
 
 from conftest import REPO, SECRET, SIGNER_DEMO_METAGRAPH
 from servers.drand_relay import TEST_ROUND, Relay

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from clientkit.epochs import epoch_from_id, quicknet_round
 from planner.cli import Context, cli
 from planner.config import Settings
-from planner.epochs import epoch_from_id, quicknet_round
 from signer import create_app
 
 from conftest import REPO, SECRET

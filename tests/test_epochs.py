@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from planner.epochs import (
+from clientkit.epochs import (
     QUICKNET_GENESIS,
     EpochError,
     epoch_at,

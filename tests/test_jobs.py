@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from clientkit.epochs import epoch_at, epoch_from_id
 from planner import jobs, state
 from planner.dataset import load_dataset
-from planner.epochs import epoch_at, epoch_from_id
 from planner.publish import PublishConflict
 from planner.state import StateError
 
@@ -251,7 +251,7 @@ def test_no_audit_key_unless_asked(make_planner, tmp_path) -> None:
 
 
 def test_audit_zipcodes_stay_sealed_until_the_epoch_ends(make_planner, tmp_path, relay) -> None:
-    from planner.seal import unseal
+    from clientkit.timelock import unseal
 
     from servers.drand_relay import TEST_ROUND, TEST_SIGNATURE
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from clientkit.epochs import epoch_at
 from planner.cli import Context, cli
 from planner.config import Settings
-from planner.epochs import epoch_at
 
 from conftest import NOW, REPO, SECRET
 from servers.drand_relay import TEST_ROUND

@@ -17,12 +17,13 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
-from planner import jobs, publish, seal
+from clientkit import layout, timelock
+from clientkit.epochs import ISO_FORMAT, epoch_at, epoch_from_id
+from planner import jobs, publish
 from planner import state as state_io
 from planner.cli import Context, cli
 from planner.config import STATE_PREFIX, Settings
 from planner.doctor import PUBLISHED_PREFIXES
-from planner.epochs import ISO_FORMAT, epoch_at, epoch_from_id
 from planner.store import LocalStore, Store, StoreError
 
 from conftest import NOW, REPO, SECRET
@@ -87,7 +88,7 @@ def list_keys(server: S3Endpoint, bucket: str) -> list[str]:
 
 
 def index_of(server: S3Endpoint, bucket: str) -> dict:
-    body = server.client().get_object(Bucket=bucket, Key=publish.INDEX_KEY)["Body"].read()
+    body = server.client().get_object(Bucket=bucket, Key=layout.INDEX_KEY)["Body"].read()
     return json.loads(body)
 
 
@@ -140,12 +141,12 @@ def test_tick_publishes_every_object_with_its_type_and_cache_control(
     current = epoch_at(NOW).id
     sealed = [e.id for e in _epochs(current, 13)]
     expected = {
-        **{publish.sealed_key(e): (publish.OCTETS, publish.IMMUTABLE) for e in sealed},
-        publish.revealed_key(current): (publish.JSON, publish.IMMUTABLE),
-        publish.INDEX_KEY: (publish.JSON, publish.SHORT),
-        publish.CURRENT_KEY: (publish.JSON, publish.SHORT),
-        publish.HTML_KEY: (publish.HTML, publish.SHORT),
-        publish.SCHEMA_KEY: (publish.JSON, publish.SCHEMA_CACHE),
+        **{layout.sealed_key(e): (publish.OCTETS, publish.IMMUTABLE) for e in sealed},
+        layout.revealed_key(current): (publish.JSON, publish.IMMUTABLE),
+        layout.INDEX_KEY: (publish.JSON, publish.SHORT),
+        layout.CURRENT_KEY: (publish.JSON, publish.SHORT),
+        layout.HTML_KEY: (publish.HTML, publish.SHORT),
+        layout.SCHEMA_KEY: (publish.JSON, publish.SCHEMA_CACHE),
         STATE_OBJECT: (state_io.CONTENT_TYPE, state_io.CACHE_CONTROL),
     }
     assert list_keys(s3_server, s3_bucket) == sorted(expected)
@@ -197,16 +198,16 @@ def test_writes_immutable_objects_first_and_pointers_last(
     journal: list[str] = []
     jobs.tick(watched_planner(env, journal), NOW)
     current = epoch_at(NOW).id
-    sealed = [f"public:{publish.sealed_key(e.id)}" for e in _epochs(current, 13)]
+    sealed = [f"public:{layout.sealed_key(e.id)}" for e in _epochs(current, 13)]
     assert journal == [
         f"private:{state_io.STATE_KEY}",
         *sealed,
-        f"public:{publish.SCHEMA_KEY}",
-        f"public:{publish.INDEX_KEY}",
-        f"public:{publish.revealed_key(current)}",
-        f"public:{publish.INDEX_KEY}",
-        f"public:{publish.CURRENT_KEY}",
-        f"public:{publish.HTML_KEY}",
+        f"public:{layout.SCHEMA_KEY}",
+        f"public:{layout.INDEX_KEY}",
+        f"public:{layout.revealed_key(current)}",
+        f"public:{layout.INDEX_KEY}",
+        f"public:{layout.CURRENT_KEY}",
+        f"public:{layout.HTML_KEY}",
         f"private:{state_io.STATE_KEY}",
     ]
 
@@ -259,7 +260,7 @@ def test_fresh_machine_continues_from_the_bucket(
             assert after[key] == body, f"{key} changed"
 
     control = _local_control(tmp_path / "control")
-    assert control[publish.INDEX_KEY] == after[publish.INDEX_KEY]
+    assert control[layout.INDEX_KEY] == after[layout.INDEX_KEY]
     for key in control:
         if key.startswith("epochs/"):
             assert after[key] == control[key]
@@ -306,7 +307,7 @@ def test_immutable_object_with_other_bytes_stops_the_tick_and_is_kept(
     s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path, kind: str
 ) -> None:
     current = epoch_at(NOW).id
-    key = publish.sealed_key(current) if kind == "sealed" else publish.revealed_key(current)
+    key = layout.sealed_key(current) if kind == "sealed" else layout.revealed_key(current)
     squatter = b"not what the planner would write"
     s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=squatter)
 
@@ -320,11 +321,11 @@ def test_immutable_object_with_other_bytes_stops_the_tick_and_is_kept(
     assert SECRET.decode() not in result.output and s3_server.secret_key not in result.output
     stored = objects(s3_server, s3_bucket)
     assert stored[key] == squatter
-    assert publish.CURRENT_KEY not in stored
+    assert layout.CURRENT_KEY not in stored
     if kind == "sealed":
-        assert publish.INDEX_KEY not in stored, "nothing may point at the conflicting epoch"
+        assert layout.INDEX_KEY not in stored, "nothing may point at the conflicting epoch"
     else:
-        entry = next(e for e in json.loads(stored[publish.INDEX_KEY])["epochs"])
+        entry = next(e for e in json.loads(stored[layout.INDEX_KEY])["epochs"])
         assert (entry["epochId"], entry["revealed"]) == (current, None)
     if kind == "revealed":
         assert tick(env).exit_code == 1, "the conflict stays loud on every run"
@@ -334,7 +335,7 @@ def test_immutable_object_with_other_bytes_stops_the_tick_and_is_kept(
 def test_a_foreign_sealed_file_stays_loud_on_the_next_run(
     s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
-    key = publish.sealed_key(epoch_at(NOW).id)
+    key = layout.sealed_key(epoch_at(NOW).id)
     s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=b"not a sealed assignment")
     env = bucket_env(s3_server, s3_bucket, tmp_path / "state")
     assert tick(env).exit_code == 1
@@ -344,17 +345,17 @@ def test_a_foreign_sealed_file_stays_loud_on_the_next_run(
 def assert_no_dangling_pointer(server: S3Endpoint, bucket: str) -> None:
     """Everything index.json and current.json point to is there, byte-true to its commitment."""
     stored = objects(server, bucket)
-    if publish.INDEX_KEY not in stored:
-        assert publish.CURRENT_KEY not in stored and publish.HTML_KEY not in stored
+    if layout.INDEX_KEY not in stored:
+        assert layout.CURRENT_KEY not in stored and layout.HTML_KEY not in stored
         return
-    for entry in json.loads(stored[publish.INDEX_KEY])["epochs"]:
+    for entry in json.loads(stored[layout.INDEX_KEY])["epochs"]:
         assert entry["sealed"] in stored, entry["sealed"]
         if entry["revealed"] is not None:
             body = stored[entry["revealed"]]
-            assert seal.commitment(body) == entry["commitment"]
-    if publish.CURRENT_KEY in stored:
-        document = json.loads(stored[publish.CURRENT_KEY])
-        assert stored[publish.revealed_key(document["epochId"])] == stored[publish.CURRENT_KEY]
+            assert timelock.commitment(body) == entry["commitment"]
+    if layout.CURRENT_KEY in stored:
+        document = json.loads(stored[layout.CURRENT_KEY])
+        assert stored[layout.revealed_key(document["epochId"])] == stored[layout.CURRENT_KEY]
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner import drand
-from planner.seal import SealError, commitment, seal, unseal
+from clientkit import drand
+from clientkit.timelock import SealError, commitment, seal, unseal
 
 from servers.drand_relay import TEST_ROUND, TEST_SIGNATURE
 

@@ -31,7 +31,7 @@ from clientkit import (
     read_object,
     upload,
 )
-from planner.epochs import epoch_at
+from clientkit.epochs import epoch_at
 from signer import create_app
 
 from conftest import SIGNER_DEMO_METAGRAPH

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clientkit.epochs import epoch_at, epochs_between
 from planner.dataset import Dataset, StatePriority
-from planner.epochs import epoch_at, epochs_between
 from planner.jobs import PlannerError, choose
 from planner.selection import SelectionConfig, SelectionError, state_quotas
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from planner.epochs import epoch_from_id
+from clientkit.epochs import epoch_from_id
 from signer.config import load_settings
 from signer.credentials import (
     make_client,
@@ -64,6 +64,11 @@ def test_presigned_post_policy_confines_key_and_size():
     assert ["content-length-range", 1, 5000] in conditions
     assert {"bucket": "bucket"} in conditions
     assert not [c for c in conditions if isinstance(c, dict) and "key" in c]
+    assert ["eq", "$Content-Type", "binary/octet-stream"] in conditions
+    assert post["fields"]["Content-Type"] == "binary/octet-stream"
+    for field in ("acl", "Cache-Control", "Content-Disposition", "Content-Encoding", "Expires"):
+        assert ["eq", f"${field}", ""] in conditions
+        assert field not in post["fields"]
     assert post["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
     assert post["fields"]["x-amz-credential"].startswith("AKIAEXAMPLE/")
     assert "secret" not in json.dumps(post)

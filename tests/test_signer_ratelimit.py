@@ -85,7 +85,10 @@ def test_forwarded_address_is_used_only_behind_a_trusted_proxy(signer_config):
     assert_rate_limited(spoofed)
 
     proxied = limited_client(
-        signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour", SIGNER_PROXY_HOPS="1"
+        signer_config,
+        SIGNER_RATELIMIT_ADDRESS="1/hour",
+        SIGNER_PROXY_HOPS="1",
+        SIGNER_TRUSTED_PROXIES="10.0.0.0/8",
     )
     proxied.get("/assignments/current", headers={"X-Forwarded-For": "192.0.2.1"}, environ_base=hop)
     second_client = proxied.get(

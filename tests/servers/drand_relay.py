@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from planner import drand
-from planner.epochs import QUICKNET_CHAIN_HASH
+from clientkit import drand
+from clientkit.epochs import QUICKNET_CHAIN_HASH
 
 # Public quicknet test vector (DESIGN.md): round 123 and its BLS signature.
 TEST_ROUND = 123

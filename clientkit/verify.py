@@ -11,48 +11,41 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import requests
 
-from planner import drand, publish, seal
-from planner.epochs import Epoch, quicknet_round
-from planner.store import LocalStore, Store, StoreError
+from clientkit import drand, layout, timelock
+from clientkit.epochs import Epoch, quicknet_round
+from clientkit.layout import Source, SourceError
+from clientkit.retry import Backoff
 
 
 class HttpSource:
-    """Published files behind a base URL (the CDN), read-only."""
+    """Published files behind a base URL (the CDN), read-only; busy answers are retried."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, timeout: float = 10.0, backoff: Backoff | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        self.backoff = backoff or Backoff()
 
     def get(self, key: str) -> bytes | None:
         url = f"{self.base_url}/{key}"
         try:
-            response = self.session.get(url, timeout=self.timeout)
+            response = self.backoff.run(lambda: self.session.get(url, timeout=self.timeout))
         except requests.RequestException as exc:
-            raise StoreError(f"cannot fetch {url}: {type(exc).__name__}") from exc
+            raise SourceError(f"cannot fetch {url}: {type(exc).__name__}") from exc
         if response.status_code in (403, 404):
             return None
         if response.status_code != 200:
-            raise StoreError(f"cannot fetch {url}: HTTP {response.status_code}")
+            raise SourceError(f"cannot fetch {url}: HTTP {response.status_code}")
         return response.content
 
     def describe(self) -> str:
         return self.base_url
-
-
-Source = Store | HttpSource
-
-
-def open_source(location: str) -> Source:
-    """A folder path or an http(s) base URL."""
-    if location.startswith(("http://", "https://")):
-        return HttpSource(location)
-    return LocalStore(Path(location))
 
 
 @dataclass(frozen=True)
@@ -81,7 +74,7 @@ class Outcome:
         return ok
 
 
-def pick_epoch(entries: dict[str, publish.IndexEntry], now: datetime) -> str | None:
+def pick_epoch(entries: dict[str, layout.IndexEntry], now: datetime) -> str | None:
     """The epoch running at `now`, else the latest one that has started."""
     started = [k for k, e in entries.items() if e.epoch.start <= now]
     running = [k for k, e in entries.items() if e.epoch.start <= now < e.epoch.end]
@@ -99,8 +92,8 @@ def verify_epoch(
     """Every check a client can make of one epoch; stops at the first that makes the rest moot."""
     outcome = Outcome(epoch_id)
     try:
-        entries = publish.read_index(source)  # type: ignore[arg-type]
-    except (publish.IndexUnreadable, StoreError) as exc:
+        entries = layout.read_index(source)
+    except (layout.IndexUnreadable, SourceError) as exc:
         outcome.add("index", False, str(exc))
         return outcome
     if not entries:
@@ -123,11 +116,11 @@ def verify_epoch(
     ):
         return outcome
 
-    sealed = source.get(publish.sealed_key(epoch_id))
+    sealed = source.get(layout.sealed_key(epoch_id))
     if not outcome.add(
         "sealed file",
         sealed is not None,
-        publish.sealed_key(epoch_id) + (" present" if sealed is not None else " is missing"),
+        layout.sealed_key(epoch_id) + (" present" if sealed is not None else " is missing"),
     ):
         return outcome
     try:
@@ -137,12 +130,12 @@ def verify_epoch(
         return outcome
     outcome.add("drand beacon", True, f"round {entry.reveal_round} signature fetched")
     try:
-        plaintext = seal.unseal(sealed, signature)  # type: ignore[arg-type]
-    except seal.SealError as exc:
+        plaintext = timelock.unseal(sealed, signature)  # type: ignore[arg-type]
+    except timelock.SealError as exc:
         outcome.add("decrypt", False, f"{exc} (damaged file, or a wrong signature)")
         return outcome
     outcome.add("decrypt", True, f"{len(plaintext)} bytes")
-    digest = seal.commitment(plaintext)
+    digest = timelock.commitment(plaintext)
     if not outcome.add(
         "commitment",
         digest == entry.commitment,
@@ -162,7 +155,7 @@ def verify_epoch(
     )
     if entry.audit is not None and entry.audit.revealed:
         _check_audit(outcome, source, epoch_id, entry.audit, document)
-    revealed = source.get(publish.revealed_key(epoch_id))
+    revealed = source.get(layout.revealed_key(epoch_id))
     if revealed is None:
         outcome.add(
             "revealed file", entry.revealed is False, "not published yet (drand reveal only)"
@@ -182,12 +175,12 @@ def _check_audit(
     outcome: Outcome,
     source: Source,
     epoch_id: str,
-    audit: publish.AuditEntry,
+    audit: layout.AuditEntry,
     document: dict[str, Any],
 ) -> None:
     """The validators' key revealed after the epoch: committed, and about this assignment."""
-    body = source.get(publish.audit_revealed_key(epoch_id))
-    if body is None or seal.commitment(body) != audit.commitment:
+    body = source.get(layout.audit_revealed_key(epoch_id))
+    if body is None or timelock.commitment(body) != audit.commitment:
         outcome.add("audit key", False, "missing, or its sha256 differs from its commitment")
         return
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import requests
 
-from planner.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
+from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
 
 QUICKNET_PUBLIC_KEY = (
     "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5"

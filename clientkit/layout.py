@@ -1,0 +1,147 @@
+"""Where each public file lives, and what index.json says about each epoch.
+
+The planner writes this layout and every client reads it, so the keys and the index entry
+are declared once, here. A `Source` is anything published files can be read from: the CDN
+over HTTP (clientkit.verify.HttpSource) or, for the planner, a folder or a bucket.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from clientkit.epochs import Epoch, EpochError, epoch_from_id, parse_instant
+
+INDEX_KEY = "index.json"
+CURRENT_KEY = "current.json"
+HTML_KEY = "index.html"
+SCHEMA_KEY = "schema/assignment.schema.json"
+
+
+class SourceError(RuntimeError):
+    """Published files that cannot be read; the message names where and which key."""
+
+
+class IndexUnreadable(ValueError):
+    """A published index.json that cannot be read."""
+
+
+class Source(Protocol):
+    """Published files, read-only."""
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+
+    def describe(self) -> str:
+        """A human-readable location for messages, never containing a secret."""
+
+
+def sealed_key(epoch_id: str) -> str:
+    return f"sealed/{epoch_id}.tlock"
+
+
+def revealed_key(epoch_id: str) -> str:
+    return f"epochs/{epoch_id}.json"
+
+
+def audit_sealed_key(epoch_id: str) -> str:
+    return f"audit/{epoch_id}.tlock"
+
+
+def audit_revealed_key(epoch_id: str) -> str:
+    return f"audit/{epoch_id}.json"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """The validators' key of an epoch: sealed to its end, revealed after it."""
+
+    reveal_round: int
+    commitment: str
+    revealed: bool = False
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    epoch_id: str
+    epoch_start: str
+    epoch_end: str
+    reveal_round: int
+    commitment: str
+    revealed: bool
+    sealed_at: str
+    audit: AuditEntry | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "epochId": self.epoch_id,
+            "epochStart": self.epoch_start,
+            "epochEnd": self.epoch_end,
+            "revealRound": self.reveal_round,
+            "sealed": sealed_key(self.epoch_id),
+            "commitment": self.commitment,
+            "revealed": revealed_key(self.epoch_id) if self.revealed else None,
+            "sealedAt": self.sealed_at,
+        }
+        if self.audit is not None:
+            item["audit"] = {
+                "revealRound": self.audit.reveal_round,
+                "sealed": audit_sealed_key(self.epoch_id),
+                "commitment": self.audit.commitment,
+                "revealed": audit_revealed_key(self.epoch_id) if self.audit.revealed else None,
+            }
+        return item
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> IndexEntry:
+        audit = item.get("audit")
+        listed_epoch(item["epochId"], item["epochStart"], item["epochEnd"])
+        return cls(
+            epoch_id=item["epochId"],
+            epoch_start=item["epochStart"],
+            epoch_end=item["epochEnd"],
+            reveal_round=int(item["revealRound"]),
+            commitment=item["commitment"],
+            revealed=item["revealed"] is not None,
+            sealed_at=item["sealedAt"],
+            audit=None
+            if audit is None
+            else AuditEntry(
+                reveal_round=int(audit["revealRound"]),
+                commitment=audit["commitment"],
+                revealed=audit["revealed"] is not None,
+            ),
+        )
+
+    @property
+    def epoch(self) -> Epoch:
+        return listed_epoch(self.epoch_id, self.epoch_start, self.epoch_end)
+
+
+def listed_epoch(epoch_id: str, start: str, end: str) -> Epoch:
+    """The epoch an index entry describes, on the grid of its own length: any length that
+    divides 24 reads back without knowing EPOCH_HOURS."""
+    hours = (parse_instant(end) - parse_instant(start)) / timedelta(hours=1)
+    if not hours.is_integer():
+        raise EpochError(f"{epoch_id}: epochStart to epochEnd is not a whole number of hours")
+    epoch = epoch_from_id(epoch_id, int(hours))
+    if (epoch.start_iso, epoch.end_iso) != (start, end):
+        raise EpochError(f"{epoch_id}: epochStart and epochEnd do not match the epoch id")
+    return epoch
+
+
+def read_index(store: Source) -> dict[str, IndexEntry]:
+    """The published entries by epoch id (empty before the first plan)."""
+    raw = store.get(INDEX_KEY)
+    if raw is None:
+        return {}
+    try:
+        items = json.loads(raw)["epochs"]
+        entries = [IndexEntry.from_json(item) for item in items]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexUnreadable(
+            f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"
+        ) from exc
+    return {e.epoch_id: e for e in entries}

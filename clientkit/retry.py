@@ -1,0 +1,96 @@
+"""Retrying HTTP requests the way a crowd of miners should: spread out, and as told.
+
+Every miner asks at the moment an epoch starts, so a signer or a CDN under load answers
+429 or 503 with `Retry-After`. Waiting exactly that long would bring the whole crowd back
+at the same instant again; each client waits what it was told plus a random share of the
+backoff (jitter), and between other transient failures (no connection, 502, 504) an
+exponentially growing, fully jittered delay. A wait longer than `cap` is not worth
+blocking on: the last answer is returned for the caller to report.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+
+TOLD_TO_WAIT = frozenset({429, 503})
+"""Statuses retried when they carry Retry-After (a 429 without it is retried too)."""
+TRANSIENT = frozenset({502, 504})
+"""A proxy in front of the service failed: retried with backoff."""
+
+
+def retry_after_seconds(value: str | None, now: Callable[[], datetime]) -> float | None:
+    """Retry-After as seconds: a number of seconds or an HTTP date; None if absent or garbled."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now()).total_seconds())
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How many tries and how long between them; `sleep` and `jitter` are seams for tests."""
+
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    jitter: Callable[[], float] = field(default=random.random, compare=False)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: anywhere between 0 and base * 2**attempt (at most `cap`)."""
+        return self.jitter() * min(self.cap, self.base * 2**attempt)
+
+    def wait_for(self, response: requests.Response | None, attempt: int) -> float | None:
+        """Seconds to wait before the next try, or None when this answer is final."""
+        if attempt + 1 >= self.attempts:
+            return None
+        if response is None or response.status_code in TRANSIENT:
+            return self.backoff(attempt)
+        if response.status_code not in TOLD_TO_WAIT:
+            return None
+        told = retry_after_seconds(response.headers.get("Retry-After"), self.now)
+        if told is None:
+            return self.backoff(attempt) if response.status_code == 429 else None
+        if told > self.cap:
+            return None
+        return told + self.jitter() * self.base
+
+    def run(self, request: Callable[[], requests.Response]) -> requests.Response:
+        """Call `request` until its answer is final; the last connection error is raised as is.
+
+        `request` is called anew for each try, so a signed body can carry a fresh timestamp.
+        """
+        attempt = 0
+        while True:
+            try:
+                response = request()
+            except (requests.ConnectionError, requests.Timeout):
+                delay = self.wait_for(None, attempt)
+                if delay is None:
+                    raise
+            else:
+                delay = self.wait_for(response, attempt)
+                if delay is None:
+                    return response
+                response.close()
+            self.sleep(delay)
+            attempt += 1
+
+
+NO_RETRY = Backoff(attempts=1)

@@ -1,0 +1,104 @@
+"""What gunicorn answers itself (before the app sees a request) is the signer's JSON error too.
+
+Sent over a raw socket to gunicorn started with the Procfile's command: a request line over
+`limit_request_line`, too many or too large header fields, garbage HTTP. Each answer must be
+`{"error": code, "detail": message}` as application/json, never quoting the input.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+from signer.config import ENV_NAMES
+from signer.gunicorn_conf import limit_request_field_size, limit_request_fields, limit_request_line
+
+from servers.fake_chain import DEMO_METAGRAPH
+from servers.signer_gunicorn import gunicorn_signer
+
+pytestmark = pytest.mark.slow
+
+MARK = "QQQ"  # input that must never be echoed back
+
+
+def raw(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    target = urlsplit(base)
+    with socket.create_connection((target.hostname, target.port), timeout=30) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+def request(line: str, headers: list[str] | None = None) -> bytes:
+    fields = ["Host: signer", *(headers or []), "Connection: close"]
+    return (line + "\r\n" + "\r\n".join(fields) + "\r\n\r\n").encode("latin-1")
+
+
+MALFORMED = {
+    "a request line over the limit": (
+        request(f"GET /{MARK}{'a' * limit_request_line} HTTP/1.1"),
+        414,
+        "uri_too_long",
+    ),
+    "too many header fields": (
+        request(
+            "GET /healthz HTTP/1.1", [f"X-{MARK}-{i}: 1" for i in range(limit_request_fields + 5)]
+        ),
+        431,
+        "headers_too_large",
+    ),
+    "a header field over the limit": (
+        request("GET /healthz HTTP/1.1", [f"X-Pad: {MARK}{'b' * limit_request_field_size}"]),
+        431,
+        "headers_too_large",
+    ),
+    "garbage instead of a request line": (request(f"{MARK} {MARK}"), 400, "invalid_request"),
+    "an invalid method": (request(f"G{MARK}@ /healthz HTTP/1.1"), 400, "invalid_request"),
+    "an invalid HTTP version": (request(f"GET /healthz HTTP/{MARK}"), 400, "invalid_request"),
+    "an invalid header name": (
+        request("GET /healthz HTTP/1.1", [f"X {MARK}: 1"]),
+        400,
+        "invalid_request",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gunicorn-errors")
+    env = {name: "" for name in ENV_NAMES} | {
+        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(folder),
+    }
+    with gunicorn_signer(env, folder) as base:
+        yield base
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_gunicorns_own_refusals_are_json(served, name):
+    sent, status, code = MALFORMED[name]
+    got, headers, body = raw(served, sent)
+    assert got == status, body
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body)
+    answer = json.loads(body)
+    assert answer["error"] == code and answer["detail"]
+    assert MARK not in body.decode()
+
+
+def test_a_long_url_under_the_limit_reaches_the_app_and_is_json(served):
+    path = "/" + "a" * (limit_request_line - 100)
+    got, headers, body = raw(served, request(f"GET {path} HTTP/1.1"))
+    assert got == 404
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["error"] == "not_found"
