@@ -152,7 +152,8 @@ def markdown(document: dict[str, Any]) -> str:
         "",
         f"gunicorn as the Procfile runs it ({document['workers']} sync workers), "
         "`SIGNER_PUBLISHED` a loopback CDN that holds every request once the signer has its "
-        f"copy ({document['cdnRequestsHeldAtEnd']} background fetches still held at the end).",
+        "copy (background fetches held by the CDN at the end: "
+        f"{document['cdnRequestsHeldAtEnd']}).",
         "",
         "| request | requests | not 200 | p50 ms | p99 ms | max ms |",
         "|---|---:|---:|---:|---:|---:|",

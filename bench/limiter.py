@@ -153,6 +153,10 @@ def run(opts: Options) -> dict[str, Any]:
     return document
 
 
+def answers(statuses: dict[str, int]) -> str:
+    return ", ".join(f"{count:,} HTTP {status}" for status, count in statuses.items())
+
+
 def markdown(document: dict[str, Any]) -> str:
     flood_ = document["unregistered"]
     anyway = document["ifCountedAnyway"]
@@ -163,8 +167,8 @@ def markdown(document: dict[str, Any]) -> str:
             machine_line(document),
             "",
             f"{flood_['requests']:,} correctly signed `/get-folder-access` requests, each from a "
-            f"new key pair that is not registered, to the app in process (`memory://`): "
-            f"answers {flood_['statuses']} in {flood_['seconds']} s.",
+            f"new key pair that is not registered, to the app in process (`memory://`), in "
+            f"{flood_['seconds']} s; answers: {answers(flood_['statuses'])}.",
             "",
             "| | per-hotkey counters | resident memory |",
             "|---|---:|---:|",
