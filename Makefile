@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CDN_PORT ?=
 
 .PHONY: run test lint bench clean
 
@@ -14,8 +15,10 @@ $(BIN)/planner: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[planner,signer,chain,redis,test,bench]'
 	touch $@
 
+# exec: make passes SIGTERM to its child only, so the demo must be that child, not a shell.
 run: $(BIN)/planner
-	PATH=$(abspath $(BIN)):$$PATH HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m planner.demo
+	exec env PATH=$(abspath $(BIN)):$$PATH HOST=$(HOST) PORT=$(PORT) CDN_PORT=$(CDN_PORT) \
+		$(BIN)/python -m planner.demo
 
 test: $(BIN)/planner
 	$(BIN)/ruff check .

@@ -25,7 +25,7 @@ from clientkit.timelock import SealError
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
 from planner import generate, jobs, report
-from planner.config import Settings, SettingsError
+from planner.config import MAX_DAYS, Settings, SettingsError
 from planner.lock import LockBusy, exclusive
 from planner.publish import PublishConflict
 from planner.selection import SelectionError
@@ -164,8 +164,8 @@ days_option = click.option(
     "--days",
     envvar="PLANNER_DAYS",
     show_envvar=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Horizon: how far ahead to seal.  [default: 7]",
+    type=click.FloatRange(min=0, min_open=True, max=MAX_DAYS),
+    help=f"Horizon: how many days ahead to seal, at most {MAX_DAYS}.  [default: 7]",
 )
 
 

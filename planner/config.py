@@ -17,6 +17,9 @@ from planner.selection import SelectionConfig
 from planner.store import LocalStore, S3Store, Store
 
 MIN_SECRET_LENGTH = 32
+# A year of epochs: the private state holds every sealed, unrevealed plaintext (about 15 kB
+# each), so a longer horizon only grows memory and the state for epochs nobody needs yet.
+MAX_DAYS = 366
 STATE_PREFIX = "_planner/"
 
 
@@ -92,7 +95,7 @@ class Settings:
             secret=env.get("PLANNER_SECRET") or None,
             count_column=env.get("PLANNER_COUNT_COLUMN") or None,
             selection=selection,
-            horizon_days=_number(env, "PLANNER_DAYS", 7.0),
+            horizon_days=_days(env),
             epoch_hours=epoch_hours,
             drand_urls=urls or drand.DEFAULT_RELAYS,
             bucket=_bucket(env),
@@ -140,6 +143,15 @@ class Settings:
             prefix=prefix,
             acl=acl,
         )
+
+
+def _days(env: Mapping[str, str]) -> float:
+    days = _number(env, "PLANNER_DAYS", 7.0)
+    if not 0 < days <= MAX_DAYS:
+        raise SettingsError(
+            f"PLANNER_DAYS must be more than 0 and at most {MAX_DAYS}, got {days:g}"
+        )
+    return days
 
 
 def _audit_count(env: Mapping[str, str]) -> int:

@@ -1,18 +1,31 @@
 """`make run`: the whole system on this machine from the sample data, no cloud account.
 
 Seals the coming week into published/, reveals the current epoch, serves published/ as the
-CDN would, and starts the signer under gunicorn with the demo metagraph. The secret is
-generated once and kept in .planner/demo-secret (git-ignored): a demo has no built-in key.
+CDN would (CORS included, so Swagger's "Try it out" reaches it), and starts the signer under
+gunicorn with the demo metagraph. The secret is generated once and kept in the state folder
+(git-ignored): a demo has no built-in key.
+
+A first run must not surprise: busy ports are found before any work, the URLs are printed
+only once both servers answer, and Ctrl-C or SIGTERM stops every process it started.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import requests
+
+START_TIMEOUT = 120.0
 
 
 def demo_secret(path: Path) -> str:
@@ -23,20 +36,103 @@ def demo_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+class CdnHandler(SimpleHTTPRequestHandler):
+    """The published folder as Spaces serves it with the CORS rule docs/deploy-digitalocean.md
+    sets: any origin may GET, so a page on the signer's port can read these files."""
+
+    def end_headers(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+
+    def do_OPTIONS(self) -> None:
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Methods", "GET, HEAD")
+        self.send_header("Access-Control-Allow-Headers", "*")
+        self.send_header("Access-Control-Max-Age", "3600")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """The demo's terminal shows the signer's log, not every static file served."""
+
+
+def busy_port(host: str, ports: dict[str, int]) -> str | None:
+    """A message naming the first port (and its variable) that cannot be bound, or None."""
+    for name, port in ports.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                return (
+                    f"cannot start the demo: port {port} on {host} ({name}) is not free "
+                    f"({exc.strerror}). Stop what uses it (another `make run`?) or choose "
+                    f"other ports, e.g. `make run PORT=8100 CDN_PORT=8101`."
+                )
+    return None
+
+
+def serve_published(host: str, port: int, folder: str) -> ThreadingHTTPServer:
+    handler = functools.partial(CdnHandler, directory=folder)
+    server = ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def wait_until_answering(urls: list[str], signer: subprocess.Popen[bytes]) -> bool:
+    """True once every URL answers 200; False if gunicorn exits or the deadline passes."""
+    deadline = time.monotonic() + START_TIMEOUT
+    pending = list(urls)
+    while pending:
+        if signer.poll() is not None or time.monotonic() > deadline:
+            return False
+        try:
+            if requests.get(pending[0], timeout=5).status_code == 200:
+                pending.pop(0)
+                continue
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return True
+
+
 def _stop(signum: int, frame: object) -> None:
-    """SIGTERM ends the demo like Ctrl-C, so its two servers are stopped too."""
+    """SIGTERM ends the demo like Ctrl-C, so everything it started is stopped too."""
     raise KeyboardInterrupt
 
 
+def _stop_signer(signer: subprocess.Popen[bytes]) -> None:
+    """gunicorn's master stops its workers on SIGTERM; SIGKILL the group if it hangs."""
+    signer.terminate()
+    try:
+        signer.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(signer.pid, signal.SIGKILL)
+        signer.wait()
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        return _run()
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
-    cdn = f"http://{host}:{port + 1}"
+    cdn_port = int(os.environ.get("CDN_PORT") or port + 1)
+    problem = busy_port(host, {"PORT": port, "CDN_PORT": cdn_port})
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    cdn = f"http://{host}:{cdn_port}"
     env = dict(os.environ)
-    env.setdefault("PLANNER_SECRET", demo_secret(Path(".planner/demo-secret")))
+    state = Path(env.get("PLANNER_STATE", ".planner"))
+    env.setdefault("PLANNER_SECRET", demo_secret(state / "demo-secret"))
     env.update(
         SIGNER_METAGRAPH=env.get("SIGNER_METAGRAPH", "data/metagraph.demo.json"),
-        SIGNER_PUBLISHED=env.get("SIGNER_PUBLISHED", "published"),
+        SIGNER_PUBLISHED=env.get("SIGNER_PUBLISHED", env.get("PLANNER_PUBLISHED", "published")),
         SIGNER_CDN_URL=env.get("SIGNER_CDN_URL", cdn),
         SIGNER_METAGRAPH_MAX_AGE=env.get("SIGNER_METAGRAPH_MAX_AGE", "0"),
         SIGNER_METAGRAPH_REFRESH=env.get("SIGNER_METAGRAPH_REFRESH", "0"),
@@ -44,56 +140,35 @@ def main() -> int:
     tick = subprocess.run([sys.executable, "-m", "planner", "tick"], env=env)
     if tick.returncode:
         return tick.returncode
-    published = env.get("PLANNER_PUBLISHED", "published")
-    cdn_server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "http.server",
-            str(port + 1),
-            "--bind",
-            host,
-            "--directory",
-            published,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    static = serve_published(host, cdn_port, env.get("PLANNER_PUBLISHED", "published"))
     signer = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            "2",
-            "--timeout",
-            "30",
-            "signer:create_app()",
+            *(sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}"),
+            *("--workers", "2", "--timeout", "30", "signer:create_app()"),
         ],
         env=env,
+        start_new_session=True,
     )
-    print(
-        "\nSubnet 46 demo is running (Ctrl-C stops it):\n"
-        f"  Swagger UI (every API)   http://{host}:{port}/docs\n"
-        f"  signer landing page      http://{host}:{port}/\n"
-        f"  current assignment       http://{host}:{port}/assignments/current\n"
-        f"  status page (the 'CDN')  {cdn}/index.html\n"
-        f"  published files          {cdn}/index.json\n"
-        "Demo keys: //Alice is a validator, //Bob and //Charlie are miners "
-        "(see data/README.md).\n",
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, _stop)
     try:
+        if not wait_until_answering([f"http://{host}:{port}/healthz", f"{cdn}/index.json"], signer):
+            print("the signer did not start: see gunicorn's messages above", file=sys.stderr)
+            return 1
+        print(
+            "\nSubnet 46 demo is running (Ctrl-C stops it):\n"
+            f"  Swagger UI (every API)   http://{host}:{port}/docs\n"
+            f"  signer landing page      http://{host}:{port}/\n"
+            f"  current assignment       http://{host}:{port}/assignments/current\n"
+            f"  status page (the 'CDN')  {cdn}/index.html\n"
+            f"  published files          {cdn}/index.json\n"
+            "Demo keys: //Alice is a validator, //Bob and //Charlie are miners "
+            "(see data/README.md).\n",
+            flush=True,
+        )
         return signer.wait()
-    except KeyboardInterrupt:
-        return 0
     finally:
-        for process in (signer, cdn_server):
-            process.terminate()
-            process.wait(timeout=10)
+        _stop_signer(signer)
+        static.shutdown()
+        static.server_close()
 
 
 if __name__ == "__main__":

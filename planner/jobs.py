@@ -134,6 +134,9 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     """
     if planner.load_data is None:
         raise PlannerError("planning needs a zipcode file and a priority list")
+    # Read even when nothing needs sealing: a missing or broken file is found the day it
+    # breaks, not days later when the horizon moves.
+    dataset, priorities = planner.load_data()
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     result = PlanResult()
@@ -145,7 +148,6 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     todo = list(epochs_between(first, now + planner.horizon))
 
     if todo:
-        dataset, priorities = planner.load_data()
         if state.dataset_sha256 and state.dataset_sha256 != dataset.sha256 and known:
             result.notes.append(
                 f"the zipcode file changed since the last plan: epochs up to {max(known)} "
@@ -163,6 +165,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
             result.sealed = [e.id for e in todo]
         ciphertexts = _seal_unlisted(planner, state, index, sealer, fresh)
     if todo or ciphertexts:
+        _check_writable(planner, [*ciphertexts, layout.INDEX_KEY, layout.SCHEMA_KEY])
         state_io.save(planner.private, state, planner.secret)
     for key, ciphertext in sorted(ciphertexts.items()):
         if publish.put_immutable(planner.public, key, ciphertext, publish.OCTETS):
@@ -343,6 +346,14 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     result = RevealResult()
+    due = [k for k in state.pending if epoch_from_id(k, planner.epoch_hours).start <= now]
+    if due:
+        _check_writable(
+            planner,
+            [layout.revealed_key(k) for k in due]
+            + [layout.audit_revealed_key(k) for k in due]
+            + [layout.INDEX_KEY, layout.CURRENT_KEY, layout.HTML_KEY],
+        )
     done = []
     for epoch_id, pending in sorted(state.pending.items()):
         epoch = epoch_from_id(epoch_id, planner.epoch_hours)
@@ -390,6 +401,13 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
             del state.pending[epoch_id]
         state_io.save(planner.private, state, planner.secret)
     return result
+
+
+def _check_writable(planner: Planner, public_keys: list[str]) -> None:
+    """Fail before the first write, not halfway: an unwritable folder (the top of a local
+    --published, say) would otherwise leave some files and a rewritten state behind."""
+    planner.public.check_writable(public_keys)
+    planner.private.check_writable([state_io.STATE_KEY])
 
 
 def _write_pointers(

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +49,10 @@ class Store(Source, Protocol):
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every key that starts with `prefix`, sorted."""
+
+    def check_writable(self, keys: Iterable[str]) -> None:
+        """Raise StoreError now if any of `keys` could not be written, before a run writes
+        anything: a run that would fail midway then fails having written nothing."""
 
 
 def open_source(location: str) -> Source:
@@ -94,6 +99,20 @@ class LocalStore:
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
 
+    def check_writable(self, keys: Iterable[str]) -> None:
+        """Create and remove a probe file in each folder the keys need (or the nearest one
+        that exists, where put() would create them)."""
+        folders = {self._path(key).parent for key in keys}
+        for folder in sorted({_nearest_existing(f) for f in folders}):
+            try:
+                fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.")
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write in {folder}: {exc.strerror}; nothing was written"
+                ) from exc
+
     def keys(self, prefix: str = "") -> list[str]:
         if not self.root.is_dir():
             return []
@@ -106,6 +125,12 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root)
+
+
+def _nearest_existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 CANNED_ACLS = ("private", "public-read")
@@ -217,6 +242,11 @@ class S3Store:
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._error("write", full, exc) from exc
+
+    def check_writable(self, keys: Iterable[str]) -> None:
+        """Nothing to probe without writing: a bucket grants writes to every key or to
+        none, so a refused write fails a run at its first write (`planner doctor` checks
+        the permissions before going live)."""
 
     def keys(self, prefix: str = "") -> list[str]:
         full = self.prefix + prefix

@@ -23,6 +23,7 @@ from signer.config import ENV_NAMES
 
 from conftest import REPO
 from servers.fake_chain import DEMO_METAGRAPH
+from servers.make_run import running_demo
 from servers.signer_gunicorn import gunicorn_signer
 from servers.static_http import serve_folder
 
@@ -210,3 +211,31 @@ def test_status_page_lists_the_epochs_and_counts_down(chrome, published):
     assert any(listed[e]["revealed"] is None for e in shown), "no upcoming epoch shown"
     assert countdown.startswith("in ")
     assert_loopback_only(urls)
+
+
+def test_swagger_try_it_out_reads_the_demos_published_files(chrome, tmp_path):
+    """`make run`'s static server answers with CORS, so the browser lets /docs read it."""
+    with running_demo(tmp_path) as demo:
+        chrome.get(f"{demo.signer}/docs")
+        wait = WebDriverWait(chrome, WAIT)
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
+        blocks = {
+            operation(block): block for block in chrome.find_elements(By.CSS_SELECTOR, ".opblock")
+        }
+        block = blocks[("GET", "/index.json")]
+        block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+        wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+        block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+        wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".execute"))
+        block.find_element(By.CSS_SELECTOR, ".execute").click()
+        status = wait.until(
+            lambda _: block.find_elements(
+                By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
+            )
+        )
+        chrome.execute_script("arguments[0].scrollIntoView()", block)
+        screenshot(chrome, "docs-published-try-it-out.png")
+        assert status[0].text.strip() == "200"
+        body = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+        published = json.loads((tmp_path / "published" / "index.json").read_text())
+        assert json.loads(body)["epochs"] == published["epochs"]

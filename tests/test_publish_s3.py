@@ -10,6 +10,7 @@ import dataclasses
 import itertools
 import json
 import os
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
@@ -114,6 +115,9 @@ class Watched:
 
     def keys(self, prefix: str = "") -> list[str]:
         return self.inner.keys(prefix)
+
+    def check_writable(self, keys: Iterable[str]) -> None:
+        self.inner.check_writable(keys)
 
     def describe(self) -> str:
         return self.inner.describe()
