@@ -410,6 +410,7 @@ def preview(ctx: Context, report_path: Path, **options: Any) -> None:
         s.secret_bytes() if s.secret else None,
         epoch_at(ctx.now(), s.epoch_hours),
         s.horizon,
+        _progress,
     )
     report_path.write_text(report.preview_html(simulation), encoding="utf-8")
     click.echo(report.preview_text(simulation))

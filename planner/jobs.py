@@ -42,9 +42,7 @@ class PlannerError(RuntimeError):
     """A run that stopped before publishing anything it could not finish."""
 
 
-def _no_progress(
-    items: Iterable[T], length: int, label: str
-) -> AbstractContextManager[Iterable[T]]:
+def no_progress(items: Iterable[T], length: int, label: str) -> AbstractContextManager[Iterable[T]]:
     return nullcontext(items)
 
 
@@ -60,7 +58,7 @@ class Planner:
     horizon: timedelta = timedelta(days=7)
     epoch_hours: int = 4
     round_for: Callable[[Epoch], int] = quicknet_round
-    progress: Progress = _no_progress
+    progress: Progress = no_progress
     audit_count: int = 0
 
 
@@ -439,7 +437,7 @@ def _write_pointers(
             planner.public, layout.CURRENT_KEY, body, publish.JSON, publish.SHORT
         ):
             written.append(layout.CURRENT_KEY)
-    page = publish.status_page(index, current, planner.epoch_hours)
+    page = publish.status_page(index, current, planner.epoch_hours, planner.public.get)
     if publish.put_if_changed(planner.public, layout.HTML_KEY, page, publish.HTML, publish.SHORT):
         written.append(layout.HTML_KEY)
 

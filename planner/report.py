@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from clientkit import layout
 from clientkit.epochs import Epoch, epochs_between
-from planner import jobs, publish
+from planner import charts, jobs, publish
 from planner import state as state_io
 from planner.dataset import Dataset, StatePriority, eligible_mask
 from planner.selection import SelectionConfig
@@ -159,15 +159,16 @@ def simulate(
     secret: bytes | None,
     first: Epoch,
     period: timedelta,
+    progress: jobs.Progress = jobs.no_progress,
 ) -> Simulation:
     """Select every epoch of `period` from an empty history, with a throwaway secret if none."""
     key = secret or secrets.token_bytes(32)
     result = Simulation(priorities=priorities, config=config)
+    todo = list(epochs_between(first, first.start + period))
     try:
-        for _, document in jobs.choose(
-            dataset, priorities, config, key, {}, epochs_between(first, first.start + period)
-        ):
-            result.epochs.append(document)
+        with progress(todo, len(todo), "simulating") as epochs:
+            for _, document in jobs.choose(dataset, priorities, config, key, {}, epochs):
+                result.epochs.append(document)
     except jobs.PlannerError as exc:
         result.error = str(exc)
     result.coverage = coverage(result.epochs, dataset, priorities, config)
@@ -221,8 +222,18 @@ def preview_html(sim: Simulation) -> str:
             }
             for p in sim.priorities
         ],
-        totals=totals,
+        chart=charts.column_chart(
+            [_day_hour(a["epochStart"]) for a in sim.epochs],
+            totals,
+            [a["epochId"] for a in sim.epochs],
+            floor=sim.config.high,
+            label_width=84,
+        ),
         low=sim.config.low,
         high=sim.config.high,
-        top=max([*totals, sim.config.high]),
     )
+
+
+def _day_hour(instant: str) -> str:
+    """`2026-11-25T16:00:00Z` as `11-25 16:00`, an epoch's label on the preview chart."""
+    return f"{instant[5:10]} {instant[11:16]}"

@@ -198,6 +198,12 @@ def test_status_page_lists_the_epochs_and_counts_down(chrome, published):
         )
         rows = chrome.find_elements(By.CSS_SELECTOR, "#epochs tbody tr")
         shown = {row.get_attribute("data-epoch"): row for row in rows}
+        bars = chrome.find_elements(By.CSS_SELECTOR, "#listings-chart rect.bar")
+        ticks = chrome.find_elements(By.CSS_SELECTOR, "#listings-chart text.tick")
+        states = chrome.find_elements(By.CSS_SELECTOR, "#states-chart rect.share")
+        assert bars and all(b.is_displayed() and b.size["height"] > 0 for b in bars)
+        assert len(ticks) == 5 and ticks[0].text == "0"
+        assert states and all(s.size["width"] > 0 for s in states)
         screenshot(chrome, "status-page.png")
         urls = requested_urls(chrome)
     listed = {e["epochId"]: e for e in index["epochs"]}
