@@ -44,10 +44,14 @@ def rss_mb() -> float:
 
 
 def hotkey_counters(app: Any) -> int:
-    """Per-hotkey counters in the limiter's memory storage (keys naming a hotkey scope)."""
+    """Per-hotkey counters in the limiter's memory storage (keys naming a hotkey scope).
+
+    `memory://` is the signer's own SweptMemoryStorage (signer/ratelimit.py); its counters
+    are read directly, as nothing else lists them.
+    """
     storage = app.extensions["signer"].limiter.storage
-    scopes = ("/signer/miner/", "/signer/validator/", "/signer/bench/")
-    return sum(1 for key in list(storage.storage) if any(scope in key for scope in scopes))
+    scopes = ("/signer/miner/", "/signer/validator/", "/signer/status/", "/signer/bench/")
+    return sum(1 for key in list(storage._counts) if any(scope in key for scope in scopes))
 
 
 def signed_body(keypair: Keypair, coldkey: str, timestamp: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_openapi3 import Info, OpenAPI
 
-from signer import api, body, docs, requestlog
+from signer import api, body, bodylimit, docs, legacy, listing, requestlog
 from signer.config import ENV_NAMES, load_settings
 from signer.credentials import make_client
 from signer.errors import register_error_handlers, validation_error_response
@@ -59,7 +59,19 @@ SECURITY_SCHEMES = {
         "description": "Not a header: the hotkey, timestamp and sr25519 signature travel in "
         "the JSON body (`hotkey`, `timestamp`, `signature`) over the message each operation "
         "documents. The Authorize dialog can stay empty.",
-    }
+    },
+    "taoHeaders": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Tao-Signature",
+        "description": "The other way to sign, as the current data-universe client does: leave "
+        "`hotkey`, `timestamp` and `signature` out of the body and send `X-Tao-Version: 2`, "
+        "`X-Tao-Timestamp` (unix milliseconds), `X-Tao-Nonce` (a fresh UUID), "
+        "`X-Tao-Signed-By` (the hotkey) and `X-Tao-Signature`: the base64 sr25519 "
+        "signature over `sha256(body).hexdigest() + '.' + nonce + '.' + timestamp`, the body "
+        "being the exact bytes sent. Same timestamp window as the body form; each nonce is "
+        "accepted once.",
+    },
 }
 
 
@@ -103,10 +115,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
 
     clock = app.config["NOW"]
     requestlog.install(app)
+    bodylimit.install(app)
     limiter = make_limiter(app, settings)
     body.install(app)  # after the per-address limit, before validation and the views
     limiter.exempt(api.healthz)
     limiter.exempt(api.readyz)
+    limiter.exempt(legacy.healthcheck)
+    limiter.exempt(listing.read_object)
 
     store = MetagraphStore(
         settings.metagraph_path, settings.netuid, settings.metagraph_max_age, clock
@@ -118,6 +133,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
         limiter=limiter,
         miner_quota=HotkeyQuota(limiter, settings.ratelimit_miner, "miner"),
         validator_quota=HotkeyQuota(limiter, settings.ratelimit_validator, "validator"),
+        status_quota=HotkeyQuota(limiter, settings.ratelimit_miner, "status"),
         s3=make_client(settings) if settings.s3_bucket else None,
     )
     if settings.published_is_url:
@@ -134,6 +150,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     app.register_api(api.miner_api)
     app.register_api(api.validator_api)
     app.register_api(api.public_api)
+    app.register_api(legacy.legacy_api)
+    app.register_api(legacy.status_api)
+    app.register_api(listing.listing_api)
     app.register_blueprint(docs.pages)
     register_error_handlers(app)
     return app

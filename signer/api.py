@@ -6,15 +6,19 @@ endpoint's own message, metagraph role, then presigning for the current epoch.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
-from flask import Response, g, jsonify, redirect
+from flask import Response, jsonify, redirect
 from flask_openapi3 import APIBlueprint, Tag
 
-from signer import auth, credentials, published
+from signer import auth, credentials, listing, published
 from signer.errors import SignerError
 from signer.models import (
     Assignment,
+    FileUploadRequest,
+    FileUploadResponse,
     FolderAccessRequest,
     FolderAccessResponse,
     Health,
@@ -31,8 +35,9 @@ from signer.models import (
 )
 from signer.reuse import Issued
 from signer.services import Services, services
+from signer.taoauth import authenticate
 
-SECURITY = [{"hotkeySignature": []}]
+SECURITY = [{"hotkeySignature": []}, {"taoHeaders": []}]
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
@@ -93,21 +98,8 @@ public_api = APIBlueprint(
 )
 
 
-def _authenticate(svc: Services, hotkey: str, timestamp: int, signature: str, message: str) -> None:
-    g.hotkey = hotkey
-    settings = svc.settings
-    auth.check_timestamp(
-        timestamp, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
-    )
-    auth.verify_signature(hotkey, message, signature)
-    g.verified_hotkey = hotkey
-
-
-def _authenticate_validator(
-    svc: Services, hotkey: str, timestamp: int, signature: str, message: str
-) -> None:
-    """A verified validator with its permit and stake, counted against its quota."""
-    _authenticate(svc, hotkey, timestamp, signature, message)
+def require_validator(svc: Services, hotkey: str) -> None:
+    """A validator under the configured stake rule, counted against its quota."""
     settings = svc.settings
     auth.require_validator(
         svc.store.require(), hotkey, settings.min_validator_stake, settings.validator_stake_rule
@@ -161,20 +153,75 @@ signature = keypair.sign(message.encode()).hex()
 )
 def get_folder_access(body: FolderAccessRequest) -> Response:
     svc = services()
-    message = auth.MINER_ACCESS.format(
-        coldkey=body.coldkey, hotkey=body.hotkey, timestamp=body.timestamp
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.MINER_ACCESS.format(
+            coldkey=body.coldkey, hotkey=body.hotkey, timestamp=body.timestamp
+        ),
+        {"coldkey": body.coldkey},
     )
-    _authenticate(svc, body.hotkey, body.timestamp, body.signature, message)
-    auth.require_miner(svc.store.require(), body.hotkey, body.coldkey)
-    svc.miner_quota.spend(body.hotkey)
+    auth.require_miner(svc.store.require(), hotkey, body.coldkey)
+    svc.miner_quota.spend(hotkey)
     epoch = svc.current_epoch()
     ttl = svc.settings.list_url_ttl
-    issued = svc.reuse.get(epoch.id, body.hotkey, svc.now(), ttl)
+    issued = svc.reuse.get(epoch.id, hotkey, svc.now(), ttl)
     if issued is None:
-        issued = _issue_folder_access(svc, body.hotkey, epoch.id, ttl)
-        svc.reuse.put(epoch.id, body.hotkey, issued)
+        issued = _issue_folder_access(svc, hotkey, epoch.id, ttl)
+        svc.reuse.put(epoch.id, hotkey, issued)
+    return Response(issued.body(svc.now()), mimetype="application/json")
+
+
+@miner_api.post(
+    "/get-file-upload-url",
+    summary="Miner: presigned POST for one file of a job in this epoch's folder",
+    description=f"""Signed with X-Tao-* headers, as the data-universe miner does, or in the
+body over `{auth.MINER_FILE}`.
+
+Who: a hotkey registered on the subnet.
+
+Grants: a presigned POST for exactly
+`data/hotkey={{hotkey}}/epoch={{currentEpochId}}/job_id={{job_id}}/{{filename}}`, sizes
+1..SIGNER_MAX_UPLOAD_BYTES, expiring at the end of the current epoch plus the grace period.
+`method` is always `POST` (the client then posts `fields` and the file): a presigned PUT
+cannot bound the size.""",
+    security=SECURITY,
+    responses={
+        200: FileUploadResponse,
+        **COMMON_ERRORS,
+        403: _error("Not registered", "not_registered", "hotkey is not registered on netuid 46"),
+    },
+)
+def get_file_upload_url(body: FileUploadRequest) -> Response:
+    svc = services()
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.MINER_FILE.format(
+            hotkey=body.hotkey, job_id=body.job_id, filename=body.filename, timestamp=body.timestamp
+        ),
+    )
+    auth.require_miner(svc.store.require(), hotkey, None)
+    svc.miner_quota.spend(hotkey)
+    epoch = svc.current_epoch()
+    s3, bucket = svc.bucket()
+    key = f"{credentials.miner_folder(hotkey, epoch.id)}job_id={body.job_id}/{body.filename}"
+    lifetime = credentials.upload_lifetime(svc.now(), epoch, svc.settings.upload_grace)
+    limit = svc.settings.max_upload_bytes
+    post = credentials.presigned_post_key(s3, bucket, key, limit, lifetime)
     return jsonify(
-        FolderAccessResponse(**issued.answer(svc.now()), epoch_id=epoch.id).model_dump(mode="json")
+        FileUploadResponse(
+            s3_key=key,
+            url=post["url"],
+            fields=post["fields"],
+            expires_in_seconds=lifetime,
+            epoch_id=epoch.id,
+            max_upload_bytes=limit,
+        ).model_dump(mode="json")
     )
 
 
@@ -183,13 +230,17 @@ def _issue_folder_access(svc: Services, hotkey: str, epoch_id: str, ttl: int) ->
     now = svc.now()
     post = _post_credential(svc, credentials.miner_folder(hotkey, epoch_id))
     s3, bucket = svc.bucket()
-    return Issued(
+    issued = Issued(
         post=post,
         list_url=credentials.presigned_list(s3, bucket, credentials.miner_root(hotkey), ttl),
         list_expiry=credentials.expiry_iso(now, ttl),
         issued_at=now,
         list_expires_at=now + ttl,
     )
+    answer = FolderAccessResponse(**issued.answer(now), epoch_id=epoch_id).model_dump(mode="json")
+    del answer["expiry_seconds"]
+    head = json.dumps(answer)[:-1] + ', "expiry_seconds": '
+    return replace(issued, body_head=head.encode())
 
 
 @validator_api.post(
@@ -211,27 +262,29 @@ Grants: presigned ListObjectsV2 URLs of `data/hotkey=` (first page; use
 )
 def get_validator_access(body: ValidatorAccessRequest) -> Response:
     svc = services()
-    message = auth.VALIDATOR_ACCESS.format(timestamp=body.timestamp)
-    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.VALIDATOR_ACCESS.format(timestamp=body.timestamp),
+    )
+    require_validator(svc, hotkey)
     epoch = svc.current_epoch()
-    upload = _post_credential(svc, credentials.validator_folder(body.hotkey, epoch.id))
-    s3, bucket = svc.bucket()
+    upload = _post_credential(svc, credentials.validator_folder(hotkey, epoch.id))
+    _, bucket = svc.bucket()
     ttl = svc.settings.list_url_ttl
     prefix = "data/hotkey="
     response = ValidatorAccessResponse(
         bucket=bucket,
         region=svc.settings.s3_region,
-        validator_hotkey=body.hotkey,
+        validator_hotkey=hotkey,
         epoch_id=epoch.id,
         expiry=credentials.expiry_iso(svc.now(), ttl),
         expiry_seconds=ttl,
         urls={
-            "global": {"list_all_data": credentials.presigned_list(s3, bucket, prefix, ttl)},
-            "miners": {
-                "list_all_miners": credentials.presigned_list(
-                    s3, bucket, prefix, ttl, delimiter="/"
-                )
-            },
+            "global": {"list_all_data": listing.list_url(svc, [prefix], ttl)},
+            "miners": {"list_all_miners": listing.list_url(svc, [prefix], ttl, delimiter="/")},
         },
         upload=upload,
     )
@@ -263,8 +316,14 @@ credential expires at the end of the current epoch plus the grace period.""",
 )
 def validator_upload(body: ValidatorUploadRequest) -> Response:
     svc = services()
-    message = auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp)
-    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp),
+    )
+    require_validator(svc, hotkey)
     epoch = svc.current_epoch()
     allowed = [epoch.id]
     for _ in range(svc.settings.recent_epochs):
@@ -272,7 +331,7 @@ def validator_upload(body: ValidatorUploadRequest) -> Response:
         allowed.append(epoch.id)
     if body.epoch_id not in allowed:
         raise _epoch_not_allowed(body.epoch_id, svc.settings.recent_epochs)
-    post = _post_credential(svc, credentials.validator_folder(body.hotkey, body.epoch_id))
+    post = _post_credential(svc, credentials.validator_folder(hotkey, body.epoch_id))
     return jsonify(ValidatorUploadResponse(**post, epoch_id=body.epoch_id).model_dump(mode="json"))
 
 
@@ -302,8 +361,14 @@ signature.""",
 )
 def get_miner_list(body: MinerListRequest) -> Response:
     svc = services()
-    message = auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp)
-    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp),
+    )
+    require_validator(svc, hotkey)
     s3, bucket = svc.bucket()
     ttl = svc.settings.list_url_ttl
     prefix = credentials.miner_root(body.miner_hotkey)
@@ -325,17 +390,51 @@ def get_miner_list(body: MinerListRequest) -> Response:
 
 @validator_api.post(
     "/get-miner-specific-access",
-    summary="Validator: the old server's name for /get-miner-list",
+    summary="Validator: a list URL of a miner's (or validator's) files, served by the signer",
     description=f"""Signed message: `{auth.MINER_LIST}`
 
-Kept so that existing validator code keeps working: the same request and answer as
-`/get-miner-list`, whose `miner_url` is the one the old server returned.""",
+{SIGNING_HOWTO}
+
+Who: a validator (permit and minimum stake).
+
+The old server's endpoint, as released validators use it: `miner_url` (also `list_url`)
+lists `data/hotkey={{miner_hotkey}}/` and `validators/{{miner_hotkey}}/` (a validator's
+results, for consensus) through `/s3/list`, so a client may append `&start-after=` to it or
+fetch an object at `<miner_url path>/<key>?<miner_url query>`; everything stays within those
+two prefixes and expires with the URL.""",
     security=SECURITY,
-    deprecated=True,
     responses={200: MinerListResponse, **COMMON_ERRORS, 403: VALIDATOR_403},
 )
 def get_miner_specific_access(body: MinerListRequest) -> Response:
-    return get_miner_list(body)
+    svc = services()
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp),
+    )
+    require_validator(svc, hotkey)
+    svc.bucket()
+    ttl = svc.settings.list_url_ttl
+    prefix = credentials.miner_root(body.miner_hotkey)
+    url = listing.list_url(
+        svc,
+        [prefix, credentials.validator_root(body.miner_hotkey)],
+        ttl,
+        continuation_token=body.continuation_token,
+    )
+    return jsonify(
+        MinerListResponse(
+            list_url=url,
+            miner_url=url,
+            miner_hotkey=body.miner_hotkey,
+            prefix=prefix,
+            continuation_token=body.continuation_token,
+            expiry=credentials.expiry_iso(svc.now(), ttl),
+            expiry_seconds=ttl,
+        ).model_dump(mode="json")
+    )
 
 
 @validator_api.post(
@@ -364,15 +463,24 @@ keys a call, taken from the miner's listing); keys outside that folder are retur
 )
 def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
     svc = services()
-    message = auth.MINER_FILES.format(
-        miner_hotkey=body.miner_hotkey, hotkey=body.hotkey, timestamp=body.timestamp
+    hotkey = authenticate(
+        svc,
+        body.hotkey,
+        body.timestamp,
+        body.signature,
+        lambda: auth.MINER_FILES.format(
+            miner_hotkey=body.miner_hotkey, hotkey=body.hotkey, timestamp=body.timestamp
+        ),
     )
-    _authenticate_validator(svc, body.hotkey, body.timestamp, body.signature, message)
+    require_validator(svc, hotkey)
     s3, bucket = svc.bucket()
-    prefix = credentials.miner_root(body.miner_hotkey)
-    valid = [k for k in body.file_keys if k.startswith(prefix) and ".." not in k.split("/")]
+    prefixes = (
+        credentials.miner_root(body.miner_hotkey),
+        credentials.validator_root(body.miner_hotkey),
+    )
+    valid = [k for k in body.file_keys if k.startswith(prefixes) and ".." not in k.split("/")]
     if not valid:
-        raise SignerError(400, "no_valid_files", f"none of the keys is under {prefix}")
+        raise SignerError(400, "no_valid_files", f"none of the keys is under {prefixes[0]}")
     ttl = svc.settings.list_url_ttl
     return jsonify(
         MinerFilesResponse(

@@ -18,11 +18,13 @@ VALIDATOR_ACCESS = "s3:validator:access:{timestamp}"
 VALIDATOR_UPLOAD = "s3:validator:upload:{timestamp}"
 MINER_LIST = "s3:validator:miner:{miner_hotkey}:{timestamp}"
 MINER_FILES = "s3:validator:files:{miner_hotkey}:{hotkey}:{timestamp}"
+MINER_STATUS = "zipcode:status:{epoch_id}:{timestamp}"
+MINER_FILE = "s3:data:file:{hotkey}:{job_id}:{filename}:{timestamp}"
 
 SIGNATURE_BYTES = 64
 
 
-def check_timestamp(timestamp: int, now: float, max_age: int, max_ahead: int) -> None:
+def check_timestamp(timestamp: float, now: float, max_age: int, max_ahead: int) -> None:
     """Refuse replays of old requests and requests dated ahead of the server clock."""
     if timestamp < now - max_age:
         raise SignerError(
@@ -88,10 +90,10 @@ def registered(snapshot: Snapshot, hotkey: str) -> Neuron:
     return neuron
 
 
-def require_miner(snapshot: Snapshot, hotkey: str, coldkey: str) -> Neuron:
-    """A registered hotkey whose coldkey is the one the request names."""
+def require_miner(snapshot: Snapshot, hotkey: str, coldkey: str | None) -> Neuron:
+    """A registered hotkey whose coldkey, when the request names one, is that one."""
     neuron = registered(snapshot, hotkey)
-    if neuron.coldkey != coldkey:
+    if coldkey is not None and neuron.coldkey != coldkey:
         raise SignerError(
             403,
             "coldkey_mismatch",

@@ -23,6 +23,8 @@ STAKE_RULES = ("alpha-above", "alpha-at-least", "total-above", "total-at-least")
 
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 SIGV4_MAX_EXPIRES = 7 * 24 * 3600
+# The largest object one S3 POST (or PUT) may carry: 5 GiB, the old servers' limit too.
+S3_MAX_OBJECT_POST = 5 * 1024**3
 
 
 class ConfigError(ValueError):
@@ -46,7 +48,7 @@ class Settings:
     timestamp_max_age: int = 300  # SIGNER_TIMESTAMP_MAX_AGE (s)
     timestamp_max_ahead: int = 60  # SIGNER_TIMESTAMP_MAX_AHEAD (s)
     upload_grace: int = 900  # SIGNER_UPLOAD_GRACE (s after the epoch end)
-    max_upload_bytes: int = 100 * 1024 * 1024  # SIGNER_MAX_UPLOAD_BYTES
+    max_upload_bytes: int = S3_MAX_OBJECT_POST  # SIGNER_MAX_UPLOAD_BYTES
     list_url_ttl: int = 3600  # SIGNER_LIST_URL_TTL (s)
     recent_epochs: int = 2  # SIGNER_RECENT_EPOCHS
     metagraph_max_age: int = 3600  # SIGNER_METAGRAPH_MAX_AGE (s, 0 = no limit)
@@ -143,7 +145,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         upload_grace=reader.integer("SIGNER_UPLOAD_GRACE", Settings.upload_grace),
         max_upload_bytes=reader.integer(
-            "SIGNER_MAX_UPLOAD_BYTES", Settings.max_upload_bytes, minimum=1
+            "SIGNER_MAX_UPLOAD_BYTES",
+            Settings.max_upload_bytes,
+            minimum=1,
+            maximum=S3_MAX_OBJECT_POST,
         ),
         list_url_ttl=reader.integer(
             "SIGNER_LIST_URL_TTL", Settings.list_url_ttl, minimum=1, maximum=SIGV4_MAX_EXPIRES

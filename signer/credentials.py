@@ -20,14 +20,23 @@ from signer.config import SIGV4_MAX_EXPIRES, Settings
 
 def make_client(settings: Settings) -> Any:
     """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default, with
-    the planner's settings for Spaces (planner.store.s3_config)."""
+    the planner's settings for Spaces (planner.store.s3_config).
+
+    Presigning makes no call; listing for /s3/list does, and gives up well within
+    gunicorn's 30 s worker timeout rather than hold a worker on a slow bucket.
+    """
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
         region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key_id,
         aws_secret_access_key=settings.s3_secret_access_key,
-        config=s3_config(s3={"addressing_style": settings.s3_addressing_style}),
+        config=s3_config(
+            s3={"addressing_style": settings.s3_addressing_style},
+            connect_timeout=5,
+            read_timeout=10,
+            retries={"mode": "standard", "max_attempts": 2},
+        ),
     )
 
 
@@ -37,6 +46,10 @@ def miner_folder(hotkey: str, epoch_id: str) -> str:
 
 def miner_root(hotkey: str) -> str:
     return f"data/hotkey={hotkey}/"
+
+
+def validator_root(hotkey: str) -> str:
+    return f"validators/{hotkey}/"
 
 
 def validator_folder(hotkey: str, epoch_id: str) -> str:
@@ -87,9 +100,17 @@ def presigned_post(
     file part's own type), the other fields of PINNED_EMPTY must stay empty, and S3 refuses
     `x-amz-meta-*` and other `x-amz-*` fields the policy does not list.
     """
+    return presigned_post_key(client, bucket, folder + "${filename}", max_bytes, expires_in)
+
+
+def presigned_post_key(
+    client: Any, bucket: str, key: str, max_bytes: int, expires_in: int
+) -> dict[str, Any]:
+    """A POST form for `key` (exactly, unless it ends in `${filename}`), with the size range
+    and the pinned fields of presigned_post."""
     return client.generate_presigned_post(
         Bucket=bucket,
-        Key=folder + "${filename}",
+        Key=key,
         Fields={"Content-Type": UPLOAD_CONTENT_TYPE},
         Conditions=[
             ["content-length-range", 1, max_bytes],

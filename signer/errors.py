@@ -29,13 +29,19 @@ class SignerError(Exception):
     """A refusal with its HTTP status, a stable machine code and a human detail."""
 
     def __init__(
-        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        fields: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers or {}
+        self.fields = fields
 
 
 def error_response(
@@ -74,7 +80,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(SignerError)
     def _signer_error(exc: SignerError) -> Response:
-        return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
+        return error_response(exc.status, exc.code, exc.detail, exc.fields, headers=exc.headers)
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> Response:
@@ -96,8 +102,7 @@ def register_error_handlers(app: Flask) -> None:
         detail = {
             404: "no such endpoint; /docs lists them all",
             405: f"{request.method} is not allowed here",
-            413: "the request body is larger than "
-            f"{current_app.config.get('MAX_CONTENT_LENGTH')} bytes",
+            413: f"the request body is larger than {request.max_content_length} bytes",
         }.get(status, exc.description or "request refused")
         return error_response(status, HTTP_CODES.get(status, "http_error"), detail, headers=headers)
 

@@ -90,10 +90,10 @@ class FolderAccessRequest(BaseModel):
         }
     )
 
-    coldkey: SS58
-    hotkey: SS58
-    timestamp: Timestamp
-    signature: Signature
+    coldkey: SS58 | None = Field(None, description="required when signed in the body")
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
 
 
 class ValidatorAccessRequest(BaseModel):
@@ -109,9 +109,9 @@ class ValidatorAccessRequest(BaseModel):
         }
     )
 
-    hotkey: SS58
-    timestamp: Timestamp
-    signature: Signature
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
 
 
 class ValidatorUploadRequest(BaseModel):
@@ -129,9 +129,9 @@ class ValidatorUploadRequest(BaseModel):
         }
     )
 
-    hotkey: SS58
-    timestamp: Timestamp
-    signature: Signature
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
     epoch_id: EpochId = Field(validation_alias=AliasChoices("epochId", "epoch_id"))
 
 
@@ -150,9 +150,9 @@ class MinerListRequest(BaseModel):
         }
     )
 
-    hotkey: SS58
-    timestamp: Timestamp
-    signature: Signature
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
     miner_hotkey: SS58
     continuation_token: str | None = Field(
         None,
@@ -160,6 +160,25 @@ class MinerListRequest(BaseModel):
         max_length=1024,
         description="NextContinuationToken of the previous page, to get the next page",
     )
+
+
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._=-]*$"
+
+
+class FileUploadRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed with X-Tao-* headers (as the data-universe miner does), or "
+            "in the body over `s3:data:file:{hotkey}:{job_id}:{filename}:{timestamp}`.",
+            "example": {"job_id": "zillow-pa", "filename": "data_20261125_170000_1000.parquet"},
+        }
+    )
+
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
+    job_id: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
+    filename: str = Field(min_length=1, max_length=255, pattern=NAME_PATTERN)
 
 
 PRESIGNED_FIELDS_EXAMPLE = {
@@ -198,9 +217,31 @@ class FolderAccessResponse(PresignedPost):
         }
     )
 
+    success: Literal[True] = Field(True, description="always true, as the old server said")
     epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
     list_url: str = Field(description="presigned ListObjectsV2 GET of data/hotkey={hotkey}/")
     list_expiry: str = Field(description="when list_url expires (ISO-8601 UTC)")
+
+
+class FileUploadResponse(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "A presigned POST for one object: send `fields` unchanged plus a "
+            "`file` part to `url`."
+        }
+    )
+
+    s3_key: str = Field(
+        examples=[f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/job_id=zillow-pa/data_1.parquet"]
+    )
+    url: str = Field(description="POST target (the bucket endpoint)")
+    fields: dict[str, str] = Field(description="form fields, `key` included, to send unchanged")
+    expires_in_seconds: int
+    method: Literal["POST"] = Field(
+        "POST", description="always POST: a presigned PUT could not bound the size"
+    )
+    epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
+    max_upload_bytes: int
 
 
 class ValidatorUploadResponse(PresignedPost):
@@ -208,6 +249,7 @@ class ValidatorUploadResponse(PresignedPost):
         openapi_extra={"description": "A presigned POST for validators/{hotkey}/epoch={epochId}/."}
     )
 
+    success: Literal[True] = Field(True, description="always true, as the old server said")
     epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
 
 
@@ -276,9 +318,9 @@ class MinerFilesRequest(BaseModel):
         }
     )
 
-    hotkey: SS58
-    timestamp: Timestamp
-    signature: Signature
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
     miner_hotkey: SS58
     file_keys: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
         min_length=1, max_length=1000, description="keys from the miner's listing"
@@ -404,3 +446,100 @@ class Readiness(BaseModel):
     bucket: BucketStatus
     published: str = Field(description="where current.json is read from (folder or URL)")
     currentEpoch: str = Field(examples=[EXAMPLE_EPOCH])
+
+
+class LegacyCurrentEpoch(BaseModel):
+    id: str = Field(examples=[EXAMPLE_EPOCH])
+    status: Literal["ACTIVE"]
+    startTime: str = Field(examples=["2026-11-25T16:00:00.000Z"])
+    endTime: str = Field(examples=["2026-11-25T20:00:00.000Z"])
+    timeUntilEpochEnd: int = Field(description="seconds until the epoch ends")
+    nonce: str | None = Field(None, description="the assignment's nonce once it is revealed")
+    zipcodeCount: int | None = None
+    targetListings: int | None = None
+    actualExpected: int | None = Field(None, description="sum of the zipcodes' expectedListings")
+
+
+class LegacyTiming(BaseModel):
+    timeUntilEpochEnd: int
+    timeUntilNextEpoch: int
+    epochDurationHours: int
+
+
+class LegacyNextEpoch(BaseModel):
+    startTime: str
+
+
+class LegacyEpochStatus(BaseModel):
+    currentEpoch: LegacyCurrentEpoch
+    timing: LegacyTiming
+    nextEpoch: LegacyNextEpoch
+
+
+class LegacyStats(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={"description": "The current epoch, as the old server's stats reported it."}
+    )
+
+    success: Literal[True]
+    currentTime: int = Field(description="unix seconds")
+    systemStatus: Literal["operational", "awaiting_reveal"]
+    epochStatus: LegacyEpochStatus
+
+
+class LegacyEpochAssignment(Assignment):
+    model_config = ConfigDict(
+        openapi_extra={"description": "A revealed assignment plus `success` and its status."}
+    )
+
+    success: Literal[True]
+    status: Literal["ACTIVE", "COMPLETED"]
+
+
+class LegacyEpochPath(BaseModel):
+    epoch_id: str = Field(
+        max_length=32,
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}-00-00$",
+        description="epoch id, YYYY-MM-DDTHH-00-00 (UTC)",
+    )
+
+
+class MinerStatusRequest(BaseModel):
+    model_config = ConfigDict(
+        openapi_extra={
+            "description": "Signed by the miner's hotkey over "
+            "`zipcode:status:{epochId}:{timestamp}`; progress fields the old clients send "
+            "(listingsScraped, zipcodesCompleted, s3UploadComplete, ...) are accepted and "
+            "not stored.",
+            "example": {
+                "hotkey": BOB,
+                "timestamp": EXAMPLE_TIMESTAMP,
+                "signature": "0x" + "00" * 64,
+                "epochId": EXAMPLE_EPOCH,
+                "nonce": "9f2c4e1a7b3d5f60",
+                "status": "IN_PROGRESS",
+            },
+        }
+    )
+
+    hotkey: SS58 | None = None
+    timestamp: Timestamp | None = None
+    signature: Signature | None = None
+    epoch_id: EpochId = Field(validation_alias=AliasChoices("epochId", "epoch_id"))
+    nonce: str = Field(min_length=1, max_length=128)
+    status: Literal["IN_PROGRESS", "COMPLETED", "FAILED", "TIMEOUT"]
+
+
+class MinerStatusResponse(BaseModel):
+    model_config = ConfigDict(openapi_extra={"description": "Acknowledged; nothing is stored."})
+
+    success: Literal[True]
+    message: str
+    epochId: str = Field(examples=[EXAMPLE_EPOCH])
+    status: str
+    timestamp: str = Field(description="when the signer received it (ISO-8601 UTC)")
+
+
+class LegacyHealth(BaseModel):
+    status: Literal["ok"]
+    service: str

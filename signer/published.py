@@ -129,3 +129,23 @@ def _not_revealed(detail: str) -> SignerError:
 
 def _unavailable(detail: str) -> SignerError:
     return SignerError(503, "assignment_unavailable", detail, headers={"Retry-After": "30"})
+
+
+def read_published(location: str, is_url: bool, name: str) -> bytes | None:
+    """The bytes of a published file such as `epochs/{id}.json`, or None when it is absent."""
+    if is_url:
+        try:
+            response = requests.get(f"{location.rstrip('/')}/{name}", timeout=FETCH_TIMEOUT)
+        except requests.RequestException:
+            raise _unavailable("the published files could not be reached") from None
+        if response.status_code in (403, 404):
+            return None
+        if response.status_code != 200:
+            raise _unavailable(f"the published files answered HTTP {response.status_code}")
+        return response.content
+    try:
+        return (Path(location) / name).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        raise _unavailable("the published folder cannot be read") from None

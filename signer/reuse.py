@@ -5,7 +5,8 @@ Profiled under load (bench/signer.py with py-spy), botocore's presigning was 30%
 epoch and stays valid until the epoch ends (plus grace), and its list URL for
 SIGNER_LIST_URL_TTL; so a hotkey that asks again in the same epoch gets the same ones back
 while the list URL has at least half its lifetime left. The signature, the metagraph and
-the rate limit are still checked on every request: only presigning is skipped. Each process
+the rate limit are still checked on every request: only presigning, and writing the JSON
+answer (all of it but `expiry_seconds`), is skipped. Each process
 (gunicorn worker) keeps its own entries, at most one per hotkey, dropped when the epoch ends.
 """
 
@@ -25,16 +26,25 @@ class Issued:
     list_expiry: str
     issued_at: float
     list_expires_at: float
+    body_head: bytes = b""  # the JSON answer up to the value of its last key, expiry_seconds
+
+    def expiry_seconds(self, now: float) -> int:
+        """What is left at `now` of the POST's lifetime."""
+        return max(1, self.post["expiry_seconds"] - int(now - self.issued_at))
 
     def answer(self, now: float) -> dict[str, Any]:
         """The response fields, with expiry_seconds counted from `now`."""
-        left = self.post["expiry_seconds"] - int(now - self.issued_at)
         return {
             **self.post,
-            "expiry_seconds": max(1, left),
             "list_url": self.list_url,
             "list_expiry": self.list_expiry,
+            "expiry_seconds": self.expiry_seconds(now),
         }
+
+    def body(self, now: float) -> bytes:
+        """The JSON answer at `now`: `body_head`, written once when presigned, then the one
+        value that changes, so a reused credential costs no validation or serializing."""
+        return self.body_head + b"%d}" % self.expiry_seconds(now)
 
 
 class Reuse:

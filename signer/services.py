@@ -27,6 +27,7 @@ class Services:
     limiter: Limiter
     miner_quota: HotkeyQuota
     validator_quota: HotkeyQuota
+    status_quota: HotkeyQuota
     s3: Any | None
     refresher: Refresher | None = None
     current_cache: CurrentCache | None = None

@@ -91,6 +91,9 @@ SIGNED = {
     ("POST", "/get-validator-access"): sc.validator_access,
     ("POST", "/api/v1/s3-access/validator-upload"): sc.validator_upload,
     ("POST", "/get-miner-list"): sc.miner_list,
+    ("POST", "/get-miner-specific-access"): sc.miner_list,
+    ("POST", "/get-file-presigned-urls"): sc.miner_files,
+    ("POST", "/get-file-upload-url"): sc.file_upload,
 }
 
 
@@ -103,13 +106,36 @@ def test_signed_requests_get_documented_credentials(schema, method, path):
 
 
 @pytest.mark.parametrize(
-    "path", ["/assignments/current", "/api/v1/zipcode-assignments/current", "/readyz"]
+    "path",
+    [
+        "/assignments/current",
+        "/api/v1/zipcode-assignments/current",
+        "/api/v1/zipcode-assignments/stats",
+        "/healthcheck",
+        "/readyz",
+    ],
 )
 def test_public_answers_with_content_match_their_schema(schema, path):
     case = schema[path]["GET"].Case()
     response = case.call()
     assert response.status_code == 200, response.text
     case.validate_response(response, checks=CHECKS)
+
+
+def test_legacy_epoch_and_status_answers_match_their_schema(schema, published):
+    case = schema["/api/v1/zipcode-assignments/epoch/{epoch_id}"]["GET"].Case(
+        path_parameters={"epoch_id": sc.EPOCH}
+    )
+    response = case.call()
+    assert response.status_code == 200, response.text
+    case.validate_response(response, checks=CHECKS)
+    nonce = response.json()["nonce"]
+    status = schema["/api/v1/zipcode-assignments/status"]["POST"].Case(
+        body=sc.miner_status(nonce), media_type="application/json"
+    )
+    answer = status.call()
+    assert answer.status_code == 200, answer.text
+    status.validate_response(answer, checks=CHECKS)
 
 
 def test_published_files_match_the_schemas_documented_for_the_cdn(schema, published):

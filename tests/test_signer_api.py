@@ -16,7 +16,7 @@ from signer import create_app
 from servers import signer_client as sc
 
 BUCKET = "subnet46-test"
-MAX_UPLOAD = 100 * 1024 * 1024
+MAX_UPLOAD = 5 * 1024**3
 # Epoch 2026-11-25T16-00-00 ends at 20:00; grace 900 s; NOW is 17:00.
 EXPIRY = "2026-11-25T20:15:00Z"
 LIFETIME = 3 * 3600 + 900
@@ -195,10 +195,12 @@ def test_miner_list_signs_the_continuation_token_into_the_url(client):
     assert params["X-Amz-Signature"] != list_params(first["list_url"])["X-Amz-Signature"]
 
 
-def test_old_miner_specific_path_answers_like_miner_list(client):
+def test_old_miner_specific_path_lists_the_hotkeys_data_and_results_through_the_signer(client):
     body = client.post("/get-miner-specific-access", json=sc.miner_list()).json
     assert body["miner_url"] == body["list_url"]
-    assert list_params(body["miner_url"])["prefix"] == [f"data/hotkey={sc.address('//Bob')}/"]
+    bob = sc.address("//Bob")
+    assert urlsplit(body["miner_url"]).path == "/s3/list"
+    assert list_params(body["miner_url"])["prefix"] == [f"data/hotkey={bob}/", f"validators/{bob}/"]
 
 
 def test_file_urls_only_for_keys_in_the_miners_folder(client):

@@ -25,6 +25,8 @@ SIGNED = {
     "/get-miner-list": sc.miner_list,
     "/get-miner-specific-access": sc.miner_list,
     "/get-file-presigned-urls": sc.miner_files,
+    "/get-file-upload-url": sc.file_upload,
+    "/api/v1/zipcode-assignments/status": lambda: sc.miner_status("0" * 16),
 }
 
 

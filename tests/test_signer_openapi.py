@@ -46,7 +46,7 @@ def test_document_is_openapi_3_1_with_every_endpoint(spec):
 def test_signed_operations_document_message_security_body_and_errors(spec, method, path):
     operation = spec["paths"][path][method]
     assert f"`{SIGNED[method, path]}`" in operation["description"]
-    assert operation["security"] == [{"hotkeySignature": []}]
+    assert operation["security"] == [{"hotkeySignature": []}, {"taoHeaders": []}]
     body = operation["requestBody"]["content"]["application/json"]
     assert body["schema"]["$ref"].startswith("#/components/schemas/")
     assert {"hotkey", "timestamp", "signature"} <= set(body["example"])
@@ -64,12 +64,9 @@ def test_every_reference_resolves(spec):
 
 def test_request_schemas_use_the_client_field_names(spec):
     schemas = spec["components"]["schemas"]
-    assert set(schemas["FolderAccessRequest"]["required"]) == {
-        "coldkey",
-        "hotkey",
-        "timestamp",
-        "signature",
-    }
+    folder = schemas["FolderAccessRequest"]
+    assert {"coldkey", "hotkey", "timestamp", "signature"} <= set(folder["properties"])
+    assert not folder.get("required"), "a header-signed request carries none of them"
     assert "epochId" in schemas["ValidatorUploadRequest"]["properties"]
     assert "continuation_token" in schemas["MinerListRequest"]["properties"]
     assert "global" in schemas["ValidatorUrls"]["properties"]
@@ -79,6 +76,11 @@ def test_security_scheme_is_declared(spec):
     scheme = spec["components"]["securitySchemes"]["hotkeySignature"]
     assert scheme["type"] == "apiKey"
     assert "JSON body" in scheme["description"]
+    headers = spec["components"]["securitySchemes"]["taoHeaders"]
+    assert headers["in"] == "header"
+    assert "sha256(body)" in headers["description"]
+    operation = spec["paths"]["/get-file-presigned-urls"]["post"]
+    assert operation["security"] == [{"hotkeySignature": []}, {"taoHeaders": []}]
 
 
 def test_only_operations_with_a_body_list_422(spec):
@@ -154,9 +156,4 @@ def test_validation_errors_follow_the_documented_shape(client, spec):
     assert response.status_code == 422
     documented = set(spec["components"]["schemas"]["ErrorResponse"]["properties"])
     assert set(response.json) <= documented
-    assert {f["field"] for f in response.json["fields"]} == {
-        "hotkey",
-        "timestamp",
-        "signature",
-        "miner_hotkey",
-    }
+    assert {f["field"] for f in response.json["fields"]} == {"hotkey", "miner_hotkey"}

@@ -116,3 +116,32 @@ def miner_files(
         if keys is not None
         else [f"data/hotkey={miner_hotkey}/epoch=2026-11-25T16-00-00/19103.json"],
     }
+
+
+def file_upload(
+    hotkey: str = "//Bob",
+    job_id: str = "zillow-pa",
+    filename: str = "data_20261125_170000_10.parquet",
+    timestamp: int = NOW,
+) -> dict:
+    text = f"s3:data:file:{address(hotkey)}:{job_id}:{filename}:{timestamp}"
+    return {
+        "hotkey": address(hotkey),
+        "timestamp": timestamp,
+        "signature": sign(hotkey, text),
+        "job_id": job_id,
+        "filename": filename,
+    }
+
+
+def miner_status(
+    nonce: str, hotkey: str = "//Bob", epoch_id: str = EPOCH, timestamp: int = NOW
+) -> dict:
+    return {
+        "hotkey": address(hotkey),
+        "timestamp": timestamp,
+        "signature": sign(hotkey, f"zipcode:status:{epoch_id}:{timestamp}"),
+        "epochId": epoch_id,
+        "nonce": nonce,
+        "status": "IN_PROGRESS",
+    }

@@ -1,0 +1,170 @@
+"""Who signed a request: the JSON body's own fields, or the `X-Tao-*` headers.
+
+Released clients sign in two ways. The subnet 46 clients and older data-universe validators
+put `hotkey`, `timestamp` and `signature` in the JSON body, over a message each endpoint
+defines (signer/auth.py). The current data-universe client (its `TaoSigner`, "Tao v2")
+sends the body untouched and signs it in headers instead:
+
+    X-Tao-Version: 2
+    X-Tao-Timestamp: unix milliseconds
+    X-Tao-Nonce: a fresh random id (a UUID)
+    X-Tao-Signed-By: the hotkey (SS58)
+    X-Tao-Signature: base64 (or hex) sr25519 signature over
+                     sha256(body).hexdigest() + "." + nonce + "." + timestamp
+
+Every signed endpoint accepts either form, with the same timestamp window. The header form
+signs the whole body but not the path, so a nonce is accepted once only: it is recorded,
+after the signature verified, in the rate-limit storage for the length of the window, so a
+replay to the same or to another endpoint is refused. With the default `memory://` storage
+that record is per gunicorn worker; with `redis://` it is shared by every worker and
+instance, like the rate limits.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bittensor_core import Keypair, ss58_decode
+from flask import g, request
+
+from signer import auth
+from signer.errors import SignerError
+from signer.services import Services
+
+HEADERS = ("X-Tao-Version", "X-Tao-Timestamp", "X-Tao-Nonce", "X-Tao-Signed-By", "X-Tao-Signature")
+VERSION = "2"
+NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
+DIGITS = re.compile(r"[0-9]{1,16}")
+NONCE_KEY = "signer/tao-nonce/{hotkey}/{nonce}"
+
+
+@dataclass(frozen=True)
+class TaoHeaders:
+    """The five headers of a header-signed request, checked for form only."""
+
+    hotkey: str
+    timestamp: str
+    nonce: str
+    signature: str
+
+    @property
+    def seconds(self) -> float:
+        return int(self.timestamp) / 1000
+
+
+def _refused(detail: str) -> SignerError:
+    return SignerError(401, "invalid_tao_headers", detail)
+
+
+def read_headers() -> TaoHeaders | None:
+    """The request's X-Tao-* headers, None when it has none, 401 when they are incomplete."""
+    present = [name for name in HEADERS if name in request.headers]
+    if not present:
+        return None
+    missing = [name for name in HEADERS if name not in request.headers]
+    if missing:
+        raise _refused(
+            f"header signing needs all of {', '.join(HEADERS)}; missing {', '.join(missing)}"
+        )
+    version = request.headers["X-Tao-Version"].strip()
+    if version != VERSION:
+        raise _refused(f"X-Tao-Version must be {VERSION}")
+    timestamp = request.headers["X-Tao-Timestamp"].strip()
+    if not DIGITS.fullmatch(timestamp):
+        raise _refused("X-Tao-Timestamp must be unix time in milliseconds (digits only)")
+    nonce = request.headers["X-Tao-Nonce"].strip()
+    if not NONCE.fullmatch(nonce):
+        raise _refused("X-Tao-Nonce must be 8 to 128 letters, digits, '-' or '_' (a UUID)")
+    hotkey = request.headers["X-Tao-Signed-By"].strip()
+    try:
+        ss58_decode(hotkey)
+    except ValueError:
+        raise _refused("X-Tao-Signed-By is not an SS58 address") from None
+    return TaoHeaders(hotkey, timestamp, nonce, request.headers["X-Tao-Signature"].strip())
+
+
+def _signature_bytes(text: str) -> bytes:
+    """Base64 as the client sends it; hex (0x optional) accepted too."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) == auth.SIGNATURE_BYTES:
+        return raw
+    return auth.decode_signature(text)
+
+
+def verify_headers(svc: Services, tao: TaoHeaders, body: bytes) -> None:
+    """Window, signature over the body's sha256, then the nonce, recorded once."""
+    settings = svc.settings
+    auth.check_timestamp(
+        tao.seconds, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
+    )
+    message = f"{hashlib.sha256(body).hexdigest()}.{tao.nonce}.{tao.timestamp}"
+    raw = _signature_bytes(tao.signature)
+    try:
+        valid = Keypair(ss58_address=tao.hotkey).verify(message.encode("utf-8"), raw)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SignerError(
+            401,
+            "invalid_signature",
+            "X-Tao-Signature does not match X-Tao-Signed-By over "
+            "sha256(body).nonce.timestamp (the exact body bytes sent)",
+        )
+    window = settings.timestamp_max_age + settings.timestamp_max_ahead + 1
+    key = NONCE_KEY.format(hotkey=tao.hotkey, nonce=tao.nonce)
+    if svc.limiter.storage.incr(key, window) > 1:
+        raise SignerError(
+            401, "replayed_nonce", "this X-Tao-Nonce was already used; sign each request anew"
+        )
+
+
+def authenticate(
+    svc: Services,
+    hotkey: str | None,
+    timestamp: int | None,
+    signature: str | None,
+    message: Callable[[], str],
+    signed_fields: Mapping[str, object] | None = None,
+) -> str:
+    """The verified hotkey of the request, signed either in its headers or in its body.
+
+    `message` builds the body form's signed message; it is called only for that form, whose
+    body must also carry `signed_fields` (other fields of the message, such as `coldkey`).
+    """
+    tao = read_headers()
+    if tao is not None:
+        if hotkey is not None and hotkey != tao.hotkey:
+            raise SignerError(
+                401, "invalid_tao_headers", "hotkey in the body is not X-Tao-Signed-By"
+            )
+        g.hotkey = tao.hotkey
+        verify_headers(svc, tao, request.get_data(cache=True))
+        g.verified_hotkey = tao.hotkey
+        return tao.hotkey
+    needed = {"hotkey": hotkey, "timestamp": timestamp, "signature": signature}
+    needed.update(signed_fields or {})
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        reason = "Field required (or sign the request with X-Tao-* headers)"
+        raise SignerError(
+            422,
+            "invalid_request",
+            "; ".join(f"{name}: {reason}" for name in missing),
+            fields=[{"field": name, "message": reason} for name in missing],
+        )
+    g.hotkey = hotkey
+    settings = svc.settings
+    auth.check_timestamp(
+        timestamp, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
+    )
+    auth.verify_signature(hotkey, message(), signature)
+    g.verified_hotkey = hotkey
+    return hotkey

@@ -1,0 +1,231 @@
+"""The data-universe (SN13) miner and validator, step by step, against the signer.
+
+The current client (`macrocosm-os/data-universe` at 4b0620d: common/api_client.py,
+upload_utils/, vali_utils/) signs requests with X-Tao-* headers over the exact body bytes;
+the previous one (7e025cc) signs fields of the JSON body. Each test repeats on the wire what
+one of them sends and reads, written here from reading that code. The signer runs under
+gunicorn with SeaweedFS; header rules that need one process (nonce replay, rate limits) are
+also checked on the app itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from signer import create_app
+
+from servers import signer_client as sc
+from servers.seaweed import S3Endpoint
+from servers.subnet import current_epoch, publish_around_now, running_signer, unix_now
+
+pytestmark = [pytest.mark.s3, pytest.mark.slow]
+
+S3 = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+ALICE, BOB = sc.address("//Alice"), sc.address("//Bob")
+
+
+def tao_headers(uri: str, body: bytes, *, millis: int | None = None) -> dict[str, str]:
+    """The client's TaoSigner: sha256(body).nonce.timestamp_ms, signed, base64."""
+    timestamp = str(millis if millis is not None else round(time.time() * 1000))
+    nonce = str(uuid.uuid4())
+    message = f"{hashlib.sha256(body).hexdigest()}.{nonce}.{timestamp}"
+    signature = sc.keypair(uri).sign(message.encode("utf-8"))
+    return {
+        "X-Tao-Version": "2",
+        "X-Tao-Timestamp": timestamp,
+        "X-Tao-Nonce": nonce,
+        "X-Tao-Signed-By": sc.address(uri),
+        "X-Tao-Signature": base64.b64encode(signature).decode("ascii"),
+        "Content-Type": "application/json",
+    }
+
+
+def post_signed(base: str, path: str, uri: str, body: bytes) -> requests.Response:
+    return requests.post(f"{base}{path}", data=body, headers=tao_headers(uri, body), timeout=120)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, s3_server: S3Endpoint, sample) -> Iterator[tuple[str, Any, str]]:
+    work = tmp_path_factory.mktemp("data-universe")
+    publish_around_now(work / "published", work / "state", sample)
+    bucket = s3_server.create_bucket()
+    try:
+        with running_signer(
+            work, work / "published", s3_server, bucket, SIGNER_RATELIMIT_VALIDATOR="100000/minute"
+        ) as base:
+            yield base, s3_server.client(max_pool_connections=32), bucket
+    finally:
+        s3_server.delete_bucket(bucket)
+
+
+def test_miner_uploads_a_parquet_file_through_get_file_upload_url(served):
+    base, admin, bucket = served
+    filename = "data_20261202_060000_3_0123456789abcdef.parquet"
+    body = json.dumps({"job_id": "reddit-r-bittensor", "filename": filename}, separators=(",", ":"))
+    response = post_signed(base, "/get-file-upload-url", "//Bob", body.encode())
+    assert response.status_code == 200, response.text
+    info = response.json()
+    assert set(info) >= {"s3_key", "url", "fields", "expires_in_seconds", "method"}
+    assert info["method"] == "POST"
+    epoch = current_epoch()
+    expected = f"data/hotkey={BOB}/epoch={epoch.id}/job_id=reddit-r-bittensor/{filename}"
+    assert info["s3_key"] == expected
+    payload = b"PAR1" + b"\0" * 2048
+    upload = requests.post(
+        info["url"],
+        data=dict(info["fields"]),
+        files={"file": (filename, payload, "application/octet-stream")},
+        timeout=60,
+    )
+    assert upload.ok, upload.text
+    assert admin.get_object(Bucket=bucket, Key=expected)["Body"].read() == payload
+
+    elsewhere = dict(info["fields"], key=f"data/hotkey={ALICE}/epoch={epoch.id}/x.parquet")
+    refused = requests.post(info["url"], data=elsewhere, files={"file": payload}, timeout=60)
+    assert refused.status_code == 403
+
+
+def test_validator_pages_a_miner_listing_with_get_miner_list_and_header_signing(served):
+    base, admin, bucket = served
+    epoch = current_epoch()
+    folder = f"data/hotkey={BOB}/epoch={epoch.id}/job_id=x-elon/"
+    keys = [f"{folder}data_{n:05d}_10.parquet" for n in range(1050)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: admin.put_object(Bucket=bucket, Key=k, Body=b"x" * 10), keys))
+
+    files: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        payload: dict[str, Any] = {"miner_hotkey": BOB}
+        if token:
+            payload["continuation_token"] = token
+        response = post_signed(base, "/get-miner-list", "//Alice", json.dumps(payload).encode())
+        assert response.status_code == 200, response.text
+        page = requests.get(response.json().get("list_url", ""), timeout=60)
+        assert page.status_code == 200
+        pages += 1
+        root = ET.fromstring(page.text)
+        files += [
+            item.find("s3:Key", S3).text
+            for item in root.findall(".//s3:Contents", S3)
+            if item.find("s3:Key", S3).text.endswith(".parquet")
+        ]
+        if root.find(".//s3:IsTruncated", S3).text.lower() != "true":
+            break
+        token = root.find(".//s3:NextContinuationToken", S3).text
+    assert pages == 2
+    assert set(keys) <= set(files)
+
+
+def test_validator_gets_500_file_urls_in_one_header_signed_batch(served):
+    base, admin, bucket = served
+    epoch = current_epoch()
+    folder = f"data/hotkey={BOB}/epoch={epoch.id}/job_id=0f9c1e5a-7b7d-4c57-9a8e-5d1c2b3a4f60/"
+    keys = [f"{folder}data_20261202_060000_1000000_{n:016x}.parquet" for n in range(500)]
+    admin.put_object(Bucket=bucket, Key=keys[0], Body=b"first")
+    admin.put_object(Bucket=bucket, Key=keys[-1], Body=b"last")
+    body = json.dumps({"miner_hotkey": BOB, "file_keys": keys, "expiry_hours": 3}).encode()
+    assert len(body) > 70_000
+    response = post_signed(base, "/get-file-presigned-urls", "//Alice", body)
+    assert response.status_code == 200, response.text
+    urls = {k: v["presigned_url"] for k, v in response.json().get("file_urls", {}).items()}
+    assert set(urls) == set(keys)
+    assert requests.get(urls[keys[0]], timeout=30).content == b"first"
+    assert requests.get(urls[keys[-1]], timeout=30).content == b"last"
+
+
+def test_previous_client_signs_the_body_and_still_lists_and_reads(served):
+    base, admin, bucket = served
+    epoch = current_epoch()
+    key = f"data/hotkey={BOB}/epoch={epoch.id}/job_id=old/data_1_1.parquet"
+    admin.put_object(Bucket=bucket, Key=key, Body=b"old-client")
+    listing = requests.post(f"{base}/get-miner-list", json=sc.miner_list(timestamp=unix_now()))
+    assert listing.status_code == 200, listing.text
+    assert key in requests.get(listing.json()["list_url"], timeout=30).text
+    files = requests.post(
+        f"{base}/get-file-presigned-urls",
+        json={**sc.miner_files(keys=[key], timestamp=unix_now()), "expiry_hours": 1},
+    )
+    assert files.status_code == 200, files.text
+    url = files.json()["file_urls"][key]["presigned_url"]
+    assert requests.get(url, timeout=30).content == b"old-client"
+
+
+# --- the header scheme's rules, on one process ------------------------------------------------
+
+
+@pytest.fixture
+def app_client(signer_config):
+    config = {**signer_config, "NOW": time.time, "SIGNER_RATELIMIT_VALIDATOR": "3/minute"}
+    return create_app(config).test_client()
+
+
+def header_post(client, path: str, uri: str, body: bytes, headers: dict[str, str] | None = None):
+    return client.post(path, data=body, headers=headers or tao_headers(uri, body))
+
+
+MINER_LIST_BODY = json.dumps({"miner_hotkey": BOB}).encode()
+
+
+def test_a_header_signed_request_cannot_be_replayed(app_client):
+    headers = tao_headers("//Alice", MINER_LIST_BODY)
+    first = header_post(app_client, "/get-miner-list", "//Alice", MINER_LIST_BODY, headers)
+    assert first.status_code == 200, first.json
+    again = header_post(app_client, "/get-miner-list", "//Alice", MINER_LIST_BODY, headers)
+    assert again.status_code == 401
+    assert again.json["error"] == "replayed_nonce"
+    elsewhere = header_post(app_client, "/get-miner-specific-access", "", MINER_LIST_BODY, headers)
+    assert elsewhere.json["error"] == "replayed_nonce"
+
+
+def test_header_signing_keeps_the_window_and_covers_the_body(app_client):
+    old = tao_headers("//Alice", MINER_LIST_BODY, millis=(unix_now() - 301) * 1000)
+    stale = header_post(app_client, "/get-miner-list", "", MINER_LIST_BODY, old)
+    assert (stale.status_code, stale.json["error"]) == (401, "stale_timestamp")
+    ahead = tao_headers("//Alice", MINER_LIST_BODY, millis=(unix_now() + 120) * 1000)
+    future = header_post(app_client, "/get-miner-list", "", MINER_LIST_BODY, ahead)
+    assert (future.status_code, future.json["error"]) == (401, "future_timestamp")
+    signed = tao_headers("//Alice", MINER_LIST_BODY)
+    other = json.dumps({"miner_hotkey": ALICE}).encode()
+    tampered = header_post(app_client, "/get-miner-list", "", other, signed)
+    assert (tampered.status_code, tampered.json["error"]) == (401, "invalid_signature")
+    partial = {k: v for k, v in tao_headers("//Alice", MINER_LIST_BODY).items() if "Nonce" not in k}
+    incomplete = header_post(app_client, "/get-miner-list", "", MINER_LIST_BODY, partial)
+    assert incomplete.status_code == 401
+    assert "X-Tao-Nonce" in incomplete.json["detail"]
+    assert header_post(app_client, "/get-miner-list", "//Bob", MINER_LIST_BODY).status_code == 403
+
+
+def test_header_signed_requests_share_the_hotkeys_rate_limit(app_client):
+    statuses = [
+        header_post(app_client, "/get-miner-list", "//Alice", MINER_LIST_BODY).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 200]
+    body_signed = app_client.post("/get-miner-list", json=sc.miner_list(timestamp=unix_now()))
+    assert body_signed.status_code == 429
+    assert body_signed.json["error"] == "rate_limited"
+
+
+def test_file_url_batches_have_their_own_body_limit(app_client):
+    keys = [f"data/hotkey={BOB}/epoch=2026-11-25T16-00-00/{'k' * 900}{n:04d}" for n in range(1000)]
+    body = json.dumps({"miner_hotkey": BOB, "file_keys": keys}).encode()
+    assert len(body) > 900_000
+    batch = header_post(app_client, "/get-file-presigned-urls", "//Alice", body)
+    assert batch.status_code == 200, batch.json
+    padded = json.dumps({"miner_hotkey": BOB, "pad": "x" * 20_000}).encode()
+    too_large = header_post(app_client, "/get-miner-list", "//Alice", padded)
+    assert too_large.status_code == 413
+    assert too_large.json["detail"] == "the request body is larger than 16384 bytes"

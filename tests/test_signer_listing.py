@@ -1,0 +1,138 @@
+"""List URLs served by the signer (/s3/list): paging, objects, and the limits of what they grant.
+
+The bucket is SeaweedFS; the signer app's clock is a variable, so expiry is tested by moving it.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+import requests
+
+from signer import create_app
+
+from servers import signer_client as sc
+from servers.seaweed import S3Endpoint
+
+pytestmark = pytest.mark.s3
+
+S3 = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+BOB, CHARLIE, ALICE = sc.address("//Bob"), sc.address("//Charlie"), sc.address("//Alice")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(sc.NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world(signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str):
+    clock = Clock()
+    config = {
+        **signer_config,
+        "S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "S3_REGION": s3_server.region,
+        "S3_BUCKET": s3_bucket,
+        "S3_ACCESS_KEY_ID": s3_server.access_key,
+        "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+        "NOW": clock,
+    }
+    admin = s3_server.client()
+    keys = [
+        f"data/hotkey={BOB}/epoch={sc.EPOCH}/a.json",
+        f"data/hotkey={BOB}/epoch={sc.EPOCH}/b.json",
+        f"data/hotkey={BOB}/epoch={sc.EPOCH}/c.json",
+        f"data/hotkey={CHARLIE}/epoch={sc.EPOCH}/d.json",
+        f"validators/{BOB}/epoch={sc.EPOCH}/r.json",
+        f"validators/{ALICE}/epoch={sc.EPOCH}/s.json",
+    ]
+    for key in keys:
+        admin.put_object(Bucket=s3_bucket, Key=key, Body=key.encode())
+    return create_app(config).test_client(), clock, keys
+
+
+def miner_url(client, miner: str = "//Bob") -> str:
+    response = client.post("/get-miner-specific-access", json=sc.miner_list(miner=miner))
+    assert response.status_code == 200, response.json
+    return response.json["miner_url"]
+
+
+def local(url: str, **extra: str) -> str:
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query), *extra.items()])
+    return f"{parts.path}?{query}"
+
+
+def page(client, url: str, **extra: str) -> ET.Element:
+    response = client.get(local(url, **extra))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/xml"
+    return ET.fromstring(response.data)
+
+
+def names(root: ET.Element) -> list[str]:
+    keys = [e.text for e in root.findall("s3:Contents/s3:Key", S3)]
+    return keys + [e.text for e in root.findall("s3:CommonPrefixes/s3:Prefix", S3)]
+
+
+def test_a_miners_url_pages_through_its_data_then_its_validator_folder(world):
+    client, _, keys = world
+    url = miner_url(client)
+    seen: list[str] = []
+    token = None
+    while True:
+        extra = {"max-keys": "2"} | ({"continuation-token": token} if token else {})
+        root = page(client, url, **extra)
+        seen += names(root)
+        if root.find("s3:IsTruncated", S3).text == "false":
+            break
+        token = root.find("s3:NextContinuationToken", S3).text
+    assert seen == [keys[0], keys[1], keys[2], keys[4]]
+    after = page(client, url, **{"start-after": keys[1]})
+    assert names(after) == [keys[2], keys[4]]
+
+
+def test_the_delimited_listing_pages_one_miner_at_a_time(world):
+    client, _, _ = world
+    access = client.post("/get-validator-access", json=sc.validator_access()).json
+    url = access["urls"]["miners"]["list_all_miners"]
+    first = page(client, url, **{"max-keys": "1"})
+    assert names(first) == [f"data/hotkey={BOB}/"]
+    token = first.find("s3:NextContinuationToken", S3).text
+    second = page(client, url, **{"max-keys": "1", "continuation-token": token})
+    assert names(second) == [f"data/hotkey={CHARLIE}/"]
+    assert second.find("s3:IsTruncated", S3).text == "false"
+
+
+def test_an_object_url_redirects_to_a_presigned_get_within_the_prefixes(world):
+    client, _, keys = world
+    url = miner_url(client)
+    path, query = local(url).split("?")
+    found = client.get(f"{path}/{keys[4]}?{query}")
+    assert found.status_code == 302
+    assert requests.get(found.headers["Location"], timeout=10).content == keys[4].encode()
+    for outside in (keys[3], keys[5], f"data/hotkey={BOB}/../hotkey={CHARLIE}/d.json"):
+        refused = client.get(f"{path}/{outside}?{query}")
+        assert refused.status_code == 403, outside
+        assert refused.json["error"] == "outside_prefix"
+
+
+def test_a_list_url_expires_and_cannot_be_altered(world):
+    client, clock, _ = world
+    url = miner_url(client)
+    clock.now += 3601
+    expired = client.get(local(url))
+    assert (expired.status_code, expired.json["error"]) == (403, "list_url_expired")
+    clock.now -= 3601
+    parts = urlsplit(url)
+    longer = [(k, str(int(v) + 3600) if k == "expires" else v) for k, v in parse_qsl(parts.query)]
+    altered = client.get(f"{parts.path}?{urlencode(longer)}")
+    assert (altered.status_code, altered.json["error"]) == (403, "invalid_list_signature")
+    assert client.get(local(url, **{"continuation-token": "@@"})).status_code == 400
+    assert client.get(local(url, **{"max-keys": "5000"})).status_code == 422
