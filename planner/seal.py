@@ -36,7 +36,13 @@ class Sealer:
 
     def submit(self, plaintext: bytes, round_number: int) -> Future[bytes]:
         if self._pool is not None:
-            return self._pool.submit(seal, plaintext, round_number)
+            # The first submit forks the workers. Ctrl-C during a fork would be swallowed by
+            # an at-fork hook or kill a half-made worker, so it waits until the fork is done.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                return self._pool.submit(seal, plaintext, round_number)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         done: Future[bytes] = Future()
         done.set_result(seal(plaintext, round_number))
         return done
@@ -55,6 +61,7 @@ def _worker_setup(parent: int) -> None:
     the pool down, and dies with the parent when that is stopped outright (SIGTERM from
     cron or a shell, SIGKILL), instead of waiting forever on a queue nobody feeds."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
