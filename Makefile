@@ -22,6 +22,7 @@ run: $(BIN)/planner
 
 test: $(BIN)/planner
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/planner

@@ -72,7 +72,7 @@ def phases(base: str, relay: str, epoch_id: str) -> dict[str, float]:
     """The steps of opening a sealed epoch, each timed once (milliseconds)."""
     source = HttpSource(base)
     marks = [time.perf_counter()]
-    entry = layout.read_index(source)[epoch_id]  # type: ignore[arg-type]
+    entry = layout.read_index(source)[epoch_id]
     marks.append(time.perf_counter())
     sealed = source.get(layout.sealed_key(epoch_id))
     marks.append(time.perf_counter())

@@ -15,7 +15,7 @@ import random
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.common import BIN, Options, machine_line, measure, options, update_results, write_result
 
@@ -23,8 +23,15 @@ NAME = "planner"
 NOW = "2026-11-25T16:00:00Z"  # an epoch start: N days ahead are exactly 6N epochs
 SECRET = "bench-secret-" + "0" * 40
 SEED = 46
-FULL = {"zipcodes": (10_000, 20_000, None), "days": (30, 365)}
-SHORT = {"zipcodes": (2_000, 4_000), "days": (1, 2)}
+
+
+class Matrix(NamedTuple):
+    zipcodes: tuple[int | None, ...]  # None: every zipcode
+    days: tuple[int, ...]
+
+
+FULL = Matrix(zipcodes=(10_000, 20_000, None), days=(30, 365))
+SHORT = Matrix(zipcodes=(2_000, 4_000), days=(1, 2))
 HEADLINE = (None, 365)  # every zipcode, one year
 TARGETS = {"wallSeconds": 10.0, "peakRssMB": 500.0}
 
@@ -126,9 +133,9 @@ def run(opts: Options) -> dict[str, Any]:
         folder = Path(tmp)
         national, generated = generate(folder)
         runs = []
-        for size in matrix["zipcodes"]:
+        for size in matrix.zipcodes:
             data = subset(national, size, folder)
-            for days in matrix["days"]:
+            for days in matrix.days:
                 work = folder / f"run-{size or 'all'}-{days}"
                 work.mkdir()
                 runs.append(plan_once(data, days, work))

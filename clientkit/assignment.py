@@ -16,9 +16,10 @@ from typing import Any
 
 from clientkit import drand, layout, timelock, verify
 from clientkit.epochs import Epoch, quicknet_round
+from clientkit.errors import ClientKitError
 
 
-class AssignmentError(RuntimeError):
+class AssignmentError(ClientKitError):
     """No assignment that can be trusted: the message says which check failed and where."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import requests
 
 from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
+from clientkit.errors import ClientKitError
 
 QUICKNET_PUBLIC_KEY = (
     "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5"
@@ -23,7 +24,7 @@ DEFAULT_RELAYS = (
 )
 
 
-class BeaconUnavailable(RuntimeError):
+class BeaconUnavailable(ClientKitError):
     """No relay could give the round's signature (not yet published, or relays unreachable)."""
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from clientkit.errors import ClientKitError
+
 EPOCH_HOURS = 4
 ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -21,7 +23,7 @@ QUICKNET_GENESIS = 1692803367
 QUICKNET_PERIOD = 3
 
 
-class EpochError(ValueError):
+class EpochError(ClientKitError, ValueError):
     """An epoch id or instant that is not on the grid."""
 
 

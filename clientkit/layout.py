@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from clientkit.epochs import Epoch, EpochError, epoch_from_id, parse_instant
+from clientkit.errors import ClientKitError
 
 INDEX_KEY = "index.json"
 CURRENT_KEY = "current.json"
@@ -20,11 +21,11 @@ HTML_KEY = "index.html"
 SCHEMA_KEY = "schema/assignment.schema.json"
 
 
-class SourceError(RuntimeError):
+class SourceError(ClientKitError):
     """Published files that cannot be read; the message names where and which key."""
 
 
-class IndexUnreadable(ValueError):
+class IndexUnreadable(ClientKitError, ValueError):
     """A published index.json that cannot be read."""
 
 

@@ -1,6 +1,6 @@
 """Asking the signer for S3 credentials, signed by the hotkey the way the signer checks.
 
-Each endpoint has its own message (DESIGN.md, "Signer HTTP API"); the signature is the
+Each endpoint has its own message (docs/design.md, "Signer HTTP API"); the signature is the
 hotkey's sr25519 signature over its UTF-8 bytes, hex-encoded, with the current unix time.
 """
 
@@ -13,10 +13,11 @@ from typing import Any
 import requests
 from bittensor_core import Keypair
 
+from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
 
 
-class SignerError(RuntimeError):
+class SignerError(ClientKitError):
     """The signer said no (or could not be reached): its status, error code and detail."""
 
     def __init__(self, status: int, code: str, detail: str) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
+from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
 from clientkit.signer import SignerClient
 
@@ -23,7 +24,7 @@ S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0
 
 
-class StorageError(RuntimeError):
+class StorageError(ClientKitError):
     """S3 refused or could not be reached: the message has the key and S3's error code."""
 
 

@@ -13,10 +13,12 @@ import re
 
 import bittensor_core
 
+from clientkit.errors import ClientKitError
+
 SIGNATURE_HEX = re.compile(r"^(0x)?[0-9a-fA-F]{96}$")
 
 
-class SealError(ValueError):
+class SealError(ClientKitError, ValueError):
     """A sealed file that cannot be opened with the signature given."""
 
 

@@ -1,6 +1,6 @@
 """The assignment document: the exact bytes that are sealed, committed to and revealed.
 
-Field names are camelCase because existing subnet clients parse them (DESIGN.md contract).
+Field names are camelCase because existing subnet clients parse them (a contract, docs/design.md).
 """
 
 from __future__ import annotations

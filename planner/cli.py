@@ -1,17 +1,16 @@
 """`planner`: the operator's command line, a thin layer over planner.jobs and friends.
 
-Every option also reads an environment variable, so cron needs no arguments. Errors are
-one clear line on stderr and a non-zero exit; nothing is half-published.
+Every option overrides a setting declared in planner.config.Settings (same rule, same
+environment variable), so cron needs no arguments. Errors are one clear line on stderr and
+a non-zero exit; nothing is half-published.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,33 +18,20 @@ from typing import Any, TypeVar
 import click
 
 from clientkit import verify
-from clientkit.epochs import Epoch, EpochError, epoch_at, parse_instant, quicknet_round
-from clientkit.layout import IndexUnreadable
-from clientkit.timelock import SealError
+from clientkit.epochs import Epoch, epoch_at, quicknet_round
+from clientkit.errors import ClientKitError
+from envsettings import option
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
 from planner import generate, jobs, report
 from planner.config import MAX_DAYS, Settings, SettingsError
+from planner.errors import PlannerError
 from planner.lock import LockBusy, exclusive
-from planner.publish import PublishConflict
-from planner.selection import SelectionError
-from planner.state import StateError
-from planner.store import StoreError, open_source
+from planner.store import open_source
 
 T = TypeVar("T")
-EXPECTED = (
-    data_io.DatasetError,
-    EpochError,
-    IndexUnreadable,
-    jobs.PlannerError,
-    LockBusy,
-    PublishConflict,
-    SealError,
-    SelectionError,
-    SettingsError,
-    StateError,
-    StoreError,
-)
+EXPECTED = (PlannerError, ClientKitError)
+"""The planner's own failures, and those of the trust code it shares with the client kit."""
 
 
 class Context:
@@ -58,7 +44,6 @@ class Context:
     ) -> None:
         self._settings = settings
         self.round_for = round_for
-        self.now_override: datetime | None = None
 
     @property
     def settings(self) -> Settings:
@@ -67,12 +52,11 @@ class Context:
         return self._settings
 
     def override(self, **changes: Any) -> None:
-        changes = {k: v for k, v in changes.items() if v is not None}
-        if changes:
-            self._settings = replace(self.settings, **changes)
+        """Apply the command's options (None: not given), checked like the environment."""
+        self._settings = self.settings.with_overrides(**changes)
 
     def now(self) -> datetime:
-        return self.now_override or datetime.now(UTC)
+        return self.settings.now or datetime.now(UTC)
 
     def load_data(self) -> tuple[data_io.Dataset, list[data_io.StatePriority]]:
         s = self.settings
@@ -117,56 +101,12 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _set_now(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
-    if value:
-        try:
-            ctx.ensure_object(Context).now_override = parse_instant(value)
-        except EpochError as exc:
-            raise click.BadParameter(str(exc)) from exc
-
-
-now_option = click.option(
-    "--now",
-    envvar="PLANNER_NOW",
-    show_envvar=True,
-    callback=_set_now,
-    expose_value=False,
-    help="Act as if it were this instant (ISO-8601, UTC if no offset): simulation and tests.",
-)
-published_option = click.option(
-    "--published",
-    envvar="PLANNER_PUBLISHED",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Local output folder, laid out like the bucket.  [default: published]",
-)
-data_option = click.option(
-    "--data",
-    envvar="PLANNER_DATA",
-    show_envvar=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Zipcode file (CSV or JSON).  [default: data/zipcodes.csv]",
-)
-priorities_option = click.option(
-    "--priorities",
-    envvar="PLANNER_PRIORITIES",
-    show_envvar=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="State priority list.  [default: data/state_priorities.txt]",
-)
-count_column_option = click.option(
-    "--count-column",
-    envvar="PLANNER_COUNT_COLUMN",
-    show_envvar=True,
-    help="Column holding the listing count, when not recently_sold_listings.",
-)
-days_option = click.option(
-    "--days",
-    envvar="PLANNER_DAYS",
-    show_envvar=True,
-    type=click.FloatRange(min=0, min_open=True, max=MAX_DAYS),
-    help=f"Horizon: how many days ahead to seal, at most {MAX_DAYS}.  [default: 7]",
-)
+now_option = option(Settings, "now", type=click.STRING)
+published_option = option(Settings, "published")
+data_option = option(Settings, "data")
+priorities_option = option(Settings, "priorities")
+count_column_option = option(Settings, "count_column")
+days_option = option(Settings, "horizon_days")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -265,7 +205,7 @@ def generate_data(states: str, seed: int, out: Path) -> None:
 
 
 def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in (
+    for add in (
         days_option,
         count_column_option,
         priorities_option,
@@ -273,7 +213,7 @@ def _plan_options(command: Callable[..., Any]) -> Callable[..., Any]:
         published_option,
         now_option,
     ):
-        command = option(command)
+        command = add(command)
     return command
 
 
@@ -303,7 +243,7 @@ def _echo_reveal(result: jobs.RevealResult) -> None:
 @friendly
 def plan(ctx: Context, **options: Any) -> None:
     """Seal every epoch up to the horizon that is not sealed yet (needs PLANNER_SECRET)."""
-    ctx.override(**_rename(options))
+    ctx.override(**options)
     _echo_plan(jobs.plan(ctx.planner(), ctx.now()))
 
 
@@ -312,25 +252,20 @@ def plan(ctx: Context, **options: Any) -> None:
 @now_option
 @pass_context
 @friendly
-def reveal(ctx: Context, published: Path | None) -> None:
+def reveal(ctx: Context, **options: Any) -> None:
     """Publish the plain assignment of every sealed epoch that has started."""
-    ctx.override(published=published)
+    ctx.override(**options)
     _echo_reveal(jobs.reveal(ctx.planner(), ctx.now()))
 
 
 @cli.command()
 @_plan_options
-@click.option(
-    "--lock-wait",
-    type=click.FloatRange(min=0),
-    envvar="PLANNER_LOCK_WAIT",
-    help="Seconds to wait for a running tick before giving up.  [default: 0]",
-)
+@option(Settings, "lock_wait_seconds")
 @pass_context
 @friendly
-def tick(ctx: Context, lock_wait: float | None, **options: Any) -> None:
+def tick(ctx: Context, **options: Any) -> None:
     """What cron runs every few minutes: plan, then reveal (and upload, with a bucket)."""
-    ctx.override(lock_wait_seconds=lock_wait, **_rename(options))
+    ctx.override(**options)
     s = ctx.settings
     try:
         with exclusive(s.state_dir / "tick.lock", s.lock_wait_seconds):
@@ -341,12 +276,6 @@ def tick(ctx: Context, lock_wait: float | None, **options: Any) -> None:
     _echo_plan(planned)
     _echo_reveal(revealed)
     click.echo(f"published to {s.public_store().describe()}")
-
-
-def _rename(options: dict[str, Any]) -> dict[str, Any]:
-    """Map option names onto Settings fields."""
-    days = options.pop("days", None)
-    return {**options, "horizon_days": days}
 
 
 @cli.command()
@@ -386,7 +315,14 @@ def status(ctx: Context, coverage_days: int, **options: Any) -> None:
 @data_option
 @priorities_option
 @count_column_option
-@days_option
+@click.option(
+    "--days",
+    "period_days",
+    type=click.FloatRange(min=0, min_open=True, max=MAX_DAYS),
+    default=30.0,
+    show_default=True,
+    help="Period to simulate, in days.",
+)
 @now_option
 @click.option(
     "--report",
@@ -398,9 +334,9 @@ def status(ctx: Context, coverage_days: int, **options: Any) -> None:
 )
 @pass_context
 @friendly
-def preview(ctx: Context, report_path: Path, **options: Any) -> None:
+def preview(ctx: Context, report_path: Path, period_days: float, **options: Any) -> None:
     """Dry-run the selection over a period, seal nothing, and report shares and coverage."""
-    ctx.override(**_rename({"days": 30.0, **{k: v for k, v in options.items() if v is not None}}))
+    ctx.override(horizon_days=period_days, **options)
     s = ctx.settings
     dataset, priorities = ctx.load_data()
     simulation = report.simulate(
@@ -421,12 +357,12 @@ def preview(ctx: Context, report_path: Path, **options: Any) -> None:
 @published_option
 @pass_context
 @friendly
-def rotate_secret(ctx: Context, published: Path | None) -> None:
+def rotate_secret(ctx: Context, **options: Any) -> None:
     """Re-encrypt the private state from PLANNER_SECRET to PLANNER_NEW_SECRET."""
-    ctx.override(published=published)
-    new = replace(ctx.settings, secret=os.environ.get("PLANNER_NEW_SECRET") or None)
-    if not new.secret:
+    ctx.override(**options)
+    if not ctx.settings.new_secret:
         raise SettingsError("PLANNER_NEW_SECRET is not set: it holds the secret to rotate to")
+    new = ctx.settings.with_overrides(secret=ctx.settings.new_secret)
     last = jobs.rotate_secret(ctx.planner(), new.secret_bytes())
     click.echo("the private state is now encrypted under PLANNER_NEW_SECRET")
     if last:
@@ -439,31 +375,21 @@ def rotate_secret(ctx: Context, published: Path | None) -> None:
 
 @cli.command("verify")
 @click.argument("epoch_id", required=False)
-@click.option(
-    "--published",
-    "source",
-    envvar="PLANNER_PUBLISHED",
-    show_envvar=True,
-    default="published",
-    show_default=True,
-    help="Folder or base URL of the published files.",
-)
-@click.option(
-    "--drand-url",
-    "drand_urls",
-    multiple=True,
-    envvar="PLANNER_DRAND_URLS",
-    help="drand relay base URL (repeatable).  [default: the public relays]",
-)
+@published_option
+@option(Settings, "drand_urls", multiple=True)
 @now_option
 @pass_context
 @friendly
-def verify_command(
-    ctx: Context, epoch_id: str | None, source: str, drand_urls: tuple[str, ...]
-) -> None:
-    """Check an epoch as a miner would: drand opens the sealed file, the hash matches."""
-    relays = tuple(u for url in drand_urls for u in url.split(",") if u) or ctx.settings.drand_urls
-    outcome = verify.verify_epoch(open_source(source), epoch_id, ctx.now(), relays, ctx.round_for)
+def verify_command(ctx: Context, epoch_id: str | None, **options: Any) -> None:
+    """Check an epoch as a miner would: drand opens the sealed file, the hash matches.
+
+    --published may be a folder or the base URL of the published files.
+    """
+    ctx.override(**{**options, "drand_urls": options["drand_urls"] or None})
+    s = ctx.settings
+    outcome = verify.verify_epoch(
+        open_source(s.published), epoch_id, ctx.now(), s.drand_urls, ctx.round_for
+    )
     for check_ in outcome.checks:
         click.echo(f"{'ok  ' if check_.ok else 'FAIL'} {check_.name}: {check_.detail}")
     if not outcome.ok:
@@ -471,37 +397,25 @@ def verify_command(
     click.echo(f"epoch {outcome.epoch_id} verified")
 
 
-def _check_url(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
-    if value and not value.startswith(("http://", "https://")):
-        raise click.BadParameter(f"must be an http(s) URL, got {value!r}")
-    return value
-
-
 @cli.command()
-@click.option(
-    "--public-url",
-    envvar="SPACES_PUBLIC_URL",
-    show_envvar=True,
-    callback=_check_url,
-    help="Base URL anyone reads the bucket at (e.g. its CDN endpoint).  "
-    "[default: SPACES_ENDPOINT_URL/SPACES_BUCKET]",
-)
+@option(Settings, "spaces_public_url")
 @pass_context
 @friendly
-def doctor(ctx: Context, public_url: str | None) -> None:
+def doctor(ctx: Context, **options: Any) -> None:
     """Check the bucket for real before going live, and clean up after.
 
     Steps: credentials, list, write/read/delete a probe, anonymous read of a public
     object, the private state not anonymously readable, a presigned POST confined to a
     prefix, CORS (a warning only: browsers need it, miners do not).
     """
+    ctx.override(**options)
     s = ctx.settings
     if s.bucket is None:
         raise click.ClickException(
             "SPACES_BUCKET is not set, so there is no bucket to check (the planner publishes "
             f"to the local folder {s.published}); set the SPACES_* settings first"
         )
-    outcome = doctor_checks.check_bucket(s.bucket, public_url)
+    outcome = doctor_checks.check_bucket(s.bucket, s.spaces_public_url)
     for step in outcome.steps:
         click.echo(step.line)
     if not outcome.ok:

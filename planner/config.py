@@ -1,18 +1,25 @@
-"""The planner's settings, read from the environment (and CLI options) in one place.
+"""Every setting of the planner, declared once: name, default, rule and meaning.
 
-Every name is in DESIGN.md or docs/configuration.md; a malformed value fails fast with a
-message naming the setting, before any work starts.
+The environment names, the `planner` options that override them, .env.example and
+docs/configuration.md all follow this declaration (tests/test_docs.py). A malformed value
+fails fast with a message naming the setting (or the option), before any work starts.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic_settings import NoDecode
 
 from clientkit import drand
+from clientkit.epochs import parse_instant
+from envsettings import EnvSettings
+from planner.errors import PlannerError
 from planner.selection import SelectionConfig
 from planner.store import LocalStore, S3Store, Store
 
@@ -23,18 +30,32 @@ MAX_DAYS = 366
 STATE_PREFIX = "_planner/"
 
 
-class SettingsError(ValueError):
+class SettingsError(PlannerError, ValueError):
     """A missing or malformed setting; the message names it."""
 
 
-def _number(env: Mapping[str, str], name: str, default: float, kind: type = float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+def _relays(value: Any) -> Any:
+    """Comma-separated relay URLs, in a string or in each item of a list (repeated options)."""
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, Sequence):
+        return tuple(u.strip() for item in items for u in str(item).split(",") if u.strip())
+    return value
+
+
+def _instant(value: Any) -> Any:
+    return parse_instant(value) if isinstance(value, str) else value
+
+
+def _divides_24(value: int) -> int:
+    if value <= 0 or 24 % value:
+        raise ValueError(f"must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {value}")
+    return value
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -52,55 +73,154 @@ class Bucket:
         return f"s3://{self.bucket} @ {self.endpoint_url}"
 
 
-@dataclass(frozen=True)
-class Settings:
-    data: Path = Path("data/zipcodes.csv")
-    priorities: Path = Path("data/state_priorities.txt")
-    published: Path = Path("published")
-    state_dir: Path = Path(".planner")
-    secret: str | None = field(default=None, repr=False)
-    count_column: str | None = None
-    selection: SelectionConfig = field(default_factory=SelectionConfig)
-    horizon_days: float = 7.0
-    epoch_hours: int = 4
-    drand_urls: tuple[str, ...] = drand.DEFAULT_RELAYS
-    bucket: Bucket | None = None
-    lock_wait_seconds: float = 0.0
-    audit_zipcodes: int = 0
+class Settings(EnvSettings):
+    """The planner's settings; each alias is the environment variable."""
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        try:
-            selection = SelectionConfig(
-                target_listings=int(_number(env, "PLANNER_TARGET_LISTINGS", 10_000, int)),
-                tolerance_percent=_number(env, "PLANNER_TOLERANCE_PERCENT", 10.0),
-                cooldown_hours=_number(env, "PLANNER_COOLDOWN_HOURS", 24.0),
-                min_listings=int(_number(env, "PLANNER_MIN_LISTINGS", 1, int)),
-                max_listings=int(_number(env, "PLANNER_MAX_LISTINGS", 1_000, int)),
-            )
-        except ValueError as exc:
-            raise SettingsError(str(exc)) from None
-        epoch_hours = int(_number(env, "EPOCH_HOURS", 4, int))
-        if epoch_hours <= 0 or 24 % epoch_hours:
-            raise SettingsError(
-                f"EPOCH_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {epoch_hours}"
-            )
-        urls = tuple(u.strip() for u in env.get("PLANNER_DRAND_URLS", "").split(",") if u.strip())
-        return cls(
-            data=Path(env.get("PLANNER_DATA") or cls.data),
-            priorities=Path(env.get("PLANNER_PRIORITIES") or cls.priorities),
-            published=Path(env.get("PLANNER_PUBLISHED") or cls.published),
-            state_dir=Path(env.get("PLANNER_STATE") or cls.state_dir),
-            secret=env.get("PLANNER_SECRET") or None,
-            count_column=env.get("PLANNER_COUNT_COLUMN") or None,
-            selection=selection,
-            horizon_days=_days(env),
-            epoch_hours=epoch_hours,
-            drand_urls=urls or drand.DEFAULT_RELAYS,
-            bucket=_bucket(env),
-            lock_wait_seconds=_number(env, "PLANNER_LOCK_WAIT", 0.0),
-            audit_zipcodes=_audit_count(env),
+    problem = SettingsError
+
+    data: Path = Field(
+        Path("data/zipcodes.csv"), alias="PLANNER_DATA", description="Zipcode file (CSV or JSON)."
+    )
+    priorities: Path = Field(
+        Path("data/state_priorities.txt"),
+        alias="PLANNER_PRIORITIES",
+        description="State priority list.",
+    )
+    published: str = Field(
+        "published",
+        alias="PLANNER_PUBLISHED",
+        description="Local output folder, laid out like the bucket (verify: a folder or a URL).",
+    )
+    state_dir: Path = Field(
+        Path(".planner"),
+        alias="PLANNER_STATE",
+        description="Folder of the run lock, and of the encrypted state without a bucket.",
+    )
+    secret: str | None = Field(
+        None, alias="PLANNER_SECRET", repr=False, description="The planning secret."
+    )
+    new_secret: str | None = Field(
+        None,
+        alias="PLANNER_NEW_SECRET",
+        repr=False,
+        description="The secret `rotate-secret` re-encrypts the private state to.",
+    )
+    count_column: str | None = Field(
+        None,
+        alias="PLANNER_COUNT_COLUMN",
+        description="Column holding the listing count, when not recently_sold_listings.",
+    )
+    horizon_days: float = Field(
+        7.0,
+        alias="PLANNER_DAYS",
+        gt=0,
+        le=MAX_DAYS,
+        description=f"Horizon: how many days ahead to seal, at most {MAX_DAYS}.",
+        json_schema_extra={"option": "--days"},
+    )
+    target_listings: int = Field(
+        10_000, alias="PLANNER_TARGET_LISTINGS", description="Expected listings per epoch."
+    )
+    tolerance_percent: float = Field(
+        10.0, alias="PLANNER_TOLERANCE_PERCENT", description="Accepted band around the target, %."
+    )
+    cooldown_hours: float = Field(
+        24.0, alias="PLANNER_COOLDOWN_HOURS", description="Hours before a zipcode may come back."
+    )
+    min_listings: int = Field(
+        1, alias="PLANNER_MIN_LISTINGS", description="Fewer expected listings: never assigned."
+    )
+    max_listings: int = Field(
+        1_000, alias="PLANNER_MAX_LISTINGS", description="More expected listings: never assigned."
+    )
+    epoch_hours: Annotated[int, AfterValidator(_divides_24)] = Field(
+        4, alias="EPOCH_HOURS", description="Epoch length in hours, shared with the signer."
+    )
+    drand_urls: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_relays)] = Field(
+        drand.DEFAULT_RELAYS,
+        alias="PLANNER_DRAND_URLS",
+        description="drand relay base URL (repeatable, or comma-separated).",
+        json_schema_extra={"option": "--drand-url"},
+    )
+    lock_wait_seconds: float = Field(
+        0.0,
+        alias="PLANNER_LOCK_WAIT",
+        ge=0,
+        description="Seconds to wait for a running tick before giving up.",
+        json_schema_extra={"option": "--lock-wait"},
+    )
+    audit_zipcodes: int = Field(
+        0, alias="PLANNER_AUDIT_ZIPCODES", ge=0, description="Audit zipcodes per epoch (0: off)."
+    )
+    now: Annotated[datetime | None, BeforeValidator(_instant)] = Field(
+        None,
+        alias="PLANNER_NOW",
+        description="Act as if it were this instant (ISO-8601, UTC if no offset): "
+        "simulation and tests.",
+    )
+    spaces_bucket: str | None = Field(
+        None, alias="SPACES_BUCKET", description="Publishing bucket (unset: local folder only)."
+    )
+    spaces_endpoint_url: str | None = Field(
+        None, alias="SPACES_ENDPOINT_URL", description="Its S3 endpoint."
+    )
+    spaces_region: str = Field("us-east-1", alias="SPACES_REGION", description="Its region.")
+    spaces_key: str | None = Field(None, alias="SPACES_KEY", repr=False, description="Access key.")
+    spaces_secret: str | None = Field(
+        None, alias="SPACES_SECRET", repr=False, description="Its secret."
+    )
+    spaces_public_acl: str = Field(
+        "public-read",
+        alias="SPACES_PUBLIC_ACL",
+        description="Canned ACL of public objects; none sends no ACL.",
+    )
+    spaces_public_url: Annotated[str | None, AfterValidator(_http_url)] = Field(
+        None,
+        alias="SPACES_PUBLIC_URL",
+        description="Base URL anyone reads the bucket at (e.g. its CDN endpoint).",
+        json_schema_extra={"option": "--public-url"},
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """The selection bounds fit together; a bucket comes with its endpoint and keys."""
+        self.selection  # noqa: B018 (SelectionConfig checks its bounds)
+        if self.spaces_bucket:
+            given = {
+                "SPACES_ENDPOINT_URL": self.spaces_endpoint_url,
+                "SPACES_KEY": self.spaces_key,
+                "SPACES_SECRET": self.spaces_secret,
+            }
+            missing = [name for name, value in given.items() if not value]
+            if missing:
+                raise ValueError(
+                    f"SPACES_BUCKET is set, so {', '.join(missing)} must be set too "
+                    "(or unset SPACES_BUCKET to publish to the local folder only)"
+                )
+        return self
+
+    @property
+    def selection(self) -> SelectionConfig:
+        return SelectionConfig(
+            target_listings=self.target_listings,
+            tolerance_percent=self.tolerance_percent,
+            cooldown_hours=self.cooldown_hours,
+            min_listings=self.min_listings,
+            max_listings=self.max_listings,
+        )
+
+    @property
+    def bucket(self) -> Bucket | None:
+        if not (self.spaces_bucket and self.spaces_endpoint_url):
+            return None
+        acl = self.spaces_public_acl.strip()
+        return Bucket(
+            endpoint_url=self.spaces_endpoint_url,
+            region=self.spaces_region,
+            bucket=self.spaces_bucket,
+            key=self.spaces_key or "",
+            secret=self.spaces_secret or "",
+            public_acl=None if acl.lower() in ("", "none") else acl,
         )
 
     @property
@@ -123,60 +243,24 @@ class Settings:
 
     def public_store(self) -> Store:
         if self.bucket is None:
-            return LocalStore(self.published)
-        return self._s3(prefix="", acl=self.bucket.public_acl)
+            return LocalStore(Path(self.published))
+        return self._s3(self.bucket, prefix="", acl=self.bucket.public_acl)
 
     def private_store(self) -> Store:
         """Where the encrypted state lives: next to the bucket's files, or in the state folder."""
         if self.bucket is None:
             return LocalStore(self.state_dir)
-        return self._s3(prefix=STATE_PREFIX, acl="private" if self.bucket.public_acl else None)
+        acl = "private" if self.bucket.public_acl else None
+        return self._s3(self.bucket, prefix=STATE_PREFIX, acl=acl)
 
-    def _s3(self, prefix: str, acl: str | None) -> S3Store:
-        assert self.bucket is not None
+    @staticmethod
+    def _s3(bucket: Bucket, prefix: str, acl: str | None) -> S3Store:
         return S3Store(
-            bucket=self.bucket.bucket,
-            access_key=self.bucket.key,
-            secret_key=self.bucket.secret,
-            endpoint_url=self.bucket.endpoint_url,
-            region=self.bucket.region,
+            bucket=bucket.bucket,
+            access_key=bucket.key,
+            secret_key=bucket.secret,
+            endpoint_url=bucket.endpoint_url,
+            region=bucket.region,
             prefix=prefix,
             acl=acl,
         )
-
-
-def _days(env: Mapping[str, str]) -> float:
-    days = _number(env, "PLANNER_DAYS", 7.0)
-    if not 0 < days <= MAX_DAYS:
-        raise SettingsError(
-            f"PLANNER_DAYS must be more than 0 and at most {MAX_DAYS}, got {days:g}"
-        )
-    return days
-
-
-def _audit_count(env: Mapping[str, str]) -> int:
-    count = int(_number(env, "PLANNER_AUDIT_ZIPCODES", 0, int))
-    if count < 0:
-        raise SettingsError(f"PLANNER_AUDIT_ZIPCODES must be 0 or more, got {count}")
-    return count
-
-
-def _bucket(env: Mapping[str, str]) -> Bucket | None:
-    name = env.get("SPACES_BUCKET", "").strip()
-    if not name:
-        return None
-    missing = [k for k in ("SPACES_ENDPOINT_URL", "SPACES_KEY", "SPACES_SECRET") if not env.get(k)]
-    if missing:
-        raise SettingsError(
-            f"SPACES_BUCKET is set, so {', '.join(missing)} must be set too "
-            "(or unset SPACES_BUCKET to publish to the local folder only)"
-        )
-    acl = env.get("SPACES_PUBLIC_ACL", "public-read").strip()
-    return Bucket(
-        endpoint_url=env["SPACES_ENDPOINT_URL"].strip(),
-        region=env.get("SPACES_REGION", "").strip() or "us-east-1",
-        bucket=name,
-        key=env["SPACES_KEY"],
-        secret=env["SPACES_SECRET"],
-        public_acl=None if acl.lower() in ("", "none") else acl,
-    )

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.errors import PlannerError
+
 # Every state code of the `zipcodes` package: the 50 states, DC, the territories and the
 # military codes. Kept literal because materialising the package's 42k records costs ~0.4 s
 # on every load; tests/test_dataset.py proves the two sets are equal.
@@ -50,7 +52,7 @@ MAX_LISTINGS = 1_000_000_000
 MAX_SHOWN = 50
 
 
-class DatasetError(ValueError):
+class DatasetError(PlannerError, ValueError):
     """Bad input: carries every problem found, so the operator can fix them in one pass."""
 
     def __init__(self, problems: Sequence[str], source: str | None = None) -> None:

@@ -28,6 +28,7 @@ from clientkit.epochs import (
 from planner import assignment, publish, seal, selection
 from planner import state as state_io
 from planner.dataset import Dataset, StatePriority
+from planner.errors import PlannerError
 from planner.state import Pending, PlannerState
 from planner.store import Store
 
@@ -38,7 +39,7 @@ Progress = Callable[[Iterable[T], int, str], AbstractContextManager[Iterable[T]]
 PARALLEL_FROM = 64
 
 
-class PlannerError(RuntimeError):
+class PlanError(PlannerError):
     """A run that stopped before publishing anything it could not finish."""
 
 
@@ -84,7 +85,7 @@ def _load_state(planner: Planner, index: dict[str, layout.IndexEntry]) -> Planne
     if loaded is not None:
         return loaded
     if any(not e.revealed for e in index.values()):
-        raise PlannerError(
+        raise PlanError(
             f"{planner.public.describe()} lists sealed epochs that are not revealed yet, but "
             f"the private state ({state_io.STATE_KEY} in {planner.private.describe()}) is "
             "missing: "
@@ -97,7 +98,7 @@ def _check_epoch_length(planner: Planner, index: dict[str, layout.IndexEntry]) -
     """A plan keeps the epoch length it was published with: the grids would overlap."""
     lengths = sorted({e.epoch.hours for e in index.values()} - {planner.epoch_hours})
     if lengths:
-        raise PlannerError(
+        raise PlanError(
             f"{planner.public.describe()} holds {lengths[0]}-hour epochs but EPOCH_HOURS is "
             f"{planner.epoch_hours}: set EPOCH_HOURS={lengths[0]} (a published plan keeps "
             "its epoch length; a new length needs a new bucket or folder)"
@@ -131,7 +132,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     killed midway is finished by the next one with the same plaintexts and commitments.
     """
     if planner.load_data is None:
-        raise PlannerError("planning needs a zipcode file and a priority list")
+        raise PlanError("planning needs a zipcode file and a priority list")
     # Read even when nothing needs sealing: a missing or broken file is found the day it
     # breaks, not days later when the horizon moves.
     dataset, priorities = planner.load_data()
@@ -226,8 +227,12 @@ def _seal_unlisted(
         for key in keys:
             ciphertext = sealing[key].result()
             epoch_id, digest_field = owners[key]
-            state.pending[epoch_id] = replace(
-                state.pending[epoch_id], **{digest_field: hashlib.sha256(ciphertext).hexdigest()}
+            digest = hashlib.sha256(ciphertext).hexdigest()
+            pending = state.pending[epoch_id]
+            state.pending[epoch_id] = (
+                replace(pending, sealed_sha256=digest)
+                if digest_field == "sealed_sha256"
+                else replace(pending, audit_sha256=digest)
             )
             ciphertexts[key] = ciphertext
     return ciphertexts
@@ -269,7 +274,7 @@ def choose(
     """
     pool = selection.build_pool(dataset, priorities, config)
     if len(pool) == 0:
-        raise PlannerError(
+        raise PlanError(
             "no eligible zipcodes: none of the priority states has a zipcode with listings "
             f"between {config.min_listings} and {config.max_listings}"
         )
@@ -282,7 +287,7 @@ def choose(
                 pool, last, start, selection.epoch_seed(secret, epoch.id), config
             )
         except selection.SelectionError as exc:
-            raise PlannerError(f"epoch {epoch.id}: {exc}; nothing was sealed") from exc
+            raise PlanError(f"epoch {epoch.id}: {exc}; nothing was sealed") from exc
         last[picked] = start
         history.update(dict.fromkeys(pool.zipcodes[picked].tolist(), int(start)))
         by_priority = picked[np.lexsort((picked, pool.state_index[picked]))]

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from planner.errors import PlannerError
 
-class LockBusy(RuntimeError):
+
+class LockBusy(PlannerError, RuntimeError):
     """Another run holds the lock and did not release it in time."""
 
 

@@ -3,7 +3,7 @@
 The layout itself (keys, index entries) is clientkit.layout, read by every client.
 Immutable objects (sealed/, epochs/) go first and are never replaced by different bytes;
 then index.json; then current.json and index.html. Each object carries the Cache-Control
-that DESIGN.md asks for, so the CDN keeps immutable files for a year and pointers briefly.
+that docs/design.md specifies, so the CDN keeps immutable files for a year and pointers briefly.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from clientkit import drand
 from clientkit.epochs import Epoch
 from clientkit.layout import SCHEMA_KEY, IndexEntry, revealed_key
 from planner import charts
+from planner.errors import PlannerError
 from planner.store import Store
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -29,10 +30,10 @@ JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 OCTETS = "application/octet-stream"
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).with_name("templates")
 
 
-class PublishConflict(RuntimeError):
+class PublishConflict(PlannerError, RuntimeError):
     """An immutable object already published with other bytes: never overwrite it."""
 
 

@@ -169,7 +169,7 @@ def simulate(
         with progress(todo, len(todo), "simulating") as epochs:
             for _, document in jobs.choose(dataset, priorities, config, key, {}, epochs):
                 result.epochs.append(document)
-    except jobs.PlannerError as exc:
+    except jobs.PlanError as exc:
         result.error = str(exc)
     result.coverage = coverage(result.epochs, dataset, priorities, config)
     return result
@@ -206,6 +206,10 @@ def preview_text(sim: Simulation) -> str:
     return "\n".join(lines)
 
 
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
 def preview_html(sim: Simulation) -> str:
     env = Environment(loader=FileSystemLoader(publish.TEMPLATES), autoescape=select_autoescape())
     shares = sim.state_listings()
@@ -218,7 +222,7 @@ def preview_html(sim: Simulation) -> str:
             {
                 "state": p.state,
                 "share": shares.get(p.state, 0) / whole,
-                "coverage": (lambda a, n: a / n if n else 0.0)(*sim.coverage.get(p.state, (0, 0))),
+                "coverage": _ratio(*sim.coverage.get(p.state, (0, 0))),
             }
             for p in sim.priorities
         ],

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.dataset import Dataset, StatePriority, eligible_mask
+from planner.errors import PlannerError
 
 ALGORITHM_VERSION = "s46-select-v1"
 MAX_STALENESS = 16.0
 GREEDY_CHUNK = 1024
 
 
-class SelectionError(ValueError):
+class SelectionError(PlannerError, ValueError):
     """An epoch that cannot be filled inside the band, with the reason."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from planner.errors import PlannerError
 from planner.store import Store
 
 STATE_KEY = "planner-state.enc"
@@ -28,7 +29,7 @@ CONTENT_TYPE = "application/octet-stream"
 CACHE_CONTROL = "no-store"
 
 
-class StateError(RuntimeError):
+class StateError(PlannerError, RuntimeError):
     """Private state that cannot be read with this secret, or is damaged."""
 
 

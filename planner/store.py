@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from clientkit.layout import Source, SourceError
 from clientkit.verify import HttpSource
+from planner.errors import PlannerError
 
 # botocore 1.36+ computes a CRC32 for every upload by default and, over HTTPS, streams it as an
 # aws-chunked body with a trailer (x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER).
@@ -37,7 +38,7 @@ def s3_config(**options: Any) -> Config:
     return Config(signature_version="s3v4", **CHECKSUMS_WHEN_REQUIRED, **options)
 
 
-class StoreError(SourceError):
+class StoreError(PlannerError, SourceError):
     """A store that cannot be read or written; the message names the store and the key."""
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
+from importlib.metadata import version
 from typing import Any
 
+from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 
 from signer import api, body, bodylimit, docs, legacy, listing, requestlog
@@ -23,10 +24,6 @@ from signer.proxy import TrustedProxies
 from signer.published import CurrentCache
 from signer.ratelimit import HotkeyQuota, make_limiter
 from signer.services import Services
-
-__version__ = "0.1.0"
-
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 DESCRIPTION = """Issues short-lived S3 credentials (presigned POST / list URLs) scoped to a
 hotkey's folder, after checking an sr25519 signature by the hotkey and the subnet's
@@ -51,7 +48,7 @@ access = requests.post(f"{signer}/get-folder-access", json=body, timeout=30).jso
 The planner's published files (assignments, sealed epochs, index) are listed here too,
 under *published files (CDN)*: they are served by the CDN, not by this signer."""
 
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, Any] = {
     "hotkeySignature": {
         "type": "apiKey",
         "in": "header",
@@ -75,6 +72,12 @@ SECURITY_SCHEMES = {
 }
 
 
+class InOrderJSON(DefaultJSONProvider):
+    """JSON with keys in the order the code writes them (the documented order)."""
+
+    sort_keys = False
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     """Build the signer.
 
@@ -90,13 +93,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     requestlog.configure_logging()
     app = OpenAPI(
         __name__,
-        info=Info(title="Subnet 46 signer", version=__version__, description=DESCRIPTION),
+        info=Info(
+            title="Subnet 46 signer", version=version("subnet46-epochs"), description=DESCRIPTION
+        ),
         security_schemes=SECURITY_SCHEMES,
         validation_error_status=422,
         validation_error_model=ErrorResponse,
         validation_error_callback=validation_error_response,
         doc_ui=False,
-        template_folder=str(TEMPLATES),
         static_folder=None,
     )
     app.config.update(
@@ -104,9 +108,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
         NOW=time.time,
     )
     app.config.update({k: v for k, v in overrides.items() if k not in ENV_NAMES})
-    app.json.sort_keys = False
+    app.json = InOrderJSON(app)
     if settings.trusted_proxies:
-        app.wsgi_app = TrustedProxies(
+        # Wrapping wsgi_app is Flask's documented way to add middleware; its stubs disagree.
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign, assignment]
             app.wsgi_app,
             settings.trusted_proxies,
             settings.proxy_hops,

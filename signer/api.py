@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, jsonify, redirect
 from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.wrappers import Response as BaseResponse
 
 from signer import auth, credentials, listing, published
 from signer.errors import SignerError
@@ -37,7 +38,7 @@ from signer.reuse import Issued
 from signer.services import Services, services
 from signer.taoauth import authenticate
 
-SECURITY = [{"hotkeySignature": []}, {"taoHeaders": []}]
+SECURITY: list[dict[str, list[str]]] = [{"hotkeySignature": []}, {"taoHeaders": []}]
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
@@ -53,7 +54,7 @@ def _error(description: str, code: str, detail: str) -> dict[str, Any]:
     }
 
 
-COMMON_ERRORS = {
+COMMON_ERRORS: dict[str | int, Any] = {
     400: _error("Body is not JSON", "invalid_request", "the request body is not valid JSON"),
     401: _error(
         "Bad signature or timestamp outside the window",
@@ -525,7 +526,7 @@ URL, the answer is a 302 redirect to `<base>/current.json` on the CDN instead.""
         503: NOT_REVEALED,
     },
 )
-def current_assignment() -> Response:
+def current_assignment() -> BaseResponse:
     svc = services()
     settings = svc.settings
     if settings.published_is_url:

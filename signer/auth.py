@@ -1,7 +1,7 @@
 """Who is asking: timestamp window, sr25519 signature, then the hotkey's role in the metagraph.
 
 The signed message formats are the ones existing subnet 46 clients already send, so they
-stay byte-for-byte as DESIGN.md lists them.
+stay byte-for-byte as docs/design.md lists them.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def require_validator(
     snapshot: Snapshot, hotkey: str, min_stake: float, rule: str = "alpha-above"
 ) -> Neuron:
     """A registered hotkey with a validator permit and enough stake under `rule` (one of
-    signer.config.STAKE_RULES: which stake, and whether it must be strictly above)."""
+    SIGNER_VALIDATOR_STAKE_RULE's values: which stake, and whether strictly above)."""
     neuron = registered(snapshot, hotkey)
     if not neuron.validator_permit:
         raise SignerError(403, "not_a_validator", "hotkey has no validator permit")

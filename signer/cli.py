@@ -1,7 +1,12 @@
-"""`signer` command line: sync the metagraph snapshot, run a development server."""
+"""`signer` command line: sync the metagraph snapshot, run a development server.
+
+Options that override a setting come from its declaration (signer.config.Settings):
+same name, same rule, same environment variable.
+"""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,8 +16,10 @@ from typing import Any
 
 import click
 
+from envsettings import option
 from signer import create_app, metagraph
-from signer.config import ConfigError
+from signer.config import Settings, load_settings
+from signer.errors import SignerFailure
 
 
 @dataclass
@@ -26,49 +33,45 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState, ensure=True)
 
 
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the signer's expected failures into `Error: ...` and exit 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SignerFailure as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
 @click.group()
 def cli() -> None:
     """Subnet 46 signer: hotkey-verified S3 credentials."""
 
 
 @cli.command("sync-metagraph")
-@click.option(
-    "--network",
-    envvar="SIGNER_NETWORK",
-    default="finney",
-    show_default=True,
-    help="Chain network: finney, test, or a ws(s):// endpoint.",
-)
-@click.option(
-    "--netuid",
-    envvar="SIGNER_NETUID",
-    type=click.IntRange(min=0),
-    default=46,
-    show_default=True,
-    help="Subnet to snapshot.",
-)
-@click.option(
-    "--output",
-    envvar="SIGNER_METAGRAPH",
-    required=True,
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Snapshot file to write (replaced atomically).",
-)
+@option(Settings, "network")
+@option(Settings, "netuid")
+@option(Settings, "metagraph_path", type=click.Path(dir_okay=False, path_type=Path))
 @pass_state
-def sync_metagraph(state: CliState, network: str, netuid: int, output: Path) -> None:
-    """Read the subnet's metagraph from the chain and write the snapshot the signer serves."""
+@friendly
+def sync_metagraph(state: CliState, **overrides: Any) -> None:
+    """Read the subnet's metagraph from the chain and write the snapshot the signer serves.
+
+    The snapshot is written to --output (SIGNER_METAGRAPH), replaced atomically.
+    """
+    settings = load_settings(None, **overrides)
+    network, netuid, output = settings.network, settings.netuid, settings.metagraph_path
+    fetched_at = datetime.fromtimestamp(state.clock(), UTC)
     try:
-        graph = state.fetch(network, netuid)
-        document = metagraph.snapshot_from_metagraph(
-            graph, datetime.fromtimestamp(state.clock(), UTC)
-        )
-        metagraph.parse_snapshot(document, netuid)
-    except metagraph.SnapshotError as exc:
-        raise click.ClickException(str(exc)) from None
+        document = metagraph.snapshot_from_metagraph(state.fetch(network, netuid), fetched_at)
     except Exception as exc:  # the chain client raises many kinds; all mean "no snapshot"
         raise click.ClickException(
             f"could not read netuid {netuid} from {network}: {exc}; the old snapshot is kept"
         ) from None
+    metagraph.parse_snapshot(document, netuid)
     metagraph.write_snapshot(output, document)
     validators = sum(1 for n in document["neurons"] if n["validatorPermit"])
     click.echo(
@@ -82,10 +85,7 @@ def sync_metagraph(state: CliState, network: str, netuid: int, output: Path) -> 
 @click.option(
     "--port", envvar="PORT", type=click.IntRange(1, 65535), default=8000, show_default=True
 )
+@friendly
 def serve(host: str, port: int) -> None:
     """Run the development server (production: gunicorn, see the Procfile)."""
-    try:
-        app = create_app()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    app.run(host=host, port=port)
+    create_app().run(host=host, port=port)

@@ -1,25 +1,25 @@
-"""Every environment setting of the signer, read and checked in one place.
+"""Every setting of the signer, declared once: name, default, rule and meaning.
 
 The service refuses to start on a missing or malformed setting, naming it, rather than
-failing on the first request that needs it.
+failing on the first request that needs it. The environment names, the `signer` options,
+.env.example and docs/configuration.md all follow this declaration (tests/test_docs.py).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from limits import parse_many
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic_settings import NoDecode
 
+from envsettings import EnvSettings
+from signer.errors import SignerFailure
 from signer.proxy import Network, parse_networks
-
-# Which stake a validator needs against SIGNER_MIN_VALIDATOR_STAKE: alpha stake strictly above
-# it (`alpha-above`, the subnet's own API's rule, the default), at least it (`alpha-at-least`),
-# or the same with the total stake weight (alpha plus TAO times the TAO weight).
-STAKE_RULES = ("alpha-above", "alpha-at-least", "total-above", "total-at-least")
 
 # SigV4 presigned URLs and POST policies are valid for at most 7 days.
 SIGV4_MAX_EXPIRES = 7 * 24 * 3600
@@ -27,84 +27,8 @@ SIGV4_MAX_EXPIRES = 7 * 24 * 3600
 S3_MAX_OBJECT_POST = 5 * 1024**3
 
 
-class ConfigError(ValueError):
+class ConfigError(SignerFailure, ValueError):
     """A setting that is missing or malformed; the message names it."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Typed settings; field comments give the environment variable and its default."""
-
-    metagraph_path: Path  # SIGNER_METAGRAPH (required)
-    netuid: int = 46  # SIGNER_NETUID
-    network: str = "finney"  # SIGNER_NETWORK
-    published: str = "published"  # SIGNER_PUBLISHED: folder or http(s) base URL
-    min_validator_stake: float = 20000.0  # SIGNER_MIN_VALIDATOR_STAKE (alpha)
-    validator_stake_rule: str = "alpha-above"  # SIGNER_VALIDATOR_STAKE_RULE
-    ratelimit_storage: str = "memory://"  # SIGNER_RATELIMIT_STORAGE
-    ratelimit_miner: str = "10/minute;200/day"  # SIGNER_RATELIMIT_MINER
-    ratelimit_validator: str = "300/minute;20000/day"  # SIGNER_RATELIMIT_VALIDATOR
-    ratelimit_address: str = "600/minute"  # SIGNER_RATELIMIT_ADDRESS
-    timestamp_max_age: int = 300  # SIGNER_TIMESTAMP_MAX_AGE (s)
-    timestamp_max_ahead: int = 60  # SIGNER_TIMESTAMP_MAX_AHEAD (s)
-    upload_grace: int = 900  # SIGNER_UPLOAD_GRACE (s after the epoch end)
-    max_upload_bytes: int = S3_MAX_OBJECT_POST  # SIGNER_MAX_UPLOAD_BYTES
-    list_url_ttl: int = 3600  # SIGNER_LIST_URL_TTL (s)
-    recent_epochs: int = 2  # SIGNER_RECENT_EPOCHS
-    metagraph_max_age: int = 3600  # SIGNER_METAGRAPH_MAX_AGE (s, 0 = no limit)
-    metagraph_refresh: int = 600  # SIGNER_METAGRAPH_REFRESH (s, 0 = never)
-    max_body_bytes: int = 16 * 1024  # SIGNER_MAX_BODY_BYTES
-    cdn_url: str | None = None  # SIGNER_CDN_URL (default: SIGNER_PUBLISHED when a URL)
-    proxy_hops: int = 0  # SIGNER_PROXY_HOPS: X-Forwarded-* hops, from trusted proxies only
-    trusted_proxies: tuple[Network, ...] = ()  # SIGNER_TRUSTED_PROXIES: peer networks
-    client_ip_header: str | None = None  # SIGNER_CLIENT_IP_HEADER (e.g. DO-Connecting-IP)
-    epoch_hours: int = 4  # EPOCH_HOURS: the grid shared with the planner
-    s3_endpoint_url: str | None = None  # S3_ENDPOINT_URL (unset = AWS)
-    s3_region: str = "us-east-1"  # S3_REGION
-    s3_bucket: str | None = None  # S3_BUCKET (unset = no credentials issued)
-    s3_access_key_id: str | None = None  # S3_ACCESS_KEY_ID
-    s3_secret_access_key: str | None = field(default=None, repr=False)  # S3_SECRET_ACCESS_KEY
-    s3_addressing_style: str = "virtual"  # S3_ADDRESSING_STYLE (path when an endpoint is set)
-
-    @property
-    def published_is_url(self) -> bool:
-        return is_http_url(self.published)
-
-
-ENV_NAMES = (
-    "SIGNER_METAGRAPH",
-    "SIGNER_NETUID",
-    "SIGNER_NETWORK",
-    "SIGNER_PUBLISHED",
-    "SIGNER_MIN_VALIDATOR_STAKE",
-    "SIGNER_VALIDATOR_STAKE_RULE",
-    "SIGNER_RATELIMIT_STORAGE",
-    "SIGNER_RATELIMIT_MINER",
-    "SIGNER_RATELIMIT_VALIDATOR",
-    "SIGNER_RATELIMIT_ADDRESS",
-    "SIGNER_TIMESTAMP_MAX_AGE",
-    "SIGNER_TIMESTAMP_MAX_AHEAD",
-    "SIGNER_UPLOAD_GRACE",
-    "SIGNER_MAX_UPLOAD_BYTES",
-    "SIGNER_LIST_URL_TTL",
-    "SIGNER_RECENT_EPOCHS",
-    "SIGNER_METAGRAPH_MAX_AGE",
-    "SIGNER_METAGRAPH_REFRESH",
-    "SIGNER_MAX_BODY_BYTES",
-    "SIGNER_CDN_URL",
-    "SIGNER_PROXY_HOPS",
-    "SIGNER_TRUSTED_PROXIES",
-    "SIGNER_CLIENT_IP_HEADER",
-    "EPOCH_HOURS",
-    "S3_ENDPOINT_URL",
-    "S3_REGION",
-    "S3_BUCKET",
-    "S3_ACCESS_KEY_ID",
-    "S3_SECRET_ACCESS_KEY",
-    "S3_ADDRESSING_STYLE",
-)
-
-ADDRESSING_STYLES = ("path", "virtual", "auto")
 
 
 def is_http_url(text: str) -> bool:
@@ -112,153 +36,231 @@ def is_http_url(text: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
-    """Build `Settings` from environment-style strings; raise ConfigError naming the culprit."""
-    reader = _Reader(env)
-    metagraph = reader.text("SIGNER_METAGRAPH")
-    if not metagraph:
-        raise ConfigError(
-            "SIGNER_METAGRAPH is required: the path of the metagraph snapshot JSON "
-            "(e.g. data/metagraph.demo.json for the demo, or where sync-metagraph writes)"
-        )
-    published = reader.text("SIGNER_PUBLISHED") or Settings.published
-    cdn_url = reader.url("SIGNER_CDN_URL") or (published if is_http_url(published) else None)
-    endpoint = reader.url("S3_ENDPOINT_URL")
-    settings = Settings(
-        metagraph_path=Path(metagraph),
-        netuid=reader.integer("SIGNER_NETUID", Settings.netuid),
-        network=reader.text("SIGNER_NETWORK") or Settings.network,
-        published=published.rstrip("/") if is_http_url(published) else published,
-        min_validator_stake=reader.number(
-            "SIGNER_MIN_VALIDATOR_STAKE", Settings.min_validator_stake
-        ),
-        validator_stake_rule=reader.choice(
-            "SIGNER_VALIDATOR_STAKE_RULE", STAKE_RULES, Settings.validator_stake_rule
-        ),
-        ratelimit_storage=reader.text("SIGNER_RATELIMIT_STORAGE") or Settings.ratelimit_storage,
-        ratelimit_miner=reader.rate("SIGNER_RATELIMIT_MINER", Settings.ratelimit_miner),
-        ratelimit_validator=reader.rate("SIGNER_RATELIMIT_VALIDATOR", Settings.ratelimit_validator),
-        ratelimit_address=reader.rate("SIGNER_RATELIMIT_ADDRESS", Settings.ratelimit_address),
-        timestamp_max_age=reader.integer("SIGNER_TIMESTAMP_MAX_AGE", Settings.timestamp_max_age),
-        timestamp_max_ahead=reader.integer(
-            "SIGNER_TIMESTAMP_MAX_AHEAD", Settings.timestamp_max_ahead
-        ),
-        upload_grace=reader.integer("SIGNER_UPLOAD_GRACE", Settings.upload_grace),
-        max_upload_bytes=reader.integer(
-            "SIGNER_MAX_UPLOAD_BYTES",
-            Settings.max_upload_bytes,
-            minimum=1,
-            maximum=S3_MAX_OBJECT_POST,
-        ),
-        list_url_ttl=reader.integer(
-            "SIGNER_LIST_URL_TTL", Settings.list_url_ttl, minimum=1, maximum=SIGV4_MAX_EXPIRES
-        ),
-        recent_epochs=reader.integer("SIGNER_RECENT_EPOCHS", Settings.recent_epochs),
-        metagraph_max_age=reader.integer("SIGNER_METAGRAPH_MAX_AGE", Settings.metagraph_max_age),
-        metagraph_refresh=reader.integer("SIGNER_METAGRAPH_REFRESH", Settings.metagraph_refresh),
-        max_body_bytes=reader.integer("SIGNER_MAX_BODY_BYTES", Settings.max_body_bytes, minimum=1),
-        cdn_url=cdn_url.rstrip("/") if cdn_url else None,
-        proxy_hops=reader.integer("SIGNER_PROXY_HOPS", Settings.proxy_hops),
-        trusted_proxies=reader.networks("SIGNER_TRUSTED_PROXIES"),
-        client_ip_header=reader.header("SIGNER_CLIENT_IP_HEADER"),
-        epoch_hours=reader.choice_int("EPOCH_HOURS", (1, 2, 3, 4, 6, 8, 12, 24), 4),
-        s3_endpoint_url=endpoint,
-        s3_region=reader.text("S3_REGION") or Settings.s3_region,
-        s3_bucket=reader.text("S3_BUCKET") or None,
-        s3_access_key_id=reader.text("S3_ACCESS_KEY_ID") or None,
-        s3_secret_access_key=reader.text("S3_SECRET_ACCESS_KEY") or None,
-        s3_addressing_style=reader.choice(
-            "S3_ADDRESSING_STYLE", ADDRESSING_STYLES, "path" if endpoint else "virtual"
-        ),
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not is_http_url(value):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/") if value else None
+
+
+def _rates(value: str) -> str:
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"must be rate limits like '10/minute;200/day', got {value!r}") from None
+    return value
+
+
+def _networks(value: object) -> object:
+    return parse_networks(value) if isinstance(value, str) else value
+
+
+def _header(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+        raise ValueError(f"must be an HTTP header name like DO-Connecting-IP, got {value!r}")
+    return value
+
+
+def _divides_24(value: int) -> int:
+    if value <= 0 or 24 % value:
+        raise ValueError(f"must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {value}")
+    return value
+
+
+HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
+Rates = Annotated[str, AfterValidator(_rates)]
+Seconds = Annotated[int, Field(ge=0)]
+
+
+class Settings(EnvSettings):
+    """The signer's settings; each alias is the environment variable."""
+
+    problem = ConfigError
+
+    metagraph_path: Path = Field(
+        alias="SIGNER_METAGRAPH",
+        description="the path of the metagraph snapshot JSON (e.g. data/metagraph.demo.json "
+        "for the demo, or where sync-metagraph writes)",
+        json_schema_extra={"option": "--output"},
     )
-    if (settings.proxy_hops or settings.client_ip_header) and not settings.trusted_proxies:
-        raise ConfigError(
-            "SIGNER_PROXY_HOPS and SIGNER_CLIENT_IP_HEADER need SIGNER_TRUSTED_PROXIES, the "
-            "networks the proxy connects from (e.g. 10.0.0.0/8): forwarded headers from any "
-            "other peer are written by the client and ignored"
-        )
-    if settings.s3_bucket and not (settings.s3_access_key_id and settings.s3_secret_access_key):
-        raise ConfigError(
-            "S3_BUCKET is set, so S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required "
-            "(the signer presigns uploads with them)"
-        )
-    return settings
+    netuid: int = Field(46, alias="SIGNER_NETUID", ge=0, description="Subnet to snapshot.")
+    network: str = Field(
+        "finney",
+        alias="SIGNER_NETWORK",
+        description="Chain network: finney, test, or a ws(s):// endpoint.",
+    )
+    published: str = Field(
+        "published",
+        alias="SIGNER_PUBLISHED",
+        description="The planner's files: a folder, or the CDN base URL.",
+    )
+    min_validator_stake: float = Field(
+        20000.0,
+        alias="SIGNER_MIN_VALIDATOR_STAKE",
+        ge=0,
+        allow_inf_nan=False,
+        description="The stake (alpha) a validator must exceed, besides its permit.",
+    )
+    validator_stake_rule: Literal[
+        "alpha-above", "alpha-at-least", "total-above", "total-at-least"
+    ] = Field(
+        "alpha-above",
+        alias="SIGNER_VALIDATOR_STAKE_RULE",
+        description="Which stake is compared with the minimum and how: alpha-above (alpha "
+        "stake strictly above, the subnet's rule), alpha-at-least, total-above, "
+        "total-at-least (alpha plus root TAO times the TAO weight).",
+    )
+    ratelimit_storage: str = Field(
+        "memory://",
+        alias="SIGNER_RATELIMIT_STORAGE",
+        description="Rate-limit counters: memory:// or a Redis URL shared by several instances.",
+    )
+    ratelimit_miner: Rates = Field(
+        "10/minute;200/day",
+        alias="SIGNER_RATELIMIT_MINER",
+        description="Per-hotkey limit of the miner endpoint.",
+    )
+    ratelimit_validator: Rates = Field(
+        "300/minute;20000/day",
+        alias="SIGNER_RATELIMIT_VALIDATOR",
+        description="Per-hotkey limit shared by the validator endpoints.",
+    )
+    ratelimit_address: Rates = Field(
+        "600/minute",
+        alias="SIGNER_RATELIMIT_ADDRESS",
+        description="Per-address limit of every endpoint but /healthz and /readyz.",
+    )
+    timestamp_max_age: Seconds = Field(
+        300, alias="SIGNER_TIMESTAMP_MAX_AGE", description="Oldest accepted signed timestamp, s."
+    )
+    timestamp_max_ahead: Seconds = Field(
+        60,
+        alias="SIGNER_TIMESTAMP_MAX_AHEAD",
+        description="Furthest-future accepted signed timestamp, s.",
+    )
+    upload_grace: Seconds = Field(
+        900,
+        alias="SIGNER_UPLOAD_GRACE",
+        description="Upload credentials expire this many seconds after the epoch ends.",
+    )
+    max_upload_bytes: int = Field(
+        S3_MAX_OBJECT_POST,
+        alias="SIGNER_MAX_UPLOAD_BYTES",
+        ge=1,
+        le=S3_MAX_OBJECT_POST,
+        description="Largest object a presigned POST accepts.",
+    )
+    list_url_ttl: int = Field(
+        3600,
+        alias="SIGNER_LIST_URL_TTL",
+        ge=1,
+        le=SIGV4_MAX_EXPIRES,
+        description="Lifetime of presigned list URLs, s (at most 7 days).",
+    )
+    recent_epochs: Seconds = Field(
+        2,
+        alias="SIGNER_RECENT_EPOCHS",
+        description="Validators may upload for the current epoch and this many before it.",
+    )
+    metagraph_max_age: Seconds = Field(
+        3600,
+        alias="SIGNER_METAGRAPH_MAX_AGE",
+        description="Refuse with 503 when the snapshot is older than this, s (0: no limit).",
+    )
+    metagraph_refresh: Seconds = Field(
+        600,
+        alias="SIGNER_METAGRAPH_REFRESH",
+        description="Seconds between background refreshes (0: never).",
+    )
+    max_body_bytes: int = Field(
+        16 * 1024, alias="SIGNER_MAX_BODY_BYTES", ge=1, description="Largest request body."
+    )
+    cdn_url: HttpUrl = Field(
+        None,
+        alias="SIGNER_CDN_URL",
+        description="Base URL of the published files shown in /docs "
+        "(default: SIGNER_PUBLISHED when it is a URL).",
+    )
+    proxy_hops: Seconds = Field(
+        0,
+        alias="SIGNER_PROXY_HOPS",
+        description="Reverse proxies in front whose X-Forwarded-* entries count "
+        "(from SIGNER_TRUSTED_PROXIES only).",
+    )
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)] = Field(
+        (),
+        alias="SIGNER_TRUSTED_PROXIES",
+        description="Networks the proxies in front connect from (comma-separated): "
+        "forwarded headers from any other peer are ignored.",
+    )
+    client_ip_header: Annotated[str | None, AfterValidator(_header)] = Field(
+        None,
+        alias="SIGNER_CLIENT_IP_HEADER",
+        description="A header the trusted proxy sets to the client's address "
+        "(App Platform: DO-Connecting-IP).",
+    )
+    epoch_hours: Annotated[int, AfterValidator(_divides_24)] = Field(
+        4,
+        alias="EPOCH_HOURS",
+        description="Epoch length in hours, the grid shared with the planner.",
+    )
+    s3_endpoint_url: HttpUrl = Field(
+        None, alias="S3_ENDPOINT_URL", description="S3 endpoint of the data bucket (unset: AWS)."
+    )
+    s3_region: str = Field("us-east-1", alias="S3_REGION", description="Region for signing.")
+    s3_bucket: str | None = Field(
+        None, alias="S3_BUCKET", description="Data bucket (unset: no credentials issued)."
+    )
+    s3_access_key_id: str | None = Field(
+        None, alias="S3_ACCESS_KEY_ID", description="Key the signer presigns with."
+    )
+    s3_secret_access_key: str | None = Field(
+        None, alias="S3_SECRET_ACCESS_KEY", repr=False, description="Its secret."
+    )
+    s3_addressing_style: Literal["path", "virtual", "auto"] | None = Field(
+        None,
+        alias="S3_ADDRESSING_STYLE",
+        description="path, virtual or auto (default: path when S3_ENDPOINT_URL is set).",
+    )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, values: Any) -> Any:
+        """The CDN defaults to a published URL; path-style addressing to a custom endpoint."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        published = values.get("SIGNER_PUBLISHED")
+        if isinstance(published, str) and is_http_url(published):
+            values["SIGNER_PUBLISHED"] = published.rstrip("/")
+            values.setdefault("SIGNER_CDN_URL", published)
+        if not values.get("S3_ADDRESSING_STYLE"):
+            values["S3_ADDRESSING_STYLE"] = "path" if values.get("S3_ENDPOINT_URL") else "virtual"
+        return values
 
-class _Reader:
-    """Typed access to environment strings with messages that name the variable."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def text(self, name: str) -> str:
-        return self.env.get(name, "").strip()
-
-    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-            raise ConfigError(f"{name} must be {bounds}, got {value}")
-        return value
-
-    def number(self, name: str, default: float) -> float:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-        if value < 0 or value != value:
-            raise ConfigError(f"{name} must be a number >= 0, got {raw!r}")
-        return value
-
-    def rate(self, name: str, default: str) -> str:
-        raw = self.text(name) or default
-        try:
-            parse_many(raw)
-        except ValueError:
-            raise ConfigError(
-                f"{name} must be rate limits like '10/minute;200/day', got {raw!r}"
-            ) from None
-        return raw
-
-    def url(self, name: str) -> str | None:
-        raw = self.text(name)
-        if raw and not is_http_url(raw):
-            raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
-        return raw or None
-
-    def networks(self, name: str) -> tuple[Network, ...]:
-        try:
-            return parse_networks(self.text(name))
-        except ValueError as exc:
-            raise ConfigError(f"{name}: {exc}") from None
-
-    def header(self, name: str) -> str | None:
-        raw = self.text(name)
-        if raw and not re.fullmatch(r"[A-Za-z0-9-]+", raw):
-            raise ConfigError(
-                f"{name} must be an HTTP header name like DO-Connecting-IP, got {raw!r}"
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        """Forwarded headers need the proxies they may come from; a bucket needs its keys."""
+        if (self.proxy_hops or self.client_ip_header) and not self.trusted_proxies:
+            raise ValueError(
+                "SIGNER_PROXY_HOPS and SIGNER_CLIENT_IP_HEADER need SIGNER_TRUSTED_PROXIES, the "
+                "networks the proxy connects from (e.g. 10.0.0.0/8): forwarded headers from any "
+                "other peer are written by the client and ignored"
             )
-        return raw or None
-
-    def choice_int(self, name: str, choices: tuple[int, ...], default: int) -> int:
-        value = self.integer(name, default, minimum=1)
-        if value not in choices:
-            raise ConfigError(
-                f"{name} must divide 24 ({', '.join(map(str, choices))}), got {value}"
+        if self.s3_bucket and not (self.s3_access_key_id and self.s3_secret_access_key):
+            raise ValueError(
+                "S3_BUCKET is set, so S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required "
+                "(the signer presigns uploads with them)"
             )
-        return value
+        return self
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        raw = self.text(name) or default
-        if raw not in choices:
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
-        return raw
+    @property
+    def published_is_url(self) -> bool:
+        return is_http_url(self.published)
+
+
+ENV_NAMES = tuple(Settings.env_names().values())
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """The settings from `env` (default: the process environment); ConfigError names a bad one."""
+    return Settings.from_env(env, **overrides)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
@@ -53,7 +53,7 @@ def swagger_ui() -> str:
 
 @pages.get("/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(openapi_document(current_app))
+    return jsonify(openapi_document(cast(OpenAPI, current_app)))
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:
@@ -82,6 +82,7 @@ def openapi_document(app: OpenAPI) -> dict[str, Any]:
 
 
 def _published_paths(cdn_url: str | None) -> dict[str, Any]:
+    servers: list[dict[str, Any]]
     if cdn_url:
         servers = [{"url": cdn_url, "description": "published files (CDN)"}]
     else:

@@ -25,7 +25,14 @@ HTTP_CODES = {
 }
 
 
-class SignerError(Exception):
+class SignerFailure(Exception):
+    """Every failure the signer expects: a refusal, a bad setting, an unusable snapshot.
+
+    The CLI turns these into one clear line; the app turns refusals into JSON.
+    """
+
+
+class SignerError(SignerFailure):
     """A refusal with its HTTP status, a stable machine code and a human detail."""
 
     def __init__(
@@ -97,8 +104,9 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         headers = {}
-        if status == 405 and getattr(exc, "valid_methods", None):
-            headers["Allow"] = ", ".join(exc.valid_methods)
+        allowed = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed:
+            headers["Allow"] = ", ".join(allowed)
         detail = {
             404: "no such endpoint; /docs lists them all",
             405: f"{request.method} is not allowed here",

@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, redirect, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
+from werkzeug.wrappers import Response as BaseResponse
 
 from signer import credentials
 from signer.errors import SignerError
@@ -196,7 +197,7 @@ def _xml(svc: Services, query: ListQuery, entries: list[tuple], truncated: bool)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-LIST_ERRORS = {
+LIST_ERRORS: dict[str | int, Any] = {
     400: {"description": "Unreadable continuation-token"},
     403: {"description": "Changed or expired URL (invalid_list_signature, list_url_expired)"},
     422: {"description": "Missing or malformed query parameters"},
@@ -233,7 +234,7 @@ until the list URL's expiry, when the key is under one of its prefixes; 403 othe
         404: {"description": "A key with control characters matches no route"},
     },
 )
-def read_object(path: ObjectPath, query: ListQuery) -> Response:
+def read_object(path: ObjectPath, query: ListQuery) -> BaseResponse:
     svc = services()
     _check(svc, query)
     key = path.key

@@ -28,7 +28,7 @@ from typing import Any
 from bittensor_core import ss58_decode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from signer.errors import SignerError
+from signer.errors import SignerError, SignerFailure
 
 log = logging.getLogger("signer")
 
@@ -36,7 +36,7 @@ FUTURE_TOLERANCE = 60
 """Seconds a snapshot's fetchedAt may be ahead of this server's clock (clock skew)."""
 
 
-class SnapshotError(ValueError):
+class SnapshotError(SignerFailure, ValueError):
     """A snapshot file that cannot be used; the message says which part is wrong."""
 
 

@@ -66,6 +66,12 @@ EpochId = Annotated[
 ]
 
 
+class OpenAPIConfig(ConfigDict, total=False):
+    """pydantic's model config plus what flask-openapi3 reads from it."""
+
+    openapi_extra: dict[str, Any]
+
+
 class ErrorResponse(BaseModel):
     """Every failure: a stable code, a detail naming what is wrong (never echoing input)."""
 
@@ -77,7 +83,7 @@ class ErrorResponse(BaseModel):
 
 
 class FolderAccessRequest(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Signed by the miner's hotkey.",
             "example": {
@@ -97,7 +103,7 @@ class FolderAccessRequest(BaseModel):
 
 
 class ValidatorAccessRequest(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Signed by the validator's hotkey.",
             "example": {
@@ -115,7 +121,7 @@ class ValidatorAccessRequest(BaseModel):
 
 
 class ValidatorUploadRequest(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Signed by the validator's hotkey. `epoch_id` is accepted as an "
             "alias of `epochId`; other fields older clients send are ignored.",
@@ -136,7 +142,7 @@ class ValidatorUploadRequest(BaseModel):
 
 
 class MinerListRequest(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Signed by the validator's hotkey; the continuation token is not "
             "part of the signed message.",
@@ -166,7 +172,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._=-]*$"
 
 
 class FileUploadRequest(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Signed with X-Tao-* headers (as the data-universe miner does), or "
             "in the body over `s3:data:file:{hotkey}:{job_id}:{filename}:{timestamp}`.",
@@ -210,7 +216,7 @@ class PresignedPost(BaseModel):
 
 
 class FolderAccessResponse(PresignedPost):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "A presigned POST for this epoch's folder and a list URL of the "
             "miner's own data.",
@@ -224,7 +230,7 @@ class FolderAccessResponse(PresignedPost):
 
 
 class FileUploadResponse(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "A presigned POST for one object: send `fields` unchanged plus a "
             "`file` part to `url`."
@@ -245,7 +251,7 @@ class FileUploadResponse(BaseModel):
 
 
 class ValidatorUploadResponse(PresignedPost):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={"description": "A presigned POST for validators/{hotkey}/epoch={epochId}/."}
     )
 
@@ -272,7 +278,7 @@ class ValidatorUrls(BaseModel):
 
 
 class ValidatorAccessResponse(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Read access to miners' data and the validator's upload credential "
             "for the current epoch.",
@@ -290,7 +296,7 @@ class ValidatorAccessResponse(BaseModel):
 
 
 class MinerListResponse(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={"description": "One presigned URL for one page of a miner's listing."}
     )
 
@@ -304,7 +310,7 @@ class MinerListResponse(BaseModel):
 
 
 class MinerFilesRequest(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Signed by the validator's hotkey over "
             "`s3:validator:files:{miner_hotkey}:{hotkey}:{timestamp}`.",
@@ -338,7 +344,7 @@ class FileUrl(BaseModel):
 
 
 class MinerFilesResponse(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={"description": "One presigned GET URL per requested key of the miner."}
     )
 
@@ -372,7 +378,7 @@ class AssignmentMetadata(BaseModel):
 class Assignment(BaseModel):
     """An epoch's assignment, byte-identical to `epochs/{epochId}.json` (its commitment)."""
 
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         extra="allow",
         openapi_extra={"description": "The current epoch's revealed assignment."},
     )
@@ -390,7 +396,7 @@ class Assignment(BaseModel):
 
 
 class LegacyAssignment(Assignment):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={"description": "The current assignment plus `success: true`."}
     )
 
@@ -477,7 +483,7 @@ class LegacyEpochStatus(BaseModel):
 
 
 class LegacyStats(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={"description": "The current epoch, as the old server's stats reported it."}
     )
 
@@ -488,7 +494,7 @@ class LegacyStats(BaseModel):
 
 
 class LegacyEpochAssignment(Assignment):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={"description": "A revealed assignment plus `success` and its status."}
     )
 
@@ -505,7 +511,7 @@ class LegacyEpochPath(BaseModel):
 
 
 class MinerStatusRequest(BaseModel):
-    model_config = ConfigDict(
+    model_config = OpenAPIConfig(
         openapi_extra={
             "description": "Signed by the miner's hotkey over "
             "`zipcode:status:{epochId}:{timestamp}`; progress fields the old clients send "
@@ -531,7 +537,7 @@ class MinerStatusRequest(BaseModel):
 
 
 class MinerStatusResponse(BaseModel):
-    model_config = ConfigDict(openapi_extra={"description": "Acknowledged; nothing is stored."})
+    model_config = OpenAPIConfig(openapi_extra={"description": "Acknowledged; nothing is stored."})
 
     success: Literal[True]
     message: str

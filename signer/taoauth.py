@@ -149,10 +149,10 @@ def authenticate(
         verify_headers(svc, tao, request.get_data(cache=True))
         g.verified_hotkey = tao.hotkey
         return tao.hotkey
-    needed = {"hotkey": hotkey, "timestamp": timestamp, "signature": signature}
+    needed: dict[str, object] = {"hotkey": hotkey, "timestamp": timestamp, "signature": signature}
     needed.update(signed_fields or {})
     missing = [name for name, value in needed.items() if value is None]
-    if missing:
+    if missing or hotkey is None or timestamp is None or signature is None:
         reason = "Field required (or sign the request with X-Tao-* headers)"
         raise SignerError(
             422,

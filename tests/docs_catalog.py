@@ -1,8 +1,10 @@
-"""What the docs promise, read from the files, and what the code really reads, read from its source.
+"""What the docs promise, read from the files, and what the code really reads.
 
-The settings the code reads are found in its syntax tree, not in a list kept by hand, so a new
-`env.get("PLANNER_X")` shows up here without anyone remembering to add it. Helpers for
-tests/test_docs.py and tests/test_deploy.py.
+The programs' settings come from their declarations (planner.config.Settings and
+signer.config.Settings: one pydantic-settings field per setting). Anything else the code
+reads from the environment is found in its syntax tree, not in a list kept by hand, so a
+new `os.environ.get("PLANNER_X")` shows up here, and test_docs refuses it unless it is
+declared. Helpers for tests/test_docs.py and tests/test_deploy.py.
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic.fields import FieldInfo
+
+from envsettings import EnvSettings
+from planner.config import Settings as PlannerSettings
+from signer.config import Settings as SignerSettings
+
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("planner", "signer", "clientkit")
+PACKAGES = ("planner", "signer", "clientkit", "envsettings")
+DECLARATIONS: tuple[type[EnvSettings], ...] = (PlannerSettings, SignerSettings)
 TEST_SERVERS = REPO / "tests" / "servers"
 DOCS = REPO / "docs"
 ENV_EXAMPLE = REPO / ".env.example"
@@ -24,11 +33,9 @@ PROCFILE = REPO / "Procfile"
 APP_SPEC = REPO / ".do" / "app.yaml"
 
 SETTING = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
-# Calls that read an environment-style mapping by name: env.get / os.getenv / the signer's
-# typed reader (reader.text, reader.integer, ...) / the planner's _number(env, NAME, ...).
+# Calls that read an environment-style mapping by name: env.get / os.getenv / f(env, NAME).
 ENV_HOLDERS = frozenset({"env", "environ", "environment"})
 MAPPING_READS = frozenset({"get", "getenv", "pop"})
-TYPED_READS = frozenset({"text", "integer", "number", "rate", "url", "choice", "choice_int"})
 # Variables of the operating system, not of this project.
 SYSTEM = frozenset({"PATH", "HOME", "TMPDIR", "USER", "LANG", "TZ"})
 SHELL_DEFAULT = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}|\$([A-Z][A-Z0-9_]*)")
@@ -60,8 +67,6 @@ def _name_of(node: ast.AST) -> str | None:
 def _reads_env(func: ast.AST) -> bool:
     if not isinstance(func, ast.Attribute):
         return False
-    if func.attr in TYPED_READS:
-        return True
     return func.attr in MAPPING_READS and _name_of(func.value) in ENV_HOLDERS | {"os"}
 
 
@@ -97,12 +102,26 @@ def shell_settings(text: str) -> dict[str, str | None]:
     return found
 
 
-def code_settings() -> set[str]:
-    """Settings the programs read: the packages' source and the Procfile."""
+def declared_settings() -> dict[str, FieldInfo]:
+    """Environment name -> its declaration, for every setting of both programs."""
+    declared: dict[str, FieldInfo] = {}
+    for settings in DECLARATIONS:
+        for name, env_name in settings.env_names().items():
+            declared[env_name] = settings.model_fields[name]
+    return declared
+
+
+def undeclared_reads() -> set[str]:
+    """Settings the packages read from the environment by name, outside the declarations."""
     names: set[str] = set()
     for path in python_files(*(REPO / p for p in PACKAGES)):
         names |= settings_in_source(path.read_text(encoding="utf-8"))
-    return names | set(shell_settings(procfile_web()))
+    return names - set(declared_settings())
+
+
+def code_settings() -> set[str]:
+    """Settings the programs read: the declarations, other reads in the source, the Procfile."""
+    return set(declared_settings()) | undeclared_reads() | set(shell_settings(procfile_web()))
 
 
 def suite_settings() -> set[str]:

@@ -188,8 +188,7 @@ def test_public_url_must_be_a_url(s3_server: S3Endpoint, s3_bucket: str) -> None
     result = run_doctor(settings(s3_server, s3_bucket), "--public-url", "cdn.example.com")
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == (
-        "Error: Invalid value for '--public-url' (env var: 'SPACES_PUBLIC_URL'): "
-        "must be an http(s) URL, got 'cdn.example.com'"
+        "Error: Invalid value for '--public-url': must be an http(s) URL, got 'cdn.example.com'"
     )
 
 

@@ -1,4 +1,4 @@
-"""Publishing invariants of DESIGN.md, on real files with real timelock sealing."""
+"""Publishing invariants of docs/design.md, on real files with real timelock sealing."""
 
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ def test_a_lost_state_is_refused_not_replanned(make_planner, tmp_path) -> None:
     jobs.plan(planner, NOW)
     (tmp_path / "state/planner-state.enc").unlink()
     before = snapshot(tmp_path / "published")
-    with pytest.raises(jobs.PlannerError, match=r"private state .* is missing"):
+    with pytest.raises(jobs.PlanError, match=r"private state .* is missing"):
         jobs.tick(planner, NOW + timedelta(hours=4))
     assert snapshot(tmp_path / "published") == before
 
@@ -208,7 +208,7 @@ def test_selection_failure_publishes_nothing(make_planner, tmp_path) -> None:
     from planner.selection import SelectionConfig
 
     planner = make_planner(config=SelectionConfig(target_listings=40_000))
-    with pytest.raises(jobs.PlannerError, match="nothing was sealed"):
+    with pytest.raises(jobs.PlanError, match="nothing was sealed"):
         jobs.plan(planner, NOW)
     assert not (tmp_path / "published").exists()
     assert not (tmp_path / "state").exists()

@@ -118,14 +118,18 @@ def test_days_option_and_bad_now(env) -> None:
         "sealed 7 epochs: 2026-11-25T16-00-00 .. 2026-11-26T16-00-00"
     )
     bad = CliRunner().invoke(cli, ["plan", "--now", "soon"])
-    assert bad.exit_code == 2 and "not an ISO-8601 instant" in bad.output
+    assert bad.exit_code == 2
+    assert "Invalid value for '--now': not an ISO-8601 instant: 'soon'" in bad.output
+    zero = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO, "--days", "0"])
+    assert zero.exit_code == 2
+    assert "Invalid value for '--days': must be more than 0 and at most 366, got 0.0" in zero.output
 
 
 def test_bad_settings_fail_fast_naming_the_setting(env, monkeypatch) -> None:
     monkeypatch.setenv("PLANNER_TARGET_LISTINGS", "lots")
     result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
     assert result.exit_code == 1
-    assert "PLANNER_TARGET_LISTINGS must be a number, got 'lots'" in result.output
+    assert "PLANNER_TARGET_LISTINGS must be a whole number, got 'lots'" in result.output
     monkeypatch.delenv("PLANNER_TARGET_LISTINGS")
     monkeypatch.setenv("SPACES_BUCKET", "epochs")
     result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
@@ -328,4 +332,4 @@ def test_negative_audit_count_is_refused(env, monkeypatch) -> None:
     monkeypatch.setenv("PLANNER_AUDIT_ZIPCODES", "-1")
     result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
     assert result.exit_code == 1
-    assert "PLANNER_AUDIT_ZIPCODES must be 0 or more, got -1" in result.output
+    assert "PLANNER_AUDIT_ZIPCODES must be >= 0, got '-1'" in result.output

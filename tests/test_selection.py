@@ -1,4 +1,4 @@
-"""Selection rules of DESIGN.md over simulated time, plus properties on random data."""
+"""Selection rules of docs/design.md over simulated time, plus properties on random data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from clientkit.epochs import epoch_at, epochs_between
 from planner.dataset import Dataset, StatePriority
-from planner.jobs import PlannerError, choose
+from planner.jobs import PlanError, choose
 from planner.selection import SelectionConfig, SelectionError, state_quotas
 
 from conftest import NOW, SECRET
@@ -94,7 +94,7 @@ def test_same_inputs_same_bytes_other_secret_unrelated(sample) -> None:
 
 
 def test_too_few_listings_is_a_clear_refusal(sample) -> None:
-    with pytest.raises(PlannerError, match=r"only .* eligible listings are off cooldown"):
+    with pytest.raises(PlanError, match=r"only .* eligible listings are off cooldown"):
         simulate(sample, days=1, config=SelectionConfig(target_listings=500_000))
 
 
@@ -165,7 +165,7 @@ def test_every_epoch_in_band_or_a_clear_refusal(case) -> None:
             epochs_between(first, first.start + timedelta(days=2)),
         ):
             chosen.append((epoch, doc))
-    except PlannerError as exc:
+    except PlanError as exc:
         assert "epoch" in str(exc) or "no eligible zipcodes" in str(exc)
     last: dict[str, float] = {}
     for epoch, doc in chosen:

@@ -95,3 +95,13 @@ def test_epoch_hours_is_shared_with_the_planner():
     assert load_settings({**BASE, "EPOCH_HOURS": "6"}).epoch_hours == 6
     with pytest.raises(ConfigError, match="EPOCH_HOURS must divide 24"):
         load_settings({**BASE, "EPOCH_HOURS": "5"})
+
+
+def test_a_mapping_is_read_alone_and_empty_values_are_unset(monkeypatch):
+    """create_app hands the environment over explicitly; nothing else leaks in."""
+    monkeypatch.setenv("SIGNER_NETUID", "7")
+    monkeypatch.setenv("SIGNER_PROXY_HOPS", "")
+    assert load_settings(BASE).netuid == 46
+    monkeypatch.setenv("SIGNER_METAGRAPH", "from-the-environment.json")
+    assert (load_settings().netuid, load_settings().proxy_hops) == (7, 0)
+    assert load_settings({**BASE, "SIGNER_NETUID": "", "EPOCH_HOURS": " "}).epoch_hours == 4

@@ -116,12 +116,17 @@ def test_a_missing_data_file_fails_even_when_nothing_needs_sealing(env, tmp_path
 def test_days_beyond_a_year_are_refused_naming_the_limit(env, tmp_path, command) -> None:
     result = CliRunner().invoke(cli, [command, "--now", NOW_ISO, "--days", "100000"])
     assert result.exit_code == 2
-    assert f"100000.0 is not in the range 0<x<={MAX_DAYS}" in result.output
+    rule = (
+        f"100000.0 is not in the range 0<x<={MAX_DAYS}"
+        if command == "preview"
+        else f"must be more than 0 and at most {MAX_DAYS}, got 100000.0"
+    )
+    assert f"Invalid value for '--days': {rule}" in result.output
     assert not (tmp_path / "published").exists() and not (tmp_path / "state").exists()
 
 
 def test_planner_days_from_the_environment_is_bounded_too(env) -> None:
-    expected = f"PLANNER_DAYS must be more than 0 and at most {MAX_DAYS}, got 1000"
+    expected = f"PLANNER_DAYS must be more than 0 and at most {MAX_DAYS}, got '1000'"
     with pytest.raises(SettingsError, match=expected):
         Settings.from_env({**env, "PLANNER_DAYS": "1000"})
 

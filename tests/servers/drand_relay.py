@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from clientkit import drand
 from clientkit.epochs import QUICKNET_CHAIN_HASH
 
-# Public quicknet test vector (DESIGN.md): round 123 and its BLS signature.
+# Public quicknet test vector (docs/design.md, "Testing"): round 123 and its BLS signature.
 TEST_ROUND = 123
 TEST_SIGNATURE = (
     "b75c69d0b72a5d906e854e808ba7e2accb1542ac355ae486d591aa9d43765482"

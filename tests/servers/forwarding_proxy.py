@@ -21,6 +21,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "do-conne
 
 def _handler(upstream: str, source: str) -> type[BaseHTTPRequestHandler]:
     target = urlsplit(upstream)
+    host = target.hostname or "127.0.0.1"
 
     class Forward(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -33,7 +34,7 @@ def _handler(upstream: str, source: str) -> type[BaseHTTPRequestHandler]:
             headers["X-Forwarded-For"] = f"{forwarded}, {client}" if forwarded else client
             headers["DO-Connecting-IP"] = client
             connection = http.client.HTTPConnection(
-                target.hostname, target.port, timeout=30, source_address=(source, 0)
+                host, target.port, timeout=30, source_address=(source, 0)
             )
             try:
                 connection.request(self.command, self.path, body=body or None, headers=headers)

@@ -1,0 +1,11 @@
+"""The one base of every failure the client kit reports.
+
+A miner can catch `ClientKitError` around a whole epoch's work; the subclasses say which
+part failed (the assignment, the signer, storage, drand, the published files).
+"""
+
+from __future__ import annotations
+
+
+class ClientKitError(Exception):
+    """A check or a request that failed: the message says which one and where."""

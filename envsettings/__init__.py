@@ -1,0 +1,182 @@
+"""Settings declared once: a pydantic-settings field per setting, named by its environment variable.
+
+The planner and the signer each declare every setting as a field of one `EnvSettings`
+class: the field's alias is the environment name, its description the meaning, its default
+and constraints the rules. From that one declaration follow reading the environment
+(pydantic-settings), the command-line options that override a setting (`option`), the
+messages that name a bad value, and the documentation checks (tests/docs_catalog.py lists
+the declared names). A setting read anywhere else is a bug the docs tests report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self, get_args
+
+import click
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticUndefined
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._env = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name: value for name, value in self._env.items() if value.strip()}
+
+
+class EnvSettings(BaseSettings):
+    """A program's settings; subclasses declare fields with `alias=` the environment name.
+
+    An empty variable counts as unset. `problem` is the program's error for a bad setting.
+    """
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, frozen=True, extra="ignore", populate_by_name=True
+    )
+    problem: ClassVar[type[Exception]] = ValueError
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: `from_env` reads the environment it is handed, no other."""
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """From `env` only (default: the process environment); `overrides` (by field name) win."""
+        values = _MappingSource(cls, os.environ if env is None else env)()
+        return cls._validated(values, overrides)
+
+    def with_overrides(self, **overrides: Any) -> Self:
+        """These settings with some replaced (None leaves a setting as it is), checked again."""
+        return self._validated(self.model_dump(by_alias=True), overrides)
+
+    @classmethod
+    def env_names(cls) -> dict[str, str]:
+        """Field name -> environment name, in declaration order."""
+        return {name: info.alias or name for name, info in cls.model_fields.items()}
+
+    @classmethod
+    def flag(cls, name: str) -> str:
+        """The command-line option that overrides field `name`."""
+        extra = cls.model_fields[name].json_schema_extra
+        declared = extra.get("option") if isinstance(extra, dict) else None
+        return str(declared or "--" + name.replace("_", "-"))
+
+    @classmethod
+    def _validated(cls, values: Mapping[str, Any], overrides: Mapping[str, Any]) -> Self:
+        """Validate; a bad option is a usage error (exit 2), a bad setting the program's error."""
+        names = cls.env_names()
+        given = {names[k]: v for k, v in overrides.items() if v is not None}
+        flags = {names[k]: cls.flag(k) for k in overrides if overrides[k] is not None}
+        try:
+            return cls(**{**values, **given})
+        except ValidationError as exc:
+            problems = [_describe(cls, error) for error in exc.errors()]
+        for env_name, rule in problems:
+            if env_name in flags:
+                raise click.BadParameter(rule, param_hint=f"'{flags[env_name]}'")
+        raise cls.problem("; ".join(f"{name} {rule}".strip() for name, rule in problems))
+
+
+def _field(cls: type[EnvSettings], env_name: str) -> FieldInfo | None:
+    return next((f for f in cls.model_fields.values() if f.alias == env_name), None)
+
+
+def _describe(cls: type[EnvSettings], error: ErrorDetails) -> tuple[str, str]:
+    """One validation error as (setting, rule broken): `must be ..., got '...'`."""
+    env_name = str(error["loc"][0]) if error["loc"] else ""
+    info = _field(cls, env_name)
+    context = error.get("ctx") or {}
+    if info is None:
+        return "", str(context.get("error", error["msg"]))
+    got = "" if info.repr is False else f", got {error['input']!r}"
+    kind = error["type"]
+    bounds = {type(m).__name__: m for m in info.metadata}
+    if kind == "missing":
+        return env_name, f"is required: {info.description}"
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return env_name, f"must be a whole number{got}"
+    if kind in ("float_parsing", "float_type", "finite_number"):
+        return env_name, f"must be a number{got}"
+    if kind in ("greater_than_equal", "less_than_equal") and {"Ge", "Le"} <= set(bounds):
+        low, high = bounds["Ge"].ge, bounds["Le"].le
+        return env_name, f"must be between {low} and {high}{got}"
+    if kind in ("greater_than", "less_than_equal") and {"Gt", "Le"} <= set(bounds):
+        low, high = bounds["Gt"].gt, bounds["Le"].le
+        return env_name, f"must be more than {low} and at most {high}{got}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        sign, key = {
+            "greater_than_equal": (">=", "ge"),
+            "greater_than": (">", "gt"),
+            "less_than_equal": ("<=", "le"),
+            "less_than": ("<", "lt"),
+        }[kind]
+        declared = bounds.get(key.capitalize())
+        limit = getattr(declared, key) if declared is not None else context[key]
+        return env_name, f"must be {sign} {limit}{got}"
+    if kind == "literal_error":
+        return env_name, f"must be one of {', '.join(map(str, _choices(info)))}{got}"
+    if kind == "value_error":
+        return env_name, str(context["error"])
+    return env_name, f"{error['msg']}{got}"
+
+
+def _choices(info: FieldInfo) -> tuple[Any, ...]:
+    return tuple(a for arg in get_args(info.annotation) for a in get_args(arg) or (arg,))
+
+
+def _click_type(info: FieldInfo) -> Any:
+    kinds = {k for k in (info.annotation, *get_args(info.annotation)) if k is not type(None)}
+    for kind, param in ((Path, click.Path(path_type=Path)), (int, click.INT), (float, click.FLOAT)):
+        if kind in kinds:
+            return param
+    return click.STRING
+
+
+def option(
+    settings: type[EnvSettings], name: str, **click_options: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A click option overriding setting `name`; help, env name and default from its field.
+
+    The option's value arrives as keyword `name` (None when not given), for
+    `EnvSettings.with_overrides`, which checks it by the same rules as the environment.
+    """
+    info = settings.model_fields[name]
+    default = shown_default(info)
+    shown = f"; default: {default}" if default else ""
+    click_options.setdefault("help", f"{info.description}  [env var: {info.alias}{shown}]")
+    click_options.setdefault("type", _click_type(info))
+    return click.option(settings.flag(name), name, **click_options)
+
+
+def shown_default(info: FieldInfo) -> str:
+    """A field's default as an environment value ("" when it has none): what the docs show."""
+    value = info.get_default(call_default_factory=True)
+    if value is None or value is PydanticUndefined:
+        return ""
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
