@@ -138,7 +138,7 @@ def handler_for(recorder: TLSRecorder, upstream: str) -> type[BaseHTTPRequestHan
             if body or "content-length" in headers:
                 forward["Content-Length"] = str(len(body))
             connection = http.client.HTTPConnection(
-                target.hostname, target.port, timeout=UPSTREAM_TIMEOUT
+                target.hostname or "127.0.0.1", target.port, timeout=UPSTREAM_TIMEOUT
             )
             try:
                 connection.request(self.command, self.path, body=body, headers=forward)
