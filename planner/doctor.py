@@ -2,9 +2,10 @@
 
 Every step talks to the bucket (or, for the anonymous checks, to its public URL with no
 credentials at all), so an operator learns before going live whether the keys work,
-published objects are public, the planner's state is not, and the endpoint enforces
-presigned POST policies, which is what confines each miner to its own folder. Every
-probe object is removed at the end, whatever failed.
+published objects are public, the planner's state is not, the endpoint enforces
+presigned POST policies, which is what confines each miner to its own folder, and uploads go
+out as plain bodies (DigitalOcean Spaces refuses botocore's aws-chunked uploads with checksum
+trailers). Every probe object is removed at the end, whatever failed.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class Probe:
             timeout=TIMEOUT,
         )
         self.client = self.store.client
+        self.sent: list[dict[str, str]] = []
+        self.client.meta.events.register("before-send.s3.PutObject", self._record)
         self.written: set[str] = set()
         self.body = f"planner doctor probe {token}\n".encode().ljust(PROBE_BYTES, b".")
 
@@ -100,6 +103,10 @@ class Probe:
             CacheControl=NO_STORE,
             **extra,
         )
+
+    def _record(self, request: Any, **_: Any) -> None:
+        """Keep the headers of each upload exactly as botocore sends them."""
+        self.sent.append({name.lower(): str(value) for name, value in request.headers.items()})
 
     def anonymous_get(self, key: str) -> requests.Response:
         return requests.get(f"{self.public_url}/{quote(key)}", timeout=TIMEOUT)
@@ -191,6 +198,42 @@ def _write_list_read(probe: Probe, report: Report) -> None:
         OK if body == probe.body else FAIL,
         f"{key} read back byte for byte" if body == probe.body else f"{key} read back wrong",
     )
+
+
+def streaming_headers(headers: dict[str, str]) -> list[str]:
+    """The headers of an aws-chunked upload with a checksum trailer, which Spaces refuses."""
+    found = []
+    if "aws-chunked" in headers.get("content-encoding", ""):
+        found.append(f"Content-Encoding: {headers['content-encoding']}")
+    if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
+        found.append(f"x-amz-content-sha256: {headers['x-amz-content-sha256']}")
+    if "x-amz-trailer" in headers:
+        found.append(f"x-amz-trailer: {headers['x-amz-trailer']}")
+    return found
+
+
+def _plain_uploads(probe: Probe, report: Report) -> None:
+    """The write probe's request as sent: a plain body, no aws-chunked, no trailer."""
+    if not probe.sent:
+        report.add("plain uploads", FAIL, "no upload was sent, so none could be checked")
+        return
+    found = sorted({h for headers in probe.sent for h in streaming_headers(headers)})
+    if found:
+        report.add(
+            "plain uploads",
+            FAIL,
+            f"the upload was sent with {', '.join(found)}: DigitalOcean Spaces refuses "
+            "aws-chunked uploads with checksum trailers; this botocore computes checksums "
+            "by default, and planner.store.s3_config must set request_checksum_calculation "
+            "to when_required",
+        )
+    else:
+        report.add(
+            "plain uploads",
+            OK,
+            "sent without aws-chunked encoding or checksum trailers "
+            "(what DigitalOcean Spaces accepts)",
+        )
 
 
 def _public_read(probe: Probe, report: Report) -> None:
@@ -346,6 +389,7 @@ def _cors(probe: Probe, report: Report) -> None:
 
 STEPS: tuple[Callable[[Probe, Report], None], ...] = (
     _write_list_read,
+    _plain_uploads,
     _public_read,
     _private_state,
     _presigned_post,

@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -21,6 +21,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 from clientkit.layout import Source, SourceError
 from clientkit.verify import HttpSource
 from planner.errors import PlannerError
+
+# botocore 1.36+ computes a CRC32 for every upload by default and, over HTTPS, streams it as an
+# aws-chunked body with a trailer (x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER).
+# DigitalOcean Spaces refuses such uploads; checksums only where the operation requires one
+# keep every request a plain body that any S3-compatible endpoint accepts.
+CHECKSUMS_WHEN_REQUIRED = {
+    "request_checksum_calculation": "when_required",
+    "response_checksum_validation": "when_required",
+}
+
+
+def s3_config(**options: Any) -> Config:
+    """The botocore configuration of every S3 client the project builds (planner, doctor,
+    signer): SigV4, checksums only when required, plus `options`."""
+    return Config(signature_version="s3v4", **CHECKSUMS_WHEN_REQUIRED, **options)
 
 
 class StoreError(PlannerError, SourceError):
@@ -174,8 +189,7 @@ class S3Store:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.acl = acl
         self.endpoint_url = endpoint_url
-        config = Config(
-            signature_version="s3v4",
+        config = s3_config(
             s3={"addressing_style": "path" if path_style else "auto"},
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=timeout,

@@ -21,7 +21,8 @@ from signer.errors import register_error_handlers, validation_error_response
 from signer.metagraph import MetagraphStore, Refresher, fetch_metagraph
 from signer.models import ErrorResponse
 from signer.proxy import TrustedProxies
-from signer.ratelimit import limit_hotkeys, make_limiter
+from signer.published import CurrentCache
+from signer.ratelimit import HotkeyQuota, make_limiter
 from signer.services import Services
 
 DESCRIPTION = """Issues short-lived S3 credentials (presigned POST / list URLs) scoped to a
@@ -122,9 +123,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     bodylimit.install(app)
     limiter = make_limiter(app, settings)
     body.install(app)  # after the per-address limit, before validation and the views
-    limit_hotkeys(limiter, api.miner_api, settings.ratelimit_miner, "miner")
-    limit_hotkeys(limiter, api.validator_api, settings.ratelimit_validator, "validator")
-    limit_hotkeys(limiter, legacy.status_api, settings.ratelimit_miner, "status")
     limiter.exempt(api.healthz)
     limiter.exempt(api.readyz)
     limiter.exempt(legacy.healthcheck)
@@ -138,8 +136,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
         clock=clock,
         store=store,
         limiter=limiter,
+        miner_quota=HotkeyQuota(limiter, settings.ratelimit_miner, "miner"),
+        validator_quota=HotkeyQuota(limiter, settings.ratelimit_validator, "validator"),
+        status_quota=HotkeyQuota(limiter, settings.ratelimit_miner, "status"),
         s3=make_client(settings) if settings.s3_bucket else None,
     )
+    if settings.published_is_url:
+        svc.current_cache = CurrentCache(settings.published)
+        svc.current_cache.start()
     if settings.metagraph_refresh > 0:
         svc.refresher = Refresher(
             store,

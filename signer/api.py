@@ -79,7 +79,7 @@ COMMON_ERRORS: dict[str | int, Any] = {
 VALIDATOR_403 = _error(
     "Not registered, no validator permit, or stake below the minimum",
     "insufficient_stake",
-    "validator stake 5000 is below the minimum of 20000 alpha",
+    "validator alpha stake 5000 is not above the minimum of 20000 alpha",
 )
 
 SIGNING_HOWTO = (
@@ -97,6 +97,15 @@ validator_api = APIBlueprint(
 public_api = APIBlueprint(
     "public", __name__, abp_tags=[Tag(name="public", description="No signature needed")]
 )
+
+
+def require_validator(svc: Services, hotkey: str) -> None:
+    """A validator under the configured stake rule, counted against its quota."""
+    settings = svc.settings
+    auth.require_validator(
+        svc.store.require(), hotkey, settings.min_validator_stake, settings.validator_stake_rule
+    )
+    svc.validator_quota.spend(hotkey)
 
 
 def _post_credential(svc: Services, folder: str) -> dict[str, Any]:
@@ -156,6 +165,7 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
         {"coldkey": body.coldkey},
     )
     auth.require_miner(svc.store.require(), hotkey, body.coldkey)
+    svc.miner_quota.spend(hotkey)
     epoch = svc.current_epoch()
     ttl = svc.settings.list_url_ttl
     issued = svc.reuse.get(epoch.id, hotkey, svc.now(), ttl)
@@ -197,6 +207,7 @@ def get_file_upload_url(body: FileUploadRequest) -> Response:
         ),
     )
     auth.require_miner(svc.store.require(), hotkey, None)
+    svc.miner_quota.spend(hotkey)
     epoch = svc.current_epoch()
     s3, bucket = svc.bucket()
     key = f"{credentials.miner_folder(hotkey, epoch.id)}job_id={body.job_id}/{body.filename}"
@@ -240,8 +251,9 @@ def _issue_folder_access(svc: Services, hotkey: str, epoch_id: str, ttl: int) ->
 
 {SIGNING_HOWTO}
 
-Who: a registered hotkey with a validator permit and at least SIGNER_MIN_VALIDATOR_STAKE
-alpha (20,000 by default).
+Who: a registered hotkey with a validator permit and an alpha stake strictly above
+SIGNER_MIN_VALIDATOR_STAKE (20,000 by default; SIGNER_VALIDATOR_STAKE_RULE chooses another
+rule).
 
 Grants: presigned ListObjectsV2 URLs of `data/hotkey=` (first page; use
 `/get-miner-list` for a miner's pages) and a presigned POST for
@@ -258,7 +270,7 @@ def get_validator_access(body: ValidatorAccessRequest) -> Response:
         body.signature,
         lambda: auth.VALIDATOR_ACCESS.format(timestamp=body.timestamp),
     )
-    auth.require_validator(svc.store.require(), hotkey, svc.settings.min_validator_stake)
+    require_validator(svc, hotkey)
     epoch = svc.current_epoch()
     upload = _post_credential(svc, credentials.validator_folder(hotkey, epoch.id))
     _, bucket = svc.bucket()
@@ -312,7 +324,7 @@ def validator_upload(body: ValidatorUploadRequest) -> Response:
         body.signature,
         lambda: auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp),
     )
-    auth.require_validator(svc.store.require(), hotkey, svc.settings.min_validator_stake)
+    require_validator(svc, hotkey)
     epoch = svc.current_epoch()
     allowed = [epoch.id]
     for _ in range(svc.settings.recent_epochs):
@@ -357,7 +369,7 @@ def get_miner_list(body: MinerListRequest) -> Response:
         body.signature,
         lambda: auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp),
     )
-    auth.require_validator(svc.store.require(), hotkey, svc.settings.min_validator_stake)
+    require_validator(svc, hotkey)
     s3, bucket = svc.bucket()
     ttl = svc.settings.list_url_ttl
     prefix = credentials.miner_root(body.miner_hotkey)
@@ -403,7 +415,7 @@ def get_miner_specific_access(body: MinerListRequest) -> Response:
         body.signature,
         lambda: auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp),
     )
-    auth.require_validator(svc.store.require(), hotkey, svc.settings.min_validator_stake)
+    require_validator(svc, hotkey)
     svc.bucket()
     ttl = svc.settings.list_url_ttl
     prefix = credentials.miner_root(body.miner_hotkey)
@@ -461,7 +473,7 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
             miner_hotkey=body.miner_hotkey, hotkey=body.hotkey, timestamp=body.timestamp
         ),
     )
-    auth.require_validator(svc.store.require(), hotkey, svc.settings.min_validator_stake)
+    require_validator(svc, hotkey)
     s3, bucket = svc.bucket()
     prefixes = (
         credentials.miner_root(body.miner_hotkey),
@@ -519,7 +531,7 @@ def current_assignment() -> BaseResponse:
     settings = svc.settings
     if settings.published_is_url:
         return redirect(published.current_url(settings.published), code=302)
-    body = published.read_current(settings.published, is_url=False)
+    body = published.read_current(settings.published)
     published.current_assignment(body, svc.current_epoch().id)
     return Response(
         body, mimetype="application/json", headers={"Cache-Control": _cache_control(svc)}
@@ -532,14 +544,23 @@ def current_assignment() -> BaseResponse:
     description="""No signature. The path older miner clients call: its query parameters
 (hotkey, signature, timestamp) are accepted and ignored, since an assignment is the same
 for everyone and is public once its epoch has started. Same body as
-`/assignments/current` plus `"success": true`.""",
+`/assignments/current` plus `"success": true`. When SIGNER_PUBLISHED is a base URL, the
+answer comes from the signer's copy of `<base>/current.json`, refreshed in the background
+every 10 s (at once when it is not the current epoch's), never from a request to the CDN.""",
     responses={200: LegacyAssignment, 503: NOT_REVEALED},
 )
 def legacy_current_assignment() -> Response:
     svc = services()
-    settings = svc.settings
-    body = published.read_current(settings.published, settings.published_is_url)
-    document = published.current_assignment(body, svc.current_epoch().id)
+    cache = svc.current_cache
+    if cache is None:
+        body = published.read_current(svc.settings.published)
+        document = published.current_assignment(body, svc.current_epoch().id)
+    else:
+        try:
+            document = published.current_assignment(cache.current(), svc.current_epoch().id)
+        except SignerError:
+            cache.wake()
+            raise
     response = jsonify({"success": True, **document})
     response.headers["Cache-Control"] = _cache_control(svc)
     return response

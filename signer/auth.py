@@ -102,15 +102,23 @@ def require_miner(snapshot: Snapshot, hotkey: str, coldkey: str | None) -> Neuro
     return neuron
 
 
-def require_validator(snapshot: Snapshot, hotkey: str, min_stake: float) -> Neuron:
-    """A registered hotkey with a validator permit and at least `min_stake` alpha."""
+def require_validator(
+    snapshot: Snapshot, hotkey: str, min_stake: float, rule: str = "alpha-above"
+) -> Neuron:
+    """A registered hotkey with a validator permit and enough stake under `rule` (one of
+    SIGNER_VALIDATOR_STAKE_RULE's values: which stake, and whether strictly above)."""
     neuron = registered(snapshot, hotkey)
     if not neuron.validator_permit:
         raise SignerError(403, "not_a_validator", "hotkey has no validator permit")
-    if neuron.stake < min_stake:
+    measure, _, comparison = rule.partition("-")
+    stake = neuron.stake if measure == "alpha" else neuron.total_stake
+    strict = comparison == "above"
+    if stake < min_stake or (strict and stake == min_stake):
+        relation = "above" if strict else "at least"
         raise SignerError(
             403,
             "insufficient_stake",
-            f"validator stake {neuron.stake:g} is below the minimum of {min_stake:g} alpha",
+            f"validator {measure} stake {stake:g} is not {relation} the minimum of "
+            f"{min_stake:g} alpha",
         )
     return neuron

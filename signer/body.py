@@ -1,8 +1,8 @@
 """Request bodies: one JSON object, parsed once and strictly, or a JSON 4xx naming why.
 
 Every signed endpoint takes a JSON object. Anything else is refused here, right after the
-per-address rate limit and before validation, the hotkey limit's count or a signature
-check looks at it:
+per-address rate limit and before validation or a signature check looks at it (the
+hotkey's quota is spent only after both, signer/ratelimit.py):
 
 - not JSON at all, or text the strict parser refuses (400): deep nesting (Python's parser
   raises RecursionError, once a 500 with a logged traceback), a key twice in one object
@@ -11,8 +11,8 @@ check looks at it:
   flask-openapi3 would otherwise parse a second time as JSON and validate, while the hotkey
   limiter, seeing no object, counted it for nobody.
 
-The parsed object is cached on the request (werkzeug's get_json cache), so the limiter's
-key, validation and the handler all read the same object.
+The parsed object is cached on the request (werkzeug's get_json cache), so validation and
+the handler read the same object.
 """
 
 from __future__ import annotations

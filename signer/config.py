@@ -98,7 +98,16 @@ class Settings(EnvSettings):
         alias="SIGNER_MIN_VALIDATOR_STAKE",
         ge=0,
         allow_inf_nan=False,
-        description="Smallest stake (alpha) of a validator, besides its permit.",
+        description="The stake (alpha) a validator must exceed, besides its permit.",
+    )
+    validator_stake_rule: Literal[
+        "alpha-above", "alpha-at-least", "total-above", "total-at-least"
+    ] = Field(
+        "alpha-above",
+        alias="SIGNER_VALIDATOR_STAKE_RULE",
+        description="Which stake is compared with the minimum and how: alpha-above (alpha "
+        "stake strictly above, the subnet's rule), alpha-at-least, total-above, "
+        "total-at-least (alpha plus root TAO times the TAO weight).",
     )
     ratelimit_storage: str = Field(
         "memory://",

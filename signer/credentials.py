@@ -12,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from clientkit.epochs import Epoch
+from planner.store import s3_config
 from signer.config import SIGV4_MAX_EXPIRES, Settings
 
 
 def make_client(settings: Settings) -> Any:
-    """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default.
+    """An S3 client that signs with SigV4, path-style for non-AWS endpoints by default, with
+    the planner's settings for Spaces (planner.store.s3_config).
 
     Presigning makes no call; listing for /s3/list does, and gives up well within
     gunicorn's 30 s worker timeout rather than hold a worker on a slow bucket.
@@ -30,8 +31,7 @@ def make_client(settings: Settings) -> Any:
         region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key_id,
         aws_secret_access_key=settings.s3_secret_access_key,
-        config=Config(
-            signature_version="s3v4",
+        config=s3_config(
             s3={"addressing_style": settings.s3_addressing_style},
             connect_timeout=5,
             read_timeout=10,

@@ -177,13 +177,17 @@ as the old server did. Nothing is recorded: validators score what miners upload.
 )
 def miner_status(body: MinerStatusRequest) -> Response:
     svc = services()
-    authenticate(
+    hotkey = authenticate(
         svc,
         body.hotkey,
         body.timestamp,
         body.signature,
         lambda: auth.MINER_STATUS.format(epoch_id=body.epoch_id, timestamp=body.timestamp),
     )
+    snapshot = svc.store.snapshot()
+    if snapshot is not None and hotkey in snapshot.neurons:
+        # Registered hotkeys only: a counter per free key pair would grow without bound.
+        svc.status_quota.spend(hotkey)
     epoch = svc.current_epoch()
     accepted = [epoch]
     for _ in range(svc.settings.recent_epochs):

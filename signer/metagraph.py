@@ -1,10 +1,15 @@
-"""The metagraph snapshot: who is registered, with which coldkey, permit and stake.
+"""The metagraph snapshot: who is registered, with which coldkey, permit and stakes.
 
 Requests read a JSON snapshot file, never the chain: bittensor costs most of a second to
 import and the chain may be unreachable. A refresher thread (or a cron running
 `signer sync-metagraph`) rewrites the file atomically; the store notices the new file,
 keeps the last good snapshot when a new one is unusable, and refuses to answer (503)
 once the snapshot is older than the configured maximum age.
+
+Unusable also means: no neurons at all (everyone would be refused as unregistered, so the
+signer is not ready rather than ready and useless) and a `fetchedAt` in the future (such a
+snapshot would never go stale). A snapshot file that disappears is reported by `/readyz`
+while the last good snapshot is served until it is too old.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from signer.errors import SignerError, SignerFailure
 
 log = logging.getLogger("signer")
 
+FUTURE_TOLERANCE = 60
+"""Seconds a snapshot's fetchedAt may be ahead of this server's clock (clock skew)."""
+
 
 class SnapshotError(SignerFailure, ValueError):
     """A snapshot file that cannot be used; the message says which part is wrong."""
@@ -39,6 +47,9 @@ class Neuron:
     coldkey: str
     validator_permit: bool
     stake: float
+    """Alpha stake: what the subnet's own API compares with its minimum."""
+    total_stake: float
+    """Alpha plus TAO stake times the TAO weight (what validator permits are based on)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class _NeuronEntry(BaseModel):
     coldkey: str
     validatorPermit: bool
     stake: float = Field(ge=0)
+    totalStake: float | None = Field(default=None, ge=0)
 
     @field_validator("hotkey", "coldkey")
     @classmethod
@@ -67,7 +79,7 @@ class _NeuronEntry(BaseModel):
             raise ValueError("not an SS58 address") from None
         return value
 
-    @field_validator("stake", mode="before")
+    @field_validator("stake", "totalStake", mode="before")
     @classmethod
     def _integral_stake(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -98,12 +110,18 @@ def parse_snapshot(data: Any, netuid: int) -> Snapshot:
         raise SnapshotError("fetchedAt: not an ISO-8601 instant") from None
     if fetched.tzinfo is None:
         raise SnapshotError("fetchedAt: needs a timezone (e.g. 2026-11-25T16:00:00Z)")
+    if not doc.neurons:
+        raise SnapshotError(
+            f"neurons: the snapshot of netuid {doc.netuid} at block {doc.block} lists no "
+            "neurons, so every hotkey would be refused"
+        )
     neurons: dict[str, Neuron] = {}
     for entry in doc.neurons:
         if entry.hotkey in neurons:
             raise SnapshotError(f"neurons: hotkey of uid {entry.uid} appears twice")
+        total = entry.stake if entry.totalStake is None else entry.totalStake
         neurons[entry.hotkey] = Neuron(
-            entry.uid, entry.hotkey, entry.coldkey, entry.validatorPermit, entry.stake
+            entry.uid, entry.hotkey, entry.coldkey, entry.validatorPermit, entry.stake, total
         )
     return Snapshot(doc.netuid, doc.block, fetched.astimezone(UTC), neurons)
 
@@ -144,8 +162,10 @@ def iso(instant: datetime) -> str:
 def snapshot_from_metagraph(metagraph: Any, fetched_at: datetime) -> dict[str, Any]:
     """The snapshot document for a bittensor `Metagraph` (what `subnets.metagraph()` returns).
 
-    `stake` is the neuron's total stake weight in the subnet's alpha, the figure validator
-    permits are based on.
+    `stake` is the neuron's alpha stake in the subnet (bittensor's `alpha_stake`), the figure
+    the subnet's own API compares with its validator minimum; `totalStake` is its total stake
+    weight (`total_stake`: alpha plus TAO times the TAO weight), the figure validator permits
+    are based on.
     """
     return {
         "netuid": int(metagraph.netuid),
@@ -157,7 +177,8 @@ def snapshot_from_metagraph(metagraph: Any, fetched_at: datetime) -> dict[str, A
                 "hotkey": str(neuron.hotkey),
                 "coldkey": str(neuron.coldkey),
                 "validatorPermit": bool(neuron.validator_permit),
-                "stake": float(neuron.total_stake.amount),
+                "stake": float(neuron.alpha_stake.amount),
+                "totalStake": float(neuron.total_stake.amount),
             }
             for neuron in metagraph.neurons
         ],
@@ -197,20 +218,38 @@ class MetagraphStore:
             info = self.path.stat()
         except OSError:
             with self._lock:
-                if self._snapshot is None:
-                    self.problem = f"no metagraph snapshot at {self.path} yet"
+                self._stamp = None
+                self.problem = self._missing()
                 return self._snapshot
         stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         with self._lock:
             if stamp != self._stamp:
                 self._stamp = stamp
                 try:
-                    self._snapshot = load_snapshot(self.path, self.netuid)
+                    self._snapshot = self._check_date(load_snapshot(self.path, self.netuid))
                     self.problem = None
                 except SnapshotError as exc:
                     self.problem = str(exc)
                     log.warning("metagraph snapshot unusable, keeping the last good one: %s", exc)
             return self._snapshot
+
+    def _missing(self) -> str:
+        if self._snapshot is None:
+            return f"no metagraph snapshot at {self.path} yet"
+        return (
+            f"the snapshot file {self.path} is missing (deleted?); serving the last good "
+            f"snapshot (block {self._snapshot.block}) until it is too old"
+        )
+
+    def _check_date(self, snapshot: Snapshot) -> Snapshot:
+        ahead = -self.age(snapshot)
+        if ahead > FUTURE_TOLERANCE:
+            raise SnapshotError(
+                f"{self.path}: fetchedAt {iso(snapshot.fetched_at)} is {int(ahead)} s ahead of "
+                "this server's clock; such a snapshot would never go stale (check the clock "
+                "of the machine that wrote it)"
+            )
+        return snapshot
 
     def age(self, snapshot: Snapshot) -> float:
         return self.clock() - snapshot.fetched_at.timestamp()

@@ -3,11 +3,19 @@
 The signer only relays it: the planner decides what is revealed and when. What the
 signer adds is a check that the file really is the current epoch's, so a stale CDN copy
 or a cron that has not run yet shows up as a clear 503 instead of last epoch's zipcodes.
+
+From a base URL, requests never wait for the CDN: a background thread keeps the last good
+copy, refreshing it every few seconds (at once when it no longer is the current epoch's),
+and requests answer from that copy. A slow or hanging CDN then delays the copy, never a
+worker.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +25,87 @@ from signer.errors import SignerError
 
 CURRENT = "current.json"
 FETCH_TIMEOUT = 5.0
+REFRESH_SECONDS = 10.0
+MIN_GAP_SECONDS = 1.0
+"""Between two fetches, even when requests ask for a fresh copy at an epoch's start."""
+
+log = logging.getLogger("signer")
 
 
 def current_url(base_url: str) -> str:
     return f"{base_url.rstrip('/')}/{CURRENT}"
 
 
-def read_current(location: str, is_url: bool) -> bytes:
-    """The bytes of current.json, or 503 when there is none to read."""
-    if is_url:
-        try:
-            response = requests.get(current_url(location), timeout=FETCH_TIMEOUT)
-        except requests.RequestException:
-            raise _unavailable("the published files could not be reached") from None
-        if response.status_code == 404:
-            raise _not_revealed("no current.json has been published yet")
-        if response.status_code != 200:
-            raise _unavailable(f"the published files answered HTTP {response.status_code}")
-        return response.content
+def read_current(folder: str) -> bytes:
+    """The bytes of current.json in a local folder, or 503 when there is none to read."""
     try:
-        return (Path(location) / CURRENT).read_bytes()
+        return (Path(folder) / CURRENT).read_bytes()
     except FileNotFoundError:
         raise _not_revealed("no current.json has been published yet") from None
     except OSError:
         raise _unavailable("the published folder cannot be read") from None
+
+
+class CurrentCache:
+    """The last good current.json from a base URL, refreshed by a background thread."""
+
+    def __init__(
+        self, base_url: str, interval: float = REFRESH_SECONDS, timeout: float = FETCH_TIMEOUT
+    ) -> None:
+        self.url = current_url(base_url)
+        self.interval = interval
+        self.timeout = timeout
+        self._body: bytes | None = None
+        self._refusal = _unavailable("the published current.json has not been fetched yet")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="published-refresher", daemon=True)
+
+    def current(self) -> bytes:
+        """The last good copy (never a network call), or 503 saying why there is none."""
+        body = self._body
+        if body is None:
+            raise self._refusal
+        return body
+
+    def refresh_once(self) -> bool:
+        """One fetch: True when a copy was stored. Failures keep the last good copy."""
+        try:
+            response = requests.get(self.url, timeout=self.timeout)
+        except requests.RequestException as exc:
+            return self._failed(
+                _unavailable("the published files could not be reached"), type(exc).__name__
+            )
+        if response.status_code == 404:
+            return self._failed(_not_revealed("no current.json has been published yet"), "HTTP 404")
+        if response.status_code != 200:
+            detail = f"the published files answered HTTP {response.status_code}"
+            return self._failed(_unavailable(detail), f"HTTP {response.status_code}")
+        self._body = response.content
+        return True
+
+    def _failed(self, refusal: SignerError, reason: str) -> bool:
+        self._refusal = refusal
+        log.warning("fetching %s failed (%s); keeping the last good copy", self.url, reason)
+        return False
+
+    def wake(self) -> None:
+        """Ask the thread for a fresh copy now (the copy is not the current epoch's)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh_once()
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            time.sleep(MIN_GAP_SECONDS)
 
 
 def current_assignment(body: bytes, epoch_id: str) -> dict[str, Any]:

@@ -1,7 +1,15 @@
-"""Rate limits per remote address (before anything else) and per verified hotkey.
+"""Rate limits per remote address (before anything else) and per registered hotkey.
 
-A hotkey's quota is spent only by requests whose signature verified, so nobody can use
-up a miner's quota by sending requests in its name with a bad signature.
+A hotkey's quota is spent only once its signature has verified and the metagraph shows it in
+the role the endpoint serves: nobody can use up a miner's quota by sending requests in its name
+with a bad signature, and free key pairs that sign correctly but are not registered leave no
+counter behind (the per-address limit still applies to them), so the counters stay bounded by
+the subnet's size.
+
+The quota is spent with one atomic increment in the limiter's storage and refused when that
+increment passes the limit. Checking first and counting after the answer would let concurrent
+requests, in several workers or instances sharing a Redis, all pass the check before any is
+counted.
 """
 
 from __future__ import annotations
@@ -9,33 +17,17 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import Blueprint, Flask, g, request
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
 from limits.storage import Storage
 
 from signer.config import ConfigError, Settings
+from signer.errors import SignerError
 
-
-def claimed_hotkey() -> str:
-    """The hotkey a request names (checked later): X-Tao-Signed-By for a header-signed
-    request (signer/taoauth.py), else the body's `hotkey`; '-' when it names none.
-
-    The body is read by the strict parser (signer/body.py) and cached, so this is the object
-    that validation and the signature check see next; anything else is refused right after
-    the limits are checked, so it cannot be verified under another key.
-    """
-    signed_by = request.headers.get("X-Tao-Signed-By")
-    if signed_by is not None:
-        return signed_by.strip() or "-"
-    body = request.get_json(silent=True)
-    hotkey = body.get("hotkey") if isinstance(body, dict) else None
-    return hotkey if isinstance(hotkey, str) and hotkey else "-"
-
-
-def signature_verified(_response: object) -> bool:
-    return g.get("verified_hotkey") is not None
+KEY_PREFIX = "signer"
 
 
 def make_limiter(app: Flask, settings: Settings) -> Limiter:
@@ -44,12 +36,15 @@ def make_limiter(app: Flask, settings: Settings) -> Limiter:
         application_limits=[settings.ratelimit_address],
         storage_uri=storage_uri(settings.ratelimit_storage),
         strategy="fixed-window",
-        key_prefix="signer",
+        key_prefix=KEY_PREFIX,
     )
     try:
         limiter.init_app(app)
     except ConfigurationError as exc:
-        raise ConfigError(f"SIGNER_RATELIMIT_STORAGE: {exc}") from None
+        raise ConfigError(
+            f"SIGNER_RATELIMIT_STORAGE: {exc} (a redis:// or rediss:// URL needs the "
+            "`redis` extra: pip install 'subnet46-epochs[redis]')"
+        ) from None
     return limiter
 
 
@@ -58,15 +53,27 @@ def storage_uri(setting: str) -> str:
     return "signer-memory://" if setting.rstrip("/") == "memory:" else setting
 
 
-def limit_hotkeys(limiter: Limiter, blueprint: Blueprint, limits: str, scope: str) -> None:
-    """One quota per hotkey shared by every endpoint of `blueprint`."""
-    limiter.shared_limit(
-        limits,
-        scope=scope,
-        key_func=claimed_hotkey,
-        deduct_when=signature_verified,
-        override_defaults=False,
-    )(blueprint)
+class HotkeyQuota:
+    """One quota per hotkey for a group of endpoints (`scope`: miner, validator, status)."""
+
+    def __init__(self, limiter: Limiter, limits: str, scope: str) -> None:
+        self.limiter = limiter
+        self.items: list[RateLimitItem] = parse_many(limits)
+        self.scope = scope
+
+    def spend(self, hotkey: str) -> None:
+        """Count one request of `hotkey`, or refuse it with 429 once a limit is passed."""
+        strategy = self.limiter.limiter
+        for item in self.items:
+            if not strategy.hit(item, KEY_PREFIX, self.scope, hotkey):
+                reset = strategy.get_window_stats(item, KEY_PREFIX, self.scope, hotkey).reset_time
+                retry = max(1, int(reset - time.time()))
+                raise SignerError(
+                    429,
+                    "rate_limited",
+                    f"rate limit exceeded ({item}); retry in {retry} s",
+                    headers={"Retry-After": str(retry)},
+                )
 
 
 SWEEP_SECONDS = 1.0

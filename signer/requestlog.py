@@ -1,9 +1,11 @@
-"""One JSON line per request: who, what, outcome and latency; never a signature or secret."""
+"""One JSON line per request: who, what, outcome, latency and which worker process answered;
+never a signature or secret."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 
 from flask import Flask, Response, g, request
@@ -28,6 +30,7 @@ def install(app: Flask) -> None:
             "hotkey": g.get("hotkey"),
             "verified": g.get("verified_hotkey") is not None,
             "latencyMs": round((time.perf_counter() - started) * 1000, 2),
+            "pid": os.getpid(),
         }
         log.info(json.dumps(entry))
         return response

@@ -1,4 +1,4 @@
-"""What the views share: settings, the clock, the metagraph store, the S3 client, the limiter."""
+"""What the views share: settings, the clock, the metagraph store, the S3 client, the limits."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from clientkit.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
+from signer.published import CurrentCache
+from signer.ratelimit import HotkeyQuota
 from signer.reuse import Reuse
 
 
@@ -23,8 +25,13 @@ class Services:
     clock: Callable[[], float]
     store: MetagraphStore
     limiter: Limiter
+    miner_quota: HotkeyQuota
+    validator_quota: HotkeyQuota
+    status_quota: HotkeyQuota
     s3: Any | None
     refresher: Refresher | None = None
+    current_cache: CurrentCache | None = None
+    """current.json from SIGNER_PUBLISHED when it is a URL (None for a folder)."""
     reuse: Reuse = field(default_factory=Reuse)
 
     def now(self) -> float:

@@ -19,6 +19,7 @@ from signer.config import ENV_NAMES
 
 from servers import signer_client
 from servers.drand_relay import Relay, drand_relay
+from servers.redis_server import RedisServer, redis_server
 from servers.seaweed import S3Endpoint, s3_endpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +42,20 @@ def s3_bucket(s3_server: S3Endpoint) -> Iterator[str]:
     bucket = s3_server.create_bucket()
     yield bucket
     s3_server.delete_bucket(bucket)
+
+
+@pytest.fixture(scope="session")
+def redis_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis-protocol server (redis-server or valkey-server) on loopback for the session."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_session: RedisServer) -> str:
+    """The session's server, emptied for this test: `redis://127.0.0.1:PORT`."""
+    redis_session.flush()
+    return redis_session.url
 
 
 # --- planner -------------------------------------------------------------------------------

@@ -124,3 +124,23 @@ def test_attack_benchmark_scores_every_epoch_and_costs_each_guess(tmp_path):
     # 12 epochs: a zipcode never chosen waits 13 (counted from the epoch before the first).
     assert 0 < run["worstGapEpochs"] <= 13
     assert run["worstGapDays"] == pytest.approx(run["worstGapEpochs"] * 4 / 24, abs=0.01)
+
+
+def test_limiter_benchmark_leaves_no_counter_for_unregistered_hotkeys(tmp_path):
+    document = run_short("limiter", tmp_path)
+    flood = document["unregistered"]
+    assert flood["requests"] == 2000
+    assert flood["statuses"] == {"403": 2000}
+    assert flood["hotkeyCounters"] == 0
+    assert document["countersForRegistered"] == 2 * document["registeredMiners"]
+    assert document["ifCountedAnyway"]["bytesPerHotkey"] > 0
+
+
+def test_legacy_benchmark_answers_every_request_while_the_cdn_hangs(tmp_path):
+    document = run_short("legacy", tmp_path)
+    for key in ("legacyWhileCdnHangs", "folderAccessWhileCdnHangs"):
+        figures = document[key]
+        assert figures["requests"] > 0
+        assert figures["non200"] == 0
+        assert 0 < figures["p50Ms"] <= figures["p99Ms"] <= figures["maxMs"]
+    assert document["cdnRequestsHeldAtEnd"] >= 1

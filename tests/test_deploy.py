@@ -126,8 +126,23 @@ KNOWN_FIELDS: dict[str, frozenset[str]] = {
     "env": frozenset({"key", "value", "scope", "type"}),
     "github": frozenset({"repo", "branch", "deploy_on_push"}),
     "schedule": frozenset({"cron", "time_zone"}),
+    "database": frozenset(
+        [
+            "name",
+            "engine",
+            "version",
+            "size",
+            "num_nodes",
+            "production",
+            "cluster_name",
+            "db_name",
+            "db_user",
+        ]
+    ),
     "alert": frozenset({"rule", "disabled", "operator", "value", "window"}),
 }
+# godo's AppDatabaseSpecEngine values.
+DATABASE_ENGINES = {"UNSET", "MYSQL", "PG", "REDIS", "MONGODB", "KAFKA", "OPENSEARCH", "VALKEY"}
 JOB_KINDS = {"UNSPECIFIED", "PRE_DEPLOY", "POST_DEPLOY", "FAILED_DEPLOY", "SCHEDULED"}
 ENV_SCOPES = {"UNSET", "RUN_TIME", "BUILD_TIME", "RUN_AND_BUILD_TIME"}
 ENV_TYPES = {"GENERAL", "SECRET"}
@@ -200,8 +215,28 @@ def test_every_key_is_a_field_of_digitaloceans_app_spec(spec):
             assert env["scope"] in ENV_SCOPES
             assert env.get("type", "GENERAL") in ENV_TYPES
             assert "value" not in env or isinstance(env["value"], str), env["key"]
-    names = [c["name"] for _, c in _components(spec)]
+    for database in spec.get("databases", []):
+        assert not _unknown(database, "database"), database["name"]
+        assert COMPONENT_NAME.fullmatch(database["name"])
+        assert database["engine"] in DATABASE_ENGINES
+        assert isinstance(database.get("version", ""), str)
+    names = [c["name"] for _, c in _components(spec)] + [
+        d["name"] for d in spec.get("databases", [])
+    ]
     assert len(names) == len(set(names))
+
+
+def test_two_signer_instances_share_their_limits_in_managed_valkey(spec):
+    """memory:// counts per process; several instances need the shared store."""
+    (signer,) = spec["services"]
+    assert signer["instance_count"] == 2
+    (database,) = spec["databases"]
+    assert database["engine"] == "VALKEY"
+    # Only PostgreSQL has dev databases: Valkey is attached as an existing managed cluster.
+    assert database["production"] is True and database["cluster_name"]
+    storage = _envs(signer)["SIGNER_RATELIMIT_STORAGE"]
+    assert storage["value"] == "${" + database["name"] + ".DATABASE_URL}"
+    assert load_settings({"SIGNER_METAGRAPH": "m.json"}).ratelimit_storage == "memory://"
 
 
 def test_the_signer_is_health_checked_on_healthz_and_runs_the_procfile_command(spec, client):
@@ -210,8 +245,11 @@ def test_the_signer_is_health_checked_on_healthz_and_runs_the_procfile_command(s
     assert signer["health_check"]["http_path"] == "/healthz"
     assert client.get("/healthz").status_code == 200
     assert signer["run_command"] == procfile_web()
-    assert shlex.split(signer["run_command"])[0] == "gunicorn"
-    assert "'signer:create_app()'" in signer["run_command"]
+    command = shlex.split(signer["run_command"])
+    assert command[0] == "gunicorn"
+    assert command[-1] == "signer:create_app()"
+    # App Platform's Python buildpack asks for it: gunicorn's heartbeat files off the disk.
+    assert command[command.index("--worker-tmp-dir") + 1] == "/dev/shm"
 
 
 def test_the_planner_tick_is_a_scheduled_job_every_few_minutes(spec):
@@ -293,10 +331,12 @@ def test_both_components_build_from_the_same_source(spec):
 
 
 def test_the_python_buildpack_finds_the_project_and_its_python():
-    """App Platform's buildpack detects requirements.txt and reads .python-version.
+    """App Platform's buildpack detects requirements.txt and reads runtime.txt (DigitalOcean's
+    documented way; its buildpack does not read .python-version, kept for local tools).
 
     The base install is only the client kit: the app needs the planner's and the signer's
-    extras, and the chain's (the signer refreshes its metagraph from it).
+    extras, the chain's (the signer refreshes its metagraph from it) and redis (the two
+    signer instances share their limits in managed Valkey).
     """
     lines = [
         line.strip()
@@ -305,11 +345,14 @@ def test_the_python_buildpack_finds_the_project_and_its_python():
     ]
     (line,) = lines
     (extras,) = re.fullmatch(r"\.\[([\w,]+)\]", line).groups()
-    assert {"planner", "signer", "chain"} <= set(extras.split(","))
+    assert {"planner", "signer", "chain", "redis"} <= set(extras.split(","))
     version = (REPO / ".python-version").read_text(encoding="utf-8").strip()
+    runtime = (REPO / "runtime.txt").read_text(encoding="utf-8").strip()
+    assert runtime == f"python-{version}"
     setup = configparser.ConfigParser()
     setup.read(REPO / "setup.cfg")
     minimum = setup["options"]["python_requires"].removeprefix(">=")
+    assert "redis" in setup["options.extras_require"]["redis"]
     assert re.fullmatch(r"3\.\d+", version)
     assert tuple(map(int, version.split("."))) >= tuple(map(int, minimum.split(".")))
 

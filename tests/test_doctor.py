@@ -73,6 +73,8 @@ def test_a_ready_bucket_passes_every_step(s3_server: S3Endpoint, s3_bucket: str)
         f"ok   write: _planner/doctor-{TOKEN}.txt (64 bytes)",
         f"ok   list: the listing shows _planner/doctor-{TOKEN}.txt",
         f"ok   read: _planner/doctor-{TOKEN}.txt read back byte for byte",
+        "ok   plain uploads: sent without aws-chunked encoding or checksum trailers "
+        "(what DigitalOcean Spaces accepts)",
         f"ok   public read: {base}/epochs/doctor-{TOKEN}.txt readable without credentials",
         f"ok   published index: {base}/index.json readable without credentials",
         f"ok   private state: not readable without credentials (_planner/doctor-{TOKEN}.txt "
@@ -96,13 +98,14 @@ def test_cli_prints_each_step_and_says_ready(s3_server: S3Endpoint, s3_bucket: s
         "ok   write",
         "ok   list",
         "ok   read",
+        "ok   plain uploads",
         "ok   public read",
         "ok   private state",
         "ok   presigned POST",
         "warn CORS",
         "ok   cleanup",
     ]
-    assert lines[7].startswith("warn CORS: no CORS rules")
+    assert lines[8].startswith("warn CORS: no CORS rules")
     assert lines[-1] == f"s3://{s3_bucket} @ {s3_server.endpoint_url} is ready"
     assert keys(s3_server, s3_bucket) == []
 

@@ -389,10 +389,46 @@ def test_validator_below_minimum_stake_is_403(client, path, make):
     assert "20000" in response.json["detail"]
 
 
+def dave_with(signer_config, **settings: str):
+    """Dave's /get-validator-access answer: alpha stake 5,000, total stake 25,000 (root)."""
+    client = create_app({**signer_config, **settings}).test_client()
+    return client.post("/get-validator-access", json=sc.validator_access("//Dave"))
+
+
 def test_minimum_stake_is_configurable(signer_config):
-    client = create_app({**signer_config, "SIGNER_MIN_VALIDATOR_STAKE": "5000"}).test_client()
-    assert (
-        client.post("/get-validator-access", json=sc.validator_access("//Dave")).status_code == 200
+    assert dave_with(signer_config, SIGNER_MIN_VALIDATOR_STAKE="4999.5").status_code == 200
+
+
+def test_alpha_stake_must_be_strictly_above_the_minimum(signer_config):
+    """The subnet's API: alpha stake > minimum. Equal is not enough."""
+    refused = dave_with(signer_config, SIGNER_MIN_VALIDATOR_STAKE="5000")
+    assert refused.status_code == 403
+    assert refused.json == {
+        "error": "insufficient_stake",
+        "detail": "validator alpha stake 5000 is not above the minimum of 5000 alpha",
+    }
+    at_least = dave_with(
+        signer_config,
+        SIGNER_MIN_VALIDATOR_STAKE="5000",
+        SIGNER_VALIDATOR_STAKE_RULE="alpha-at-least",
+    )
+    assert at_least.status_code == 200
+
+
+def test_root_stake_does_not_make_a_validator(signer_config):
+    """Dave's total stake (25,000, mostly root TAO) passes 20,000; his alpha (5,000) does not."""
+    refused = dave_with(signer_config)
+    assert refused.status_code == 403
+    assert refused.json["detail"] == (
+        "validator alpha stake 5000 is not above the minimum of 20000 alpha"
+    )
+    by_total = dave_with(signer_config, SIGNER_VALIDATOR_STAKE_RULE="total-above")
+    assert by_total.status_code == 200
+    at_total = dave_with(
+        signer_config, SIGNER_VALIDATOR_STAKE_RULE="total-above", SIGNER_MIN_VALIDATOR_STAKE="25000"
+    )
+    assert at_total.json["detail"] == (
+        "validator total stake 25000 is not above the minimum of 25000 alpha"
     )
 
 
@@ -540,9 +576,9 @@ def test_demo_metagraph_matches_the_documented_keys():
     rows = {n["hotkey"]: n for n in demo["neurons"]}
     assert demo["netuid"] == 46
     assert rows[sc.address("//Alice")]["validatorPermit"] is True
-    assert rows[sc.address("//Alice")]["stake"] >= 20000
+    assert rows[sc.address("//Alice")]["stake"] > 20000
     assert rows[sc.address("//Dave")]["validatorPermit"] is True
-    assert rows[sc.address("//Dave")]["stake"] < 20000
+    assert rows[sc.address("//Dave")]["stake"] < 20000 < rows[sc.address("//Dave")]["totalStake"]
     for miner in ("//Bob", "//Charlie"):
         assert rows[sc.address(miner)]["coldkey"] == sc.address(f"{miner}//stash")
         assert rows[sc.address(miner)]["validatorPermit"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from signer import create_app
 
 from servers import signer_client as sc
 from servers.seaweed import free_ports
-from servers.static_http import serve_folder
+from servers.static_http import cdn
 
 
 def assignment(epoch_id: str = sc.EPOCH) -> bytes:
@@ -108,18 +109,68 @@ def test_published_url_redirects_to_the_cdn(signer_config):
     assert response.headers["Location"] == "https://cdn.example.com/s46/current.json"
 
 
-def test_legacy_path_fetches_from_the_published_url(signer_config, published):
-    (published / "current.json").write_bytes(assignment())
-    with serve_folder(published) as base:
-        client = create_app({**signer_config, "SIGNER_PUBLISHED": base}).test_client()
+def legacy_answer(client, attempts: int = 600):
+    """The legacy path's answer once the background copy is in (retries: a slow machine)."""
+    for _ in range(attempts):
         response = client.get("/api/v1/zipcode-assignments/current")
+        if response.status_code == 200 or response.json["error"] != "assignment_unavailable":
+            return response
+        time.sleep(0.1)
+    return response
+
+
+def test_legacy_path_answers_from_a_copy_of_the_published_url(signer_config, published):
+    (published / "current.json").write_bytes(assignment())
+    with cdn(published) as site:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
+        response = legacy_answer(client)
         assert response.status_code == 200
-        assert response.json["success"] is True
-        assert response.json["epochId"] == sc.EPOCH
+        assert response.json == {"success": True, **json.loads(assignment())}
+        fetched = site.requests
         (published / "current.json").unlink()
-        missing = client.get("/api/v1/zipcode-assignments/current")
-        assert missing.status_code == 503
-        assert missing.json["error"] == "not_revealed"
+        kept = client.get("/api/v1/zipcode-assignments/current")
+        assert kept.status_code == 200
+        assert kept.json["epochId"] == sc.EPOCH
+    assert fetched >= 1
+
+
+def test_legacy_path_answers_from_its_copy_while_the_cdn_hangs(signer_config, published):
+    """A hanging CDN holds the background refresh, not the request: the copy answers."""
+    (published / "current.json").write_bytes(assignment())
+    with cdn(published) as site:
+        app = create_app({**signer_config, "SIGNER_PUBLISHED": site.url})
+        client = app.test_client()
+        assert legacy_answer(client).status_code == 200
+        site.hang()
+        app.extensions["signer"].current_cache.wake()
+        assert site.wait_for_hanging_request(timeout=60)
+        for _ in range(8):
+            response = client.get("/api/v1/zipcode-assignments/current")
+            assert response.status_code == 200
+            assert response.json["epochId"] == sc.EPOCH
+        assert site.hanging >= 1, "the CDN was released before the answers"
+
+
+def test_a_copy_of_last_epoch_asks_for_a_fresh_one(signer_config, published):
+    (published / "current.json").write_bytes(assignment("2026-11-25T12-00-00"))
+    with cdn(published) as site:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
+        stale = legacy_answer(client)
+        assert (stale.status_code, stale.json["error"]) == (503, "not_revealed")
+        (published / "current.json").write_bytes(assignment())
+        for _ in range(600):
+            if client.get("/api/v1/zipcode-assignments/current").status_code == 200:
+                break
+            time.sleep(0.1)
+        assert client.get("/api/v1/zipcode-assignments/current").json["epochId"] == sc.EPOCH
+
+
+def test_nothing_at_the_published_url_yet_is_not_revealed(signer_config, published):
+    with cdn(published) as site:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
+        response = legacy_answer(client)
+        assert (response.status_code, response.json["error"]) == (503, "not_revealed")
+        assert "Retry-After" in response.headers
 
 
 def test_unreachable_published_url_is_503(signer_config):

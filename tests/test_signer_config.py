@@ -61,6 +61,7 @@ def test_testnet_and_a_published_url():
         ({**BASE, "S3_ENDPOINT_URL": "nyc3.example"}, "S3_ENDPOINT_URL must be an http"),
         ({**BASE, "SIGNER_CDN_URL": "ftp://x"}, "SIGNER_CDN_URL must be an http"),
         ({**BASE, "S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE must be one of"),
+        ({**BASE, "SIGNER_VALIDATOR_STAKE_RULE": "stake>"}, "SIGNER_VALIDATOR_STAKE_RULE must be"),
         ({**BASE, "S3_BUCKET": "b", "S3_ACCESS_KEY_ID": "k"}, "S3_SECRET_ACCESS_KEY are required"),
     ],
     ids=[
@@ -74,6 +75,7 @@ def test_testnet_and_a_published_url():
         "endpoint",
         "cdn",
         "style",
+        "rule",
         "secret",
     ],
 )

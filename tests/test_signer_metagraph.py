@@ -43,21 +43,35 @@ def test_demo_snapshot_parses():
     assert len(snapshot.neurons) == 4
     alice = snapshot.neurons[sc.address("//Alice")]
     assert (alice.uid, alice.validator_permit, alice.stake) == (0, True, 50000.0)
+    assert alice.total_stake == 65000.0
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (lambda d: d.pop("neurons"), "neurons: Field required"),
+        (lambda d: d.update(neurons=[]), "neurons: .* at block 6543210 lists no neurons"),
         (lambda d: d.update(netuid=13), "netuid 13, this signer serves 46"),
         (lambda d: d["neurons"][1].update(hotkey="5Fnot-an-address"), "neurons.1.hotkey"),
         (lambda d: d["neurons"][2].update(stake=-1), "neurons.2.stake"),
+        (lambda d: d["neurons"][3].update(totalStake="x"), "neurons.3.totalStake"),
         (lambda d: d["neurons"][0].update(validatorPermit="yes"), "neurons.0.validatorPermit"),
         (lambda d: d.update(fetchedAt="yesterday"), "fetchedAt: not an ISO-8601 instant"),
         (lambda d: d.update(fetchedAt="2026-11-25T16:00:00"), "fetchedAt: needs a timezone"),
         (lambda d: d["neurons"].append(dict(d["neurons"][0], uid=9)), "uid 9 appears twice"),
     ],
-    ids=["no-neurons", "netuid", "hotkey", "stake", "permit", "date", "naive", "duplicate"],
+    ids=[
+        "no-neurons",
+        "empty",
+        "netuid",
+        "hotkey",
+        "stake",
+        "total",
+        "permit",
+        "date",
+        "naive",
+        "duplicate",
+    ],
 )
 def test_bad_snapshots_are_refused_with_the_place(change, message):
     document = demo_document()
@@ -85,18 +99,30 @@ def test_snapshot_from_metagraph_is_the_file_format():
                 "hotkey": sc.address("//Alice"),
                 "coldkey": sc.address("//Alice//stash"),
                 "validatorPermit": True,
-                "stake": 61234.5,
+                "stake": 30617.25,
+                "totalStake": 61234.5,
             },
             {
                 "uid": 1,
                 "hotkey": sc.address("//Eve"),
                 "coldkey": sc.address("//Eve//stash"),
                 "validatorPermit": False,
-                "stake": 10.0,
+                "stake": 5.0,
+                "totalStake": 10.0,
             },
         ],
     }
-    assert parse_snapshot(document, 46).neurons[sc.address("//Eve")].stake == 10.0
+    eve = parse_snapshot(document, 46).neurons[sc.address("//Eve")]
+    assert (eve.stake, eve.total_stake) == (5.0, 10.0)
+
+
+def test_a_snapshot_without_total_stake_counts_alpha_as_total():
+    """Snapshots written by hand (or by an older sync) may carry `stake` alone."""
+    document = demo_document()
+    for neuron in document["neurons"]:
+        neuron.pop("totalStake")
+    alice = parse_snapshot(document, 46).neurons[sc.address("//Alice")]
+    assert (alice.stake, alice.total_stake) == (50000.0, 50000.0)
 
 
 def test_write_snapshot_replaces_whole_files_and_leaves_no_temporaries(tmp_path):
@@ -126,6 +152,7 @@ def test_store_picks_up_a_new_file_and_keeps_the_last_good_one(tmp_path):
     assert "block: Field required" in store.status()["problem"]
     path.unlink()
     assert store.snapshot() is kept
+    assert "is missing (deleted?)" in store.status()["problem"]
 
 
 def test_store_fails_closed_past_the_maximum_age(tmp_path):
@@ -214,6 +241,55 @@ def test_readyz_without_bucket_or_snapshot_is_503(signer_config, tmp_path):
     assert response.json["bucket"]["configured"] is False
     assert response.json["metagraph"]["available"] is False
     assert "no metagraph snapshot" in response.json["metagraph"]["problem"]
+
+
+def readyz_for(signer_config, path: Path):
+    return create_app({**signer_config, "SIGNER_METAGRAPH": str(path)}).test_client()
+
+
+def test_readyz_refuses_a_snapshot_from_the_future(signer_config, tmp_path):
+    """fetchedAt ahead of the clock would never go stale (even with an age limit)."""
+    path = tmp_path / "metagraph.json"
+    write_snapshot(path, {**demo_document(), "fetchedAt": "2026-11-25T18:00:00Z"})
+    client = readyz_for({**signer_config, "SIGNER_METAGRAPH_MAX_AGE": "3600"}, path)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["metagraph"]["usable"] is False
+    assert response.json["metagraph"]["problem"] == (
+        f"{path}: fetchedAt 2026-11-25T18:00:00Z is 3600 s ahead of this server's clock; "
+        "such a snapshot would never go stale (check the clock of the machine that wrote it)"
+    )
+    refused = client.post("/get-folder-access", json=sc.folder_access())
+    assert (refused.status_code, refused.json["error"]) == (503, "metagraph_unavailable")
+
+
+def test_readyz_is_not_ready_with_no_neurons(signer_config, tmp_path):
+    path = tmp_path / "metagraph.json"
+    write_snapshot(path, {**demo_document(), "neurons": []})
+    response = readyz_for(signer_config, path).get("/readyz")
+    assert response.status_code == 503
+    assert response.json["metagraph"]["available"] is False
+    assert response.json["metagraph"]["problem"] == (
+        f"{path}: neurons: the snapshot of netuid 46 at block 6543210 lists no neurons, so "
+        "every hotkey would be refused"
+    )
+
+
+def test_readyz_reports_a_deleted_snapshot_file_until_it_is_back(signer_config, tmp_path):
+    path = tmp_path / "metagraph.json"
+    write_snapshot(path, demo_document())
+    client = readyz_for(signer_config, path)
+    assert client.get("/readyz").json["metagraph"]["problem"] is None
+    path.unlink()
+    gone = client.get("/readyz").json["metagraph"]
+    assert gone["problem"] == (
+        f"the snapshot file {path} is missing (deleted?); serving the last good snapshot "
+        "(block 6543210) until it is too old"
+    )
+    assert gone["block"] == 6543210
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    write_snapshot(path, demo_document())
+    assert client.get("/readyz").json["metagraph"]["problem"] is None
 
 
 def test_request_path_never_imports_bittensor(tmp_path):

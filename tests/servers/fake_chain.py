@@ -17,7 +17,8 @@ DEMO_METAGRAPH = Path(__file__).resolve().parents[2] / "data" / "metagraph.demo.
 
 
 def fake_metagraph(netuid: int = 46, block: int = 7000000) -> SimpleNamespace:
-    """Alice (validator, 61234.5 alpha) and Eve (miner, 10 alpha) at `block`."""
+    """Alice (validator, 61234.5 total stake, half of it alpha) and Eve (miner, 10 total, 5
+    alpha) at `block`."""
 
     def neuron(uid: int, hotkey: str, coldkey: str, permit: bool, stake: float):
         return SimpleNamespace(

@@ -1,30 +1,97 @@
-"""A folder served over HTTP on loopback: stands in for the CDN in front of published files."""
+"""A folder served over HTTP on loopback: stands in for the CDN in front of published files.
+
+`cdn` is the same with a switch that makes it hang (every request waits until released), to
+show that nothing a signer worker does waits for a slow CDN.
+"""
 
 from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+HANG_LIMIT = 300.0
+"""A hanging request gives up after this long, so a forgotten release never blocks teardown."""
+
+
+@dataclass
+class Folder:
+    """The served folder's base URL, and the switch that makes it hang."""
+
+    url: str
+    requests: int = 0
+    hanging: int = 0
+    _released: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._released.set()
+
+    def hang(self) -> None:
+        """From now on every request waits until `release()`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_for_hanging_request(self, timeout: float) -> bool:
+        """True once some request is held by `hang()` (polls; the machine may be slow)."""
+        deadline = time.monotonic() + timeout
+        while not self.hanging and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(self.hanging)
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.requests += 1
+            self.hanging += 1
+        try:
+            self._released.wait(HANG_LIMIT)
+        finally:
+            with self._lock:
+                self.hanging -= 1
+
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    def __init__(self, *args, folder: Folder, **kwargs) -> None:
+        self.folder = folder
+        super().__init__(*args, **kwargs)
+
     def log_message(self, format: str, *args: object) -> None:
         """Keep test output clean."""
+
+    def do_GET(self) -> None:
+        self.folder._enter()
+        with suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
+            super().do_GET()
 
 
 @contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
     """Serve `folder` until the block ends; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+    with cdn(folder) as served:
+        yield served.url
+
+
+@contextmanager
+def cdn(folder: Path) -> Iterator[Folder]:
+    """Serve `folder` until the block ends; yields its base URL and the hang switch."""
+    served = Folder(url="")
+    handler = functools.partial(_QuietHandler, directory=str(folder), folder=served)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    served.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield served
     finally:
+        served.release()
         server.shutdown()
         server.server_close()
         thread.join()
