@@ -6,8 +6,9 @@ Fetch the current assignment and check it against its published commitment
 (`clientkit.storage`). Busy answers (429/503 with Retry-After) are retried with jitter
 (`clientkit.retry`). The trust code the planner shares lives here too, so a miner checks
 with the very code that published: the epoch clock (`clientkit.epochs`), the public layout
-and index (`clientkit.layout`), timelock and commitments (`clientkit.timelock`), drand
-relays (`clientkit.drand`) and the full check of an epoch (`clientkit.verify`).
+and index (`clientkit.layout`), the index's hash chain and pinned head (`clientkit.chain`),
+timelock and commitments (`clientkit.timelock`), drand relays (`clientkit.drand`) and the
+full check of an epoch (`clientkit.verify`).
 requests and bittensor_core do the work; nothing of the planner or signer is imported.
 See docs/clients.md.
 """
@@ -20,6 +21,7 @@ from clientkit.assignment import (
     plain_assignment,
     sealed_assignment,
 )
+from clientkit.chain import ChainBroken, HistoryRewritten
 from clientkit.retry import Backoff
 from clientkit.signer import SignerClient, SignerError
 from clientkit.storage import (
@@ -38,6 +40,8 @@ __all__ = [
     "Assignment",
     "AssignmentError",
     "Backoff",
+    "ChainBroken",
+    "HistoryRewritten",
     "NotRevealed",
     "ObjectInfo",
     "Page",

@@ -12,9 +12,10 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from clientkit import drand, layout, timelock, verify
+from clientkit import chain, drand, layout, timelock, verify
 from clientkit.epochs import Epoch, quicknet_round
 from clientkit.errors import ClientKitError
 
@@ -46,10 +47,14 @@ class Assignment:
         return [item["zipcode"] for item in self.document["zipcodes"]]
 
 
-def _index(source: verify.HttpSource) -> dict[str, layout.IndexEntry]:
+def _index(source: verify.HttpSource, head_file: Path | None) -> dict[str, layout.IndexEntry]:
+    """The entries, once index.json extends the chain head pinned in `head_file`
+    (default: under the user's cache dir, clientkit.chain.default_head_file)."""
     try:
-        entries = layout.read_index(source)
-    except (layout.IndexUnreadable, layout.SourceError) as exc:
+        items = layout.read_index_items(source)
+        entries = layout.index_entries(items, source)
+        chain.HeadPin(head_file).check(source.describe(), items)
+    except (layout.IndexUnreadable, layout.SourceError, chain.ChainBroken) as exc:
         raise AssignmentError(str(exc)) from exc
     if not entries:
         raise AssignmentError(f"no index.json at {source.describe()}")
@@ -61,10 +66,10 @@ def _instant(text: str) -> datetime:
 
 
 def _entry(
-    source: verify.HttpSource, epoch_id: str | None, now: datetime | None
+    source: verify.HttpSource, epoch_id: str | None, now: datetime | None, head_file: Path | None
 ) -> layout.IndexEntry:
     """The named epoch, or the one running at `now` (by the index's own start and end)."""
-    entries = _index(source)
+    entries = _index(source, head_file)
     if epoch_id is not None:
         if epoch_id not in entries:
             raise AssignmentError(f"index.json at {source.describe()} lists no epoch {epoch_id}")
@@ -80,11 +85,17 @@ def _entry(
 
 
 def plain_assignment(
-    base_url: str, epoch_id: str | None = None, now: datetime | None = None
+    base_url: str,
+    epoch_id: str | None = None,
+    now: datetime | None = None,
+    head_file: Path | None = None,
 ) -> Assignment:
-    """The revealed JSON of an epoch (default: the one running now), checked by its hash."""
+    """The revealed JSON of an epoch (default: the one running now), checked by its hash.
+
+    `head_file` keeps the last index.json chain head seen (HistoryRewritten on a rewrite).
+    """
     source = verify.HttpSource(base_url)
-    entry = _entry(source, epoch_id, now)
+    entry = _entry(source, epoch_id, now, head_file)
     key = layout.revealed_key(entry.epoch_id)
     try:
         body = source.get(key)
@@ -110,13 +121,14 @@ def sealed_assignment(
     now: datetime | None = None,
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
+    head_file: Path | None = None,
 ) -> Assignment:
     """Open the sealed file with drand's signature and check it (clientkit.verify's checks).
 
     `round_for` maps an epoch to its drand round; leave it unset outside tests.
     """
     source = verify.HttpSource(base_url)
-    entry = _entry(source, epoch_id, now)
+    entry = _entry(source, epoch_id, now, head_file)
     outcome = verify.verify_epoch(
         source, entry.epoch_id, now or datetime.now(UTC), relays, round_for
     )
@@ -131,9 +143,12 @@ def current_assignment(
     now: datetime | None = None,
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
+    head_file: Path | None = None,
 ) -> Assignment:
     """The running epoch's assignment: the plain file, or the sealed one until it is out."""
     try:
-        return plain_assignment(base_url, now=now)
+        return plain_assignment(base_url, now=now, head_file=head_file)
     except NotRevealed:
-        return sealed_assignment(base_url, now=now, relays=relays, round_for=round_for)
+        return sealed_assignment(
+            base_url, now=now, relays=relays, round_for=round_for, head_file=head_file
+        )

@@ -135,11 +135,27 @@ def listed_epoch(epoch_id: str, start: str, end: str) -> Epoch:
 
 def read_index(store: Source) -> dict[str, IndexEntry]:
     """The published entries by epoch id (empty before the first plan)."""
+    return index_entries(read_index_items(store), store)
+
+
+def read_index_items(store: Source) -> list[dict[str, Any]]:
+    """index.json's epoch entries as published (with `prev`, see clientkit.chain)."""
     raw = store.get(INDEX_KEY)
     if raw is None:
-        return {}
+        return []
     try:
         items = json.loads(raw)["epochs"]
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise TypeError("epochs is not a list of entries")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexUnreadable(
+            f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"
+        ) from exc
+    return items
+
+
+def index_entries(items: list[dict[str, Any]], store: Source) -> dict[str, IndexEntry]:
+    try:
         entries = [IndexEntry.from_json(item) for item in items]
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexUnreadable(

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from clientkit import drand, layout, timelock
+from clientkit import chain, drand, layout, timelock
 from clientkit.epochs import Epoch, quicknet_round
 from clientkit.layout import Source, SourceError
 from clientkit.retry import Backoff
@@ -89,15 +89,17 @@ def verify_epoch(
     round_for: Callable[[Epoch], int] = quicknet_round,
     fetch_signature: Callable[..., str] = drand.fetch_signature,
     check_current: bool = False,
+    pin: chain.HeadPin | None = None,
 ) -> Outcome:
     """Every check a client can make of one epoch; stops at the first that makes the rest moot.
 
     With `check_current` (planner verify), current.json is checked too when the epoch is the
-    running one.
+    running one. With `pin`, index.json must also extend the chain head seen last time.
     """
     outcome = Outcome(epoch_id)
     try:
-        entries = layout.read_index(source)
+        items = layout.read_index_items(source)
+        entries = layout.index_entries(items, source)
     except (layout.IndexUnreadable, SourceError) as exc:
         outcome.add("index", False, str(exc))
         return outcome
@@ -111,6 +113,8 @@ def verify_epoch(
         return outcome
     entry = entries[epoch_id]
     outcome.add("index", True, f"{epoch_id} listed with {entry.commitment}")
+    if not _check_chain(outcome, items, pin, source.describe()):
+        return outcome
 
     expected = round_for(entry.epoch)
     if not outcome.add(
@@ -176,6 +180,20 @@ def verify_epoch(
     if check_current and entry.epoch.start <= now < entry.epoch.end:
         _check_current(outcome, source, entries, epoch_id, plaintext)
     return outcome
+
+
+def _check_chain(
+    outcome: Outcome, items: list[dict[str, Any]], pin: chain.HeadPin | None, where: str
+) -> bool:
+    """index.json's entries link (and extend the pinned head): see clientkit.chain."""
+    try:
+        found = chain.head(items)
+        if pin is not None:
+            pin.check(where, items)
+    except (chain.ChainBroken, chain.HistoryRewritten) as exc:
+        return outcome.add("chain", False, str(exc))
+    detail = "no entry carries prev yet" if found is None else f"head {found[0]} {found[1]}"
+    return outcome.add("chain", True, detail)
 
 
 def _check_current(

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from clientkit import drand
+from clientkit import chain, drand
 from clientkit.epochs import Epoch
 from clientkit.layout import SCHEMA_KEY, IndexEntry, revealed_key
 from planner import charts
@@ -64,7 +64,7 @@ def index_bytes(entries: dict[str, IndexEntry], epoch_hours: int) -> bytes:
         "epochHours": epoch_hours,
         "drand": drand.chain_info(),
         "schema": SCHEMA_KEY,
-        "epochs": [entries[k].to_json() for k in sorted(entries)],
+        "epochs": chain.chained([entries[k].to_json() for k in sorted(entries)]),
     }
     return (json.dumps(document, indent=2) + "\n").encode()
 

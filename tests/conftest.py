@@ -29,6 +29,14 @@ NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 SIGNER_DEMO_METAGRAPH = REPO / "data" / "metagraph.demo.json"
 
 
+@pytest.fixture(autouse=True)
+def client_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """clientkit pins index.json chain heads under the user's cache dir: one per test."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
     """SeaweedFS on loopback for the whole session (or the S3_TEST_* endpoint): always stopped."""

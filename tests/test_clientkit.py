@@ -22,6 +22,7 @@ from clientkit import (
     SignerClient,
     SignerError,
     StorageError,
+    chain,
     current_assignment,
     parse_listing,
     plain_assignment,
@@ -30,6 +31,7 @@ from clientkit import (
     sealed_assignment,
     upload,
 )
+from clientkit.chain import HistoryRewritten
 from planner import jobs
 
 from conftest import NOW, SIGNER_DEMO_METAGRAPH
@@ -224,3 +226,26 @@ def test_read_miner_files_batches_keys_within_the_signer_limits(tmp_path: Path) 
     for batch in signer.batches:
         assert len(batch) <= 1000
         assert len(json.dumps({"file_keys": batch})) <= 1024 * 1024
+
+
+def test_a_pinned_chain_head_detects_a_rewritten_history(published, tmp_path: Path) -> None:
+    """A bucket-key holder rewrites an epoch and rebuilds a consistent chain: the client that
+    saw the earlier head refuses the new index."""
+    url, root = published
+    head_file = tmp_path / "heads.json"
+    got = plain_assignment(url, now=NOW, head_file=head_file)
+    pinned = json.loads(head_file.read_text())[url]
+    index = json.loads((root / "index.json").read_bytes())
+    assert pinned[0] == index["epochs"][-1]["epochId"]
+    plain_assignment(url, now=NOW, head_file=head_file)  # the same history still passes
+    items = [dict(e) for e in index["epochs"]]
+    target = next(e for e in items if e["epochId"] == got.epoch_id)
+    target["commitment"] = "sha256:" + "1" * 64
+    rebuilt = chain.chained([{k: v for k, v in e.items() if k != "prev"} for e in items])
+    assert chain.head(rebuilt) != tuple(pinned)  # consistent: the chain alone checks
+    (root / "index.json").write_text(json.dumps(dict(index, epochs=rebuilt)))
+    with pytest.raises(HistoryRewritten, match=f"the entry of {pinned[0]} .* was rewritten"):
+        plain_assignment(url, now=NOW, head_file=head_file)
+    (root / "index.json").write_text(json.dumps(dict(index, epochs=rebuilt[:-1])))
+    with pytest.raises(HistoryRewritten, match=f"the entry of {pinned[0]} .* was removed"):
+        plain_assignment(url, now=NOW, head_file=head_file)

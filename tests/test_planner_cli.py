@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from clientkit import chain
 from clientkit.epochs import epoch_at
 from planner import keys
 from planner.cli import Context, cli
@@ -227,6 +230,7 @@ def test_verify_opens_the_sealed_file_with_drand(env, tmp_path, relay) -> None:
     lines = result.output.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == [
         "ok   index",
+        "ok   chain",
         "ok   round",
         "ok   sealed file",
         "ok   drand beacon",
@@ -400,3 +404,60 @@ def test_tick_exits_non_zero_after_putting_a_removed_entry_back(env, tmp_path) -
     assert f"repaired: index.json had lost the entry of {first}; it is restored" in result.output
     assert "Error: the published files had been changed by someone else" in result.output
     assert json.loads(path.read_bytes())["epochs"][0]["epochId"] == first
+
+
+def _verify(tmp_path: Path) -> Any:
+    return CliRunner().invoke(
+        cli,
+        ["verify", "--now", NOW_ISO, "--drand-url", "http://127.0.0.1:9"],
+        obj=context_on_test_round(tmp_path),
+    )
+
+
+def test_verify_names_a_consistently_rewritten_epoch(env, tmp_path, relay) -> None:
+    """A new commitment for a sealed epoch (its file re-sealed to match) breaks the chain at
+    the entry after it, and verify names that entry."""
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    path = tmp_path / "published/index.json"
+    index = json.loads(path.read_bytes())
+    rewritten, following = index["epochs"][1], index["epochs"][2]
+    rewritten["commitment"] = "sha256:" + "2" * 64
+    path.write_text(json.dumps(index, indent=2))
+    result = _verify(tmp_path)
+    assert result.exit_code == 1
+    assert f"FAIL chain: index.json's entry of {following['epochId']} does not extend" in (
+        result.output
+    )
+
+
+def test_verify_names_the_entry_after_a_removed_one(env, tmp_path, relay) -> None:
+    run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    path = tmp_path / "published/index.json"
+    index = json.loads(path.read_bytes())
+    following = index["epochs"][2]
+    del index["epochs"][1]
+    path.write_text(json.dumps(index, indent=2))
+    result = _verify(tmp_path)
+    assert result.exit_code == 1
+    assert f"FAIL chain: index.json's entry of {following['epochId']} does not extend" in (
+        result.output
+    )
+
+
+def test_ticks_extend_the_chain_and_verify_passes(env, tmp_path, relay) -> None:
+    ctx = context_on_test_round(tmp_path)
+    assert run("tick", "--now", NOW_ISO, obj=ctx).exit_code == 0
+    path = tmp_path / "published/index.json"
+    before = json.loads(path.read_bytes())["epochs"]
+    later = (NOW + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert run("tick", "--now", later, obj=context_on_test_round(tmp_path)).exit_code == 0
+    after = json.loads(path.read_bytes())["epochs"]
+    assert len(after) > len(before)
+    assert [chain.link(e) for e in after[: len(before)]] == [chain.link(e) for e in before]
+    assert after[0]["prev"] == chain.GENESIS
+    assert chain.head(after) == (after[-1]["epochId"], chain.link(after[-1]))
+    result = run(
+        "verify", "--now", later, "--drand-url", relay.url, obj=context_on_test_round(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    assert f"ok   chain: head {after[-1]['epochId']}" in result.output

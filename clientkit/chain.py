@@ -1,0 +1,108 @@
+"""The hash chain of index.json, and the head a client pins so a rewritten history is seen.
+
+Each epoch entry carries `prev`: the sha256 of the canonical bytes of the entry before it
+(GENESIS for the first). The canonical bytes leave out what legitimately changes after
+sealing (the `revealed` pointers), so revealing an epoch never changes the chain, while a
+changed commitment, round or sealing time, or a removed entry, breaks it at the next entry.
+Whoever holds the bucket's write key can rebuild a whole consistent chain; a client that
+pinned an earlier head (`HeadPin`) still sees that its pinned entry changed or vanished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from clientkit.errors import ClientKitError
+
+GENESIS = "sha256:" + "0" * 64
+
+
+class ChainBroken(ClientKitError):
+    """An index.json whose entries do not link: the message names the first that breaks."""
+
+
+class HistoryRewritten(ClientKitError):
+    """An index.json that does not extend the chain head this client saw before."""
+
+
+def canonical(item: dict[str, Any]) -> bytes:
+    """An entry's bytes for hashing: without `revealed` pointers, sorted keys, no spaces."""
+    sealed = {k: v for k, v in item.items() if k != "revealed"}
+    if isinstance(sealed.get("audit"), dict):
+        sealed["audit"] = {k: v for k, v in sealed["audit"].items() if k != "revealed"}
+    return json.dumps(sealed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link(item: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(canonical(item)).hexdigest()
+
+
+def chained(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries (in epoch order) with each `prev` set: what the planner publishes."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        out.append({**item, "prev": link(out[-1]) if out else GENESIS})
+    return out
+
+
+def head(items: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """(epochId, link) of the last entry once the chain checks; None for an unchained index
+    (written before the chain existed: no entry has `prev`)."""
+    if not any("prev" in item for item in items):
+        return None
+    expected = GENESIS
+    for item in items:
+        if item.get("prev") != expected:
+            raise ChainBroken(
+                f"index.json's entry of {item.get('epochId')} does not extend the entry before "
+                f"it (prev {item.get('prev')}, expected {expected}): an entry before it was "
+                "removed or rewritten"
+            )
+        expected = link(item)
+    return items[-1]["epochId"], expected
+
+
+def default_head_file() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "subnet46-clientkit" / "chain-heads.json"
+
+
+class HeadPin:
+    """The last chain head seen for each published base URL, kept in one small JSON file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_head_file()
+
+    def _heads(self) -> dict[str, list[str]]:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise ClientKitError(f"chain head file {self.path} is not valid JSON: {exc}") from exc
+
+    def check(self, where: str, items: list[dict[str, Any]]) -> None:
+        """Raise unless `items` extend the head pinned for `where`; then pin their head."""
+        heads = self._heads()
+        pinned = heads.get(where)
+        current = head(items)
+        if pinned is not None:
+            epoch_id, expected = pinned
+            found = [i for i in items if i.get("epochId") == epoch_id]
+            if current is None or not found or link(found[0]) != expected:
+                what = "removed" if not found else "rewritten"
+                raise HistoryRewritten(
+                    f"index.json at {where} does not extend the history seen before: the entry "
+                    f"of {epoch_id} (chain head {expected}, pinned in {self.path}) was {what}; "
+                    "do not trust this index, and tell the subnet's operators"
+                )
+        if current is not None and current != (tuple(pinned) if pinned else None):
+            heads[where] = list(current)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(heads, indent=2) + "\n")
+            temporary.replace(self.path)
