@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +66,7 @@ def head(items: list[dict[str, Any]]) -> tuple[str, str] | None:
 
 
 def default_head_file() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "subnet46-clientkit" / "chain-heads.json"
+    return Path.home() / ".cache" / "subnet46-clientkit" / "chain-heads.json"
 
 
 class HeadPin:

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from clientkit import chain
 from planner.dataset import Dataset, StatePriority, load_dataset, load_priorities
 from planner.jobs import Planner
 from planner.store import LocalStore
@@ -30,11 +31,11 @@ SIGNER_DEMO_METAGRAPH = REPO / "data" / "metagraph.demo.json"
 
 
 @pytest.fixture(autouse=True)
-def client_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """clientkit pins index.json chain heads under the user's cache dir: one per test."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    return cache
+def client_head_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """clientkit pins index.json chain heads under the user's cache dir: one file per test."""
+    path = tmp_path / "cache/chain-heads.json"
+    monkeypatch.setattr(chain, "default_head_file", lambda: path)
+    return path
 
 
 @pytest.fixture(scope="session")
