@@ -551,17 +551,7 @@ every 10 s (at once when it is not the current epoch's), never from a request to
 )
 def legacy_current_assignment() -> Response:
     svc = services()
-    cache = svc.current_cache
-    if cache is None:
-        body = published.read_current(svc.settings.published)
-        document = published.current_assignment(body, svc.current_epoch().id)
-    else:
-        try:
-            document = published.current_assignment(cache.current(), svc.current_epoch().id)
-        except SignerError:
-            cache.wake()
-            raise
-    response = jsonify({"success": True, **document})
+    response = jsonify({"success": True, **svc.current_document()})
     response.headers["Cache-Control"] = _cache_control(svc)
     return response
 

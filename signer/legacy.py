@@ -52,7 +52,19 @@ def _millis(instant: datetime) -> str:
 
 
 def _revealed(svc: Services, epoch: Epoch) -> dict[str, Any] | None:
-    """The published assignment of `epoch` (epochs/{id}.json), None when not published."""
+    """The published assignment of `epoch`, None when not published.
+
+    The current epoch's comes from the signer's copy of current.json (never a request to
+    the CDN, which every miner's polling would otherwise multiply); an earlier one from
+    epochs/{id}.json.
+    """
+    if epoch.id == svc.current_epoch().id:
+        try:
+            return svc.current_document()
+        except SignerError as refusal:
+            if refusal.code == "not_revealed":
+                return None
+            raise
     settings = svc.settings
     body = published.read_published(
         settings.published, settings.published_is_url, f"epochs/{epoch.id}.json"

@@ -14,7 +14,7 @@ from clientkit.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
-from signer.published import CurrentCache
+from signer.published import CurrentCache, current_assignment, read_current
 from signer.ratelimit import HotkeyQuota
 from signer.reuse import Reuse
 
@@ -39,6 +39,21 @@ class Services:
 
     def current_epoch(self) -> Epoch:
         return epoch_at(datetime.fromtimestamp(self.clock(), UTC), self.settings.epoch_hours)
+
+    def current_document(self) -> dict[str, Any]:
+        """The current epoch's published assignment, never waiting on the CDN.
+
+        From a folder it is read; from a base URL it is the background copy, which is asked
+        to refresh at once when it is missing or not the current epoch's.
+        """
+        epoch_id = self.current_epoch().id
+        if self.current_cache is None:
+            return current_assignment(read_current(self.settings.published), epoch_id)
+        try:
+            return current_assignment(self.current_cache.current(), epoch_id)
+        except SignerError:
+            self.current_cache.wake()
+            raise
 
     def bucket(self) -> tuple[Any, str]:
         """The S3 client and bucket, or 503 when this signer has no bucket configured."""

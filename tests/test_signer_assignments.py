@@ -151,6 +151,27 @@ def test_legacy_path_answers_from_its_copy_while_the_cdn_hangs(signer_config, pu
         assert site.hanging >= 1, "the CDN was released before the answers"
 
 
+def test_resi_stats_and_current_epoch_answer_from_the_copy_while_the_cdn_hangs(
+    signer_config, published
+):
+    """Every Resi miner polls /stats: the current epoch comes from the copy, not the CDN."""
+    (published / "current.json").write_bytes(assignment())
+    with cdn(published) as site:
+        app = create_app({**signer_config, "SIGNER_PUBLISHED": site.url})
+        client = app.test_client()
+        assert legacy_answer(client).status_code == 200
+        site.hang()
+        app.extensions["signer"].current_cache.wake()
+        assert site.wait_for_hanging_request(timeout=60)
+        for _ in range(4):
+            stats = client.get("/api/v1/zipcode-assignments/stats")
+            assert stats.status_code == 200
+            assert stats.json["epochStatus"]["currentEpoch"]["nonce"] == "0f" * 16
+            epoch = client.get(f"/api/v1/zipcode-assignments/epoch/{sc.EPOCH}")
+            assert (epoch.status_code, epoch.json["status"]) == (200, "ACTIVE")
+        assert site.hanging >= 1, "the CDN was released before the answers"
+
+
 def test_a_copy_of_last_epoch_asks_for_a_fresh_one(signer_config, published):
     (published / "current.json").write_bytes(assignment("2026-11-25T12-00-00"))
     with cdn(published) as site:
