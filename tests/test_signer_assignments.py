@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from signer import create_app
 
@@ -134,8 +137,9 @@ def test_legacy_path_answers_from_a_copy_of_the_published_url(signer_config, pub
     assert fetched >= 1
 
 
-def test_legacy_path_answers_from_its_copy_while_the_cdn_hangs(signer_config, published):
-    """A hanging CDN holds the background refresh, not the request: the copy answers."""
+@contextmanager
+def hanging_cdn(signer_config, published) -> Iterator[FlaskClient]:
+    """A signer whose copy of current.json is in, then a CDN that holds every request."""
     (published / "current.json").write_bytes(assignment())
     with cdn(published) as site:
         app = create_app({**signer_config, "SIGNER_PUBLISHED": site.url})
@@ -144,32 +148,30 @@ def test_legacy_path_answers_from_its_copy_while_the_cdn_hangs(signer_config, pu
         site.hang()
         app.extensions["signer"].current_cache.wake()
         assert site.wait_for_hanging_request(timeout=60)
+        yield client
+        assert site.hanging >= 1, "the CDN was released before the answers"
+
+
+def test_legacy_path_answers_from_its_copy_while_the_cdn_hangs(signer_config, published):
+    """A hanging CDN holds the background refresh, not the request: the copy answers."""
+    with hanging_cdn(signer_config, published) as client:
         for _ in range(8):
             response = client.get("/api/v1/zipcode-assignments/current")
             assert response.status_code == 200
             assert response.json["epochId"] == sc.EPOCH
-        assert site.hanging >= 1, "the CDN was released before the answers"
 
 
 def test_resi_stats_and_current_epoch_answer_from_the_copy_while_the_cdn_hangs(
     signer_config, published
 ):
     """Every Resi miner polls /stats: the current epoch comes from the copy, not the CDN."""
-    (published / "current.json").write_bytes(assignment())
-    with cdn(published) as site:
-        app = create_app({**signer_config, "SIGNER_PUBLISHED": site.url})
-        client = app.test_client()
-        assert legacy_answer(client).status_code == 200
-        site.hang()
-        app.extensions["signer"].current_cache.wake()
-        assert site.wait_for_hanging_request(timeout=60)
+    with hanging_cdn(signer_config, published) as client:
         for _ in range(4):
             stats = client.get("/api/v1/zipcode-assignments/stats")
             assert stats.status_code == 200
             assert stats.json["epochStatus"]["currentEpoch"]["nonce"] == "0f" * 16
             epoch = client.get(f"/api/v1/zipcode-assignments/epoch/{sc.EPOCH}")
             assert (epoch.status_code, epoch.json["status"]) == (200, "ACTIVE")
-        assert site.hanging >= 1, "the CDN was released before the answers"
 
 
 def test_a_copy_of_last_epoch_asks_for_a_fresh_one(signer_config, published):
