@@ -106,10 +106,10 @@ def test_broken_current_json_is_503_not_500(client, published, content, detail):
 
 
 def test_published_url_redirects_to_the_cdn(signer_config):
-    config = {**signer_config, "SIGNER_PUBLISHED": "https://cdn.example.com/s46/"}
+    config = {**signer_config, "SIGNER_PUBLISHED": "http://127.0.0.1:9/s46/"}
     response = create_app(config).test_client().get("/assignments/current")
     assert response.status_code == 302
-    assert response.headers["Location"] == "https://cdn.example.com/s46/current.json"
+    assert response.headers["Location"] == "http://127.0.0.1:9/s46/current.json"
 
 
 def legacy_answer(client, attempts: int = 600):
