@@ -376,6 +376,13 @@ def get_miner_list(body: MinerListRequest) -> Response:
     url = credentials.presigned_list(
         s3, bucket, prefix, ttl, continuation_token=body.continuation_token
     )
+    return _miner_list_answer(svc, body, prefix, url, ttl)
+
+
+def _miner_list_answer(
+    svc: Services, body: MinerListRequest, prefix: str, url: str, ttl: int
+) -> Response:
+    """The answer of both miner-list endpoints: the URL under the old and the new key."""
     return jsonify(
         MinerListResponse(
             list_url=url,
@@ -425,17 +432,7 @@ def get_miner_specific_access(body: MinerListRequest) -> Response:
         ttl,
         continuation_token=body.continuation_token,
     )
-    return jsonify(
-        MinerListResponse(
-            list_url=url,
-            miner_url=url,
-            miner_hotkey=body.miner_hotkey,
-            prefix=prefix,
-            continuation_token=body.continuation_token,
-            expiry=credentials.expiry_iso(svc.now(), ttl),
-            expiry_seconds=ttl,
-        ).model_dump(mode="json")
-    )
+    return _miner_list_answer(svc, body, prefix, url, ttl)
 
 
 @validator_api.post(
