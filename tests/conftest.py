@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,6 +101,24 @@ def make_planner(tmp_path: Path, sample):
         return Planner(**options)
 
     return build
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A clean planner environment (sample data, test secret) pointing into tmp_path."""
+    for name in list(os.environ):
+        if name.startswith(("PLANNER_", "SPACES_")) or name == "EPOCH_HOURS":
+            monkeypatch.delenv(name)
+    values = {
+        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
+        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
+        "PLANNER_PUBLISHED": str(tmp_path / "published"),
+        "PLANNER_STATE": str(tmp_path / "state"),
+        "PLANNER_SECRET": SECRET.decode(),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
 
 
 # --- signer ---------------------------------------------------------------------------------

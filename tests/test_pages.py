@@ -12,31 +12,13 @@ import pty
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from planner.cli import cli
 
-from conftest import REPO, SECRET
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith(("PLANNER_", "SPACES_")) or name == "EPOCH_HOURS":
-            monkeypatch.delenv(name)
-    values = {
-        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
-        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
-        "PLANNER_PUBLISHED": str(tmp_path / "published"),
-        "PLANNER_STATE": str(tmp_path / "state"),
-        "PLANNER_SECRET": SECRET.decode(),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+from conftest import REPO
 
 
 def run(*args: str):

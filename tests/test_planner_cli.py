@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from clientkit import chain
@@ -17,28 +16,10 @@ from planner import keys
 from planner.cli import Context, cli
 from planner.config import Settings
 
-from conftest import NOW, REPO, SECRET
+from conftest import NOW, REPO
 from servers.drand_relay import TEST_ROUND
 
 NOW_ISO = "2026-11-25T17:00:00Z"
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A clean planner environment pointing into tmp_path."""
-    for name in list(__import__("os").environ):
-        if name.startswith(("PLANNER_", "SPACES_")):
-            monkeypatch.delenv(name)
-    values = {
-        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
-        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
-        "PLANNER_PUBLISHED": str(tmp_path / "published"),
-        "PLANNER_STATE": str(tmp_path / "state"),
-        "PLANNER_SECRET": SECRET.decode(),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
 
 
 def run(*args: str, obj: Context | None = None):

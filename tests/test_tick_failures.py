@@ -18,27 +18,10 @@ from click.testing import CliRunner
 from planner.cli import cli
 from planner.config import MAX_DAYS, Settings, SettingsError
 
-from conftest import REPO, SECRET
+from conftest import REPO
 
 NOW_ISO = "2026-11-25T17:00:00Z"
 NEXT_DAY = "2026-11-26T17:00:00Z"
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith(("PLANNER_", "SPACES_")) or name == "EPOCH_HOURS":
-            monkeypatch.delenv(name)
-    values = {
-        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
-        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
-        "PLANNER_PUBLISHED": str(tmp_path / "published"),
-        "PLANNER_STATE": str(tmp_path / "state"),
-        "PLANNER_SECRET": SECRET.decode(),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
 
 
 def tick(*args: str):
