@@ -12,6 +12,9 @@ Three figures, each what the issue behind them asked to measure:
   a random pick among the same off-cooldown zipcodes (1.0: public history says nothing).
 - **Worst coverage gap**: the longest any eligible zipcode waits between two epochs (or from
   the first simulated epoch), against the coverage deadline.
+- **Floor**: the least advantage that *any* selection meeting the deadline can leave an
+  attacker who ranks zipcodes by how long they have waited (`advantage_floor`): what the
+  deadline alone gives away, whatever the draw.
 
 Each coverage deadline of the matrix gives one row: the trade-off an operator chooses from
 (docs/planner.md). The epochs are simulated with the planner's own `jobs.choose` from a
@@ -32,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linprog, minimize_scalar
 
 from bench.common import ROOT, Options, machine_line, options, update_results, write_result
 from clientkit.epochs import epoch_at, epochs_between
@@ -49,6 +53,7 @@ FULL: dict[str, Any] = {
 }
 SHORT: dict[str, Any] = {"warmupDays": 1, "days": 1, "secrets": 4, "deadlines": [7.0]}
 DEFAULT_DEADLINE = 7.0
+EPOCH_HOURS = 4
 TARGETS = {"maxAdvantage": 1.2, "minGuessMs": 100.0}
 
 
@@ -153,6 +158,41 @@ def worst_gap(pool_size: int, chosen: list[np.ndarray], epoch_hours: int) -> dic
     return {"worstGapEpochs": worst, "worstGapDays": round(worst * epoch_hours / 24, 2)}
 
 
+def advantage_floor(deadline: int, cooldown: int, mean_wait: float) -> float:
+    """The least advantage over a random off-cooldown pick that any selection leaves an
+    attacker who knows how long each zipcode has waited, in the long run.
+
+    All in epochs: a zipcode taken in one epoch can be taken again `cooldown` epochs later
+    and must be by `deadline`. Whatever the draw, the waits between two assignments of a
+    zipcode, pooled over zipcodes, have some distribution p over [cooldown, deadline] whose
+    mean is `mean_wait` (eligible zipcodes / those an epoch takes). With n taken per epoch,
+    n*S(w) zipcodes have waited w epochs (S(w) = P(wait >= w)), and n*p(w) of them are
+    taken now: the attacker bets on the waits of highest p(w)/S(w), n zipcodes in all
+    (total S at most 1), and hits the sum of p over them, where a random pick among the
+    n*(mean_wait - cooldown + 1) off-cooldown zipcodes hits 1/(mean_wait - cooldown + 1) of
+    its n. The attacker's best is a fractional knapsack, equal by duality to
+    min over lambda of lambda + sum(max(0, p(w) - lambda*S(w))); for a fixed lambda the least
+    over p is a linear programme, and the floor is its least over lambda.
+    """
+    waits = np.arange(cooldown, deadline + 1, dtype=float)
+    k = len(waits)
+    if cooldown < 1 or k == 0 or not waits[0] <= mean_wait <= waits[-1]:
+        raise ValueError(f"no waits in [{cooldown}, {deadline}] average {mean_wait}")
+    survival = np.triu(np.ones((k, k)))  # S = survival @ p
+    objective = np.r_[np.zeros(k), np.ones(k)]  # variables: p, then the excess over lambda*S
+    equalities = np.array([np.r_[np.ones(k), np.zeros(k)], np.r_[waits, np.zeros(k)]])
+
+    def least(lam: float) -> float:
+        bounds = np.hstack([np.eye(k) - lam * survival, -np.eye(k)])  # p - lam*S - excess <= 0
+        solved = linprog(objective, bounds, np.zeros(k), equalities, [1.0, mean_wait])
+        return lam + solved.fun if solved.success else np.inf
+
+    grid = np.linspace(0.0, 1.0, 201)
+    best = grid[int(np.argmin([least(lam) for lam in grid]))]
+    refined = minimize_scalar(least, bounds=(max(0.0, best - 0.005), best + 0.005))
+    return float(min(refined.fun, least(best)) * (mean_wait - cooldown + 1))
+
+
 def run_deadline(deadline: float, plan: dict[str, Any], secret: bytes) -> dict[str, Any]:
     config = replace(selection.SelectionConfig(), coverage_days=deadline)
     pool = selection.build_pool(DATASET, PRIORITIES, config)
@@ -160,13 +200,22 @@ def run_deadline(deadline: float, plan: dict[str, Any], secret: bytes) -> dict[s
     days = plan["warmupDays"] + plan["days"]
     epochs = list(epochs_between(first, first.start + timedelta(days=days)))
     chosen = simulate(pool, config, secret, epochs)
-    figures = attack(pool, config, chosen, epochs, 6 * plan["warmupDays"], plan["secrets"])
+    figures = attack(
+        pool, config, chosen, epochs, 24 // EPOCH_HOURS * plan["warmupDays"], plan["secrets"]
+    )
+    per_epoch = statistics.mean(len(c) for c in chosen)
+    floor = advantage_floor(
+        round(deadline * 24 / EPOCH_HOURS),
+        round(config.cooldown_hours / EPOCH_HOURS),
+        len(pool) / per_epoch,
+    )
     return {
         "coverageDays": deadline,
         "eligibleZipcodes": len(pool),
-        "meanZipcodesPerEpoch": round(statistics.mean(len(c) for c in chosen), 1),
+        "meanZipcodesPerEpoch": round(per_epoch, 1),
+        "advantageFloor": round(floor, 3),
         **figures,
-        **worst_gap(len(pool), chosen, 4),
+        **worst_gap(len(pool), chosen, EPOCH_HOURS),
     }
 
 
@@ -177,14 +226,15 @@ PRIORITIES = load_priorities(ROOT / "data/state_priorities.txt")
 def markdown(document: dict[str, Any], command: str) -> str:
     g = document["guess"]
     rows = [
-        "| coverage deadline | staleness advantage | Monte Carlo advantage | Monte Carlo top-2n "
-        "recall | random pick precision | worst gap |",
-        "|---|---|---|---|---|---|",
+        "| coverage deadline | staleness advantage | Monte Carlo advantage | floor, any draw "
+        "| Monte Carlo top-2n recall | random pick precision | worst gap |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in document["runs"]:
         rows.append(
             f"| {r['coverageDays']:g} days | {r['stalenessAdvantage']:.2f}x | "
-            f"{r['monteCarloAdvantage']:.2f}x | {r['monteCarloRecallTop2n']:.0%} | "
+            f"{r['monteCarloAdvantage']:.2f}x | {r['advantageFloor']:.2f}x | "
+            f"{r['monteCarloRecallTop2n']:.0%} | "
             f"{r['randomPrecision']:.1%} | {r['worstGapDays']:g} days |"
         )
     return "\n".join(
@@ -196,7 +246,10 @@ def markdown(document: dict[str, Any], command: str) -> str:
             f"{document['plan']['warmupDays']} warm-up days then "
             f"{document['plan']['days']} scored days ({document['runs'][0]['epochsScored']} "
             f"epochs), {document['plan']['secrets']} random secrets per epoch for the Monte "
-            "Carlo attacker.",
+            "Carlo attacker. *Floor, any draw*: the least advantage that any selection meeting "
+            "the deadline leaves an attacker who ranks zipcodes by their wait, given the "
+            "cooldown and the zipcodes an epoch takes (`advantage_floor`, a linear programme "
+            "over the distribution of waits).",
             "",
             f"- One guess of PLANNER_SECRET from a published salt: {g['guessMs']} ms (median; "
             f"fastest {g['guessMsMin']} ms) and 64 MiB, against {g['bareHmacGuessUs']} µs for "
