@@ -12,7 +12,6 @@ validators judge what is in the bucket.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,7 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
 from clientkit.epochs import Epoch, EpochError, epoch_from_id
-from signer import auth, published
+from signer import auth
 from signer.api import COMMON_ERRORS, SECURITY, SIGNING_HOWTO, _error
 from signer.errors import SignerError
 from signer.models import (
@@ -56,7 +55,7 @@ def _revealed(svc: Services, epoch: Epoch) -> dict[str, Any] | None:
 
     The current epoch's comes from the signer's copy of current.json (never a request to
     the CDN, which every miner's polling would otherwise multiply); an earlier one from
-    epochs/{id}.json.
+    epochs/{id}.json, read once and kept (it never changes).
     """
     if epoch.id == svc.current_epoch().id:
         try:
@@ -65,23 +64,7 @@ def _revealed(svc: Services, epoch: Epoch) -> dict[str, Any] | None:
             if refusal.code == "not_revealed":
                 return None
             raise
-    settings = svc.settings
-    body = published.read_published(
-        settings.published, settings.published_is_url, f"epochs/{epoch.id}.json"
-    )
-    if body is None:
-        return None
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise SignerError(
-            503, "assignment_unavailable", f"the published epochs/{epoch.id}.json is not JSON"
-        ) from None
-    if not isinstance(document, dict) or document.get("epochId") != epoch.id:
-        raise SignerError(
-            503, "assignment_unavailable", f"the published epochs/{epoch.id}.json is not its own"
-        )
-    return document
+    return svc.past_epochs.document(epoch.id)
 
 
 def _not_found(epoch_id: str) -> SignerError:

@@ -7,7 +7,7 @@ or a cron that has not run yet shows up as a clear 503 instead of last epoch's z
 From a base URL, requests never wait for the CDN: a background thread keeps the last good
 copy, refreshing it every few seconds (at once when it no longer is the current epoch's),
 and requests answer from that copy. A slow or hanging CDN then delays the copy, never a
-worker.
+worker. Earlier epochs' files never change once revealed, so each is fetched once and kept.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ FETCH_TIMEOUT = 5.0
 REFRESH_SECONDS = 10.0
 MIN_GAP_SECONDS = 1.0
 """Between two fetches, even when requests ask for a fresh copy at an epoch's start."""
+PAST_EPOCHS_KEPT = 64
+"""Earlier epochs' assignments kept per worker: ten days of 4-hour epochs, a few MB."""
 
 log = logging.getLogger("signer")
 
@@ -149,3 +152,46 @@ def read_published(location: str, is_url: bool, name: str) -> bytes | None:
         return None
     except OSError:
         raise _unavailable("the published folder cannot be read") from None
+
+
+class PastEpochs:
+    """Earlier epochs' published assignments, kept once read.
+
+    A revealed epoch's file never changes (index.json holds its commitment), yet validators
+    ask for past epochs again and again: each is fetched once per worker, and the most
+    recently asked `size` are kept. An absent file is not remembered, since it may appear.
+    """
+
+    def __init__(self, location: str, is_url: bool, size: int = PAST_EPOCHS_KEPT) -> None:
+        self.location = location
+        self.is_url = is_url
+        self.size = size
+        self._kept: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def document(self, epoch_id: str) -> dict[str, Any] | None:
+        """The assignment of `epoch_id`, None when it is not published."""
+        with self._lock:
+            if epoch_id in self._kept:
+                self._kept.move_to_end(epoch_id)
+                return self._kept[epoch_id]
+        name = f"epochs/{epoch_id}.json"
+        body = read_published(self.location, self.is_url, name)
+        if body is None:
+            return None
+        document = _own_assignment(body, name, epoch_id)
+        with self._lock:
+            self._kept[epoch_id] = document
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return document
+
+
+def _own_assignment(body: bytes, name: str, epoch_id: str) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise _unavailable(f"the published {name} is not JSON") from None
+    if not isinstance(document, dict) or document.get("epochId") != epoch_id:
+        raise _unavailable(f"the published {name} is not its own")
+    return document

@@ -14,7 +14,7 @@ from clientkit.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
-from signer.published import CurrentCache, current_assignment, read_current
+from signer.published import CurrentCache, PastEpochs, current_assignment, read_current
 from signer.ratelimit import HotkeyQuota
 from signer.reuse import Reuse
 
@@ -33,6 +33,11 @@ class Services:
     current_cache: CurrentCache | None = None
     """current.json from SIGNER_PUBLISHED when it is a URL (None for a folder)."""
     reuse: Reuse = field(default_factory=Reuse)
+    past_epochs: PastEpochs = field(init=False)
+    """Earlier epochs' assignments from SIGNER_PUBLISHED, each read once."""
+
+    def __post_init__(self) -> None:
+        self.past_epochs = PastEpochs(self.settings.published, self.settings.published_is_url)
 
     def now(self) -> float:
         return self.clock()

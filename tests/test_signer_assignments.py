@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from clientkit.epochs import epoch_from_id
 from signer import create_app
 
 from servers import signer_client as sc
@@ -209,3 +210,22 @@ def test_cache_lifetime_never_outlasts_the_epoch(signer_config, published):
     ten_to_eight = float(sc.NOW + 3 * 3600 - 10)  # 19:59:50, same epoch
     client = create_app({**signer_config, "NOW": lambda: ten_to_eight}).test_client()
     assert client.get("/assignments/current").headers["Cache-Control"] == "public, max-age=10"
+
+
+def test_a_past_epoch_is_fetched_once_then_answered_while_the_cdn_hangs(signer_config, published):
+    """Validators re-read past epochs: each is fetched once, then kept (it never changes)."""
+    past = epoch_from_id(sc.EPOCH).previous().id
+    path = f"/api/v1/zipcode-assignments/epoch/{past}"
+    with cdn(published) as site:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
+        missing = client.get(path)
+        assert (missing.status_code, missing.json["error"]) == (404, "epoch_not_found")
+        (published / "epochs").mkdir(exist_ok=True)
+        (published / "epochs" / f"{past}.json").write_bytes(assignment(past))
+        first = client.get(path)
+        assert (first.status_code, first.json["status"]) == (200, "COMPLETED")
+        site.hang()
+        for _ in range(4):
+            again = client.get(path)
+            assert again.status_code == 200
+            assert again.json == first.json
