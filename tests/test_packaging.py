@@ -103,6 +103,17 @@ def test_the_client_kit_installs_and_imports_alone(wheel: Path, tmp_path: Path) 
     )
     assert "clientkit" in loaded and "bittensor_core" in loaded
     assert not set(loaded) & {*OPERATOR_ONLY, "planner", "signer"}
+    for program in ("planner", "signer"):
+        ran = subprocess.run(
+            [str(python.parent / program), "--help"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=_clean_env(tmp_path),
+        )
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert f"pip install 'subnet46-epochs[{program}]'" in ran.stderr
+        assert "Traceback" not in ran.stderr
 
 
 def _clean_env(home: Path, **settings: str) -> dict[str, str]:
