@@ -9,7 +9,8 @@ with the very code that published: the epoch clock (`clientkit.epochs`), the pub
 and index (`clientkit.layout`), the index's hash chain and pinned head (`clientkit.chain`),
 timelock and commitments (`clientkit.timelock`), drand relays (`clientkit.drand`) and the
 full check of an epoch (`clientkit.verify`).
-requests and bittensor_core do the work; nothing of the planner or signer is imported.
+requests and bittensor_core do the work (pydantic-settings reads the kit's one setting,
+`clientkit.config`); nothing of the planner or signer is imported.
 See docs/clients.md.
 """
 

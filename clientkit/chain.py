@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clientkit.config import Settings
 from clientkit.errors import ClientKitError
 
 GENESIS = "sha256:" + "0" * 64
@@ -66,7 +68,26 @@ def head(items: list[dict[str, Any]]) -> tuple[str, str] | None:
 
 
 def default_head_file() -> Path:
-    return Path.home() / ".cache" / "subnet46-clientkit" / "chain-heads.json"
+    """CLIENTKIT_HEAD_FILE, else ~/.cache/subnet46-clientkit/chain-heads.json."""
+    return Settings.from_env().chain_heads()
+
+
+def expect(items: list[dict[str, Any]], pinned: Sequence[str], whence: str) -> str:
+    """Raise HistoryRewritten unless `items` hold the pinned head's entry unchanged (so
+    every entry up to it: each link covers the one before); later entries may be new.
+
+    `pinned` is (epochId, link), `whence` says where it was pinned, for the message."""
+    epoch_id, expected = pinned
+    found = [i for i in items if i.get("epochId") == epoch_id]
+    if not found or link(found[0]) != expected:
+        what = "removed" if not found else "rewritten (itself, or an entry before it)"
+        raise HistoryRewritten(
+            f"index.json does not extend the history seen before: the entry of {epoch_id} "
+            f"(chain head {expected}, {whence}) was {what}; do not trust this index, and tell "
+            "the subnet's operators"
+        )
+    later = len(items) - items.index(found[0]) - 1
+    return f"extends {epoch_id} {expected} ({whence}){f' by {later} entries' if later else ''}"
 
 
 class HeadPin:
@@ -83,24 +104,26 @@ class HeadPin:
         except ValueError as exc:
             raise ClientKitError(f"chain head file {self.path} is not valid JSON: {exc}") from exc
 
-    def check(self, where: str, items: list[dict[str, Any]]) -> None:
-        """Raise unless `items` extend the head pinned for `where`; then pin their head."""
+    def verify(self, where: str, items: list[dict[str, Any]]) -> str:
+        """Raise HistoryRewritten unless `items` extend the head pinned for `where`."""
+        pinned = self._heads().get(where)
+        if pinned is None:
+            return f"no head pinned for {where} in {self.path} yet"
+        return expect(items, pinned, f"pinned for {where} in {self.path}")
+
+    def remember(self, where: str, items: list[dict[str, Any]]) -> None:
+        """Pin the head of `items` (a chain already checked) for `where`."""
         heads = self._heads()
-        pinned = heads.get(where)
         current = head(items)
-        if pinned is not None:
-            epoch_id, expected = pinned
-            found = [i for i in items if i.get("epochId") == epoch_id]
-            if current is None or not found or link(found[0]) != expected:
-                what = "removed" if not found else "rewritten"
-                raise HistoryRewritten(
-                    f"index.json at {where} does not extend the history seen before: the entry "
-                    f"of {epoch_id} (chain head {expected}, pinned in {self.path}) was {what}; "
-                    "do not trust this index, and tell the subnet's operators"
-                )
-        if current is not None and current != (tuple(pinned) if pinned else None):
+        if current is not None and list(current) != heads.get(where):
             heads[where] = list(current)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_suffix(".tmp")
             temporary.write_text(json.dumps(heads, indent=2) + "\n")
             temporary.replace(self.path)
+
+    def check(self, where: str, items: list[dict[str, Any]]) -> None:
+        """Raise unless `items` chain and extend the head pinned for `where`; then pin theirs."""
+        head(items)
+        self.verify(where, items)
+        self.remember(where, items)

@@ -7,6 +7,7 @@ index.json, and the plain file must be the very same bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,10 @@ from clientkit import chain, drand, layout, timelock
 from clientkit.epochs import Epoch, quicknet_round
 from clientkit.layout import Source, SourceError
 from clientkit.retry import Backoff
+
+HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
+"""A check of index.json's entries: the name its line shows, and a function of the entries
+(as published) that says what it found, or raises chain.HistoryRewritten naming what changed."""
 
 
 class HttpSource:
@@ -90,11 +95,15 @@ def verify_epoch(
     fetch_signature: Callable[..., str] = drand.fetch_signature,
     check_current: bool = False,
     pin: chain.HeadPin | None = None,
+    history: Sequence[HistoryCheck] = (),
 ) -> Outcome:
     """Every check a client can make of one epoch; stops at the first that makes the rest moot.
 
     With `check_current` (planner verify), current.json is checked too when the epoch is the
-    running one. With `pin`, index.json must also extend the chain head seen last time.
+    running one. Each of `history` checks index.json against a history known elsewhere (a
+    chain head the operator published, the planner's own record). With `pin`, index.json
+    must also extend the chain head seen last time, and its head is pinned once the whole
+    history checks.
     """
     outcome = Outcome(epoch_id)
     try:
@@ -113,7 +122,7 @@ def verify_epoch(
         return outcome
     entry = entries[epoch_id]
     outcome.add("index", True, f"{epoch_id} listed with {entry.commitment}")
-    if not _check_chain(outcome, items, pin, source.describe()):
+    if not _check_history(outcome, items, history, pin, source.describe()):
         return outcome
 
     expected = round_for(entry.epoch)
@@ -182,18 +191,33 @@ def verify_epoch(
     return outcome
 
 
-def _check_chain(
-    outcome: Outcome, items: list[dict[str, Any]], pin: chain.HeadPin | None, where: str
+def _links(items: list[dict[str, Any]]) -> str:
+    found = chain.head(items)
+    return "no entry carries prev yet" if found is None else f"head {found[0]} {found[1]}"
+
+
+def _check_history(
+    outcome: Outcome,
+    items: list[dict[str, Any]],
+    history: Sequence[HistoryCheck],
+    pin: chain.HeadPin | None,
+    where: str,
 ) -> bool:
-    """index.json's entries link (and extend the pinned head): see clientkit.chain."""
-    try:
-        found = chain.head(items)
-        if pin is not None:
-            pin.check(where, items)
-    except (chain.ChainBroken, chain.HistoryRewritten) as exc:
-        return outcome.add("chain", False, str(exc))
-    detail = "no entry carries prev yet" if found is None else f"head {found[0]} {found[1]}"
-    return outcome.add("chain", True, detail)
+    """index.json's entries link, and are the history each check knows (see
+    clientkit.chain); every check runs, so each change is named. The head is pinned last,
+    only when all of them pass: a rewritten index is never pinned."""
+    checks: list[HistoryCheck] = [("chain", _links), *history]
+    if pin is not None:
+        checks.append(("head file", functools.partial(pin.verify, where)))
+    passed = True
+    for name, check in checks:
+        try:
+            outcome.add(name, True, check(items))
+        except (chain.ChainBroken, chain.HistoryRewritten) as exc:
+            passed = outcome.add(name, False, str(exc))
+    if passed and pin is not None:
+        pin.remember(where, items)
+    return passed
 
 
 def _check_current(

@@ -6,6 +6,9 @@ and constraints the rules. From that one declaration follow reading the environm
 (pydantic-settings), the command-line options that override a setting (`option`), the
 messages that name a bad value, and the documentation checks (tests/docs_catalog.py lists
 the declared names). A setting read anywhere else is a bug the docs tests report.
+
+The client kit declares its settings here too, and installs without click: click is
+imported only by what builds or reports command-line options.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self, get_args
 
-import click
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
@@ -95,6 +97,8 @@ class EnvSettings(BaseSettings):
             problems = [_describe(cls, error) for error in exc.errors()]
         for env_name, rule in problems:
             if env_name in flags:
+                import click
+
                 raise click.BadParameter(rule, param_hint=f"'{flags[env_name]}'")
         raise cls.problem("; ".join(f"{name} {rule}".strip() for name, rule in problems))
 
@@ -147,6 +151,8 @@ def _choices(info: FieldInfo) -> tuple[Any, ...]:
 
 
 def _click_type(info: FieldInfo) -> Any:
+    import click
+
     kinds = {k for k in (info.annotation, *get_args(info.annotation)) if k is not type(None)}
     for kind, param in ((Path, click.Path(path_type=Path)), (int, click.INT), (float, click.FLOAT)):
         if kind in kinds:
@@ -162,6 +168,8 @@ def option(
     The option's value arrives as keyword `name` (None when not given), for
     `EnvSettings.with_overrides`, which checks it by the same rules as the environment.
     """
+    import click
+
     info = settings.model_fields[name]
     default = shown_default(info)
     shown = f"; default: {default}" if default else ""

@@ -12,7 +12,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from clientkit import chain
 from planner.dataset import Dataset, StatePriority, load_dataset, load_priorities
 from planner.jobs import Planner
 from planner.store import LocalStore
@@ -33,9 +32,10 @@ SIGNER_DEMO_METAGRAPH = REPO / "data" / "metagraph.demo.json"
 
 @pytest.fixture(autouse=True)
 def client_head_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """clientkit pins index.json chain heads under the user's cache dir: one file per test."""
+    """clientkit and `planner verify` pin index.json chain heads under the user's cache dir
+    (CLIENTKIT_HEAD_FILE moves it): one file per test."""
     path = tmp_path / "cache/chain-heads.json"
-    monkeypatch.setattr(chain, "default_head_file", lambda: path)
+    monkeypatch.setenv("CLIENTKIT_HEAD_FILE", str(path))
     return path
 
 

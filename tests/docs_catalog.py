@@ -1,7 +1,8 @@
 """What the docs promise, read from the files, and what the code really reads.
 
-The programs' settings come from their declarations (planner.config.Settings and
-signer.config.Settings: one pydantic-settings field per setting). Anything else the code
+The programs' settings come from their declarations (planner.config.Settings,
+signer.config.Settings and clientkit.config.Settings: one pydantic-settings field per
+setting). Anything else the code
 reads from the environment is found in its syntax tree, not in a list kept by hand, so a
 new `os.environ.get("PLANNER_X")` shows up here, and test_docs refuses it unless it is
 declared. Helpers for tests/test_docs.py and tests/test_deploy.py.
@@ -18,13 +19,14 @@ from pathlib import Path
 
 from pydantic.fields import FieldInfo
 
+from clientkit.config import Settings as ClientKitSettings
 from envsettings import EnvSettings
 from planner.config import Settings as PlannerSettings
 from signer.config import Settings as SignerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("planner", "signer", "clientkit", "envsettings")
-DECLARATIONS: tuple[type[EnvSettings], ...] = (PlannerSettings, SignerSettings)
+DECLARATIONS: tuple[type[EnvSettings], ...] = (PlannerSettings, SignerSettings, ClientKitSettings)
 TEST_SERVERS = REPO / "tests" / "servers"
 DOCS = REPO / "docs"
 ENV_EXAMPLE = REPO / ".env.example"

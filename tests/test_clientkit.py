@@ -6,6 +6,7 @@ test_end_to_end.py; here are the failures a miner must be told about clearly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -30,6 +31,7 @@ from clientkit import (
     read_object,
     sealed_assignment,
     upload,
+    verify,
 )
 from clientkit.chain import HistoryRewritten
 from planner import jobs
@@ -249,3 +251,54 @@ def test_a_pinned_chain_head_detects_a_rewritten_history(published, tmp_path: Pa
     (root / "index.json").write_text(json.dumps(dict(index, epochs=rebuilt[:-1])))
     with pytest.raises(HistoryRewritten, match=f"the entry of {pinned[0]} .* was removed"):
         plain_assignment(url, now=NOW, head_file=head_file)
+
+
+def test_clientkit_head_file_moves_the_pinned_heads(
+    published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = published
+    moved = tmp_path / "elsewhere/heads.json"
+    monkeypatch.setenv("CLIENTKIT_HEAD_FILE", str(moved))
+    plain_assignment(url, now=NOW)
+    assert list(json.loads(moved.read_text())) == [url]
+    monkeypatch.delenv("CLIENTKIT_HEAD_FILE")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert chain.default_head_file() == tmp_path / "home/.cache/subnet46-clientkit/chain-heads.json"
+
+
+def test_verify_epoch_pins_a_head_only_once_every_history_check_passed(
+    published, tmp_path: Path, relay: Relay
+) -> None:
+    url, root = published
+    items = json.loads((root / "index.json").read_bytes())["epochs"]
+    head = chain.head(items)
+    assert head is not None
+    pin = chain.HeadPin(tmp_path / "heads.json")
+
+    def given(pinned: tuple[str, str]) -> list[verify.HistoryCheck]:
+        return [("pinned head", functools.partial(chain.expect, pinned=pinned, whence="given"))]
+
+    def run(history: list[verify.HistoryCheck]) -> verify.Outcome:
+        source = verify.HttpSource(url)
+        return verify.verify_epoch(
+            source, None, NOW, [relay.url], at_round_123, pin=pin, history=history
+        )
+
+    wrong = run(given((head[0], "sha256:" + "5" * 64)))
+    assert [(c.name, c.ok) for c in wrong.checks] == [
+        ("index", True),
+        ("chain", True),
+        ("pinned head", False),
+        ("head file", True),
+    ]
+    assert wrong.checks[2].detail == (
+        f"index.json does not extend the history seen before: the entry of {head[0]} (chain "
+        f"head sha256:{'5' * 64}, given) was rewritten (itself, or an entry before it); do not "
+        "trust this index, and tell the subnet's operators"
+    )
+    assert not pin.path.exists()
+    first = items[0]["epochId"], chain.link(items[0])
+    right = run(given(first))
+    assert right.ok, right.checks
+    assert right.checks[2].detail == f"extends {first[0]} {first[1]} (given) by 6 entries"
+    assert json.loads(pin.path.read_text()) == {url: list(head)}

@@ -30,6 +30,7 @@ from docs_catalog import (
     undeclared_reads,
 )
 
+from clientkit.config import Settings as ClientKitSettings
 from envsettings import shown_default
 from planner.cli import cli as planner_cli
 from planner.config import Settings as PlannerSettings
@@ -190,7 +191,7 @@ SERVER_ADDRESS = {"HOST", "PORT", "CDN_PORT"}
 def test_settings_are_read_only_through_their_declarations():
     """A setting read the old way (os.environ.get, click's envvar=) must be declared instead."""
     assert undeclared_reads() <= SERVER_ADDRESS, (
-        f"declare these in planner/config.py or signer/config.py: "
+        f"declare these in planner/config.py, signer/config.py or clientkit/config.py: "
         f"{sorted(undeclared_reads() - SERVER_ADDRESS)}"
     )
 
@@ -205,7 +206,11 @@ def test_each_declared_default_is_the_documented_one(name):
 def test_options_follow_the_declarations():
     """An option that overrides a setting names its environment variable and default."""
     checked = 0
-    for group, settings in ((planner_cli, PlannerSettings), (signer_cli, SignerSettings)):
+    for group, settings in (
+        (planner_cli, PlannerSettings),
+        (planner_cli, ClientKitSettings),
+        (signer_cli, SignerSettings),
+    ):
         for command in group.commands.values():
             for param in command.params:
                 if param.name in settings.model_fields and isinstance(param, click.Option):
@@ -218,7 +223,7 @@ def test_options_follow_the_declarations():
 
 
 def test_env_example_loads_in_a_shell_and_both_programs_accept_it(tmp_path: Path):
-    """`set -a; . ./.env.example` as the file says, then both settings loaders accept it."""
+    """`set -a; . ./.env.example` as the file says, then every settings loader accepts it."""
     script = f"set -a; . {ENV_EXAMPLE}; set +a; env -0"
     result = subprocess.run(
         ["bash", "-c", script], capture_output=True, check=True, env={"PATH": "/usr/bin:/bin"}
@@ -230,6 +235,7 @@ def test_env_example_loads_in_a_shell_and_both_programs_accept_it(tmp_path: Path
         assert loaded.get(name) == value, name
     planner = PlannerSettings.from_env(loaded)
     assert planner.bucket is None and planner.secret is None
+    assert ClientKitSettings.from_env(loaded).head_file is None
     signer = load_settings({**loaded, **SIGNER_BASE})
     assert signer.ratelimit_miner == "10/minute;200/day"
     assert signer.s3_bucket is None
