@@ -8,6 +8,7 @@ a non-zero exit; nothing is half-published.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
@@ -17,7 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
-from clientkit import verify
+from clientkit import chain, verify
+from clientkit.config import Settings as ClientKitSettings
 from clientkit.epochs import Epoch, epoch_at, quicknet_round
 from clientkit.errors import ClientKitError
 from envsettings import option
@@ -436,20 +438,53 @@ def new_secret() -> None:
     click.echo(keys.new_secret())
 
 
+def _chain_head(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value and not re.fullmatch(r"sha256:[0-9a-f]{64}", value[1]):
+        raise click.BadParameter(
+            f"the hash must be sha256: and 64 hex digits, got {value[1]!r}", ctx, param
+        )
+    return value or None
+
+
 @cli.command("verify")
 @click.argument("epoch_id", required=False)
 @published_option
 @option(Settings, "drand_urls", multiple=True)
+@option(ClientKitSettings, "head_file")
+@click.option(
+    "--head",
+    nargs=2,
+    metavar="EPOCH_ID HASH",
+    callback=_chain_head,
+    help="A chain head published elsewhere (as verify prints it: `chain: head EPOCH_ID "
+    "HASH`): index.json must hold that entry unchanged.",
+)
 @now_option
 @pass_context
 @friendly
-def verify_command(ctx: Context, epoch_id: str | None, **options: Any) -> None:
+def verify_command(
+    ctx: Context,
+    epoch_id: str | None,
+    head_file: Path | None,
+    head: tuple[str, str] | None,
+    **options: Any,
+) -> None:
     """Check an epoch as a miner would: drand opens the sealed file, the hash matches.
 
-    --published may be a folder or the base URL of the published files.
+    index.json must extend the chain head seen by the last verify (kept in the head file)
+    and any --head given; with PLANNER_SECRET, it must also list every entry this planner
+    sealed unchanged (its private state). --published may be a folder or the base URL of
+    the published files.
     """
     ctx.override(**{**options, "drand_urls": options["drand_urls"] or None})
     s = ctx.settings
+    history: list[verify.HistoryCheck] = []
+    if head is not None:
+        history.append(
+            ("pinned head", functools.partial(chain.expect, pinned=head, whence="--head"))
+        )
+    if s.secret:
+        history.append(("planner state", functools.partial(jobs.check_history, ctx.planner())))
     outcome = verify.verify_epoch(
         open_source(s.published),
         epoch_id,
@@ -457,6 +492,8 @@ def verify_command(ctx: Context, epoch_id: str | None, **options: Any) -> None:
         s.drand_urls,
         ctx.round_for,
         check_current=True,
+        pin=chain.HeadPin(ClientKitSettings.from_env(head_file=head_file).chain_heads()),
+        history=history,
     )
     for check_ in outcome.checks:
         click.echo(f"{'ok  ' if check_.ok else 'FAIL'} {check_.name}: {check_.detail}")

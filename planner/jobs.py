@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from clientkit import layout, timelock
+from clientkit import chain, layout, timelock
 from clientkit.epochs import (
     ISO_FORMAT,
     Epoch,
@@ -143,7 +143,9 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
 
     Sealed epochs are never recomputed, so new data or settings apply from the first epoch
     this run seals. The private state is saved before anything public is written, so a run
-    killed midway is finished by the next one with the same plaintexts and commitments.
+    killed midway is finished by the next one with the same plaintexts and commitments;
+    once index.json lists the new epochs, the state records them as listed (so a later
+    removal is a loss, reported and repaired, where before it was a run stopped midway).
     """
     if planner.load_data is None:
         raise PlanError("planning needs a zipcode file and a priority list")
@@ -152,6 +154,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     dataset, priorities = planner.load_data()
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
+    recorded = _record_listed(planner, state, index)
     result = PlanResult(repairs=_restore_index(planner, state, index))
 
     known = set(index) | set(state.pending)
@@ -177,7 +180,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
             fresh = _select_epochs(planner, dataset, priorities, state, todo, now, sealer)
             result.sealed = [e.id for e in todo]
         ciphertexts = _seal_unlisted(planner, state, index, sealer, fresh)
-    if todo or ciphertexts:
+    if todo or ciphertexts or recorded:
         _check_writable(planner, [*ciphertexts, layout.INDEX_KEY, layout.SCHEMA_KEY])
         state_io.save(planner.private, state, planner.secret)
     for key, ciphertext in sorted(ciphertexts.items()):
@@ -185,6 +188,8 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
             result.written.append(key)
     _list_pending(planner, state, index)
     _write_pointers(planner, index, result.written, current=None)
+    if _record_listed(planner, state, index):
+        state_io.save(planner.private, state, planner.secret)
     result.horizon = max(index) if index else None
     return result
 
@@ -284,27 +289,56 @@ def _sealed_part(entry: layout.IndexEntry) -> layout.IndexEntry:
     )
 
 
+def _record_listed(
+    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
+) -> bool:
+    """Record every pending epoch that index.json lists as committed (this planner's own
+    entry, not the published one): from then on, its absence is a loss. True if any was new.
+
+    A pending epoch index.json has never listed is not a loss: a run stopped between saving
+    the state and listing it, and plan lists it as usual."""
+    listed = {
+        epoch_id: _entry_of(planner, epoch_id, pending).to_json()
+        for epoch_id, pending in state.pending.items()
+        if epoch_id in index and epoch_id not in state.committed
+    }
+    state.committed.update(listed)
+    return bool(listed)
+
+
+def _sealed_record(planner: Planner, state: PlannerState) -> dict[str, layout.IndexEntry]:
+    """The index.json entry of every epoch this planner sealed, by epoch id."""
+    record = {k: _entry_of(planner, k, pending) for k, pending in state.pending.items()}
+    record.update((k, layout.IndexEntry.from_json(item)) for k, item in state.committed.items())
+    return record
+
+
+def _changes(
+    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
+) -> Iterator[tuple[str, layout.IndexEntry, layout.IndexEntry | None]]:
+    """(epoch id, entry sealed, entry published or None) of every entry this planner
+    sealed and listed that index.json has lost or has rewritten (another commitment, round
+    or sealing time); a pending epoch never listed yet is left to plan (_record_listed)."""
+    for epoch_id, sealed in sorted(_sealed_record(planner, state).items()):
+        found = index.get(epoch_id)
+        if found is None and epoch_id not in state.committed:
+            continue
+        if found is None or _sealed_part(found) != _sealed_part(sealed):
+            yield epoch_id, sealed, found
+
+
 def _restore_index(
     planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
 ) -> list[str]:
     """Put back every entry of an epoch this planner sealed that index.json lost or had
-    rewritten (another commitment, round or sealing time); what was repaired, for people.
-
-    A pending epoch missing from index.json is not a loss: a run stopped between saving the
-    state and listing it, and plan uploads and lists it as usual."""
-    for epoch_id, pending in state.pending.items():
-        state.committed.setdefault(epoch_id, _entry_of(planner, epoch_id, pending).to_json())
+    rewritten; what was repaired, for people."""
     repairs = []
-    for epoch_id, item in sorted(state.committed.items()):
-        sealed = layout.IndexEntry.from_json(item)
-        found = index.get(epoch_id)
-        if found is None and epoch_id in state.pending:
-            continue  # sealed by a run stopped before listing it: plan lists it as usual
+    for epoch_id, sealed, found in list(_changes(planner, state, index)):
         if found is None:
             revealed = planner.public.get(layout.revealed_key(epoch_id)) is not None
             index[epoch_id] = replace(sealed, revealed=revealed)
             repairs.append(f"index.json had lost the entry of {epoch_id}; it is restored")
-        elif _sealed_part(found) != _sealed_part(sealed):
+        else:
             audit_revealed = bool(found.audit and found.audit.revealed)
             index[epoch_id] = replace(
                 sealed,
@@ -317,6 +351,65 @@ def _restore_index(
                 "restored"
             )
     return repairs
+
+
+def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
+    """Compare index.json's entries, as published, with what this planner sealed (its
+    private state, only read): chain.HistoryRewritten naming every entry removed,
+    rewritten, or listed though this planner never sealed it; else what was compared.
+
+    Unlike a pinned chain head, this needs no earlier run: it catches a rewritten history
+    (a consistent chain rebuilt around an epoch re-sealed to its round, an edited or
+    removed newest entry) the first time it runs. Entries older than the state's record
+    (sealed before the state kept one) are not judged."""
+    blob = planner.private.get(state_io.STATE_KEY)
+    if blob is None:
+        raise PlanError(
+            f"there is no private state ({state_io.STATE_KEY} in "
+            f"{planner.private.describe()}) to compare index.json with: point the planner "
+            "at the bucket that holds it (SPACES_*), or unset PLANNER_SECRET to verify as a "
+            "miner does"
+        )
+    state = state_io.decrypt(blob, planner.secret, planner.legacy_state_key)
+    index = {e.epoch_id: e for e in map(layout.IndexEntry.from_json, items)}
+    record = _sealed_record(planner, state)
+    problems = [_change_text(*change) for change in _changes(planner, state, index)]
+    first = min(record, default=None)
+    problems += [
+        f"index.json lists {epoch_id}, which this planner never sealed"
+        for epoch_id in sorted(index)
+        if first is not None and epoch_id > first and epoch_id not in record
+    ]
+    where = f"its private state in {planner.private.describe()}"
+    if problems:
+        raise chain.HistoryRewritten(
+            f"index.json differs from what this planner sealed ({where}): " + "; ".join(problems)
+        )
+    listed = sum(1 for epoch_id in record if epoch_id in index)
+    return f"the {listed} entries this planner sealed are listed unchanged ({where})"
+
+
+def _change_text(epoch_id: str, sealed: layout.IndexEntry, found: layout.IndexEntry | None) -> str:
+    if found is None:
+        return f"the entry of {epoch_id} was removed"
+    was, now = _fields(_sealed_part(sealed).to_json()), _fields(_sealed_part(found).to_json())
+    changed = ", ".join(
+        f"{name} {now.get(name)} where this planner sealed {was.get(name)}"
+        for name in [*was, *(n for n in now if n not in was)]
+        if now.get(name) != was.get(name)
+    )
+    return f"the entry of {epoch_id} was rewritten ({changed})"
+
+
+def _fields(item: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """An entry's fields by dotted name (`audit.commitment`), for naming what changed."""
+    flat: dict[str, Any] = {}
+    for name, value in item.items():
+        if isinstance(value, dict):
+            flat.update(_fields(value, f"{prefix}{name}."))
+        else:
+            flat[prefix + name] = value
+    return flat
 
 
 def plaintext_size(
@@ -440,6 +533,7 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     _refuse_early_reveal(planner, now)
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
+    recorded = _record_listed(planner, state, index)
     result = RevealResult(repairs=_restore_index(planner, state, index))
     due = [k for k in state.pending if epoch_from_id(k, planner.epoch_hours).start <= now]
     if due:
@@ -491,9 +585,11 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     _write_pointers(planner, index, result.written, current=current)
     if index.get(current.id) and index[current.id].revealed:
         result.current = current.id
-    if done:
-        for epoch_id in done:
-            del state.pending[epoch_id]
+    for epoch_id in done:
+        state.committed.setdefault(
+            epoch_id, _entry_of(planner, epoch_id, state.pending.pop(epoch_id)).to_json()
+        )
+    if done or recorded:
         state_io.save(planner.private, state, planner.secret)
     return result
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from clientkit.chain import HistoryRewritten
 from clientkit.epochs import epoch_at, epoch_from_id
 from planner import jobs, state
 from planner.dataset import DatasetError, load_dataset
 from planner.publish import PublishConflict
 from planner.state import StateError
+from planner.store import LocalStore
 
 from conftest import NOW, SECRET
 
@@ -401,3 +403,58 @@ def test_a_rewritten_commitment_is_put_back_and_reported(make_planner, tmp_path)
             f"{forged}); the one this planner sealed ({entry['commitment']}) is restored"
         ]
         assert _index(tmp_path) == original
+
+
+def test_a_tick_records_the_epochs_it_listed(make_planner, tmp_path) -> None:
+    """Once index.json lists an epoch, its loss is a loss (repaired and reported), not a run
+    stopped before listing it: the very run that listed it records that."""
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    listed = {e["epochId"] for e in _index(tmp_path)["epochs"]}
+    assert set(state.load(planner.private, SECRET).committed) == listed
+    original = _index(tmp_path)
+    newest = original["epochs"][-1]["epochId"]
+    _write_index(tmp_path, dict(original, epochs=original["epochs"][:-1]))
+    planned, _ = jobs.tick(planner, NOW + timedelta(minutes=5))
+    assert planned.repairs == [f"index.json had lost the entry of {newest}; it is restored"]
+    assert _index(tmp_path) == original
+
+
+def test_check_history_compares_the_index_with_what_the_planner_sealed(
+    make_planner, tmp_path
+) -> None:
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    original = _index(tmp_path)
+    items = original["epochs"]
+    assert jobs.check_history(planner, items) == (
+        f"the 43 entries this planner sealed are listed unchanged (its private state in "
+        f"{tmp_path / 'state'})"
+    )
+    newest, middle = items[-1], items[20]
+    forged = "sha256:" + "3" * 64
+    edited = [dict(e, commitment=forged) if e is newest else e for e in items]
+    with pytest.raises(HistoryRewritten) as caught:
+        jobs.check_history(planner, edited)
+    assert str(caught.value) == (
+        f"index.json differs from what this planner sealed (its private state in "
+        f"{tmp_path / 'state'}): the entry of {newest['epochId']} was rewritten (commitment "
+        f"{forged} where this planner sealed {newest['commitment']})"
+    )
+    with pytest.raises(HistoryRewritten, match=f"the entry of {newest['epochId']} was removed$"):
+        jobs.check_history(planner, items[:-1])
+    without_middle = [e for e in items if e is not middle]
+    with pytest.raises(HistoryRewritten, match=f"the entry of {middle['epochId']} was removed$"):
+        jobs.check_history(planner, without_middle)
+    later = epoch_from_id(newest["epochId"]).next()
+    foreign = dict(newest, epochId=later.id, epochStart=later.start_iso, epochEnd=later.end_iso)
+    with pytest.raises(HistoryRewritten, match=f"lists {later.id}, which this planner never"):
+        jobs.check_history(planner, [*items, foreign])
+    assert _index(tmp_path) == original, "a check writes nothing"
+
+
+def test_check_history_needs_the_private_state(make_planner, tmp_path) -> None:
+    jobs.tick(make_planner(), NOW)
+    elsewhere = make_planner(private=LocalStore(tmp_path / "empty"))
+    with pytest.raises(jobs.PlanError, match=r"there is no private state .* unset PLANNER_SECRET"):
+        jobs.check_history(elsewhere, _index(tmp_path)["epochs"])

@@ -10,7 +10,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from clientkit import chain
+from clientkit import chain, timelock
 from clientkit.epochs import epoch_at
 from planner import keys
 from planner.cli import Context, cli
@@ -212,6 +212,8 @@ def test_verify_opens_the_sealed_file_with_drand(env, tmp_path, relay) -> None:
     assert [line.split(":")[0] for line in lines[:-1]] == [
         "ok   index",
         "ok   chain",
+        "ok   planner state",
+        "ok   head file",
         "ok   round",
         "ok   sealed file",
         "ok   drand beacon",
@@ -442,3 +444,208 @@ def test_ticks_extend_the_chain_and_verify_passes(env, tmp_path, relay) -> None:
     )
     assert result.exit_code == 0, result.output
     assert f"ok   chain: head {after[-1]['epochId']}" in result.output
+
+
+def _verify_as(tmp_path: Path, relay_url: str, *args: str, now: str = NOW_ISO) -> Any:
+    """`planner verify` with the settings of the environment (read now) and the test round."""
+    return CliRunner().invoke(
+        cli,
+        ["verify", "--now", now, "--drand-url", relay_url, *args],
+        obj=context_on_test_round(tmp_path),
+    )
+
+
+def _items(tmp_path: Path) -> list[dict[str, Any]]:
+    return json.loads((tmp_path / "published/index.json").read_bytes())["epochs"]
+
+
+def _write_items(tmp_path: Path, items: list[dict[str, Any]]) -> None:
+    path = tmp_path / "published/index.json"
+    path.write_text(json.dumps(dict(json.loads(path.read_bytes()), epochs=items), indent=2))
+
+
+def _forge_running_epoch(tmp_path: Path) -> tuple[str, str, str]:
+    """What a holder of the bucket's write key can do without the secret: a new assignment
+    for the running epoch, sealed to the same drand round, written as its plain file and
+    current.json, its commitment put in index.json and the whole chain recomputed, so that
+    every file agrees with every other. (epoch id, old commitment, forged commitment)."""
+    root = tmp_path / "published"
+    epoch_id = epoch_at(NOW).id
+    document = json.loads((root / f"epochs/{epoch_id}.json").read_bytes())
+    document["zipcodes"] = document["zipcodes"][:3]
+    forged = json.dumps(document, separators=(",", ":")).encode() + b"\n"
+    items = _items(tmp_path)
+    (target,) = [e for e in items if e["epochId"] == epoch_id]
+    (root / f"sealed/{epoch_id}.tlock").write_bytes(timelock.seal(forged, target["revealRound"]))
+    (root / f"epochs/{epoch_id}.json").write_bytes(forged)
+    (root / "current.json").write_bytes(forged)
+    old, target["commitment"] = target["commitment"], timelock.commitment(forged)
+    _write_items(
+        tmp_path, chain.chained([{k: v for k, v in e.items() if k != "prev"} for e in items])
+    )
+    return epoch_id, old, target["commitment"]
+
+
+def test_a_consistent_rewrite_is_named_from_the_planner_state_on_the_first_run(
+    env, tmp_path, relay, client_head_file
+) -> None:
+    """Nothing pinned yet: the operator's verify (with PLANNER_SECRET) still names the epoch,
+    from what the planner sealed; the forged index is not pinned; tick puts the entry back
+    and refuses to spread the forged plain file; verify then names the forged files."""
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    epoch_id, old, forged = _forge_running_epoch(tmp_path)
+    result = _verify_as(tmp_path, relay.url)
+    assert result.exit_code == 1, result.output
+    assert (
+        f"FAIL planner state: index.json differs from what this planner sealed (its private "
+        f"state in {tmp_path / 'state'}): the entry of {epoch_id} was rewritten (commitment "
+        f"{forged} where this planner sealed {old})"
+    ) in result.output
+    assert "ok   chain: head" in result.output, "the rebuilt chain itself is consistent"
+    assert not client_head_file.exists(), "a rewritten index is never pinned"
+
+    ticked = run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    assert ticked.exit_code == 1
+    assert f"epochs/{epoch_id}.json in {tmp_path / 'published'} is not the assignment" in (
+        ticked.output
+    )
+    (entry,) = [e for e in _items(tmp_path) if e["epochId"] == epoch_id]
+    assert entry["commitment"] == old, "the entry this planner sealed is back"
+    after = _verify_as(tmp_path, relay.url)
+    assert after.exit_code == 1
+    assert "ok   planner state" in after.output
+    assert f"FAIL commitment: {forged} != {old}" in after.output
+
+
+def test_a_consistent_rewrite_is_named_from_the_pinned_head_without_the_secret(
+    env, monkeypatch, tmp_path, relay, client_head_file
+) -> None:
+    """A miner's view (no PLANNER_SECRET): the head pinned by the last verify, or given with
+    --head, is no longer in the rebuilt chain."""
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    monkeypatch.delenv("PLANNER_SECRET")
+    first = _verify_as(tmp_path, relay.url)
+    assert first.exit_code == 0, first.output
+    assert "planner state" not in first.output
+    published = str(tmp_path / "published")
+    head = chain.head(_items(tmp_path))
+    assert head is not None
+    assert json.loads(client_head_file.read_text()) == {published: list(head)}
+    assert _verify_as(tmp_path, relay.url, "--head", *head).exit_code == 0
+
+    _forge_running_epoch(tmp_path)
+    pinned = _verify_as(tmp_path, relay.url)
+    assert pinned.exit_code == 1
+    assert (
+        f"FAIL head file: index.json does not extend the history seen before: the entry of "
+        f"{head[0]} (chain head {head[1]}, pinned for {published} in {client_head_file}) was "
+        "rewritten (itself, or an entry before it)"
+    ) in pinned.output
+    assert json.loads(client_head_file.read_text()) == {published: list(head)}, "kept"
+    given = _verify_as(
+        tmp_path, relay.url, "--head", *head, "--head-file", str(tmp_path / "fresh.json")
+    )
+    assert given.exit_code == 1
+    assert (
+        f"FAIL pinned head: index.json does not extend the history seen before: the entry "
+        f"of {head[0]} (chain head {head[1]}, --head) was rewritten"
+    ) in given.output
+    assert "ok   head file: no head pinned" in given.output
+    assert not (tmp_path / "fresh.json").exists()
+
+
+def test_an_edited_newest_entry_is_named(env, monkeypatch, tmp_path, relay) -> None:
+    """The newest entry has no successor whose prev would break: the planner state and the
+    pinned head name it, and tick puts it back."""
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    assert _verify_as(tmp_path, relay.url).exit_code == 0
+    items = _items(tmp_path)
+    newest, old, forged = items[-1], items[-1]["commitment"], "sha256:" + "4" * 64
+    newest["commitment"] = forged
+    _write_items(tmp_path, items)
+    assert chain.head(items) is not None, "the chain still checks"
+    result = _verify_as(tmp_path, relay.url)
+    assert result.exit_code == 1
+    assert (
+        f"the entry of {newest['epochId']} was rewritten (commitment {forged} where this "
+        f"planner sealed {old})"
+    ) in result.output
+    assert (
+        "FAIL head file: index.json does not extend the history seen before: the entry of "
+        f"{newest['epochId']}"
+    ) in result.output
+    monkeypatch.delenv("PLANNER_SECRET")
+    assert "FAIL head file" in _verify_as(tmp_path, relay.url).output
+    monkeypatch.setenv("PLANNER_SECRET", env["PLANNER_SECRET"])
+    ticked = run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    assert ticked.exit_code == 1
+    assert f"repaired: index.json's entry of {newest['epochId']} had been rewritten" in (
+        ticked.output
+    )
+    assert _verify_as(tmp_path, relay.url).exit_code == 0
+
+
+def test_a_removed_newest_entry_is_named(env, monkeypatch, tmp_path, relay) -> None:
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    monkeypatch.delenv("PLANNER_SECRET")
+    assert _verify_as(tmp_path, relay.url).exit_code == 0
+    items = _items(tmp_path)
+    newest = items[-1]["epochId"]
+    _write_items(tmp_path, items[:-1])
+    pinned = _verify_as(tmp_path, relay.url)
+    assert pinned.exit_code == 1
+    assert (
+        "FAIL head file: index.json does not extend the history seen before: the entry "
+        f"of {newest} "
+    ) in pinned.output
+    assert pinned.output.count(f"the entry of {newest}") == 1
+    assert "was removed" in pinned.output
+    monkeypatch.setenv("PLANNER_SECRET", env["PLANNER_SECRET"])
+    result = _verify_as(tmp_path, relay.url, "--head-file", str(tmp_path / "fresh.json"))
+    assert result.exit_code == 1
+    assert (
+        "FAIL planner state: index.json differs from what this planner sealed (its "
+        f"private state in {tmp_path / 'state'}): the entry of {newest} was removed"
+    ) in result.output
+    ticked = run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    assert ticked.exit_code == 1
+    assert f"repaired: index.json had lost the entry of {newest}; it is restored" in ticked.output
+    assert _verify_as(tmp_path, relay.url).exit_code == 0
+
+
+def test_verify_names_a_removed_entry_from_the_planner_state(env, tmp_path, relay) -> None:
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    items = _items(tmp_path)
+    removed, following = items[1]["epochId"], items[2]["epochId"]
+    _write_items(tmp_path, [items[0], *items[2:]])
+    result = _verify_as(tmp_path, relay.url)
+    assert result.exit_code == 1
+    assert f"FAIL chain: index.json's entry of {following} does not extend" in result.output
+    assert f"the entry of {removed} was removed" in result.output
+
+
+def test_a_replaced_current_json_is_put_back_by_tick(env, tmp_path, relay) -> None:
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    current = tmp_path / "published/current.json"
+    original = current.read_bytes()
+    current.write_text('{"epochId": "' + epoch_at(NOW).id + '", "zipcodes": []}')
+    failed = _verify_as(tmp_path, relay.url)
+    assert failed.exit_code == 1
+    assert f"FAIL current.json: is not {epoch_at(NOW).id}'s committed assignment" in failed.output
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    assert current.read_bytes() == original
+    assert _verify_as(tmp_path, relay.url).exit_code == 0
+
+
+def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> None:
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    moved = tmp_path / "moved/heads.json"
+    monkeypatch.setenv("CLIENTKIT_HEAD_FILE", str(moved))
+    assert _verify_as(tmp_path, relay.url).exit_code == 0
+    assert list(json.loads(moved.read_text())) == [str(tmp_path / "published")]
+    option = tmp_path / "option.json"
+    assert _verify_as(tmp_path, relay.url, "--head-file", str(option)).exit_code == 0
+    assert option.exists()
+    bad = _verify_as(tmp_path, relay.url, "--head", epoch_at(NOW).id, "sha256:abc")
+    assert bad.exit_code == 2
+    assert "the hash must be sha256: and 64 hex digits, got 'sha256:abc'" in bad.output
