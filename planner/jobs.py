@@ -143,9 +143,10 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
 
     Sealed epochs are never recomputed, so new data or settings apply from the first epoch
     this run seals. The private state is saved before anything public is written, so a run
-    killed midway is finished by the next one with the same plaintexts and commitments;
-    once index.json lists the new epochs, the state records them as listed (so a later
-    removal is a loss, reported and repaired, where before it was a run stopped midway).
+    killed midway is finished by the next one with the same plaintexts and commitments.
+    The next run to load the state (a tick's reveal, right after) records the epochs
+    index.json now lists (_record_listed), so a later removal is a loss, not a run stopped
+    midway.
     """
     if planner.load_data is None:
         raise PlanError("planning needs a zipcode file and a priority list")
@@ -188,8 +189,6 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
             result.written.append(key)
     _list_pending(planner, state, index)
     _write_pointers(planner, index, result.written, current=None)
-    if _record_listed(planner, state, index):
-        state_io.save(planner.private, state, planner.secret)
     result.horizon = max(index) if index else None
     return result
 

@@ -57,10 +57,11 @@ class Store(Source, Protocol):
 
 
 def open_source(location: str) -> Source:
-    """Published files to check: a folder path or an http(s) base URL."""
+    """Published files to check: a folder path (made absolute: it names the folder in the
+    chain head file, whatever the working directory) or an http(s) base URL."""
     if location.startswith(("http://", "https://")):
         return HttpSource(location)
-    return LocalStore(Path(location))
+    return LocalStore(Path(location).resolve())
 
 
 class LocalStore:

@@ -407,7 +407,7 @@ def test_a_rewritten_commitment_is_put_back_and_reported(make_planner, tmp_path)
 
 def test_a_tick_records_the_epochs_it_listed(make_planner, tmp_path) -> None:
     """Once index.json lists an epoch, its loss is a loss (repaired and reported), not a run
-    stopped before listing it: the very run that listed it records that."""
+    stopped before listing it: the tick that listed it records that (its reveal step)."""
     planner = make_planner()
     jobs.tick(planner, NOW)
     listed = {e["epochId"] for e in _index(tmp_path)["epochs"]}

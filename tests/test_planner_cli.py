@@ -644,8 +644,12 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
     assert _verify_as(tmp_path, relay.url).exit_code == 0
     assert list(json.loads(moved.read_text())) == [str(tmp_path / "published")]
     option = tmp_path / "option.json"
-    assert _verify_as(tmp_path, relay.url, "--head-file", str(option)).exit_code == 0
-    assert option.exists()
+    monkeypatch.chdir(tmp_path)
+    relative = _verify_as(
+        tmp_path, relay.url, "--head-file", str(option), "--published", "published"
+    )
+    assert relative.exit_code == 0, relative.output
+    assert list(json.loads(option.read_text())) == [str(tmp_path / "published")]
     bad = _verify_as(tmp_path, relay.url, "--head", epoch_at(NOW).id, "sha256:abc")
     assert bad.exit_code == 2
     assert "the hash must be sha256: and 64 hex digits, got 'sha256:abc'" in bad.output
