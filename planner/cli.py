@@ -253,6 +253,11 @@ def _echo_plan(result: jobs.PlanResult) -> None:
         click.echo(f"note: {note}")
     for repair in result.repairs:
         click.echo(f"repaired: {repair}")
+    for epoch_id in result.foreign:
+        click.echo(
+            f"not sealed here: index.json lists {epoch_id}, which this planner never sealed; "
+            "it is left in place, and the plan does not reach past it until it is removed"
+        )
     click.echo(f"horizon: {result.horizon or 'none'}")
 
 
@@ -269,12 +274,18 @@ def _echo_reveal(result: jobs.RevealResult) -> None:
 
 
 def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult) -> None:
-    """Exit 1 after a run that had to put published files back: someone changed them."""
+    """Exit 1 after a run that found published files changed by someone else."""
     if any(r.repairs for r in results):
         raise click.ClickException(
             "the published files had been changed by someone else; this run put back what "
             "this planner sealed (the `repaired:` lines above): find out who can write to "
             "the bucket (docs/security.md)"
+        )
+    if any(isinstance(r, jobs.PlanResult) and r.foreign for r in results):
+        raise click.ClickException(
+            "index.json lists epochs this planner never sealed (the `not sealed here:` lines "
+            "above): someone else can write to the bucket; remove those entries by hand "
+            "(docs/operations.md) and find out who (docs/security.md)"
         )
 
 

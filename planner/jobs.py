@@ -82,6 +82,7 @@ class PlanResult:
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # why planning stopped (tick only; plan raises it)
     repairs: list[str] = field(default_factory=list)  # published files put back
+    foreign: list[str] = field(default_factory=list)  # listed, never sealed by this planner
 
 
 @dataclass
@@ -157,6 +158,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     state = _load_state(planner, index)
     recorded = _record_listed(planner, state, index)
     result = PlanResult(repairs=_restore_index(planner, state, index))
+    result.foreign = _foreign(index, _sealed_record(planner, state))
 
     known = set(index) | set(state.pending)
     first = epoch_at(now, planner.epoch_hours)
@@ -373,11 +375,9 @@ def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
     index = {e.epoch_id: e for e in map(layout.IndexEntry.from_json, items)}
     record = _sealed_record(planner, state)
     problems = [_change_text(*change) for change in _changes(planner, state, index)]
-    first = min(record, default=None)
     problems += [
         f"index.json lists {epoch_id}, which this planner never sealed"
-        for epoch_id in sorted(index)
-        if first is not None and epoch_id > first and epoch_id not in record
+        for epoch_id in _foreign(index, record)
     ]
     where = f"its private state in {planner.private.describe()}"
     if problems:
@@ -386,6 +386,14 @@ def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
         )
     listed = sum(1 for epoch_id in record if epoch_id in index)
     return f"the {listed} entries this planner sealed are listed unchanged ({where})"
+
+
+def _foreign(index: dict[str, Any], record: dict[str, layout.IndexEntry]) -> list[str]:
+    """The epochs index.json lists, after the first this planner recorded, that it never
+    sealed: someone else's entries. They are reported, never removed: an older copy of the
+    private state put back would make the planner's own later entries look like these."""
+    first = min(record, default=None)
+    return [e for e in sorted(index) if first is not None and e > first and e not in record]
 
 
 def _change_text(epoch_id: str, sealed: layout.IndexEntry, found: layout.IndexEntry | None) -> str:

@@ -613,6 +613,28 @@ def test_a_removed_newest_entry_is_named(env, monkeypatch, tmp_path, relay) -> N
     assert _verify_as(tmp_path, relay.url).exit_code == 0
 
 
+def test_tick_reports_an_entry_it_never_sealed_and_leaves_it(env, tmp_path, relay) -> None:
+    """An entry appended far ahead (the chain recomputed) stops the plan short of it: the
+    tick says so and exits 1 instead of adopting it in silence."""
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    items = _items(tmp_path)
+    ahead = epoch_at(NOW + timedelta(days=60))
+    forged = dict(items[-1], epochId=ahead.id, epochStart=ahead.start_iso, epochEnd=ahead.end_iso)
+    _write_items(tmp_path, chain.chained([*items, forged]))
+    ticked = run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
+    assert ticked.exit_code == 1
+    assert (
+        f"not sealed here: index.json lists {ahead.id}, which this planner never sealed"
+    ) in ticked.output
+    assert "remove those entries by hand" in ticked.output
+    assert _items(tmp_path)[-1]["epochId"] == ahead.id, "left in place, never removed"
+    verified = _verify_as(tmp_path, relay.url)
+    assert verified.exit_code == 1
+    assert f"index.json lists {ahead.id}, which this planner never sealed" in verified.output
+    _write_items(tmp_path, items)
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+
+
 def test_verify_names_a_removed_entry_from_the_planner_state(env, tmp_path, relay) -> None:
     assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
     items = _items(tmp_path)
