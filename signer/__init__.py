@@ -14,7 +14,7 @@ from typing import Any
 from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 
-from signer import api, body, bodylimit, docs, legacy, listing, requestlog
+from signer import api, body, bodylimit, docs, legacy, listing, ratelimit, requestlog
 from signer.config import ENV_NAMES, load_settings
 from signer.credentials import make_client
 from signer.errors import register_error_handlers, validation_error_response
@@ -22,7 +22,7 @@ from signer.metagraph import MetagraphStore, Refresher, fetch_metagraph
 from signer.models import ErrorResponse
 from signer.proxy import TrustedProxies
 from signer.published import CurrentCache
-from signer.ratelimit import HotkeyQuota, make_limiter
+from signer.ratelimit import HotkeyQuota, address_limit, open_limiter
 from signer.services import Services
 
 DESCRIPTION = """Issues short-lived S3 credentials (presigned POST / list URLs) scoped to a
@@ -70,6 +70,11 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "accepted once.",
     },
 }
+
+
+EXEMPT = (api.healthz, api.readyz, legacy.healthcheck, listing.read_object)
+"""Views the per-address limit does not count: the probes, and objects read through a list
+URL (a validator reads a miner's files one by one, redirects its signed list URL allows)."""
 
 
 class InOrderJSON(DefaultJSONProvider):
@@ -121,12 +126,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     clock = app.config["NOW"]
     requestlog.install(app)
     bodylimit.install(app)
-    limiter = make_limiter(app, settings)
+    limiter = open_limiter(settings.ratelimit_storage)
+    ratelimit.install(app, address_limit(limiter, settings.ratelimit_address), EXEMPT)
     body.install(app)  # after the per-address limit, before validation and the views
-    limiter.exempt(api.healthz)
-    limiter.exempt(api.readyz)
-    limiter.exempt(legacy.healthcheck)
-    limiter.exempt(listing.read_object)
 
     store = MetagraphStore(
         settings.metagraph_path, settings.netuid, settings.metagraph_max_age, clock

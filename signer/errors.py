@@ -7,10 +7,8 @@ body may carry a signature, and echoing input invites log and reflection tricks.
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -88,17 +86,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(SignerError)
     def _signer_error(exc: SignerError) -> Response:
         return error_response(exc.status, exc.code, exc.detail, exc.fields, headers=exc.headers)
-
-    @app.errorhandler(RateLimitExceeded)
-    def _rate_limited(exc: RateLimitExceeded) -> Response:
-        limit = current_app.extensions["signer"].limiter.current_limit
-        retry = max(1, int(limit.reset_at - time.time())) if limit else 60
-        return error_response(
-            429,
-            "rate_limited",
-            f"rate limit exceeded ({exc.description}); retry in {retry} s",
-            headers={"Retry-After": str(retry)},
-        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

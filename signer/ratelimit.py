@@ -6,46 +6,98 @@ with a bad signature, and free key pairs that sign correctly but are not registe
 counter behind (the per-address limit still applies to them), so the counters stay bounded by
 the subnet's size.
 
-The quota is spent with one atomic increment in the limiter's storage and refused when that
-increment passes the limit. Checking first and counting after the answer would let concurrent
-requests, in several workers or instances sharing a Redis, all pass the check before any is
-counted.
+Each limit check is one atomic call to the counters: every window of the limit
+(`10/minute;200/day`) is counted together, the shortest first, stopping at the first window
+the request passes (a request refused by the minute does not count against the day). In
+Redis that call is one Lua script, one round trip; in memory, one lock. Checking first and
+counting after the answer would let concurrent requests, in several workers or instances
+sharing a Redis, all pass the check before any is counted. A credential request thus makes
+two round trips to a shared Redis: its address's limit and its hotkey's quota.
+
+The `limits` library's storages are used directly. flask-limiter, used before, resolved and
+filtered every limit of the app again on each request, a third of a credential request's
+time (bench/RESULTS.md). The counters keep the names flask-limiter gave them
+(`LIMITER/signer/<address>/global/600/1/minute`, `LIMITER/signer/miner/<hotkey>/10/1/minute`,
+under `LIMITS:` in Redis), so running counters carry over an upgrade.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Collection, Sequence
+from functools import cache
+from typing import Any, NamedTuple
 
-from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
-from limits.storage import Storage
+from limits.storage import RedisClusterStorage, RedisStorage, Storage, storage_from_string
 
-from signer.config import ConfigError, Settings
+from signer.config import ConfigError
 from signer.errors import SignerError
 
 KEY_PREFIX = "signer"
+WHO = "{}"
+"""Where the counted address or hotkey goes in a counter's name."""
 
 
-def make_limiter(app: Flask, settings: Settings) -> Limiter:
-    limiter = Limiter(
-        get_remote_address,
-        application_limits=[settings.ratelimit_address],
-        storage_uri=storage_uri(settings.ratelimit_storage),
-        strategy="fixed-window",
-        key_prefix=KEY_PREFIX,
-    )
+class Window(NamedTuple):
+    """One window of a limit for one key: its counter, its length and what it allows."""
+
+    key: str
+    seconds: int
+    amount: int
+
+
+class Passed(NamedTuple):
+    """The first window a request passed (its place in the limit) and the seconds it has left."""
+
+    window: int
+    seconds_left: float
+
+
+Count = Callable[[Sequence[Window]], Passed | None]
+
+# KEYS: the windows' counters, shortest first. ARGV: each window's seconds, then its amount.
+# Counted as limits' own incr_expire does (INCR, EXPIRE on the first count).
+COUNT_WINDOWS = b"""
+for i, key in ipairs(KEYS) do
+  local count = redis.call("INCR", key)
+  if count == 1 then
+    redis.call("EXPIRE", key, ARGV[2 * i - 1])
+  end
+  if count > tonumber(ARGV[2 * i]) then
+    return {i, redis.call("TTL", key)}
+  end
+end
+return {0, 0}
+"""
+
+
+class Limiter:
+    """The rate-limit counters (a `limits` storage) and the one call that counts a limit."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.count = _counter(storage)
+
+
+def open_limiter(setting: str) -> Limiter:
+    """The counters SIGNER_RATELIMIT_STORAGE names, or a ConfigError saying what is wrong."""
     try:
-        limiter.init_app(app)
+        storage = storage_from_string(storage_uri(setting))
     except ConfigurationError as exc:
         raise ConfigError(
             f"SIGNER_RATELIMIT_STORAGE: {exc} (a redis:// or rediss:// URL needs the "
             "`redis` extra: pip install 'subnet46-epochs[redis]')"
         ) from None
-    return limiter
+    if not isinstance(storage, Storage):
+        raise ConfigError(
+            f"SIGNER_RATELIMIT_STORAGE: {setting} is an asynchronous storage; use memory:// "
+            "or redis://host:6379"
+        )
+    return Limiter(storage)
 
 
 def storage_uri(setting: str) -> str:
@@ -53,27 +105,99 @@ def storage_uri(setting: str) -> str:
     return "signer-memory://" if setting.rstrip("/") == "memory:" else setting
 
 
-class HotkeyQuota:
+def _counter(storage: Storage) -> Count:
+    if isinstance(storage, SweptMemoryStorage):
+        return storage.count_windows
+    if isinstance(storage, RedisStorage) and not isinstance(storage, RedisClusterStorage):
+        return _redis_counter(storage)
+    # Other limits storages (memcached, a Redis cluster, whose keys may sit on several nodes):
+    # one atomic increment per window.
+    return lambda windows: _count_each(storage, windows)
+
+
+def _redis_counter(storage: RedisStorage) -> Count:
+    script = storage.get_connection().register_script(COUNT_WINDOWS)
+
+    def count(windows: Sequence[Window]) -> Passed | None:
+        keys = [storage.prefixed_key(w.key) for w in windows]
+        index, ttl = script(keys, [value for w in windows for value in (w.seconds, w.amount)])
+        return Passed(int(index) - 1, float(ttl)) if index else None
+
+    return count
+
+
+def _count_each(storage: Storage, windows: Sequence[Window]) -> Passed | None:
+    for index, window in enumerate(windows):
+        if storage.incr(window.key, window.seconds) > window.amount:
+            return Passed(index, storage.get_expiry(window.key) - time.time())
+    return None
+
+
+class Limit:
+    """One rate limit (`600/minute`, `10/minute;200/day`) with a counter per address or hotkey.
+
+    `name` is the parts of the counters' names after the prefix, WHO standing for who is
+    counted (the names are flask-limiter's: see the module's docstring).
+    """
+
+    def __init__(self, limiter: Limiter, limits: str, *name: str) -> None:
+        self.limiter = limiter
+        self.items: list[RateLimitItem] = sorted(parse_many(limits))
+        self._windows = [
+            (item.key_for(KEY_PREFIX, *name), item.get_expiry(), item.amount) for item in self.items
+        ]
+
+    def windows(self, who: str) -> list[Window]:
+        return [Window(key.format(who), seconds, amount) for key, seconds, amount in self._windows]
+
+    def spend(self, who: str) -> None:
+        """Count one request of `who`, or refuse it with 429 once a window is passed."""
+        passed = self.limiter.count(self.windows(who))
+        if passed is not None:
+            retry = max(1, int(passed.seconds_left))
+            raise SignerError(
+                429,
+                "rate_limited",
+                f"rate limit exceeded ({self.items[passed.window]}); retry in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
+
+
+class HotkeyQuota(Limit):
     """One quota per hotkey for a group of endpoints (`scope`: miner, validator, status)."""
 
     def __init__(self, limiter: Limiter, limits: str, scope: str) -> None:
-        self.limiter = limiter
-        self.items: list[RateLimitItem] = parse_many(limits)
-        self.scope = scope
+        super().__init__(limiter, limits, scope, WHO)
 
-    def spend(self, hotkey: str) -> None:
-        """Count one request of `hotkey`, or refuse it with 429 once a limit is passed."""
-        strategy = self.limiter.limiter
-        for item in self.items:
-            if not strategy.hit(item, KEY_PREFIX, self.scope, hotkey):
-                reset = strategy.get_window_stats(item, KEY_PREFIX, self.scope, hotkey).reset_time
-                retry = max(1, int(reset - time.time()))
-                raise SignerError(
-                    429,
-                    "rate_limited",
-                    f"rate limit exceeded ({item}); retry in {retry} s",
-                    headers={"Retry-After": str(retry)},
-                )
+
+def address_limit(limiter: Limiter, limits: str) -> Limit:
+    """SIGNER_RATELIMIT_ADDRESS: one counter per client address, shared by every endpoint."""
+    return Limit(limiter, limits, WHO, "global")
+
+
+def install(app: Flask, limit: Limit, exempt: Collection[Callable[..., Any]]) -> None:
+    """Count `limit` for the client's address before the hooks installed after this one.
+
+    The address is `request.remote_addr`, which the TrustedProxies middleware (signer/proxy.py)
+    has already set. Requests that reach no endpoint, views in `exempt` (the probes) and
+    static files (Swagger UI's) are not counted, as under flask-limiter.
+    """
+    names = {_qualified_name(view) for view in exempt}
+
+    @cache
+    def is_exempt(endpoint: str) -> bool:
+        view = current_app.view_functions.get(endpoint)
+        return endpoint.rpartition(".")[2] == "static" or _qualified_name(view) in names
+
+    @app.before_request
+    def _per_address() -> None:
+        endpoint = request.endpoint
+        if endpoint is not None and not is_exempt(endpoint):
+            limit.spend(request.remote_addr or "127.0.0.1")
+
+
+def _qualified_name(view: Callable[..., Any] | None) -> str:
+    return f"{view.__module__}.{view.__qualname__}" if view is not None else ""
 
 
 SWEEP_SECONDS = 1.0
@@ -113,15 +237,28 @@ class SweptMemoryStorage(Storage):
             for key in [k for k, at in self._expiries.items() if at <= now]:
                 del self._expiries[key], self._counts[key]
 
+    def _incr(self, key: str, expiry: int, amount: int, now: float) -> int:
+        if self._expiries.get(key, 0.0) <= now:
+            self._counts[key] = 0
+            self._expiries[key] = now + expiry
+        self._counts[key] += amount
+        return self._counts[key]
+
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
         with self._lock:
             self._sweep(now)
-            if self._expiries.get(key, 0.0) <= now:
-                self._counts[key] = 0
-                self._expiries[key] = now + expiry
-            self._counts[key] += amount
-            return self._counts[key]
+            return self._incr(key, expiry, amount, now)
+
+    def count_windows(self, windows: Sequence[Window]) -> Passed | None:
+        """Limiter.count for this storage: the windows counted under one lock."""
+        now = time.time()
+        with self._lock:
+            self._sweep(now)
+            for index, window in enumerate(windows):
+                if self._incr(window.key, window.seconds, 1, now) > window.amount:
+                    return Passed(index, self._expiries[window.key] - now)
+        return None
 
     def get(self, key: str) -> int:
         with self._lock:

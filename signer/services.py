@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from flask_limiter import Limiter
 
 from clientkit.epochs import Epoch, epoch_at
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
 from signer.published import CurrentCache, PastEpochs, current_assignment, read_current
-from signer.ratelimit import HotkeyQuota
+from signer.ratelimit import HotkeyQuota, Limiter
 from signer.reuse import Reuse
 
 
