@@ -34,6 +34,7 @@ class Services:
     reuse: Reuse = field(default_factory=Reuse)
     past_epochs: PastEpochs = field(init=False)
     """Earlier epochs' assignments from SIGNER_PUBLISHED, each read once."""
+    _epoch: tuple[float, float, Epoch] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.past_epochs = PastEpochs(self.settings.published, self.settings.published_is_url)
@@ -42,7 +43,14 @@ class Services:
         return self.clock()
 
     def current_epoch(self) -> Epoch:
-        return epoch_at(datetime.fromtimestamp(self.clock(), UTC), self.settings.epoch_hours)
+        """The epoch at the clock's time; the last one found is kept while the clock is in it."""
+        now = self.clock()
+        known = self._epoch
+        if known is not None and known[0] <= now < known[1]:
+            return known[2]
+        epoch = epoch_at(datetime.fromtimestamp(now, UTC), self.settings.epoch_hours)
+        self._epoch = (epoch.start.timestamp(), epoch.end.timestamp(), epoch)
+        return epoch
 
     def current_document(self) -> dict[str, Any]:
         """The current epoch's published assignment, never waiting on the CDN.
