@@ -1,0 +1,207 @@
+"""The rate limiter itself: what the per-address limit counts and when, the windows of a limit
+counted together, the counters' names, and one Redis round trip per limit check.
+
+The 429 answers and the quotas' behaviour are in test_signer_ratelimit.py; the in-process
+counters in test_signer_limit_storage.py; limits shared by instances in
+test_signer_shared_limits.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from limits.storage import MemoryStorage
+
+from signer import create_app
+from signer.config import ConfigError
+from signer.errors import SignerError
+from signer.ratelimit import WHO, HotkeyQuota, Limit, Limiter, open_limiter
+
+from servers import signer_client as sc
+
+ADDRESS = {"REMOTE_ADDR": "192.0.2.20"}
+BOB = sc.address("//Bob")
+
+
+def app_with(signer_config, **settings):
+    return create_app({**signer_config, **settings})
+
+
+@pytest.fixture(params=["memory", "redis"])
+def storage(request) -> str:
+    """Each limit test runs with the in-process counters and with a real Redis."""
+    if request.param == "memory":
+        return "memory://"
+    return request.getfixturevalue("redis_url")
+
+
+def test_the_address_limit_counts_requests_the_body_gate_refuses(signer_config):
+    client = app_with(signer_config, SIGNER_RATELIMIT_ADDRESS="3/hour").test_client()
+    nested = "[" * 5000 + "]" * 5000
+    as_string = json.dumps(json.dumps(sc.folder_access()))
+    refused = [
+        client.post("/get-folder-access", data=nested, content_type="application/json"),
+        client.post("/get-folder-access", data=as_string, content_type="application/json"),
+        client.post("/get-folder-access", json={"padding": "x" * 20000}),
+    ]
+    assert [r.status_code for r in refused] == [400, 422, 413]
+    over = [
+        client.post("/get-folder-access", data=nested, content_type="application/json"),
+        client.post("/get-folder-access", json={"padding": "x" * 20000}),
+        client.post("/get-folder-access", json=sc.folder_access()),
+    ]
+    assert [r.status_code for r in over] == [429, 429, 429]
+    assert all(r.json["error"] == "rate_limited" for r in over)
+
+
+def test_the_address_limit_is_counted_before_the_body_is_read(signer_config, monkeypatch):
+    client = app_with(signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour").test_client()
+    assert client.post("/get-folder-access", json={}, environ_base=ADDRESS).status_code == 422
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the body was read for a request over its address's limit")
+
+    monkeypatch.setattr("werkzeug.wrappers.Request.get_data", unread)
+    response = client.post("/get-folder-access", json=sc.folder_access(), environ_base=ADDRESS)
+    assert response.status_code == 429
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/healthz",
+        "/readyz",
+        "/healthcheck",
+        "/docs/assets/js/swagger-ui-bundle.js",
+        "/s3/list/data/hotkey=x/a.parquet?prefix=data/&expires=1&signature=00",
+        "/no/such/endpoint",
+    ],
+)
+def test_probes_object_reads_assets_and_unknown_paths_are_not_counted(signer_config, path):
+    client = app_with(signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour").test_client()
+    assert client.get("/assignments/current", environ_base=ADDRESS).status_code != 429
+    for _ in range(3):
+        assert client.get(path, environ_base=ADDRESS).status_code != 429
+    assert client.get("/assignments/current", environ_base=ADDRESS).status_code == 429
+
+
+def test_counters_keep_the_names_flask_limiter_gave_them(signer_config):
+    app = app_with(signer_config)
+    client = app.test_client()
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    assert set(app.extensions["signer"].limiter.storage._counts) == {
+        "LIMITER/signer/127.0.0.1/global/600/1/minute",
+        f"LIMITER/signer/miner/{BOB}/10/1/minute",
+        f"LIMITER/signer/miner/{BOB}/200/1/day",
+    }
+
+
+def test_redis_counters_keep_the_names_flask_limiter_gave_them(signer_config, redis_url):
+    client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=redis_url).test_client()
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    with redis.Redis.from_url(redis_url) as admin:
+        keys = {key.decode() for key in admin.keys("*")}
+        assert keys == {
+            "LIMITS:LIMITER/signer/127.0.0.1/global/600/1/minute",
+            f"LIMITS:LIMITER/signer/miner/{BOB}/10/1/minute",
+            f"LIMITS:LIMITER/signer/miner/{BOB}/200/1/day",
+        }
+        assert 0 < admin.ttl(f"LIMITS:LIMITER/signer/miner/{BOB}/200/1/day") <= 86400
+
+
+@pytest.mark.parametrize("limits", ["2/minute;3/day", "3/day;2/minute"])
+def test_a_request_refused_by_the_minute_is_not_counted_against_the_day(
+    signer_config, storage, limits
+):
+    app = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=storage, SIGNER_RATELIMIT_MINER=limits)
+    client = app.test_client()
+    answers = [client.post("/get-folder-access", json=sc.folder_access()) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 429, 429]
+    assert "2 per 1 minute" in answers[-1].json["detail"]
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 60
+    assert app.extensions["signer"].limiter.storage.get(f"LIMITER/signer/miner/{BOB}/3/1/day") == 2
+
+
+def test_the_day_window_refuses_with_its_own_retry_after(signer_config, storage):
+    app = app_with(
+        signer_config, SIGNER_RATELIMIT_STORAGE=storage, SIGNER_RATELIMIT_MINER="5/minute;2/day"
+    )
+    client = app.test_client()
+    answers = [client.post("/get-folder-access", json=sc.folder_access()) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "2 per 1 day" in answers[-1].json["detail"]
+    assert 60 < int(answers[-1].headers["Retry-After"]) <= 86400
+
+
+def command_calls(admin: redis.Redis) -> dict[str, int]:
+    """Commands the server ran so far, by name (INFO commandstats), INFO itself left out."""
+    stats = admin.info("commandstats")
+    return {
+        name.removeprefix("cmdstat_"): int(figures["calls"])
+        for name, figures in stats.items()
+        if name != "cmdstat_info"
+    }
+
+
+def commands_of(admin: redis.Redis, request) -> dict[str, int]:
+    before = command_calls(admin)
+    request()
+    after = command_calls(admin)
+    return {
+        name: calls - before.get(name, 0)
+        for name, calls in after.items()
+        if calls != before.get(name, 0)
+    }
+
+
+def test_each_limit_check_is_one_round_trip_to_redis(signer_config, redis_url):
+    """Address limit (one window), then the miner's quota (two windows): two EVALSHAs, one
+    round trip each. (INFO commandstats also counts the INCRs the scripts run inside.)"""
+    client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=redis_url).test_client()
+
+    def credential() -> None:
+        assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+
+    credential()  # the first call also loads the script into the server
+    with redis.Redis.from_url(redis_url) as admin:
+        assert commands_of(admin, credential) == {"evalsha": 2, "incr": 3}
+        assert commands_of(admin, lambda: client.get("/assignments/current")) == {
+            "evalsha": 1,
+            "incr": 1,
+        }
+        assert commands_of(admin, lambda: client.get("/healthz")) == {}
+
+
+def test_the_limit_connection_recovers_when_redis_drops_it(signer_config, redis_url):
+    client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=redis_url).test_client()
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    with redis.Redis.from_url(redis_url) as admin:
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+
+
+def test_another_limits_storage_counts_the_windows_one_by_one():
+    limiter = Limiter(MemoryStorage())
+    quota = Limit(limiter, "2/minute;3/day", "test", WHO)
+    quota.spend("who")
+    quota.spend("who")
+    with pytest.raises(SignerError) as refused:
+        quota.spend("who")
+    assert refused.value.status == 429
+    assert "2 per 1 minute" in refused.value.detail
+    assert limiter.storage.get("LIMITER/signer/test/who/3/1/day") == 2
+
+
+def test_a_hotkey_quota_names_its_counters_by_scope_then_hotkey():
+    quota = HotkeyQuota(open_limiter("memory://"), "10/minute;200/day", "miner")
+    assert [w.key for w in quota.windows("5Hot")] == [
+        "LIMITER/signer/miner/5Hot/10/1/minute",
+        "LIMITER/signer/miner/5Hot/200/1/day",
+    ]
+
+
+def test_an_asynchronous_storage_is_refused_at_startup():
+    with pytest.raises(ConfigError, match="SIGNER_RATELIMIT_STORAGE"):
+        open_limiter("async+memory://")
