@@ -74,7 +74,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 EXEMPT = (api.healthz, api.readyz, legacy.healthcheck, listing.read_object)
 """Views the per-address limit does not count: the probes, and objects read through a list
-URL (a validator reads a miner's files one by one, redirects its signed list URL allows)."""
+URL (a validator reads a miner's files one by one, each a redirect its signed URL allows)."""
 
 
 class InOrderJSON(DefaultJSONProvider):

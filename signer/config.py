@@ -127,7 +127,8 @@ class Settings(EnvSettings):
     ratelimit_address: Rates = Field(
         "600/minute",
         alias="SIGNER_RATELIMIT_ADDRESS",
-        description="Per-address limit of every endpoint but /healthz and /readyz.",
+        description="Per-address limit of every endpoint but the probes (/healthz, /readyz, "
+        "/healthcheck) and objects read through list URLs.",
     )
     timestamp_max_age: Seconds = Field(
         300, alias="SIGNER_TIMESTAMP_MAX_AGE", description="Oldest accepted signed timestamp, s."
