@@ -203,8 +203,9 @@ def install(app: Flask, limit: Limit, exempt: Collection[Callable[..., Any]]) ->
     """Count `limit` for the client's address before the hooks installed after this one.
 
     The address is `request.remote_addr`, which the TrustedProxies middleware (signer/proxy.py)
-    has already set. Requests that reach no endpoint, views in `exempt` (the probes) and
-    static files (Swagger UI's) are not counted, as under flask-limiter.
+    has already set. Requests that reach no endpoint, views in `exempt` (the probes, object
+    reads through list URLs) and static files (Swagger UI's) are not counted, as under
+    flask-limiter.
     """
     names = {_qualified_name(view) for view in exempt}
 
