@@ -71,7 +71,8 @@ COMMON_ERRORS: dict[str | int, Any] = {
         "rate limit exceeded (10 per 1 minute); retry in 42 s",
     ),
     503: _error(
-        "No usable metagraph snapshot, or no bucket configured",
+        "No usable metagraph snapshot, no bucket configured, or the rate-limit counters "
+        "unreachable (see Retry-After)",
         "metagraph_unavailable",
         "no metagraph snapshot yet; retry shortly",
     ),

@@ -35,7 +35,7 @@ from limits.errors import ConfigurationError
 from limits.storage import RedisClusterStorage, RedisStorage, Storage, storage_from_string
 
 from signer.config import ConfigError
-from signer.errors import SignerError
+from signer.errors import SignerError, log
 
 KEY_PREFIX = "signer"
 WHO = "{}"
@@ -75,18 +75,69 @@ return {0, 0}
 """
 
 
+REDIS_TIMEOUT_SECONDS = 2.0
+"""How long a limit check waits for the shared counters before answering 503, unless the
+URL says otherwise (`?socket_timeout=`): a hung Redis must not hold every worker."""
+
+
 class Limiter:
-    """The rate-limit counters (a `limits` storage) and the one call that counts a limit."""
+    """The rate-limit counters (a `limits` storage) and the calls that count in them.
+
+    Counters that cannot be reached (a Redis down, restarting or hung) make the request a
+    503 `limits_unavailable` with Retry-After: nothing is let through uncounted, and the
+    client is told to come back rather than shown an internal error.
+    """
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self.count = _counter(storage)
+        self._count = _counter(storage)
+        raised = storage.base_exceptions
+        # The memory counters cannot fail to answer; an error there is a bug, not a 503.
+        self._failures: tuple[type[Exception], ...] = (
+            ()
+            if isinstance(storage, SweptMemoryStorage)
+            else raised
+            if isinstance(raised, tuple)
+            else (raised,)
+        )
+
+    def count(self, windows: Sequence[Window]) -> Passed | None:
+        """Count one request in each window, shortest first (see _counter)."""
+        try:
+            return self._count(windows)
+        except self._failures as exc:
+            raise _unavailable(exc) from None
+
+    def incr(self, key: str, seconds: int) -> int:
+        """One counter, counted once: how many times it was counted in its window."""
+        try:
+            return self.storage.incr(key, seconds)
+        except self._failures as exc:
+            raise _unavailable(exc) from None
+
+
+def _unavailable(exc: Exception) -> SignerError:
+    log.warning("the rate-limit counters did not answer (%s); answering 503", type(exc).__name__)
+    return SignerError(
+        503,
+        "limits_unavailable",
+        "the rate-limit counters (SIGNER_RATELIMIT_STORAGE) cannot be reached just now; "
+        "retry in a few seconds",
+        headers={"Retry-After": "5"},
+    )
 
 
 def open_limiter(setting: str) -> Limiter:
     """The counters SIGNER_RATELIMIT_STORAGE names, or a ConfigError saying what is wrong."""
+    uri = storage_uri(setting)
+    options: dict[str, Any] = {}
+    if uri.startswith(("redis://", "rediss://", "redis+unix://")) and "timeout=" not in uri:
+        options = {
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        }
     try:
-        storage = storage_from_string(storage_uri(setting))
+        storage = storage_from_string(uri, **options)
     except ConfigurationError as exc:
         raise ConfigError(
             f"SIGNER_RATELIMIT_STORAGE: {exc} (a redis:// or rediss:// URL needs the "

@@ -124,7 +124,7 @@ def verify_headers(svc: Services, tao: TaoHeaders, body: bytes) -> None:
         )
     window = settings.timestamp_max_age + settings.timestamp_max_ahead + 1
     key = NONCE_KEY.format(hotkey=tao.hotkey, nonce=tao.nonce)
-    if svc.limiter.storage.incr(key, window) > 1:
+    if svc.limiter.incr(key, window) > 1:
         raise SignerError(
             401, "replayed_nonce", "this X-Tao-Nonce was already used; sign each request anew"
         )

@@ -9,6 +9,7 @@ test_signer_shared_limits.py.
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 import redis
@@ -17,9 +18,17 @@ from limits.storage import MemoryStorage
 from signer import create_app
 from signer.config import ConfigError
 from signer.errors import SignerError
-from signer.ratelimit import WHO, HotkeyQuota, Limit, Limiter, open_limiter
+from signer.ratelimit import (
+    REDIS_TIMEOUT_SECONDS,
+    WHO,
+    HotkeyQuota,
+    Limit,
+    Limiter,
+    open_limiter,
+)
 
 from servers import signer_client as sc
+from servers.seaweed import free_ports
 
 ADDRESS = {"REMOTE_ADDR": "192.0.2.20"}
 BOB = sc.address("//Bob")
@@ -205,3 +214,41 @@ def test_a_hotkey_quota_names_its_counters_by_scope_then_hotkey():
 def test_an_asynchronous_storage_is_refused_at_startup():
     with pytest.raises(ConfigError, match="SIGNER_RATELIMIT_STORAGE"):
         open_limiter("async+memory://")
+
+
+def test_counters_that_cannot_be_reached_answer_503_not_500(signer_config):
+    """A Redis down or restarting: the request is refused for now, with JSON and
+    Retry-After, never let through uncounted and never an internal error."""
+    (port,) = free_ports(1)
+    client = app_with(
+        signer_config, SIGNER_RATELIMIT_STORAGE=f"redis://127.0.0.1:{port}"
+    ).test_client()
+    response = client.post("/get-folder-access", json=sc.folder_access())
+    assert (response.status_code, response.json["error"]) == (503, "limits_unavailable")
+    assert "SIGNER_RATELIMIT_STORAGE" in response.json["detail"]
+    assert response.headers["Retry-After"] == "5"
+    assert client.get("/healthz").status_code == 200, "the probes count nothing"
+    with pytest.raises(SignerError) as nonce:
+        open_limiter(f"redis://127.0.0.1:{port}").incr("nonce", 60)
+    assert nonce.value.status == 503
+
+
+def test_a_hung_redis_holds_a_request_for_its_timeout_then_answers_503(signer_config):
+    """A server that accepts and never answers (the kernel completes the handshake for an
+    unaccepted socket) would hold the worker until gunicorn kills it, without a timeout."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        url = f"redis://127.0.0.1:{hung.getsockname()[1]}/?socket_timeout=0.5"
+        client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=url).test_client()
+        response = client.post("/get-folder-access", json=sc.folder_access())
+    assert (response.status_code, response.json["error"]) == (503, "limits_unavailable")
+
+
+def test_redis_gets_a_timeout_unless_the_url_sets_one():
+    pools = {
+        url: open_limiter(url).storage.get_connection().connection_pool.connection_kwargs
+        for url in ("redis://127.0.0.1:1", "redis://127.0.0.1:1/?socket_timeout=7")
+    }
+    assert pools["redis://127.0.0.1:1"]["socket_timeout"] == REDIS_TIMEOUT_SECONDS
+    assert pools["redis://127.0.0.1:1/?socket_timeout=7"]["socket_timeout"] == 7
