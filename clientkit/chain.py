@@ -111,10 +111,9 @@ class HeadPin:
             return f"no head pinned for {where} in {self.path} yet"
         return expect(items, pinned, f"pinned for {where} in {self.path}")
 
-    def remember(self, where: str, items: list[dict[str, Any]]) -> None:
-        """Pin the head of `items` (a chain already checked) for `where`."""
+    def remember(self, where: str, current: tuple[str, str] | None) -> None:
+        """Pin `current`, the head of a chain already checked (`head`), for `where`."""
         heads = self._heads()
-        current = head(items)
         if current is not None and list(current) != heads.get(where):
             heads[where] = list(current)
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +123,6 @@ class HeadPin:
 
     def check(self, where: str, items: list[dict[str, Any]]) -> None:
         """Raise unless `items` chain and extend the head pinned for `where`; then pin theirs."""
-        head(items)
+        current = head(items)
         self.verify(where, items)
-        self.remember(where, items)
+        self.remember(where, current)

@@ -191,11 +191,6 @@ def verify_epoch(
     return outcome
 
 
-def _links(items: list[dict[str, Any]]) -> str:
-    found = chain.head(items)
-    return "no entry carries prev yet" if found is None else f"head {found[0]} {found[1]}"
-
-
 def _check_history(
     outcome: Outcome,
     items: list[dict[str, Any]],
@@ -206,17 +201,25 @@ def _check_history(
     """index.json's entries link, and are the history each check knows (see
     clientkit.chain); every check runs, so each change is named. The head is pinned last,
     only when all of them pass: a rewritten index is never pinned."""
-    checks: list[HistoryCheck] = [("chain", _links), *history]
+    current: tuple[str, str] | None = None
+    try:
+        current = chain.head(items)
+        detail = (
+            "no entry carries prev yet" if current is None else f"head {current[0]} {current[1]}"
+        )
+        passed = outcome.add("chain", True, detail)
+    except chain.ChainBroken as exc:
+        passed = outcome.add("chain", False, str(exc))
+    checks = list(history)
     if pin is not None:
         checks.append(("head file", functools.partial(pin.verify, where)))
-    passed = True
     for name, check in checks:
         try:
             outcome.add(name, True, check(items))
         except (chain.ChainBroken, chain.HistoryRewritten) as exc:
             passed = outcome.add(name, False, str(exc))
     if passed and pin is not None:
-        pin.remember(where, items)
+        pin.remember(where, current)
     return passed
 
 

@@ -157,8 +157,10 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     recorded = _record_listed(planner, state, index)
-    result = PlanResult(repairs=_restore_index(planner, state, index))
-    result.foreign = _foreign(index, _sealed_record(planner, state))
+    record = _sealed_record(planner, state)
+    result = PlanResult(
+        repairs=_restore_index(planner, state, index, record), foreign=_foreign(index, record)
+    )
 
     known = set(index) | set(state.pending)
     first = epoch_at(now, planner.epoch_hours)
@@ -315,12 +317,15 @@ def _sealed_record(planner: Planner, state: PlannerState) -> dict[str, layout.In
 
 
 def _changes(
-    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
+    state: PlannerState,
+    index: dict[str, layout.IndexEntry],
+    record: dict[str, layout.IndexEntry],
 ) -> Iterator[tuple[str, layout.IndexEntry, layout.IndexEntry | None]]:
     """(epoch id, entry sealed, entry published or None) of every entry this planner
-    sealed and listed that index.json has lost or has rewritten (another commitment, round
-    or sealing time); a pending epoch never listed yet is left to plan (_record_listed)."""
-    for epoch_id, sealed in sorted(_sealed_record(planner, state).items()):
+    sealed (`record`, _sealed_record) and listed that index.json has lost or has rewritten
+    (another commitment, round or sealing time); a pending epoch never listed yet is left
+    to plan (_record_listed)."""
+    for epoch_id, sealed in sorted(record.items()):
         found = index.get(epoch_id)
         if found is None and epoch_id not in state.committed:
             continue
@@ -329,12 +334,15 @@ def _changes(
 
 
 def _restore_index(
-    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
+    planner: Planner,
+    state: PlannerState,
+    index: dict[str, layout.IndexEntry],
+    record: dict[str, layout.IndexEntry],
 ) -> list[str]:
-    """Put back every entry of an epoch this planner sealed that index.json lost or had
-    rewritten; what was repaired, for people."""
+    """Put back every entry of an epoch this planner sealed (`record`) that index.json lost
+    or had rewritten; what was repaired, for people."""
     repairs = []
-    for epoch_id, sealed, found in list(_changes(planner, state, index)):
+    for epoch_id, sealed, found in list(_changes(state, index, record)):
         if found is None:
             revealed = planner.public.get(layout.revealed_key(epoch_id)) is not None
             index[epoch_id] = replace(sealed, revealed=revealed)
@@ -374,7 +382,7 @@ def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
     state = state_io.decrypt(blob, planner.secret, planner.legacy_state_key)
     index = {e.epoch_id: e for e in map(layout.IndexEntry.from_json, items)}
     record = _sealed_record(planner, state)
-    problems = [_change_text(*change) for change in _changes(planner, state, index)]
+    problems = [_change_text(*change) for change in _changes(state, index, record)]
     problems += [
         f"index.json lists {epoch_id}, which this planner never sealed"
         for epoch_id in _foreign(index, record)
@@ -541,7 +549,9 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     recorded = _record_listed(planner, state, index)
-    result = RevealResult(repairs=_restore_index(planner, state, index))
+    result = RevealResult(
+        repairs=_restore_index(planner, state, index, _sealed_record(planner, state))
+    )
     due = [k for k in state.pending if epoch_from_id(k, planner.epoch_hours).start <= now]
     if due:
         _check_writable(
