@@ -91,15 +91,11 @@ class Limiter:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self._count = _counter(storage)
-        raised = storage.base_exceptions
         # The memory counters cannot fail to answer; an error there is a bug, not a 503.
-        self._failures: tuple[type[Exception], ...] = (
-            ()
-            if isinstance(storage, SweptMemoryStorage)
-            else raised
-            if isinstance(raised, tuple)
-            else (raised,)
-        )
+        self._failures: tuple[type[Exception], ...] = ()
+        if not isinstance(storage, SweptMemoryStorage):
+            raised = storage.base_exceptions
+            self._failures = raised if isinstance(raised, tuple) else (raised,)
 
     def count(self, windows: Sequence[Window]) -> Passed | None:
         """Count one request in each window, shortest first (see _counter)."""
