@@ -11,8 +11,16 @@ Each limit check is one atomic call to the counters: every window of the limit
 the request passes (a request refused by the minute does not count against the day). In
 Redis that call is one Lua script, one round trip; in memory, one lock. Checking first and
 counting after the answer would let concurrent requests, in several workers or instances
-sharing a Redis, all pass the check before any is counted. A credential request thus makes
-two round trips to a shared Redis: its address's limit and its hotkey's quota.
+sharing a Redis, all pass the check before any is counted.
+
+A credential request makes one such call, not two: on the views that spend a hotkey's quota
+the address is counted in the quota's call, its windows first (over them, the hotkey is not
+counted), and an answer such a view gives before its quota (a refused body, signature or
+role) counts the address on its way out, becoming a 429 if the address is over its limit.
+Every request is counted once against its address and gets the answer counting first gave.
+An address refused is remembered in the process until the refusing window ends (a fixed
+window's count only grows until then), so its next requests are answered 429 at once,
+without a call to the counters or reading their body.
 
 The `limits` library's storages are used directly. flask-limiter, used before, resolved and
 filtered every limit of the app again on each request, a third of a credential request's
@@ -29,17 +37,21 @@ from collections.abc import Callable, Collection, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
 from limits.storage import RedisClusterStorage, RedisStorage, Storage, storage_from_string
 
 from signer.config import ConfigError
-from signer.errors import SignerError, log
+from signer.errors import SignerError, error_response, log
 
 KEY_PREFIX = "signer"
 WHO = "{}"
 """Where the counted address or hotkey goes in a counter's name."""
+SWEEP_SECONDS = 1.0
+"""How often expired counters (and remembered refusals) are dropped, at most."""
+DEFERRED = "deferred_address"
+"""Where, in `flask.g`, a request's address waits to be counted with its hotkey's quota."""
 
 
 class Window(NamedTuple):
@@ -223,15 +235,30 @@ class Limit:
 
     def spend(self, who: str) -> None:
         """Count one request of `who`, or refuse it with 429 once a window is passed."""
-        passed = self.limiter.count(self.windows(who))
-        if passed is not None:
-            retry = max(1, int(passed.seconds_left))
-            raise SignerError(
-                429,
-                "rate_limited",
-                f"rate limit exceeded ({self.items[passed.window]}); retry in {retry} s",
-                headers={"Retry-After": str(retry)},
-            )
+        spend(self.limiter, [(self, who)])
+
+    def refused(self, who: str, window: int, seconds_left: float) -> SignerError:
+        """The 429 for `who`, refused by its `window`-th window, which ends in `seconds_left`."""
+        retry = max(1, int(seconds_left))
+        return SignerError(
+            429,
+            "rate_limited",
+            f"rate limit exceeded ({self.items[window]}); retry in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+def spend(limiter: Limiter, parts: Sequence[tuple[Limit, str]]) -> None:
+    """Count one request in each limit of `parts`, in order, in one call to the counters;
+    the first window passed refuses it with that limit's 429 (later limits not counted)."""
+    passed = limiter.count([w for limit, who in parts for w in limit.windows(who)])
+    if passed is None:
+        return
+    window = passed.window
+    for limit, who in parts:
+        if window < len(limit.items):
+            raise limit.refused(who, window, passed.seconds_left)
+        window -= len(limit.items)
 
 
 class HotkeyQuota(Limit):
@@ -240,39 +267,97 @@ class HotkeyQuota(Limit):
     def __init__(self, limiter: Limiter, limits: str, scope: str) -> None:
         super().__init__(limiter, limits, scope, WHO)
 
+    def spend(self, who: str) -> None:
+        """Count one request of `who`, with the request's address when it waits (install)."""
+        deferred = g.pop(DEFERRED, None) if has_request_context() else None
+        spend(self.limiter, [deferred, (self, who)] if deferred else [(self, who)])
 
-def address_limit(limiter: Limiter, limits: str) -> Limit:
-    """SIGNER_RATELIMIT_ADDRESS: one counter per client address, shared by every endpoint."""
-    return Limit(limiter, limits, WHO, "global")
+
+class AddressLimit(Limit):
+    """SIGNER_RATELIMIT_ADDRESS: one counter per client address, shared by every endpoint.
+
+    It remembers the addresses it refused until the refusing window ends: their count can
+    only grow until then, so answering 429 without counting gives the same answer, sooner.
+    """
+
+    def __init__(self, limiter: Limiter, limits: str) -> None:
+        super().__init__(limiter, limits, WHO, "global")
+        self._lock = threading.Lock()
+        self._until: dict[str, tuple[float, int]] = {}
+        self._next_sweep = 0.0
+
+    def refused(self, who: str, window: int, seconds_left: float) -> SignerError:
+        now = time.time()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._next_sweep = now + SWEEP_SECONDS
+                for key in [k for k, (until, _) in self._until.items() if until <= now]:
+                    del self._until[key]
+            self._until[who] = (now + seconds_left, window)
+        return super().refused(who, window, seconds_left)
+
+    def still_refused(self, who: str) -> SignerError | None:
+        """The 429 for an address refused earlier whose refusing window has not ended."""
+        until, window = self._until.get(who, (0.0, 0))
+        seconds_left = until - time.time()
+        return super().refused(who, window, seconds_left) if seconds_left > 0 else None
 
 
-def install(app: Flask, limit: Limit, exempt: Collection[Callable[..., Any]]) -> None:
-    """Count `limit` for the client's address before the hooks installed after this one.
+def install(
+    app: Flask,
+    limit: AddressLimit,
+    exempt: Collection[Callable[..., Any]],
+    with_quota: Collection[Callable[..., Any]],
+) -> None:
+    """Count `limit` for the client's address before the hooks installed after this one, or,
+    on the views in `with_quota`, with the hotkey's quota (see the module's docstring).
 
     The address is `request.remote_addr`, which the TrustedProxies middleware (signer/proxy.py)
     has already set. Requests that reach no endpoint, views in `exempt` (the probes, object
     reads through list URLs) and static files (Swagger UI's) are not counted, as under
-    flask-limiter.
+    flask-limiter. A view in `with_quota` spends a HotkeyQuota on every request that passes
+    its checks, and does nothing costly before it.
     """
-    names = {_qualified_name(view) for view in exempt}
+    exempt_names = {_qualified_name(view) for view in exempt}
+    deferred_names = {_qualified_name(view) for view in with_quota}
 
     @cache
-    def is_exempt(endpoint: str) -> bool:
-        view = current_app.view_functions.get(endpoint)
-        return endpoint.rpartition(".")[2] == "static" or _qualified_name(view) in names
+    def counted(endpoint: str) -> str | None:
+        """How a request to `endpoint` is counted: None (not), "now" or "deferred"."""
+        name = _qualified_name(current_app.view_functions.get(endpoint))
+        if endpoint.rpartition(".")[2] == "static" or name in exempt_names:
+            return None
+        return "deferred" if name in deferred_names else "now"
 
     @app.before_request
     def _per_address() -> None:
         endpoint = request.endpoint
-        if endpoint is not None and not is_exempt(endpoint):
-            limit.spend(request.remote_addr or "127.0.0.1")
+        how = counted(endpoint) if endpoint is not None else None
+        if how is None:
+            return
+        who = request.remote_addr or "127.0.0.1"
+        refusal = limit.still_refused(who)
+        if refusal is not None:
+            raise refusal
+        if how == "deferred":
+            setattr(g, DEFERRED, (limit, who))
+        else:
+            limit.spend(who)
+
+    @app.after_request
+    def _deferred(response: Response) -> Response:
+        deferred = g.pop(DEFERRED, None)
+        if deferred is None:
+            return response
+        try:
+            deferred[0].spend(deferred[1])
+        except SignerError as exc:
+            return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
+        return response
 
 
 def _qualified_name(view: Callable[..., Any] | None) -> str:
     return f"{view.__module__}.{view.__qualname__}" if view is not None else ""
-
-
-SWEEP_SECONDS = 1.0
 
 
 class SweptMemoryStorage(Storage):

@@ -65,16 +65,88 @@ def test_the_address_limit_counts_requests_the_body_gate_refuses(signer_config):
     assert all(r.json["error"] == "rate_limited" for r in over)
 
 
-def test_the_address_limit_is_counted_before_the_body_is_read(signer_config, monkeypatch):
-    client = app_with(signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour").test_client()
+def test_an_address_refused_once_is_answered_without_reading_its_body(
+    signer_config, storage, monkeypatch
+):
+    app = app_with(
+        signer_config, SIGNER_RATELIMIT_STORAGE=storage, SIGNER_RATELIMIT_ADDRESS="1/hour"
+    )
+    client = app.test_client()
     assert client.post("/get-folder-access", json={}, environ_base=ADDRESS).status_code == 422
+    assert client.post("/get-folder-access", json={}, environ_base=ADDRESS).status_code == 429
 
     def unread(*args, **kwargs):
         raise AssertionError("the body was read for a request over its address's limit")
 
     monkeypatch.setattr("werkzeug.wrappers.Request.get_data", unread)
-    response = client.post("/get-folder-access", json=sc.folder_access(), environ_base=ADDRESS)
-    assert response.status_code == 429
+    monkeypatch.setattr(app.extensions["signer"].limiter, "count", unread)
+    for path in ("/get-folder-access", "/get-validator-access"):
+        response = client.post(path, json=sc.folder_access(), environ_base=ADDRESS)
+        assert response.status_code == 429
+        assert "1 per 1 hour" in response.json["detail"]
+        assert 3500 < int(response.headers["Retry-After"]) <= 3600
+    monkeypatch.undo()
+    other = client.post("/get-folder-access", json=sc.folder_access())
+    assert other.status_code == 200, "another address is counted as usual"
+
+
+def address_count(app, address: str = "127.0.0.1") -> int:
+    return app.extensions["signer"].limiter.storage.get(
+        f"LIMITER/signer/{address}/global/600/1/minute"
+    )
+
+
+def hotkey_counts(app) -> dict[str, int]:
+    storage = app.extensions["signer"].limiter.storage
+    return {
+        scope: storage.get(f"LIMITER/signer/{scope}/{who}/10/1/minute")
+        for scope, who in (("miner", BOB), ("validator", sc.address("//Alice")))
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "scope"),
+    [
+        ("/get-folder-access", sc.folder_access, "miner"),
+        ("/get-file-upload-url", sc.file_upload, "miner"),
+        ("/get-validator-access", sc.validator_access, "validator"),
+        ("/api/v1/s3-access/validator-upload", sc.validator_upload, "validator"),
+        ("/get-miner-list", sc.miner_list, "validator"),
+    ],
+)
+def test_credential_views_count_the_address_once_with_or_without_the_quota(
+    signer_config, storage, path, body, scope
+):
+    """A credential view counts the address in its quota's call; refused before the quota
+    (signature, body), it still counts the address, once."""
+    app = app_with(
+        signer_config,
+        SIGNER_RATELIMIT_STORAGE=storage,
+        SIGNER_RATELIMIT_MINER="10/minute",
+        SIGNER_RATELIMIT_VALIDATOR="10/minute",
+    )
+    client = app.test_client()
+    assert client.post(path, json=body()).status_code == 200
+    assert (address_count(app), hotkey_counts(app)[scope]) == (1, 1)
+    forged = body()
+    forged["signature"] = "0x" + "00" * 64
+    assert client.post(path, json=forged).status_code == 401
+    assert client.post(path, data="[]", content_type="application/json").status_code == 422
+    assert (address_count(app), hotkey_counts(app)[scope]) == (3, 1)
+
+
+def test_an_address_over_its_limit_spends_no_hotkey_quota(signer_config, storage):
+    app = app_with(
+        signer_config,
+        SIGNER_RATELIMIT_STORAGE=storage,
+        SIGNER_RATELIMIT_ADDRESS="2/minute",
+        SIGNER_RATELIMIT_MINER="10/minute",
+    )
+    client = app.test_client()
+    answers = [client.post("/get-folder-access", json=sc.folder_access()) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "2 per 1 minute" in answers[-1].json["detail"]
+    assert hotkey_counts(app)["miner"] == 2
 
 
 @pytest.mark.parametrize(
@@ -165,9 +237,10 @@ def commands_of(admin: redis.Redis, request) -> dict[str, int]:
     }
 
 
-def test_each_limit_check_is_one_round_trip_to_redis(signer_config, redis_url):
-    """Address limit (one window), then the miner's quota (two windows): two EVALSHAs, one
-    round trip each. (INFO commandstats also counts the INCRs the scripts run inside.)"""
+def test_a_credential_request_is_one_round_trip_to_redis(signer_config, redis_url):
+    """Address limit (one window) and the miner's quota (two windows): one EVALSHA, one round
+    trip; a request without a quota, one for its address. (INFO commandstats also counts the
+    INCRs the scripts run inside.)"""
     client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=redis_url).test_client()
 
     def credential() -> None:
@@ -175,7 +248,7 @@ def test_each_limit_check_is_one_round_trip_to_redis(signer_config, redis_url):
 
     credential()  # the first call also loads the script into the server
     with redis.Redis.from_url(redis_url) as admin:
-        assert commands_of(admin, credential) == {"evalsha": 2, "incr": 3}
+        assert commands_of(admin, credential) == {"evalsha": 1, "incr": 3}
         assert commands_of(admin, lambda: client.get("/assignments/current")) == {
             "evalsha": 1,
             "incr": 1,
