@@ -31,6 +31,7 @@ under `LIMITS:` in Redis), so running counters carry over an upgrade.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -177,36 +178,57 @@ def _counter(storage: Storage) -> Count:
 class RedisCounter:
     """Limiter.count in Redis: COUNT_WINDOWS, one EVALSHA per limit check.
 
-    The script runs on a connection of its own, taken from the storage's pool when first
-    needed and kept: checking a connection out of the pool and back in (which polls it for
-    a close by the server) was a third of the client's time per call. A call that finds the
-    connection closed (a server restart, an idle timeout) reconnects and runs once more; the
-    server had not run it, unless the connection broke between its run and the answer, and
-    then the request counts twice, never zero times.
+    The command is written straight onto a connection the counter keeps, taken from the
+    storage's pool when first needed: redis-py's client layer around it (a pool checkout
+    and return polling the socket, command dispatch, its retry wrapper) cost more than the
+    round trip itself. A call that finds the connection closed (a server restart, an idle
+    timeout) reconnects and runs once more; the server had not run it, unless the
+    connection broke between its run and the answer, and then the request counts twice,
+    never zero times. A server that lost its scripts (a restart, SCRIPT FLUSH) is given the
+    script again. A timeout is not retried: a hung server costs one wait, then a 503.
     """
 
     def __init__(self, storage: RedisStorage) -> None:
+        from redis.exceptions import ConnectionError as Disconnected
+        from redis.exceptions import NoScriptError
+
         self.storage = storage
-        self.script = storage.get_connection().register_script(COUNT_WINDOWS)
+        self.sha = hashlib.sha1(COUNT_WINDOWS).hexdigest()
+        self._disconnected: type[Exception] = Disconnected
+        self._no_script: type[Exception] = NoScriptError
         self._lock = threading.Lock()
         self._client: Any = None
 
     def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                shared: Any = self.storage.get_connection()
-                client = type(shared)(
-                    connection_pool=shared.connection_pool, single_connection_client=True
-                )
-                client.connection.retry.update_retries(1)
-                self._client = client
-            return self._client
+        """The counter's own connection (a single-connection redis-py client around it)."""
+        if self._client is None:
+            shared: Any = self.storage.get_connection()
+            self._client = type(shared)(
+                connection_pool=shared.connection_pool, single_connection_client=True
+            )
+        return self._client
 
     def __call__(self, windows: Sequence[Window]) -> Passed | None:
         keys = [self.storage.prefixed_key(w.key) for w in windows]
         args = [value for w in windows for value in (w.seconds, w.amount)]
-        index, ttl = self.script(keys, args, client=self.client())
+        with self._lock:
+            connection = self.client().connection
+            command = connection.pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            try:
+                index, ttl = self._run(connection, command)
+            except self._disconnected:
+                connection.disconnect()
+                index, ttl = self._run(connection, command)
         return Passed(int(index) - 1, float(ttl)) if index else None
+
+    def _run(self, connection: Any, command: Any) -> Any:
+        connection.send_packed_command(command, check_health=False)
+        try:
+            return connection.read_response()
+        except self._no_script:
+            self._client.script_load(COUNT_WINDOWS)
+            connection.send_packed_command(command, check_health=False)
+            return connection.read_response()
 
 
 def _count_each(storage: Storage, windows: Sequence[Window]) -> Passed | None:

@@ -264,6 +264,25 @@ def test_the_limit_connection_recovers_when_redis_drops_it(signer_config, redis_
     assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
 
 
+def test_a_redis_that_lost_its_scripts_is_given_the_script_again(signer_config, redis_url):
+    app = app_with(
+        signer_config, SIGNER_RATELIMIT_STORAGE=redis_url, SIGNER_RATELIMIT_MINER="3/hour"
+    )
+    client = app.test_client()
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.script_flush()
+        assert commands_of(
+            admin, lambda: client.post("/get-folder-access", json=sc.folder_access())
+        ) == {
+            "evalsha": 2,
+            "script|load": 1,
+            "incr": 2,
+        }
+    answers = [client.post("/get-folder-access", json=sc.folder_access()) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 429], "counted once per request"
+
+
 def test_another_limits_storage_counts_the_windows_one_by_one():
     limiter = Limiter(MemoryStorage())
     quota = Limit(limiter, "2/minute;3/day", "test", WHO)
