@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from clientkit.epochs import Epoch
 
 SCHEMA_VERSION = 1
 PAD_QUANTUM = 4096
-METADATA_DIGITS = 32  # room for the totals' digits, which an empty assignment lacks
+PAD_HEADROOM = 1.25  # the padded size over the longest assignment it was set from
 SCHEMA_PATH = Path(__file__).with_name("assignment.schema.json")
 
 
@@ -96,39 +97,31 @@ def audit(document: dict[str, Any], secret: bytes, count: int, commitment: str) 
     }
 
 
-def to_bytes(document: dict[str, Any], size: int | None = None) -> bytes:
-    """Canonical serialisation: stable key order, compact, UTF-8, one trailing newline.
+def to_bytes(document: dict[str, Any]) -> bytes:
+    """Canonical serialisation: stable key order, compact, UTF-8, one trailing newline."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
-    With `size`, spaces before the newline pad the bytes to exactly `size` (JSON allows
-    whitespace after the value, so every parser reads the same document), and every sealed
-    file of a plan has one length whatever its zipcode count. A document longer than `size`
-    is padded to the next multiple of PAD_QUANTUM instead.
+
+def pad(plaintext: bytes, size: int) -> bytes:
+    """`plaintext` (to_bytes) padded to exactly `size` bytes with spaces before its newline.
+
+    JSON allows whitespace after the value, so every parser reads the same document, and
+    the sealed files of a plan have one length whatever their zipcode counts.
     """
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    if size is None:
-        return body + b"\n"
-    if len(body) + 1 > size:
-        size = -(-(len(body) + 1) // PAD_QUANTUM) * PAD_QUANTUM
-    return body + b" " * (size - len(body) - 1) + b"\n"
+    if len(plaintext) > size:
+        raise ValueError(f"an assignment of {len(plaintext)} bytes cannot be padded to {size}")
+    return plaintext[:-1] + b" " * (size - len(plaintext)) + b"\n"
 
 
-def padded_size(empty: dict[str, Any], entries: list[dict[str, Any]], high: int) -> int:
-    """The one size every assignment of a plan is padded to: that of the longest possible one.
+def padded_size(longest: int) -> int:
+    """The size to pad to, set from the longest assignment (in bytes) it must hold.
 
-    An epoch holds at most as many zipcodes as the smallest listing counts that fit under
-    the band's upper bound (`high`); each takes at most the longest entry's bytes. `empty`
-    is an assignment with no zipcodes. Rounded up to PAD_QUANTUM, so the size changes only
-    when the eligible zipcodes or the band change.
+    The headroom lets a plan's later epochs, whose zipcodes vary, fit the same size: it is
+    set once and grows only for an epoch longer than it, over 25% longer than the one it
+    was set from, which is all a new size tells. Rounding up to PAD_QUANTUM makes its value
+    say little about the assignment it was set from.
     """
-    counts = sorted(int(e["expectedListings"]) for e in entries)
-    most, total = 0, 0
-    for count in counts:
-        if total + count > high:
-            break
-        most, total = most + 1, total + count
-    longest = max((len(to_bytes(e)) for e in entries), default=0)
-    bound = len(to_bytes(empty)) + most * longest + METADATA_DIGITS
-    return -(-bound // PAD_QUANTUM) * PAD_QUANTUM
+    return math.ceil(longest * PAD_HEADROOM / PAD_QUANTUM) * PAD_QUANTUM
 
 
 def schema_bytes() -> bytes:

@@ -7,6 +7,7 @@ and the tests drive exactly the same code.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, nullcontext
@@ -182,8 +183,9 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     with seal.Sealer(parallel=len(todo) >= PARALLEL_FROM) as sealer:
         fresh: dict[str, Future[bytes]] = {}
         if todo:
-            fresh = _select_epochs(planner, dataset, priorities, state, todo, now, sealer)
+            fresh, notes = _select_epochs(planner, dataset, priorities, state, todo, now, sealer)
             result.sealed = [e.id for e in todo]
+            result.notes += notes
         ciphertexts = _seal_unlisted(planner, state, index, sealer, fresh)
     if todo or ciphertexts or recorded:
         _check_writable(planner, [*ciphertexts, layout.INDEX_KEY, layout.SCHEMA_KEY])
@@ -199,9 +201,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
 
 def _sealed_parts(epoch_id: str, pending: Pending) -> list[tuple[str, bytes, int, str]]:
     """(key, plaintext, round, digest field) of each file sealed for an epoch."""
-    parts = [
-        (layout.sealed_key(epoch_id), pending.plaintext, pending.reveal_round, "sealed_sha256")
-    ]
+    parts = [(layout.sealed_key(epoch_id), pending.padded, pending.reveal_round, "sealed_sha256")]
     if pending.audit is not None and pending.audit_round is not None:
         parts.append(
             (layout.audit_sealed_key(epoch_id), pending.audit, pending.audit_round, "audit_sha256")
@@ -223,7 +223,7 @@ def _seal_unlisted(
     it has the recorded digest, so a foreign file is never adopted.
     """
     for epoch_id in set(index) & set(state.pending):
-        if index[epoch_id].commitment != timelock.commitment(state.pending[epoch_id].plaintext):
+        if index[epoch_id].commitment != timelock.commitment(state.pending[epoch_id].padded):
             raise publish.PublishConflict(
                 f"{epoch_id}: the private state does not match the published commitment; "
                 "refusing to publish (is this the right bucket and secret?)"
@@ -268,7 +268,7 @@ def _entry_of(planner: Planner, epoch_id: str, pending: Pending) -> layout.Index
         epoch_start=epoch.start_iso,
         epoch_end=epoch.end_iso,
         reveal_round=pending.reveal_round,
-        commitment=timelock.commitment(pending.plaintext),
+        commitment=timelock.commitment(pending.padded),
         revealed=False,
         sealed_at=pending.sealed_at,
         audit=None
@@ -427,19 +427,6 @@ def _fields(item: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def plaintext_size(
-    dataset: Dataset,
-    priorities: list[StatePriority],
-    config: selection.SelectionConfig,
-    secret: bytes,
-    epoch: Epoch,
-) -> int:
-    """The size every assignment of this plan is padded to (assignment.padded_size)."""
-    pool = selection.build_pool(dataset, priorities, config)
-    empty = _document(epoch, [], secret, config, dataset)
-    return assignment.padded_size(empty, _zipcode_entries(dataset, pool.rows), config.high)
-
-
 def _document(
     epoch: Epoch,
     zipcodes: list[dict[str, Any]],
@@ -511,35 +498,84 @@ def _select_epochs(
     todo: list[Epoch],
     now: datetime,
     sealer: seal.Sealer,
-) -> dict[str, Future[bytes]]:
-    """Choose the epochs' zipcodes and start sealing each as soon as it is chosen."""
+) -> tuple[dict[str, Future[bytes]], list[str]]:
+    """Choose the epochs' zipcodes and seal them, every one padded to the state's size;
+    the sealing futures by key, and notes for people.
+
+    Each epoch is sealed as soon as it is chosen, so sealing overlaps selection, except
+    while there is no size yet (a folder's first plan): the first coverage window's epochs
+    are chosen, then the size is set from the longest (assignment.padded_size) and they
+    are sealed. An assignment longer than the size grows it (the one way it changes), and
+    the epochs of this run already submitted are sealed again at the new size: nothing is
+    published before every future is done, so the epochs of a run share one size.
+    """
     sealing: dict[str, Future[bytes]] = {}
-    size = plaintext_size(dataset, priorities, planner.config, planner.secret, todo[0])
+    run: list[tuple[Epoch, dict[str, Any], bytes]] = []
+    submitted = 0  # the epochs of `run` sealing at the current size
+    was = state.padded_size
+    # Enough epochs for their lengths to vary as a plan's do, few enough that a long first
+    # plan (a year: 2,190) still seals while it chooses.
+    window = min(len(todo), math.ceil(planner.config.coverage_days * 24 / planner.epoch_hours))
     with planner.progress(todo, len(todo), "selecting") as epochs:
         chosen = choose(
             dataset, priorities, planner.config, planner.secret, state.last_assigned, epochs
         )
         for epoch, document in chosen:
-            plaintext = assignment.to_bytes(document, size)
-            pending = Pending(
-                plaintext=plaintext,
-                reveal_round=planner.round_for(epoch),
-                sealed_at=now.strftime(ISO_FORMAT),
-            )
-            if planner.audit_count:
-                key = assignment.audit(
-                    document, planner.secret, planner.audit_count, timelock.commitment(plaintext)
-                )
-                pending = replace(
-                    pending,
-                    audit=assignment.to_bytes(key),
-                    audit_round=planner.round_for(epoch.next()),
-                )
-            state.pending[epoch.id] = pending
-            for key_, part, round_number, _ in _sealed_parts(epoch.id, pending):
-                sealing[key_] = sealer.submit(part, round_number)
+            run.append((epoch, document, assignment.to_bytes(document)))
+            if state.padded_size is None and len(run) < window:
+                continue
+            longest = max(len(plaintext) for _, _, plaintext in run[submitted:])
+            if state.padded_size is None or longest > state.padded_size:
+                state.padded_size, submitted = assignment.padded_size(longest), 0
+            for item in run[submitted:]:
+                pending = _pending(planner, *item, state.padded_size, now)
+                state.pending[item[0].id] = pending
+                _submit(sealer, sealing, item[0].id, pending)
+            submitted = len(run)
     state.dataset_sha256 = dataset.sha256
-    return sealing
+    notes = []
+    if was is not None and state.padded_size != was:
+        notes.append(
+            f"assignments are now padded to {state.padded_size:,} bytes (were {was:,}): an "
+            "epoch of this run is longer than the size allowed"
+        )
+    return sealing, notes
+
+
+def _pending(
+    planner: Planner,
+    epoch: Epoch,
+    document: dict[str, Any],
+    plaintext: bytes,
+    size: int,
+    now: datetime,
+) -> Pending:
+    """A sealed epoch to remember: its assignment, the size it is padded to and, if asked,
+    the audit key, which names the padded assignment's commitment."""
+    pending = Pending(
+        plaintext=plaintext,
+        reveal_round=planner.round_for(epoch),
+        sealed_at=now.strftime(ISO_FORMAT),
+        padded_size=size,
+    )
+    if not planner.audit_count:
+        return pending
+    key = assignment.audit(
+        document, planner.secret, planner.audit_count, timelock.commitment(pending.padded)
+    )
+    return replace(
+        pending, audit=assignment.to_bytes(key), audit_round=planner.round_for(epoch.next())
+    )
+
+
+def _submit(
+    sealer: seal.Sealer, sealing: dict[str, Future[bytes]], epoch_id: str, pending: Pending
+) -> None:
+    """Start sealing an epoch's files; one sealed before at another size is dropped."""
+    for key, part, round_number, _ in _sealed_parts(epoch_id, pending):
+        if key in sealing:
+            sealing[key].cancel()
+        sealing[key] = sealer.submit(part, round_number)
 
 
 def reveal(planner: Planner, now: datetime) -> RevealResult:
@@ -568,7 +604,7 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
         entry = index.get(epoch_id)
         if entry is None or not entry.revealed:
             key = layout.revealed_key(epoch_id)
-            if publish.put_immutable(planner.public, key, pending.plaintext, publish.JSON):
+            if publish.put_immutable(planner.public, key, pending.padded, publish.JSON):
                 result.written.append(key)
             result.revealed.append(epoch_id)
             entry = entry and replace(entry, revealed=True)

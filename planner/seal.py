@@ -20,7 +20,8 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 class Sealer:
     """Seals on every core when there are many epochs.
 
-    Work is submitted as soon as an epoch is chosen, so sealing overlaps selection.
+    Work is submitted as soon as an epoch is chosen and padded (planner.jobs), so sealing
+    overlaps selection.
     """
 
     def __init__(self, parallel: bool) -> None:

@@ -6,6 +6,10 @@ stored encrypted under a key derived from the planner's master key (planner.keys
 the published files (a private object in the bucket), so a cron job on a fresh machine with
 an empty disk continues exactly where the last one stopped.
 
+Plaintexts are kept unpadded, with the size each is padded to when it is sealed, committed
+to or revealed: the planner holds the state several times over when it saves it, and
+padded plaintexts added 120 MB to the peak memory of a national year (bench/RESULTS.md).
+
 Format 2 (header S46STATE2) is encrypted under HMAC(master key, label); format 1 (S46STATE1,
 before the master key existed) under HMAC(secret, label). A format-1 file is still read,
 given the key it was written under, and rewritten in format 2 as soon as it is read.
@@ -24,6 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from planner.assignment import pad
 from planner.errors import PlannerError
 from planner.store import Store
 
@@ -42,25 +47,36 @@ class StateError(PlannerError, RuntimeError):
 class Pending:
     """An epoch that is sealed and committed but not yet revealed."""
 
-    plaintext: bytes
+    plaintext: bytes  # the assignment, unpadded (assignment.to_bytes)
     reveal_round: int
     sealed_at: str
     sealed_sha256: str | None = None
     audit: bytes | None = None  # the validators' key, sealed to the epoch's end
     audit_round: int | None = None
     audit_sha256: str | None = None
+    # What `plaintext` is padded to. None in states written before it was kept: their
+    # plaintext is stored padded.
+    padded_size: int | None = None
+
+    @property
+    def padded(self) -> bytes:
+        """The bytes sealed, committed to and revealed."""
+        return self.plaintext if self.padded_size is None else pad(self.plaintext, self.padded_size)
 
 
 @dataclass
 class PlannerState:
     """`last_assigned` maps zipcode to the unix start of the latest epoch that includes it;
     `committed` keeps the index.json entry of every epoch this planner sealed, so a removed
-    or rewritten entry can be put back."""
+    or rewritten entry can be put back; `padded_size` is the length every assignment is
+    padded to (planner.jobs), None until the first run that seals sets it (a state written
+    before it was kept has none either, and the next run that seals sets it the same way)."""
 
     last_assigned: dict[str, int] = field(default_factory=dict)
     pending: dict[str, Pending] = field(default_factory=dict)
     dataset_sha256: str | None = None
     committed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    padded_size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,10 +92,12 @@ class PlannerState:
                     "audit": None if p.audit is None else p.audit.decode(),
                     "auditRound": p.audit_round,
                     "auditSha256": p.audit_sha256,
+                    "paddedSize": p.padded_size,
                 }
                 for epoch_id, p in sorted(self.pending.items())
             },
             "committed": dict(sorted(self.committed.items())),
+            "paddedSize": self.padded_size,
         }
 
     @classmethod
@@ -95,11 +113,13 @@ class PlannerState:
                     audit=None if p.get("audit") is None else p["audit"].encode(),
                     audit_round=p.get("auditRound"),
                     audit_sha256=p.get("auditSha256"),
+                    padded_size=p.get("paddedSize"),
                 )
                 for epoch_id, p in data["pending"].items()
             },
             dataset_sha256=data.get("datasetSha256"),
             committed=dict(data.get("committed", {})),
+            padded_size=data.get("paddedSize"),
         )
 
 

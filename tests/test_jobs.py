@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import os
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from clientkit import timelock
 from clientkit.chain import HistoryRewritten
 from clientkit.epochs import epoch_at, epoch_from_id
-from planner import jobs, state
+from planner import assignment, jobs, state
 from planner.dataset import DatasetError, load_dataset
 from planner.publish import PublishConflict
 from planner.state import StateError
@@ -293,8 +298,15 @@ def test_audit_zipcodes_stay_sealed_until_the_epoch_ends(make_planner, tmp_path,
     assert again.written == [] and again.notes == []
 
 
+def _unpadded(plaintext: bytes) -> int:
+    """An assignment's length before its padding: the JSON and the final newline."""
+    return len(plaintext.rstrip(b" \n")) + 1
+
+
 def test_every_sealed_file_of_a_plan_has_one_size(make_planner, tmp_path) -> None:
-    """The sealed size says nothing about an epoch's zipcode count (issue: sizes leak)."""
+    """The sealed size says nothing about an epoch's zipcode count (issue: sizes leak), and
+    costs little: 25% over the plan's longest assignment, to a multiple of 4 KiB (padding to
+    the longest assignment the band allows made every file six times the usual one)."""
     planner = make_planner()
     jobs.tick(planner, NOW)
     sealed = sorted((tmp_path / "published/sealed").glob("*.tlock"))
@@ -303,12 +315,110 @@ def test_every_sealed_file_of_a_plan_has_one_size(make_planner, tmp_path) -> Non
     loaded = state.load(planner.private, SECRET)
     documents = [json.loads(p.plaintext) for p in loaded.pending.values()]
     assert len({len(d["zipcodes"]) for d in documents}) > 5, "the counts do differ"
-    assert len({len(p.plaintext) for p in loaded.pending.values()}) == 1
     revealed = (tmp_path / "published/current.json").read_bytes()
+    plaintexts = [revealed, *(p.padded for p in loaded.pending.values())]
+    (size,) = {len(p) for p in plaintexts}
+    assert loaded.padded_size == size
+    longest = max(map(_unpadded, plaintexts))
+    assert 1.25 * longest <= size < 1.25 * longest + assignment.PAD_QUANTUM
     index = json.loads((tmp_path / "published/index.json").read_bytes())
     (entry,) = [e for e in index["epochs"] if e["revealed"]]
     assert entry["commitment"] == "sha256:" + hashlib.sha256(revealed).hexdigest()
     assert revealed.endswith(b" \n") and json.loads(revealed)["epochId"] == entry["epochId"]
+
+
+def test_a_later_tick_pads_to_the_size_of_the_plan(make_planner, tmp_path) -> None:
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    size = state.load(planner.private, SECRET).padded_size
+    assert size
+    planned, _ = jobs.tick(planner, NOW + timedelta(days=1))
+    assert len(planned.sealed) == 6 and not planned.notes
+    loaded = state.load(planner.private, SECRET)
+    assert loaded.padded_size == size
+    assert {len(loaded.pending[k].padded) for k in planned.sealed} == {size}
+    sealed = list((tmp_path / "published/sealed").glob("*.tlock"))
+    assert len(sealed) == 49 and len({p.stat().st_size for p in sealed}) == 1
+
+
+def test_an_assignment_over_the_size_grows_it_for_the_whole_run(make_planner, tmp_path) -> None:
+    """The one way the size changes. The epochs of the run padded before the larger one
+    are sealed again at the new size before anything is published, audit keys included
+    (they name the padded assignment's commitment)."""
+    planner = make_planner(audit_count=5)
+    jobs.tick(planner, NOW)
+    first_run = snapshot(tmp_path / "published/sealed")
+    loaded = state.load(planner.private, SECRET)
+    small = 21_000  # as if the plan so far had shorter assignments: some of the next fit
+    assert loaded.padded_size and loaded.padded_size > small
+    state.save(planner.private, replace(loaded, padded_size=small), SECRET)
+
+    later = NOW + timedelta(days=2)
+    planned, _ = jobs.tick(planner, later)
+    loaded = state.load(planner.private, SECRET)
+    run = [loaded.pending[k] for k in planned.sealed]
+    lengths = [len(p.plaintext) for p in run]
+    assert lengths[0] <= small < max(lengths), "the size grows after the run's first epoch"
+    (size,) = {len(p.padded) for p in run}
+    assert loaded.padded_size == size >= max(lengths)
+    assert [n for n in planned.notes if "padded" in n] == [
+        f"assignments are now padded to {size:,} bytes (were {small:,}): an epoch of this "
+        "run is longer than the size allowed"
+    ]
+    for pending in run:
+        key = json.loads(pending.audit)
+        assert key["assignmentCommitment"] == timelock.commitment(pending.padded)
+    sealed = snapshot(tmp_path / "published/sealed")
+    assert {k: sealed[k] for k in first_run} == first_run
+    run_sizes = {len(sealed[f"{k}.tlock"]) for k in planned.sealed}
+    assert len(run_sizes) == 1 and run_sizes != {len(v) for v in first_run.values()}
+
+    jobs.reveal(planner, later + planner.horizon)
+    index = {e["epochId"]: e for e in _index(tmp_path)["epochs"]}
+    for epoch_id in planned.sealed:
+        body = (tmp_path / f"published/epochs/{epoch_id}.json").read_bytes()
+        assert len(body) == size
+        assert "sha256:" + hashlib.sha256(body).hexdigest() == index[epoch_id]["commitment"]
+
+
+def _write_state_json(store: LocalStore, data: dict) -> None:
+    """A state file holding exactly `data`, as an older planner wrote it."""
+    nonce = os.urandom(12)
+    payload = gzip.compress(json.dumps(data).encode())
+    blob = (
+        state.MAGIC + nonce + AESGCM(state.state_key(SECRET)).encrypt(nonce, payload, state.MAGIC)
+    )
+    store.put(state.STATE_KEY, blob, content_type=state.CONTENT_TYPE, cache_control="no-store")
+
+
+def test_a_state_written_before_padded_sizes_were_kept_still_works(make_planner, tmp_path) -> None:
+    """Such a state keeps its plaintexts padded and has no size: its epochs are revealed
+    as committed, and the next run that seals sets the size from its own assignments, as
+    a first plan does."""
+    planner = make_planner()
+    jobs.tick(planner, NOW)
+    data = state.load(planner.private, SECRET).to_json()
+    del data["paddedSize"]
+    for item in data["pending"].values():
+        padded = assignment.pad(item["plaintext"].encode(), item.pop("paddedSize"))
+        item["plaintext"] = padded.decode()
+    _write_state_json(planner.private, data)
+    old = state.load(planner.private, SECRET)
+    assert old.padded_size is None
+    assert {p.padded_size for p in old.pending.values()} == {None}
+
+    later = NOW + timedelta(days=1)
+    planned, revealed = jobs.tick(planner, later)
+    assert len(revealed.revealed) == 6, "epochs sealed under the old state"
+    index = {e["epochId"]: e for e in _index(tmp_path)["epochs"]}
+    for epoch_id in revealed.revealed:
+        body = (tmp_path / f"published/epochs/{epoch_id}.json").read_bytes()
+        assert index[epoch_id]["commitment"] == timelock.commitment(body)
+    loaded = state.load(planner.private, SECRET)
+    run = [loaded.pending[k] for k in planned.sealed]
+    (size,) = {len(p.padded) for p in run}
+    longest = max(len(p.plaintext) for p in run)
+    assert loaded.padded_size == size == assignment.padded_size(longest)
 
 
 def test_a_broken_data_file_still_lets_tick_reveal_started_epochs(make_planner, tmp_path) -> None:

@@ -140,7 +140,7 @@ def test_two_machines_ticking_one_bucket_stay_consistent(
     unrevealed = {e["epochId"]: e["commitment"] for e in index["epochs"] if not e["revealed"]}
     assert set(state.pending) == set(unrevealed), "the state holds exactly the sealed epochs"
     for epoch_id, pending in state.pending.items():
-        assert unrevealed[epoch_id] == "sha256:" + hashlib.sha256(pending.plaintext).hexdigest()
+        assert unrevealed[epoch_id] == "sha256:" + hashlib.sha256(pending.padded).hexdigest()
     for entry in index["epochs"]:
         if entry["revealed"]:
             body = get(entry["revealed"])
