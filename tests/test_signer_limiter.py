@@ -1,5 +1,5 @@
 """The rate limiter itself: what the per-address limit counts and when, the windows of a limit
-counted together, the counters' names, and one Redis round trip per limit check.
+counted together, the counters' names, and one Redis round trip per credential request.
 
 The 429 answers and the quotas' behaviour are in test_signer_ratelimit.py; the in-process
 counters in test_signer_limit_storage.py; limits shared by instances in
