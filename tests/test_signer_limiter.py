@@ -112,21 +112,32 @@ def hotkey_counts(app) -> dict[str, int]:
         ("/get-validator-access", sc.validator_access, "validator"),
         ("/api/v1/s3-access/validator-upload", sc.validator_upload, "validator"),
         ("/get-miner-list", sc.miner_list, "validator"),
+        ("/get-miner-specific-access", sc.miner_list, "validator"),
+        ("/get-file-presigned-urls", sc.miner_files, "validator"),
     ],
 )
 def test_credential_views_count_the_address_once_with_or_without_the_quota(
-    signer_config, storage, path, body, scope
+    signer_config, storage, path, body, scope, monkeypatch
 ):
-    """A credential view counts the address in its quota's call; refused before the quota
-    (signature, body), it still counts the address, once."""
+    """A credential view counts the address in its quota's call, one call to the counters;
+    refused before the quota (signature, body), it still counts the address, once."""
     app = app_with(
         signer_config,
         SIGNER_RATELIMIT_STORAGE=storage,
         SIGNER_RATELIMIT_MINER="10/minute",
         SIGNER_RATELIMIT_VALIDATOR="10/minute",
     )
+    limiter = app.extensions["signer"].limiter
+    count, calls = limiter.count, []
+
+    def spy(windows):
+        calls.append(len(windows))
+        return count(windows)
+
+    monkeypatch.setattr(limiter, "count", spy)
     client = app.test_client()
     assert client.post(path, json=body()).status_code == 200
+    assert calls == [2], "the address's window and the quota's, in one call"
     assert (address_count(app), hotkey_counts(app)[scope]) == (1, 1)
     forged = body()
     forged["signature"] = "0x" + "00" * 64
