@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from clientkit.errors import ClientKitError
 
@@ -64,8 +65,9 @@ class Epoch:
     def end(self) -> datetime:
         return self.start + timedelta(hours=self.hours)
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """`YYYY-MM-DDTHH-00-00`, formatted once per Epoch (the signer asks on every request)."""
         return self.start.strftime(ID_FORMAT)
 
     @property

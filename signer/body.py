@@ -100,9 +100,8 @@ def _validates_body(view: Callable[..., Any]) -> bool:
 
 def takes_body() -> bool:
     """True for a routed request whose view validates a JSON body (flask-openapi3 `body`)."""
-    if request.routing_exception is not None or request.url_rule is None:
-        return False
-    return _validates_body(current_app.view_functions[request.url_rule.endpoint])
+    endpoint = request.endpoint  # None when routing failed
+    return endpoint is not None and _validates_body(current_app.view_functions[endpoint])
 
 
 def require_object() -> None:

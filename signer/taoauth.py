@@ -67,9 +67,9 @@ def _refused(detail: str) -> SignerError:
 def read_headers() -> TaoHeaders | None:
     """The request's X-Tao-* headers, None when it has none, 401 when they are incomplete."""
     environ = request.environ
-    present = [name for name, key in zip(HEADERS, ENVIRON_KEYS, strict=True) if key in environ]
-    if not present:
+    if environ.keys().isdisjoint(ENVIRON_KEYS):
         return None
+    present = [name for name, key in zip(HEADERS, ENVIRON_KEYS, strict=True) if key in environ]
     missing = [name for name in HEADERS if name not in present]
     if missing:
         raise _refused(

@@ -134,7 +134,8 @@ def test_write_snapshot_replaces_whole_files_and_leaves_no_temporaries(tmp_path)
 
 
 def store_for(path: Path, max_age: int = 0, now: float = float(sc.NOW)) -> MetagraphStore:
-    return MetagraphStore(path, 46, max_age, lambda: now)
+    """A store that looks at its file on every call (the app's looks once a second)."""
+    return MetagraphStore(path, 46, max_age, lambda: now, recheck=0)
 
 
 def test_store_picks_up_a_new_file_and_keeps_the_last_good_one(tmp_path):
@@ -153,6 +154,39 @@ def test_store_picks_up_a_new_file_and_keeps_the_last_good_one(tmp_path):
     path.unlink()
     assert store.snapshot() is kept
     assert "is missing (deleted?)" in store.status()["problem"]
+
+
+def test_store_looks_at_its_file_once_a_recheck_interval(tmp_path):
+    path = tmp_path / "metagraph.json"
+    write_snapshot(path, demo_document())
+    ticks = {"now": 100.0}
+    store = MetagraphStore(
+        path, 46, 0, lambda: float(sc.NOW), recheck=1.0, ticker=lambda: ticks["now"]
+    )
+    assert store.snapshot().block == 6543210
+    write_snapshot(path, snapshot_from_metagraph(fake_metagraph(), FETCHED))
+    ticks["now"] += 0.9
+    assert store.snapshot().block == 6543210, "looked at the file again within the interval"
+    ticks["now"] += 0.1
+    assert store.snapshot().block == 7000000
+    path.unlink()
+    ticks["now"] += 0.5
+    store.snapshot()
+    assert store.problem is None
+    ticks["now"] += 0.5
+    store.snapshot()
+    assert "is missing (deleted?)" in store.problem
+    write_snapshot(path, demo_document())
+    assert store.status()["problem"] is None, "/readyz reports the file as it is now"
+
+
+def test_refresher_sees_its_own_write_at_once(tmp_path):
+    path = tmp_path / "metagraph.json"
+    write_snapshot(path, demo_document())
+    store = MetagraphStore(path, 46, 0, lambda: float(sc.NOW), recheck=3600.0)
+    assert store.snapshot().block == 6543210
+    assert Refresher(store, fake_metagraph, 600).refresh_once() is True
+    assert store.snapshot().block == 7000000
 
 
 def test_store_fails_closed_past_the_maximum_age(tmp_path):
