@@ -169,3 +169,74 @@ def test_the_limiter_keys_the_hotkey_that_is_verified(signer_config):
     smuggled = '{"hotkey": "' + sc.address("//Charlie") + '", ' + json.dumps(body)[1:]
     response = client.post("/get-folder-access", data=smuggled, content_type="application/json")
     assert "twice" in assert_json_4xx(response, 400)["detail"]
+
+
+class CountedInput:
+    """A WSGI input that counts the calls made to read it, as gunicorn's reader would see."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.calls = data, 0
+
+    def read(self, size: int = -1) -> bytes:
+        self.calls += 1
+        size = len(self.data) if size is None or size < 0 else size
+        chunk, self.data = self.data[:size], self.data[size:]
+        return chunk
+
+
+def post_environ(body: bytes, **extra: object) -> dict:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/get-folder-access",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": CountedInput(body),
+        "wsgi.input_terminated": True,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    environ.update(extra)
+    return environ
+
+
+def answer(app, environ: dict) -> tuple[int, dict]:
+    status: list[str] = []
+    chunks = app.wsgi_app(environ, lambda s, headers, exc=None: status.append(s))
+    return int(status[0].split()[0]), json.loads(b"".join(chunks))
+
+
+def test_a_body_of_declared_length_is_read_in_one_call(app):
+    environ = post_environ(json.dumps(sc.folder_access()).encode())
+    status, body = answer(app, environ)
+    assert status == 200, body
+    assert body["folder"].startswith("data/hotkey=")
+    assert environ["wsgi.input"].calls == 1
+
+
+def test_a_chunked_body_is_read_through_werkzeug(app):
+    environ = post_environ(
+        json.dumps(sc.folder_access()).encode(), HTTP_TRANSFER_ENCODING="chunked"
+    )
+    del environ["CONTENT_LENGTH"]
+    status, body = answer(app, environ)
+    assert status == 200, body
+    assert environ["wsgi.input"].calls > 1, "read until exhausted, as werkzeug does"
+
+
+@pytest.mark.parametrize("declared", ["12abc", "\u00b2", "-5", " 40"])
+def test_a_malformed_content_length_is_left_to_werkzeug(app, declared):
+    """gunicorn refuses these itself; another server's are werkzeug's to read, never a 500."""
+    environ = post_environ(json.dumps(sc.folder_access()).encode(), CONTENT_LENGTH=declared)
+    status, body = answer(app, environ)
+    assert status == 200, body
+    assert environ["wsgi.input"].calls > 1
+
+
+def test_a_declared_length_over_the_limit_is_413_unread(app):
+    environ = post_environ(b"{}", CONTENT_LENGTH=str(10**9))
+    status, body = answer(app, environ)
+    assert (status, body["error"]) == (413, "payload_too_large")
+    assert environ["wsgi.input"].calls == 0
