@@ -92,15 +92,15 @@ class SignerRequest(Request):
         gunicorn's reader and the costliest step of a credential request after its
         signature. A length over the limit (413) and a body without one (chunked) go
         through werkzeug as before."""
-        environ = self.environ
-        declared = environ.get("CONTENT_LENGTH", "")
-        if not (declared.isascii() and declared.isdigit()) or "HTTP_TRANSFER_ENCODING" in environ:
+        wsgi = self.environ
+        declared = wsgi.get("CONTENT_LENGTH", "")
+        if not (declared.isascii() and declared.isdigit()) or "HTTP_TRANSFER_ENCODING" in wsgi:
             return super().stream
         length = int(declared)
         limit = self.max_content_length
         if limit is not None and length > limit:
             return super().stream
-        return io.BytesIO(environ["wsgi.input"].read(length))
+        return io.BytesIO(wsgi["wsgi.input"].read(length))
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:
