@@ -161,19 +161,19 @@ def test_store_looks_at_its_file_once_a_recheck_interval(tmp_path):
     write_snapshot(path, demo_document())
     ticks = {"now": 100.0}
     store = MetagraphStore(
-        path, 46, 0, lambda: float(sc.NOW), recheck=1.0, ticker=lambda: ticks["now"]
+        path, 46, 0, lambda: float(sc.NOW), recheck=10.0, ticker=lambda: ticks["now"]
     )
     assert store.snapshot().block == 6543210
     write_snapshot(path, snapshot_from_metagraph(fake_metagraph(), FETCHED))
-    ticks["now"] += 0.9
+    ticks["now"] += 9.0
     assert store.snapshot().block == 6543210, "looked at the file again within the interval"
-    ticks["now"] += 0.1
+    ticks["now"] += 1.0
     assert store.snapshot().block == 7000000
     path.unlink()
-    ticks["now"] += 0.5
+    ticks["now"] += 5.0
     store.snapshot()
     assert store.problem is None
-    ticks["now"] += 0.5
+    ticks["now"] += 5.0
     store.snapshot()
     assert "is missing (deleted?)" in store.problem
     write_snapshot(path, demo_document())
