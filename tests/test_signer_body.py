@@ -13,6 +13,7 @@ import logging
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import EnvironBuilder
 
 from signer import create_app
 
@@ -185,20 +186,11 @@ class CountedInput:
 
 
 def post_environ(body: bytes, **extra: object) -> dict:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/get-folder-access",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": CountedInput(body),
-        "wsgi.input_terminated": True,
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-    }
-    environ.update(extra)
+    """A POST of `body` to /get-folder-access as a server that terminates its input gives it."""
+    environ = EnvironBuilder(
+        path="/get-folder-access", method="POST", data=body, content_type="application/json"
+    ).get_environ()
+    environ.update({"wsgi.input": CountedInput(body), "wsgi.input_terminated": True, **extra})
     return environ
 
 
