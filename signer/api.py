@@ -36,7 +36,7 @@ from signer.models import (
 )
 from signer.reuse import Issued
 from signer.services import Services, services
-from signer.taoauth import authenticate
+from signer.taoauth import Admission, authenticate
 
 SECURITY: list[dict[str, list[str]]] = [{"hotkeySignature": []}, {"taoHeaders": []}]
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
@@ -100,13 +100,23 @@ public_api = APIBlueprint(
 )
 
 
-def require_validator(svc: Services, hotkey: str) -> None:
-    """A validator under the configured stake rule, counted against its quota."""
-    settings = svc.settings
-    auth.require_validator(
-        svc.store.require(), hotkey, settings.min_validator_stake, settings.validator_stake_rule
+def miner(svc: Services, coldkey: str | None) -> Admission:
+    """A registered hotkey, owned by `coldkey` when the request names one, counted against
+    the miners' quota."""
+    return Admission(
+        lambda hotkey: auth.require_miner(svc.store.require(), hotkey, coldkey), svc.miner_quota
     )
-    svc.validator_quota.spend(hotkey)
+
+
+def validator(svc: Services) -> Admission:
+    """A validator under the configured stake rule, counted against the validators' quota."""
+    settings = svc.settings
+    return Admission(
+        lambda hotkey: auth.require_validator(
+            svc.store.require(), hotkey, settings.min_validator_stake, settings.validator_stake_rule
+        ),
+        svc.validator_quota,
+    )
 
 
 def _post_credential(svc: Services, folder: str) -> dict[str, Any]:
@@ -164,9 +174,8 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
             coldkey=body.coldkey, hotkey=body.hotkey, timestamp=body.timestamp
         ),
         {"coldkey": body.coldkey},
+        admission=miner(svc, body.coldkey),
     )
-    auth.require_miner(svc.store.require(), hotkey, body.coldkey)
-    svc.miner_quota.spend(hotkey)
     epoch = svc.current_epoch()
     ttl = svc.settings.list_url_ttl
     issued = svc.reuse.get(epoch.id, hotkey, svc.now(), ttl)
@@ -206,9 +215,8 @@ def get_file_upload_url(body: FileUploadRequest) -> Response:
         lambda: auth.MINER_FILE.format(
             hotkey=body.hotkey, job_id=body.job_id, filename=body.filename, timestamp=body.timestamp
         ),
+        admission=miner(svc, None),
     )
-    auth.require_miner(svc.store.require(), hotkey, None)
-    svc.miner_quota.spend(hotkey)
     epoch = svc.current_epoch()
     s3, bucket = svc.bucket()
     key = f"{credentials.miner_folder(hotkey, epoch.id)}job_id={body.job_id}/{body.filename}"
@@ -270,8 +278,8 @@ def get_validator_access(body: ValidatorAccessRequest) -> Response:
         body.timestamp,
         body.signature,
         lambda: auth.VALIDATOR_ACCESS.format(timestamp=body.timestamp),
+        admission=validator(svc),
     )
-    require_validator(svc, hotkey)
     epoch = svc.current_epoch()
     upload = _post_credential(svc, credentials.validator_folder(hotkey, epoch.id))
     _, bucket = svc.bucket()
@@ -324,8 +332,8 @@ def validator_upload(body: ValidatorUploadRequest) -> Response:
         body.timestamp,
         body.signature,
         lambda: auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp),
+        admission=validator(svc),
     )
-    require_validator(svc, hotkey)
     epoch = svc.current_epoch()
     allowed = [epoch.id]
     for _ in range(svc.settings.recent_epochs):
@@ -363,14 +371,14 @@ signature.""",
 )
 def get_miner_list(body: MinerListRequest) -> Response:
     svc = services()
-    hotkey = authenticate(
+    authenticate(
         svc,
         body.hotkey,
         body.timestamp,
         body.signature,
         lambda: auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp),
+        admission=validator(svc),
     )
-    require_validator(svc, hotkey)
     s3, bucket = svc.bucket()
     ttl = svc.settings.list_url_ttl
     prefix = credentials.miner_root(body.miner_hotkey)
@@ -416,14 +424,14 @@ two prefixes and expires with the URL.""",
 )
 def get_miner_specific_access(body: MinerListRequest) -> Response:
     svc = services()
-    hotkey = authenticate(
+    authenticate(
         svc,
         body.hotkey,
         body.timestamp,
         body.signature,
         lambda: auth.MINER_LIST.format(miner_hotkey=body.miner_hotkey, timestamp=body.timestamp),
+        admission=validator(svc),
     )
-    require_validator(svc, hotkey)
     svc.bucket()
     ttl = svc.settings.list_url_ttl
     prefix = credentials.miner_root(body.miner_hotkey)
@@ -462,7 +470,7 @@ keys a call, taken from the miner's listing); keys outside that folder are retur
 )
 def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
     svc = services()
-    hotkey = authenticate(
+    authenticate(
         svc,
         body.hotkey,
         body.timestamp,
@@ -470,8 +478,8 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
         lambda: auth.MINER_FILES.format(
             miner_hotkey=body.miner_hotkey, hotkey=body.hotkey, timestamp=body.timestamp
         ),
+        admission=validator(svc),
     )
-    require_validator(svc, hotkey)
     s3, bucket = svc.bucket()
     prefixes = (
         credentials.miner_root(body.miner_hotkey),

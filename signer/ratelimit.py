@@ -15,9 +15,20 @@ sharing a Redis, all pass the check before any is counted.
 
 A credential request makes one such call, not two: on the views that spend a hotkey's quota
 the address is counted in the quota's call, its windows first (over them, the hotkey is not
-counted), and an answer such a view gives before its quota (a refused body, signature or
-role) counts the address on its way out, becoming a 429 if the address is over its limit.
-Every request is counted once against its address and gets the answer counting first gave.
+counted), and an answer such a view gives before its quota (a refused body, role or
+signature) counts the address on its way out, becoming a 429 if the address is over its
+limit. Every request is counted once against its address and gets the answer counting first
+gave.
+
+That call is made while the signature is verified, not after (HotkeyQuota.counting): once
+the hotkey's role is known, the call is sent to Redis, the signature is verified during the
+round trip, and the answer is read after. A worker that waited for Redis doing nothing
+handed its core to another process and came back to cold caches, the largest cost of a
+credential request with shared limits (bench/RESULTS.md). A request whose signature then
+fails gives its hotkey's counts back (its address's stay counted) and gets the answer it got
+before; only while its signature is checked, tens of microseconds, does its count stand, so
+a concurrent request of the same hotkey sees one more. The in-process counters, which cost
+no wait, still count after the signature has verified.
 An address refused is remembered in the process until the refusing window ends (a fixed
 window's count only grows until then), so its next requests are answered 429 at once,
 without a call to the counters or reading their body.
@@ -34,9 +45,10 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 from limits import RateLimitItem, parse_many
@@ -72,6 +84,32 @@ class Passed(NamedTuple):
 
 Count = Callable[[Sequence[Window]], Passed | None]
 
+
+class Counting(Protocol):
+    """One limit check under way (Limiter.start): started, its answer read later."""
+
+    def result(self) -> Passed | None:
+        """The answer: the first window passed, or None when every window let it through."""
+
+    def cancel(self, keep: int) -> Passed | None:
+        """The request was refused before its answer mattered: only the first `keep` windows
+        count it, the others give their counts back; the answer of those `keep` windows."""
+
+
+class CountLater:
+    """Counting that counts when the answer is asked for (counters that cost no wait)."""
+
+    def __init__(self, count: Count, windows: Sequence[Window]) -> None:
+        self._count = count
+        self._windows = windows
+
+    def result(self) -> Passed | None:
+        return self._count(self._windows)
+
+    def cancel(self, keep: int) -> Passed | None:
+        return self._count(self._windows[:keep]) if keep else None
+
+
 # KEYS: the windows' counters, shortest first. ARGV: each window's seconds, then its amount.
 # Counted as limits' own incr_expire does (INCR, EXPIRE on the first count).
 COUNT_WINDOWS = b"""
@@ -85,6 +123,18 @@ for i, key in ipairs(KEYS) do
   end
 end
 return {0, 0}
+"""
+
+# KEYS: counters that counted a request refused afterwards. Each gives one count back if it
+# still exists: a counter whose window ended meanwhile is gone, and a DECR would bring it back
+# as -1 with no expiry, a counter that never restarts.
+GIVE_BACK = b"""
+for _, key in ipairs(KEYS) do
+  if redis.call("EXISTS", key) == 1 then
+    redis.call("DECR", key)
+  end
+end
+return 0
 """
 
 
@@ -117,10 +167,41 @@ class Limiter:
         except self._failures as exc:
             raise _unavailable(exc) from None
 
+    def start(self, windows: Sequence[Window]) -> Counting:
+        """Limiter.count, started now and answered later: in Redis the call is sent at once
+        (read it with result() or cancel(), always, and soon: the connection waits for it);
+        in other counters nothing is counted until then."""
+        if not isinstance(self._count, RedisCounter):
+            return CountLater(self.count, windows)
+        try:
+            return Unavailable503(self._count.start(windows), self._failures)
+        except self._failures as exc:
+            raise _unavailable(exc) from None
+
     def incr(self, key: str, seconds: int) -> int:
         """One counter, counted once: how many times it was counted in its window."""
         try:
             return self.storage.incr(key, seconds)
+        except self._failures as exc:
+            raise _unavailable(exc) from None
+
+
+class Unavailable503:
+    """A Counting whose counters' failures are the 503 of Limiter.count."""
+
+    def __init__(self, counting: Counting, failures: tuple[type[Exception], ...]) -> None:
+        self._counting = counting
+        self._failures = failures
+
+    def result(self) -> Passed | None:
+        try:
+            return self._counting.result()
+        except self._failures as exc:
+            raise _unavailable(exc) from None
+
+    def cancel(self, keep: int) -> Passed | None:
+        try:
+            return self._counting.cancel(keep)
         except self._failures as exc:
             raise _unavailable(exc) from None
 
@@ -186,6 +267,9 @@ class RedisCounter:
     connection broke between its run and the answer, and then the request counts twice,
     never zero times. A server that lost its scripts (a restart, SCRIPT FLUSH) is given the
     script again. A timeout is not retried: a hung server costs one wait, then a 503.
+
+    `start` sends the call and returns with the connection still held for its answer,
+    which InFlight reads: the caller works meanwhile (see the module's docstring).
     """
 
     def __init__(self, storage: RedisStorage) -> None:
@@ -194,6 +278,7 @@ class RedisCounter:
 
         self.storage = storage
         self.sha = hashlib.sha1(COUNT_WINDOWS).hexdigest()
+        self.give_back_sha = hashlib.sha1(GIVE_BACK).hexdigest()
         self._disconnected: type[Exception] = Disconnected
         self._no_script: type[Exception] = NoScriptError
         self._lock = threading.Lock()
@@ -209,26 +294,87 @@ class RedisCounter:
         return self._client
 
     def __call__(self, windows: Sequence[Window]) -> Passed | None:
+        return self.start(windows).result()
+
+    def start(self, windows: Sequence[Window]) -> InFlight:
+        """Send COUNT_WINDOWS for `windows`; the connection is held until InFlight reads."""
         keys = [self.storage.prefixed_key(w.key) for w in windows]
         args = [value for w in windows for value in (w.seconds, w.amount)]
-        with self._lock:
-            connection = self.client().connection
-            command = connection.pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        self._lock.acquire()
+        try:
+            command = self.client().connection.pack_command(
+                "EVALSHA", self.sha, len(keys), *keys, *args
+            )
+            self._send(command)
+        except BaseException:
+            self._lock.release()
+            raise
+        return InFlight(self, windows, command)
+
+    def answer(self, command: Any, script: bytes = COUNT_WINDOWS) -> Any:
+        """The answer to `command` (an EVALSHA of `script`), sent already; sent again on a
+        dropped connection or to a server without the script. Releases the connection,
+        whatever happens."""
+        connection = self.client().connection
+        try:
             try:
-                index, ttl = self._run(connection, command)
+                return self._read(connection, command, script)
             except self._disconnected:
                 connection.disconnect()
-                index, ttl = self._run(connection, command)
-        return Passed(int(index) - 1, float(ttl)) if index else None
+                self._send(command)
+                return self._read(connection, command, script)
+        finally:
+            self._lock.release()
 
-    def _run(self, connection: Any, command: Any) -> Any:
-        connection.send_packed_command(command, check_health=False)
+    def give_back(self, windows: Sequence[Window]) -> None:
+        """One count back to each of `windows` that still exists (GIVE_BACK)."""
+        keys = [self.storage.prefixed_key(w.key) for w in windows]
+        self._lock.acquire()
+        try:
+            command = self.client().connection.pack_command(
+                "EVALSHA", self.give_back_sha, len(keys), *keys
+            )
+            self._send(command)
+        except BaseException:
+            self._lock.release()
+            raise
+        self.answer(command, GIVE_BACK)
+
+    def _send(self, command: Any) -> None:
+        connection = self.client().connection
+        try:
+            connection.send_packed_command(command, check_health=False)
+        except self._disconnected:
+            connection.disconnect()
+            connection.send_packed_command(command, check_health=False)
+
+    def _read(self, connection: Any, command: Any, script: bytes) -> Any:
         try:
             return connection.read_response()
         except self._no_script:
-            self._client.script_load(COUNT_WINDOWS)
+            self._client.script_load(script)
             connection.send_packed_command(command, check_health=False)
             return connection.read_response()
+
+
+class InFlight:
+    """A COUNT_WINDOWS call sent to Redis (RedisCounter.start), its answer not read yet."""
+
+    def __init__(self, counter: RedisCounter, windows: Sequence[Window], command: Any) -> None:
+        self._counter = counter
+        self._windows = windows
+        self._command = command
+
+    def result(self) -> Passed | None:
+        index, ttl = self._counter.answer(self._command)
+        return Passed(int(index) - 1, float(ttl)) if index else None
+
+    def cancel(self, keep: int) -> Passed | None:
+        passed = self.result()
+        counted = self._windows[keep : len(self._windows) if passed is None else passed.window + 1]
+        if counted:
+            self._counter.give_back(counted)
+        return passed if passed is not None and passed.window < keep else None
 
 
 def _count_each(storage: Storage, windows: Sequence[Window]) -> Passed | None:
@@ -270,17 +416,29 @@ class Limit:
         )
 
 
-def spend(limiter: Limiter, parts: Sequence[tuple[Limit, str]]) -> None:
+Parts = Sequence[tuple[Limit, str]]
+
+
+def spend(limiter: Limiter, parts: Parts) -> None:
     """Count one request in each limit of `parts`, in order, in one call to the counters;
     the first window passed refuses it with that limit's 429 (later limits not counted)."""
-    passed = limiter.count([w for limit, who in parts for w in limit.windows(who)])
-    if passed is None:
-        return
+    passed = limiter.count(windows_of(parts))
+    if passed is not None:
+        raise refusal(parts, passed)
+
+
+def windows_of(parts: Parts) -> list[Window]:
+    return [w for limit, who in parts for w in limit.windows(who)]
+
+
+def refusal(parts: Parts, passed: Passed) -> SignerError:
+    """The 429 of the limit in `parts` whose window refused the request."""
     window = passed.window
     for limit, who in parts:
         if window < len(limit.items):
-            raise limit.refused(who, window, passed.seconds_left)
+            return limit.refused(who, window, passed.seconds_left)
         window -= len(limit.items)
+    raise ValueError(f"window {passed.window} is not one of the limits counted")
 
 
 class HotkeyQuota(Limit):
@@ -291,8 +449,34 @@ class HotkeyQuota(Limit):
 
     def spend(self, who: str) -> None:
         """Count one request of `who`, with the request's address when it waits (install)."""
+        spend(self.limiter, self._parts(who))
+
+    @contextmanager
+    def counting(self, who: str) -> Iterator[None]:
+        """Count one request of `who` (with its waiting address) while the block checks it.
+
+        The call to the counters starts before the block and is answered after it (see the
+        module's docstring): a block that raises gives back the hotkey's counts and raises
+        on, unless the address was over its limit, which answers 429 instead, as it would
+        have on the way out; a block that ends is answered 429 if a window was passed.
+        """
+        parts = self._parts(who)
+        windows = windows_of(parts)
+        started = self.limiter.start(windows)
+        try:
+            yield
+        except BaseException:
+            passed = started.cancel(len(windows) - len(self.items))
+            if passed is not None:
+                raise refusal(parts, passed) from None
+            raise
+        passed = started.result()
+        if passed is not None:
+            raise refusal(parts, passed)
+
+    def _parts(self, who: str) -> Parts:
         deferred = g.pop(DEFERRED, None) if has_request_context() else None
-        spend(self.limiter, [deferred, (self, who)] if deferred else [(self, who)])
+        return [deferred, (self, who)] if deferred else [(self, who)]
 
 
 class AddressLimit(Limit):

@@ -28,12 +28,14 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bittensor_core import Keypair, ss58_decode
 from flask import g, request
 
 from signer import auth
 from signer.errors import SignerError
+from signer.ratelimit import HotkeyQuota
 from signer.services import Services
 
 HEADERS = ("X-Tao-Version", "X-Tao-Timestamp", "X-Tao-Nonce", "X-Tao-Signed-By", "X-Tao-Signature")
@@ -104,11 +106,9 @@ def _signature_bytes(text: str) -> bytes:
 
 
 def verify_headers(svc: Services, tao: TaoHeaders, body: bytes) -> None:
-    """Window, signature over the body's sha256, then the nonce, recorded once."""
+    """Signature over the body's sha256, then the nonce, recorded once (the timestamp's
+    window is checked before, by authenticate)."""
     settings = svc.settings
-    auth.check_timestamp(
-        tao.seconds, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
-    )
     message = f"{hashlib.sha256(body).hexdigest()}.{tao.nonce}.{tao.timestamp}"
     raw = _signature_bytes(tao.signature)
     try:
@@ -130,6 +130,14 @@ def verify_headers(svc: Services, tao: TaoHeaders, body: bytes) -> None:
         )
 
 
+class Admission(NamedTuple):
+    """What a credential view requires of a verified hotkey: its `role` in the metagraph (a
+    check raising SignerError), then one request counted against its `quota`."""
+
+    role: Callable[[str], object]
+    quota: HotkeyQuota
+
+
 def authenticate(
     svc: Services,
     hotkey: str | None,
@@ -137,22 +145,67 @@ def authenticate(
     signature: str | None,
     message: Callable[[], str],
     signed_fields: Mapping[str, object] | None = None,
+    admission: Admission | None = None,
 ) -> str:
     """The verified hotkey of the request, signed either in its headers or in its body.
 
     `message` builds the body form's signed message; it is called only for that form, whose
     body must also carry `signed_fields` (other fields of the message, such as `coldkey`).
+
+    With an `admission`, the hotkey must also hold its role, and the request is counted
+    against its quota while the signature is verified (HotkeyQuota.counting). The answers
+    keep their order: a bad signature is a 401 whatever the role, a role refused a 403,
+    then the quota's 429.
     """
+    claimed, seconds, verify = _claim(svc, hotkey, timestamp, signature, message, signed_fields)
+    g.hotkey = claimed
+    settings = svc.settings
+    auth.check_timestamp(
+        seconds, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
+    )
+    refused = _role_refusal(admission, claimed)
+    if admission is None or refused is not None:
+        verify()
+    else:
+        with admission.quota.counting(claimed):
+            verify()
+    g.verified_hotkey = claimed
+    if refused is not None:
+        raise refused
+    return claimed
+
+
+def _role_refusal(admission: Admission | None, hotkey: str) -> SignerError | None:
+    """The role check's refusal, kept until the signature has been checked."""
+    if admission is None:
+        return None
+    try:
+        admission.role(hotkey)
+    except SignerError as exc:
+        return exc
+    return None
+
+
+def _claim(
+    svc: Services,
+    hotkey: str | None,
+    timestamp: int | None,
+    signature: str | None,
+    message: Callable[[], str],
+    signed_fields: Mapping[str, object] | None,
+) -> tuple[str, float, Callable[[], None]]:
+    """Who the request says signed it, when, and how to verify that signature."""
     tao = read_headers()
     if tao is not None:
         if hotkey is not None and hotkey != tao.hotkey:
             raise SignerError(
                 401, "invalid_tao_headers", "hotkey in the body is not X-Tao-Signed-By"
             )
-        g.hotkey = tao.hotkey
-        verify_headers(svc, tao, request.get_data(cache=True))
-        g.verified_hotkey = tao.hotkey
-        return tao.hotkey
+        return (
+            tao.hotkey,
+            tao.seconds,
+            lambda: verify_headers(svc, tao, request.get_data(cache=True)),
+        )
     needed: dict[str, object] = {"hotkey": hotkey, "timestamp": timestamp, "signature": signature}
     needed.update(signed_fields or {})
     missing = [name for name, value in needed.items() if value is None]
@@ -164,11 +217,4 @@ def authenticate(
             "; ".join(f"{name}: {reason}" for name in missing),
             fields=[{"field": name, "message": reason} for name in missing],
         )
-    g.hotkey = hotkey
-    settings = svc.settings
-    auth.check_timestamp(
-        timestamp, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
-    )
-    auth.verify_signature(hotkey, message(), signature)
-    g.verified_hotkey = hotkey
-    return hotkey
+    return hotkey, timestamp, lambda: auth.verify_signature(hotkey, message(), signature)

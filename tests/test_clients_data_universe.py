@@ -10,11 +10,8 @@ also checked on the app itself.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import time
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,24 +32,8 @@ S3 = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
 ALICE, BOB = sc.address("//Alice"), sc.address("//Bob")
 
 
-def tao_headers(uri: str, body: bytes, *, millis: int | None = None) -> dict[str, str]:
-    """The client's TaoSigner: sha256(body).nonce.timestamp_ms, signed, base64."""
-    timestamp = str(millis if millis is not None else round(time.time() * 1000))
-    nonce = str(uuid.uuid4())
-    message = f"{hashlib.sha256(body).hexdigest()}.{nonce}.{timestamp}"
-    signature = sc.keypair(uri).sign(message.encode("utf-8"))
-    return {
-        "X-Tao-Version": "2",
-        "X-Tao-Timestamp": timestamp,
-        "X-Tao-Nonce": nonce,
-        "X-Tao-Signed-By": sc.address(uri),
-        "X-Tao-Signature": base64.b64encode(signature).decode("ascii"),
-        "Content-Type": "application/json",
-    }
-
-
 def post_signed(base: str, path: str, uri: str, body: bytes) -> requests.Response:
-    return requests.post(f"{base}{path}", data=body, headers=tao_headers(uri, body), timeout=120)
+    return requests.post(f"{base}{path}", data=body, headers=sc.tao_headers(uri, body), timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -173,14 +154,14 @@ def app_client(signer_config):
 
 
 def header_post(client, path: str, uri: str, body: bytes, headers: dict[str, str] | None = None):
-    return client.post(path, data=body, headers=headers or tao_headers(uri, body))
+    return client.post(path, data=body, headers=headers or sc.tao_headers(uri, body))
 
 
 MINER_LIST_BODY = json.dumps({"miner_hotkey": BOB}).encode()
 
 
 def test_a_header_signed_request_cannot_be_replayed(app_client):
-    headers = tao_headers("//Alice", MINER_LIST_BODY)
+    headers = sc.tao_headers("//Alice", MINER_LIST_BODY)
     first = header_post(app_client, "/get-miner-list", "//Alice", MINER_LIST_BODY, headers)
     assert first.status_code == 200, first.json
     again = header_post(app_client, "/get-miner-list", "//Alice", MINER_LIST_BODY, headers)
@@ -191,17 +172,19 @@ def test_a_header_signed_request_cannot_be_replayed(app_client):
 
 
 def test_header_signing_keeps_the_window_and_covers_the_body(app_client):
-    old = tao_headers("//Alice", MINER_LIST_BODY, millis=(unix_now() - 301) * 1000)
+    old = sc.tao_headers("//Alice", MINER_LIST_BODY, millis=(unix_now() - 301) * 1000)
     stale = header_post(app_client, "/get-miner-list", "", MINER_LIST_BODY, old)
     assert (stale.status_code, stale.json["error"]) == (401, "stale_timestamp")
-    ahead = tao_headers("//Alice", MINER_LIST_BODY, millis=(unix_now() + 120) * 1000)
+    ahead = sc.tao_headers("//Alice", MINER_LIST_BODY, millis=(unix_now() + 120) * 1000)
     future = header_post(app_client, "/get-miner-list", "", MINER_LIST_BODY, ahead)
     assert (future.status_code, future.json["error"]) == (401, "future_timestamp")
-    signed = tao_headers("//Alice", MINER_LIST_BODY)
+    signed = sc.tao_headers("//Alice", MINER_LIST_BODY)
     other = json.dumps({"miner_hotkey": ALICE}).encode()
     tampered = header_post(app_client, "/get-miner-list", "", other, signed)
     assert (tampered.status_code, tampered.json["error"]) == (401, "invalid_signature")
-    partial = {k: v for k, v in tao_headers("//Alice", MINER_LIST_BODY).items() if "Nonce" not in k}
+    partial = {
+        k: v for k, v in sc.tao_headers("//Alice", MINER_LIST_BODY).items() if "Nonce" not in k
+    }
     incomplete = header_post(app_client, "/get-miner-list", "", MINER_LIST_BODY, partial)
     assert incomplete.status_code == 401
     assert "X-Tao-Nonce" in incomplete.json["detail"]

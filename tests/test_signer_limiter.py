@@ -1,5 +1,6 @@
 """The rate limiter itself: what the per-address limit counts and when, the windows of a limit
-counted together, the counters' names, and one Redis round trip per credential request.
+counted together, the counters' names, one Redis round trip per credential request, made
+while the signature is verified, and the counts a refused request gives back.
 
 The 429 answers and the quotas' behaviour are in test_signer_ratelimit.py; the in-process
 counters in test_signer_limit_storage.py; limits shared by instances in
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 import redis
 from limits.storage import MemoryStorage
 
-from signer import create_app
+from signer import auth, create_app
 from signer.config import ConfigError
 from signer.errors import SignerError
 from signer.ratelimit import (
@@ -96,10 +98,10 @@ def address_count(app, address: str = "127.0.0.1") -> int:
     )
 
 
-def hotkey_counts(app) -> dict[str, int]:
+def hotkey_counts(app, window: str = "10/1/minute") -> dict[str, int]:
     storage = app.extensions["signer"].limiter.storage
     return {
-        scope: storage.get(f"LIMITER/signer/{scope}/{who}/10/1/minute")
+        scope: storage.get(f"LIMITER/signer/{scope}/{who}/{window}")
         for scope, who in (("miner", BOB), ("validator", sc.address("//Alice")))
     }
 
@@ -128,13 +130,13 @@ def test_credential_views_count_the_address_once_with_or_without_the_quota(
         SIGNER_RATELIMIT_VALIDATOR="10/minute",
     )
     limiter = app.extensions["signer"].limiter
-    count, calls = limiter.count, []
+    start, calls = limiter.start, []
 
     def spy(windows):
         calls.append(len(windows))
-        return count(windows)
+        return start(windows)
 
-    monkeypatch.setattr(limiter, "count", spy)
+    monkeypatch.setattr(limiter, "start", spy)
     client = app.test_client()
     assert client.post(path, json=body()).status_code == 200
     assert calls == [2], "the address's window and the quota's, in one call"
@@ -144,6 +146,122 @@ def test_credential_views_count_the_address_once_with_or_without_the_quota(
     assert client.post(path, json=forged).status_code == 401
     assert client.post(path, data="[]", content_type="application/json").status_code == 422
     assert (address_count(app), hotkey_counts(app)[scope]) == (3, 1)
+
+
+def test_redis_counts_the_quota_while_the_signature_is_verified(
+    signer_config, redis_url, monkeypatch
+):
+    """The quota's call is on its way to Redis before the signature is checked, and answered
+    after; the in-process counters count only once the signature has verified."""
+    app = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=redis_url)
+    client = app.test_client()
+    # The first request also loads the script into the server.
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    verify, seen = auth.verify_signature, []
+    admin = redis.Redis.from_url(redis_url)
+
+    def spy(*args):
+        seen.append(command_calls(admin)["evalsha"])
+        verify(*args)
+
+    monkeypatch.setattr(auth, "verify_signature", spy)
+    before = command_calls(admin)["evalsha"]
+    for _ in range(2):
+        assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    admin.close()
+    assert seen == [before + 1, before + 2], "each EVALSHA ran before its signature's check"
+
+
+def test_memory_counts_the_quota_after_the_signature_verified(signer_config, monkeypatch):
+    app = app_with(signer_config)
+    verify, seen = auth.verify_signature, []
+
+    def spy(*args):
+        seen.append((address_count(app), hotkey_counts(app)["miner"]))
+        verify(*args)
+
+    monkeypatch.setattr(auth, "verify_signature", spy)
+    client = app.test_client()
+    for _ in range(2):
+        assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    assert seen == [(0, 0), (1, 1)]
+
+
+def test_a_forged_request_gives_back_the_quota_it_was_counted_against(signer_config, storage):
+    """At its quota, a forged request is still a 401, not a 429, and leaves the quota as it
+    was: the window that refused it gives its count back too."""
+    app = app_with(
+        signer_config, SIGNER_RATELIMIT_STORAGE=storage, SIGNER_RATELIMIT_MINER="1/minute"
+    )
+    client = app.test_client()
+    forged = sc.folder_access(signer="//Charlie")
+    assert client.post("/get-folder-access", json=forged).status_code == 401
+    assert hotkey_counts(app, "1/1/minute")["miner"] == 0
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    refused = client.post("/get-folder-access", json=forged)
+    assert (refused.status_code, refused.json["error"]) == (401, "invalid_signature")
+    assert (address_count(app), hotkey_counts(app, "1/1/minute")["miner"]) == (3, 1)
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 429
+    assert hotkey_counts(app, "1/1/minute")["miner"] == 2, "a refused request is counted"
+
+
+def test_a_replayed_nonce_gives_back_its_quota(signer_config, storage):
+    app = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=storage)
+    client = app.test_client()
+    body = json.dumps({"coldkey": sc.address("//Bob//stash")}).encode()
+    headers = sc.tao_headers("//Bob", body, millis=sc.NOW * 1000)
+    assert client.post("/get-folder-access", data=body, headers=headers).status_code == 200
+    replayed = client.post("/get-folder-access", data=body, headers=headers)
+    assert (replayed.status_code, replayed.json["error"]) == (401, "replayed_nonce")
+    assert (address_count(app), hotkey_counts(app)["miner"]) == (2, 1)
+
+
+def test_a_forged_request_from_an_address_over_its_limit_is_answered_429(signer_config, storage):
+    app = app_with(
+        signer_config, SIGNER_RATELIMIT_STORAGE=storage, SIGNER_RATELIMIT_ADDRESS="1/minute"
+    )
+    client = app.test_client()
+    assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
+    forged = client.post("/get-folder-access", json=sc.folder_access(signer="//Charlie"))
+    assert (forged.status_code, forged.json["error"]) == (429, "rate_limited")
+    assert "1 per 1 minute" in forged.json["detail"]
+    assert hotkey_counts(app)["miner"] == 1
+
+
+def test_a_role_refused_starts_no_count_for_its_hotkey(signer_config, storage):
+    """An unregistered hotkey that signs correctly: 403, its address counted, no counter."""
+    app = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=storage)
+    client = app.test_client()
+    stranger = sc.folder_access("//Stranger", "//Stranger//cold")
+    assert client.post("/get-folder-access", json=stranger).status_code == 403
+    forged = sc.folder_access("//Stranger", "//Stranger//cold", signer="//Bob")
+    assert client.post("/get-folder-access", json=forged).status_code == 401
+    storage_ = app.extensions["signer"].limiter.storage
+    assert storage_.get(f"LIMITER/signer/miner/{sc.address('//Stranger')}/10/1/minute") == 0
+    assert address_count(app) == 2
+    if storage.startswith("redis"):
+        with redis.Redis.from_url(storage) as admin:
+            assert list(admin.scan_iter(match="*/miner/*")) == []
+
+
+def test_a_counter_whose_window_ended_is_not_brought_back_negative(redis_url):
+    """Giving a count back to a counter gone meanwhile (its window ended) leaves it gone: a
+    counter at -1 with no expiry would never restart."""
+    limiter = open_limiter(redis_url)
+    quota = Limit(limiter, "5/minute", "miner", WHO)
+    windows = quota.windows("who")
+    (key,) = [limiter.storage.prefixed_key(w.key) for w in windows]
+    with redis.Redis.from_url(redis_url) as admin:
+        assert limiter.start(windows).cancel(0) is None
+        assert (admin.get(key), 0 < admin.ttl(key) <= 60) == (b"0", True)
+        started = limiter.start(windows)
+        deadline = time.monotonic() + 10
+        while admin.get(key) != b"1":  # the server runs the call it was sent
+            assert time.monotonic() < deadline, "the started call never ran"
+            time.sleep(0.01)
+        admin.delete(key)
+        assert started.cancel(0) is None
+        assert admin.exists(key) == 0
 
 
 def test_an_address_over_its_limit_spends_no_hotkey_quota(signer_config, storage):

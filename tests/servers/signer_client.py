@@ -6,6 +6,10 @@ format in the signer fails the tests instead of agreeing with itself.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import time
+import uuid
 from functools import cache
 
 from bittensor_core import Keypair
@@ -144,4 +148,21 @@ def miner_status(
         "epochId": epoch_id,
         "nonce": nonce,
         "status": "IN_PROGRESS",
+    }
+
+
+def tao_headers(uri: str, body: bytes, *, millis: int | None = None) -> dict[str, str]:
+    """Headers signed as data-universe's TaoSigner signs: sha256(body).nonce.timestamp_ms,
+    base64 (a fresh nonce each call; the clock now unless `millis` is given)."""
+    timestamp = str(millis if millis is not None else round(time.time() * 1000))
+    nonce = str(uuid.uuid4())
+    message = f"{hashlib.sha256(body).hexdigest()}.{nonce}.{timestamp}"
+    signature = keypair(uri).sign(message.encode("utf-8"))
+    return {
+        "X-Tao-Version": "2",
+        "X-Tao-Timestamp": timestamp,
+        "X-Tao-Nonce": nonce,
+        "X-Tao-Signed-By": address(uri),
+        "X-Tao-Signature": base64.b64encode(signature).decode("ascii"),
+        "Content-Type": "application/json",
     }
