@@ -27,6 +27,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -164,12 +165,10 @@ def authenticate(
         seconds, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
     )
     refused = _role_refusal(admission, claimed)
-    if admission is None or refused is not None:
+    quota = admission.quota if admission is not None and refused is None else None
+    with quota.counting(claimed) if quota is not None else nullcontext():
         verify()
-    else:
-        with admission.quota.counting(claimed):
-            verify()
-    g.verified_hotkey = claimed
+        g.verified_hotkey = claimed
     if refused is not None:
         raise refused
     return claimed

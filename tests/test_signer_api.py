@@ -544,16 +544,19 @@ def test_credentials_expire_at_epoch_end_plus_configured_grace(signer_config):
     assert ["content-length-range", 1, 2048] in policy_of(body["fields"])["conditions"]
 
 
-def test_request_log_has_hotkey_and_outcome_but_no_secret(client, caplog):
+def test_request_log_has_hotkey_and_outcome_but_no_secret(signer_config, caplog):
     caplog.set_level("INFO", logger="signer")
+    client = create_app({**signer_config, "SIGNER_RATELIMIT_MINER": "1/hour"}).test_client()
     body = sc.folder_access()
     client.post("/get-folder-access", json=body)
     bad = {**sc.folder_access(), "signature": "cd" * 64}
     client.post("/get-folder-access", json=bad)
+    client.post("/get-folder-access", json=body)
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "signer.access"]
     assert [(line["status"], line["outcome"], line["verified"]) for line in lines] == [
         (200, "ok", True),
         (401, "invalid_signature", False),
+        (429, "rate_limited", True),
     ]
     assert {line["hotkey"] for line in lines} == {sc.address("//Bob")}
     assert all(line["endpoint"] == "/get-folder-access" for line in lines)
