@@ -182,7 +182,7 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
     if issued is None:
         issued = _issue_folder_access(svc, hotkey, epoch.id, ttl)
         svc.reuse.put(epoch.id, hotkey, issued)
-    return Response(issued.body(svc.now()), mimetype="application/json")
+    return Response(issued.body(svc.now()), content_type="application/json")
 
 
 @miner_api.post(

@@ -7,6 +7,7 @@ stay byte-for-byte as docs/design.md lists them.
 from __future__ import annotations
 
 import binascii
+from functools import lru_cache
 
 from bittensor_core import Keypair
 
@@ -22,6 +23,8 @@ MINER_STATUS = "zipcode:status:{epoch_id}:{timestamp}"
 MINER_FILE = "s3:data:file:{hotkey}:{job_id}:{filename}:{timestamp}"
 
 SIGNATURE_BYTES = 64
+KEYS_KEPT = 4096
+"""Public keys kept decoded: more than the subnet's 256 neurons, whatever the churn."""
 
 
 def check_timestamp(timestamp: float, now: float, max_age: int, max_ahead: int) -> None:
@@ -62,13 +65,25 @@ def decode_signature(text: str) -> bytes:
     return raw
 
 
+@lru_cache(maxsize=KEYS_KEPT)
+def public_key(hotkey: str) -> Keypair:
+    """The hotkey's public key, decoded from SS58 once while it is among the KEYS_KEPT most
+    recently used rather than on every request. ValueError if not SS58."""
+    return Keypair(ss58_address=hotkey)
+
+
+def verifies(hotkey: str, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` is the hotkey's sr25519 signature of `message` (bittensor_core)."""
+    try:
+        return bool(public_key(hotkey).verify(message, signature))
+    except ValueError:
+        return False
+
+
 def verify_signature(hotkey: str, message: str, signature: str) -> None:
     """The hotkey's sr25519 signature over the UTF-8 message, checked by bittensor_core."""
     raw = decode_signature(signature)
-    try:
-        valid = Keypair(ss58_address=hotkey).verify(message.encode("utf-8"), raw)
-    except ValueError:
-        valid = False
+    valid = verifies(hotkey, message.encode("utf-8"), raw)
     if not valid:
         raise SignerError(
             401,

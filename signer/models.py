@@ -7,6 +7,7 @@ the planner's camelCase files.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from bittensor_core import ss58_decode
@@ -22,11 +23,20 @@ BOB_STASH = "5HpG9w8EBLe5XCrbczpwq5TSXvedjrBGCwqxK1iQ7qUsSWFc"
 
 
 def _ss58(value: str) -> str:
+    if not _is_ss58(value):
+        raise ValueError("not an SS58 address")
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _is_ss58(value: str) -> bool:
+    """Decoded once while among the 4,096 most recently seen, rather than on every request
+    that names the address (a miner names its hotkey and coldkey on every call)."""
     try:
         ss58_decode(value)
     except ValueError:
-        raise ValueError("not an SS58 address") from None
-    return value
+        return False
+    return True
 
 
 def _epoch_id(value: str) -> str:

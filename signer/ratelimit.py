@@ -1,10 +1,10 @@
 """Rate limits per remote address (before anything else) and per registered hotkey.
 
-A hotkey's quota is spent only once its signature has verified and the metagraph shows it in
-the role the endpoint serves: nobody can use up a miner's quota by sending requests in its name
-with a bad signature, and free key pairs that sign correctly but are not registered leave no
-counter behind (the per-address limit still applies to them), so the counters stay bounded by
-the subnet's size.
+A hotkey's quota is spent only by requests whose signature verifies and whose hotkey the
+metagraph shows in the role the endpoint serves: nobody can use up a miner's quota by sending
+requests in its name with a bad signature, and free key pairs that sign correctly but are not
+registered leave no counter behind (the per-address limit still applies to them), so the
+counters stay bounded by the subnet's size.
 
 Each limit check is one atomic call to the counters: every window of the limit
 (`10/minute;200/day`) is counted together, the shortest first, stopping at the first window
@@ -45,8 +45,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
@@ -451,8 +450,7 @@ class HotkeyQuota(Limit):
         """Count one request of `who`, with the request's address when it waits (install)."""
         spend(self.limiter, self._parts(who))
 
-    @contextmanager
-    def counting(self, who: str) -> Iterator[None]:
+    def counting(self, who: str) -> QuotaCounting:
         """Count one request of `who` (with its waiting address) while the block checks it.
 
         The call to the counters starts before the block and is answered after it (see the
@@ -460,23 +458,35 @@ class HotkeyQuota(Limit):
         on, unless the address was over its limit, which answers 429 instead, as it would
         have on the way out; a block that ends is answered 429 if a window was passed.
         """
-        parts = self._parts(who)
-        windows = windows_of(parts)
-        started = self.limiter.start(windows)
-        try:
-            yield
-        except BaseException:
-            passed = started.cancel(len(windows) - len(self.items))
-            if passed is not None:
-                raise refusal(parts, passed) from None
-            raise
-        passed = started.result()
-        if passed is not None:
-            raise refusal(parts, passed)
+        return QuotaCounting(self.limiter, self._parts(who), len(self.items))
 
     def _parts(self, who: str) -> Parts:
         deferred = g.pop(DEFERRED, None) if has_request_context() else None
         return [deferred, (self, who)] if deferred else [(self, who)]
+
+
+class QuotaCounting:
+    """HotkeyQuota.counting's `with` block: `parts` counted, the last one's `own` windows
+    given back when the block raises."""
+
+    def __init__(self, limiter: Limiter, parts: Parts, own: int) -> None:
+        self._parts = parts
+        self._windows = windows_of(parts)
+        self._keep = len(self._windows) - own
+        self._started = limiter.start(self._windows)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            passed = self._started.result()
+            if passed is not None:
+                raise refusal(self._parts, passed)
+            return
+        passed = self._started.cancel(self._keep)
+        if passed is not None:
+            raise refusal(self._parts, passed) from None
 
 
 class AddressLimit(Limit):

@@ -31,7 +31,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from bittensor_core import Keypair, ss58_decode
+from bittensor_core import ss58_decode
 from flask import g, request
 
 from signer import auth
@@ -112,11 +112,7 @@ def verify_headers(svc: Services, tao: TaoHeaders, body: bytes) -> None:
     settings = svc.settings
     message = f"{hashlib.sha256(body).hexdigest()}.{tao.nonce}.{tao.timestamp}"
     raw = _signature_bytes(tao.signature)
-    try:
-        valid = Keypair(ss58_address=tao.hotkey).verify(message.encode("utf-8"), raw)
-    except ValueError:
-        valid = False
-    if not valid:
+    if not auth.verifies(tao.hotkey, message.encode("utf-8"), raw):
         raise SignerError(
             401,
             "invalid_signature",
