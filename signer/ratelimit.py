@@ -15,10 +15,10 @@ sharing a Redis, all pass the check before any is counted.
 
 A credential request makes one such call, not two: on the views that spend a hotkey's quota
 the address is counted in the quota's call, its windows first (over them, the hotkey is not
-counted), and an answer such a view gives before its quota (a refused body, role or
-signature) counts the address on its way out, becoming a 429 if the address is over its
-limit. Every request is counted once against its address and gets the answer counting first
-gave.
+counted), and an answer such a view gives before its quota (a refused body or role, or,
+in memory, a refused signature) counts the address on its way out, becoming a 429 if the
+address is over its limit. Every request is counted once against its address and gets the
+answer counting first gave.
 
 That call is made while the signature is verified, not after (HotkeyQuota.counting): once
 the hotkey's role is known, the call is sent to Redis, the signature is verified during the
@@ -29,6 +29,7 @@ fails gives its hotkey's counts back (its address's stay counted) and gets the a
 before; only while its signature is checked, tens of microseconds, does its count stand, so
 a concurrent request of the same hotkey sees one more. The in-process counters, which cost
 no wait, still count after the signature has verified.
+
 An address refused is remembered in the process until the refusing window ends (a fixed
 window's count only grows until then), so its next requests are answered 429 at once,
 without a call to the counters or reading their body.
@@ -168,8 +169,9 @@ class Limiter:
 
     def start(self, windows: Sequence[Window]) -> Counting:
         """Limiter.count, started now and answered later: in Redis the call is sent at once
-        (read it with result() or cancel(), always, and soon: the connection waits for it);
-        in other counters nothing is counted until then."""
+        (read it with result() or cancel(), always, and soon: until then the counter's
+        connection is held, and another count in the same thread would wait for ever); in
+        other counters nothing is counted until then."""
         if not isinstance(self._count, RedisCounter):
             return CountLater(self.count, windows)
         try:
@@ -457,6 +459,7 @@ class HotkeyQuota(Limit):
         module's docstring): a block that raises gives back the hotkey's counts and raises
         on, unless the address was over its limit, which answers 429 instead, as it would
         have on the way out; a block that ends is answered 429 if a window was passed.
+        The block must not count in the same limiter (Limiter.start).
         """
         return QuotaCounting(self.limiter, self._parts(who), len(self.items))
 
