@@ -278,8 +278,9 @@ class RedisCounter:
         from redis.exceptions import NoScriptError
 
         self.storage = storage
-        self.sha = hashlib.sha1(COUNT_WINDOWS).hexdigest()
-        self.give_back_sha = hashlib.sha1(GIVE_BACK).hexdigest()
+        self._shas = {
+            script: hashlib.sha1(script).hexdigest() for script in (COUNT_WINDOWS, GIVE_BACK)
+        }
         self._disconnected: type[Exception] = Disconnected
         self._no_script: type[Exception] = NoScriptError
         self._lock = threading.Lock()
@@ -301,16 +302,7 @@ class RedisCounter:
         """Send COUNT_WINDOWS for `windows`; the connection is held until InFlight reads."""
         keys = [self.storage.prefixed_key(w.key) for w in windows]
         args = [value for w in windows for value in (w.seconds, w.amount)]
-        self._lock.acquire()
-        try:
-            command = self.client().connection.pack_command(
-                "EVALSHA", self.sha, len(keys), *keys, *args
-            )
-            self._send(command)
-        except BaseException:
-            self._lock.release()
-            raise
-        return InFlight(self, windows, command)
+        return InFlight(self, windows, self._evalsha(COUNT_WINDOWS, keys, args))
 
     def answer(self, command: Any, script: bytes = COUNT_WINDOWS) -> Any:
         """The answer to `command` (an EVALSHA of `script`), sent already; sent again on a
@@ -330,16 +322,22 @@ class RedisCounter:
     def give_back(self, windows: Sequence[Window]) -> None:
         """One count back to each of `windows` that still exists (GIVE_BACK)."""
         keys = [self.storage.prefixed_key(w.key) for w in windows]
+        self.answer(self._evalsha(GIVE_BACK, keys, []), GIVE_BACK)
+
+    def _evalsha(self, script: bytes, keys: list[str], args: list[int]) -> Any:
+        """Take the connection and send an EVALSHA of `script`; `answer` reads it and
+        releases the connection (released here if sending fails)."""
         self._lock.acquire()
         try:
-            command = self.client().connection.pack_command(
-                "EVALSHA", self.give_back_sha, len(keys), *keys
+            connection = self.client().connection
+            command = connection.pack_command(
+                "EVALSHA", self._shas[script], len(keys), *keys, *args
             )
             self._send(command)
         except BaseException:
             self._lock.release()
             raise
-        self.answer(command, GIVE_BACK)
+        return command
 
     def _send(self, command: Any) -> None:
         connection = self.client().connection
