@@ -28,6 +28,8 @@ from typing import IO, Any
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from flask.wrappers import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 from signer.errors import SignerError
 
@@ -82,25 +84,45 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 class SignerRequest(Request):
     """A request whose JSON parse failures are the signer's JSON 400, with the reason, and
-    whose body, when it declares a length within the limit, is read in one call."""
+    whose body is read whole, once, with any failure to read it a JSON 400 too."""
 
     @cached_property
     def stream(self) -> IO[bytes]:
-        """The body as werkzeug's `stream` gives it, but read with one call to the server's
-        input when `Content-Length` is declared and within the limit: werkzeug wraps the
-        input in a LimitedStream that reads until it is exhausted, several calls into
-        gunicorn's reader and the costliest step of a credential request after its
-        signature. A length over the limit (413) and a body without one (chunked) go
-        through werkzeug as before."""
+        """The body, read whole before anything parses it.
+
+        With `Content-Length` declared and within the limit it is read in one call to the
+        server's input: werkzeug wraps the input in a LimitedStream that reads until it is
+        exhausted, several calls into gunicorn's reader and the costliest step of a
+        credential request after its signature. A length over the limit is werkzeug's 413;
+        a body without one (chunked) is read through werkzeug, a 413 too once past the limit.
+
+        A body the server cannot read is the client's doing, never a 500: a malformed chunk
+        (gunicorn raises from inside the read), or a body that ends, the client gone, before
+        its chunked terminator or its declared length (which must not pass for the whole
+        body)."""
         wsgi = self.environ
+        limit = self.max_content_length
         declared = wsgi.get("CONTENT_LENGTH", "")
         if not (declared.isascii() and declared.isdigit()) or "HTTP_TRANSFER_ENCODING" in wsgi:
-            return super().stream
+            # One byte past the limit is read, so that a longer body is a 413 and not cut
+            # at the limit, as werkzeug's own stream does, to be parsed as if it were whole.
+            over = None if limit is None else limit + 1
+            body = _read(get_input_stream(wsgi, max_content_length=over).read)
+            if limit is not None and len(body) > limit:
+                raise RequestEntityTooLarge()
+            return io.BytesIO(body)
         length = int(declared)
-        limit = self.max_content_length
         if limit is not None and length > limit:
             return super().stream
-        return io.BytesIO(wsgi["wsgi.input"].read(length))
+        body = _read(lambda: wsgi["wsgi.input"].read(length))
+        if len(body) < length:
+            raise SignerError(
+                400,
+                "invalid_request",
+                f"the request body ended after {len(body)} of the {length} bytes of its "
+                "Content-Length",
+            )
+        return io.BytesIO(body)
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if e is None:
@@ -111,6 +133,22 @@ class SignerRequest(Request):
             # json's own messages give a position only, never the input.
             detail = f"the request body is not valid JSON ({e})"
         raise SignerError(400, "invalid_request", detail)
+
+
+def _read(read: Callable[[], bytes]) -> bytes:
+    """`read()`, the whole body; what the server's reader raises is a JSON 400 naming the
+    failure (its class: the message may quote the input), the body limit's 413 stays."""
+    try:
+        return read()
+    except RequestEntityTooLarge:
+        raise
+    except Exception as exc:  # whatever the WSGI server's reader raises for this body
+        raise SignerError(
+            400,
+            "invalid_request",
+            f"the request body could not be read ({type(exc).__name__}): its chunked "
+            "encoding is malformed, or the client stopped sending it before its end",
+        ) from None
 
 
 @lru_cache(maxsize=256)

@@ -232,3 +232,41 @@ def test_a_declared_length_over_the_limit_is_413_unread(app):
     status, body = answer(app, environ)
     assert (status, body["error"]) == (413, "payload_too_large")
     assert environ["wsgi.input"].calls == 0
+
+
+def test_a_body_shorter_than_its_content_length_is_400(app):
+    """The client stopped sending: what arrived must not pass for the whole body."""
+    environ = post_environ(b"{}", CONTENT_LENGTH="400")
+    status, body = answer(app, environ)
+    assert (status, body["error"]) == (400, "invalid_request")
+    assert "ended after 2 of the 400 bytes" in body["detail"]
+
+
+class BrokenInput(CountedInput):
+    """A server's input whose reader fails on the body (gunicorn: InvalidChunkSize, ...)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise MalformedChunk("chunk size QQQ")
+
+
+class MalformedChunk(Exception):
+    pass
+
+
+def test_a_body_the_servers_reader_fails_on_is_400_without_a_traceback(app, caplog):
+    environ = post_environ(b"{}", HTTP_TRANSFER_ENCODING="chunked")
+    del environ["CONTENT_LENGTH"]
+    environ["wsgi.input"] = BrokenInput(b"")
+    with caplog.at_level(logging.INFO):
+        status, body = answer(app, environ)
+    assert (status, body["error"]) == (400, "invalid_request")
+    assert "(MalformedChunk)" in body["detail"] and "QQQ" not in body["detail"]
+    assert "Traceback" not in caplog.text and "QQQ" not in caplog.text
+
+
+def test_a_chunked_body_over_the_limit_is_still_413(app):
+    environ = post_environ(b"[" + b"0," * app.config["MAX_CONTENT_LENGTH"] + b"0]")
+    environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    del environ["CONTENT_LENGTH"]
+    status, body = answer(app, environ)
+    assert (status, body["error"]) == (413, "payload_too_large")

@@ -2,7 +2,8 @@
 
 Sent over a raw socket to gunicorn started with the Procfile's command: a request line over
 `limit_request_line`, too many or too large header fields, garbage HTTP. Each answer must be
-`{"error": code, "detail": message}` as application/json, never quoting the input.
+`{"error": code, "detail": message}` as application/json, never quoting the input. So must
+a body that gunicorn parses the head of but cannot read (signer/body.py).
 """
 
 from __future__ import annotations
@@ -102,3 +103,67 @@ def test_a_long_url_under_the_limit_reaches_the_app_and_is_json(served):
     assert got == 404
     assert headers["content-type"] == "application/json"
     assert json.loads(body)["error"] == "not_found"
+
+
+def raw_body(base: str, head: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """`head`'s request with `body`, then the client stops sending (a half-close): a body
+    shorter than announced can then only end early, never wait for more."""
+    target = urlsplit(base)
+    with socket.create_connection((target.hostname, target.port), timeout=30) as sock:
+        sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    status, _, answer = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = status.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, answer
+
+
+POST = "POST {path} HTTP/1.1\r\nHost: signer\r\nContent-Type: application/json\r\n{framing}"
+CHUNKED = "Transfer-Encoding: chunked"
+
+BAD_BODIES = {
+    "a chunk size that is not hex": (CHUNKED, f"{MARK}\r\n{{}}\r\n0\r\n\r\n".encode()),
+    "a chunk without its CRLF": (CHUNKED, f"2\r\n{{}}{MARK}0\r\n\r\n".encode()),
+    "a chunked body cut short": (CHUNKED, b'40\r\n{"hotkey": "'),
+    "a body shorter than its Content-Length": ("Content-Length: 400", b'{"QQQ": 1}'),
+}
+
+
+BODY_PATHS = [
+    "/get-folder-access",
+    "/get-file-presigned-urls",
+    "/api/v1/zipcode-assignments/status",
+]
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
+@pytest.mark.parametrize("name", list(BAD_BODIES))
+def test_a_body_the_server_cannot_read_is_a_json_400(served, name, path):
+    """gunicorn reads the head, then the app's read of the body fails: once a 500 with a
+    traceback for a malformed chunk; a short body must not be read as the whole body."""
+    framing, body = BAD_BODIES[name]
+    got, headers, answer = raw_body(served, POST.format(path=path, framing=framing), body)
+    assert got == 400, answer
+    assert headers["content-type"] == "application/json"
+    refused = json.loads(answer)
+    assert refused["error"] == "invalid_request"
+    assert "body" in refused["detail"]
+    assert MARK not in answer.decode()
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_cut_to_fit(served):
+    """A JSON object padded past SIGNER_MAX_BODY_BYTES with spaces: cut at the limit, as
+    werkzeug's stream cuts it, it would parse as a whole object."""
+    padded = b'{"hotkey": "x"}' + b" " * (16 * 1024 + 10)
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(part), part)
+        for part in (padded[i : i + 4096] for i in range(0, len(padded), 4096))
+    )
+    head = POST.format(path="/get-folder-access", framing=CHUNKED)
+    got, headers, answer = raw_body(served, head, chunks + b"0\r\n\r\n")
+    assert got == 413, answer
+    assert headers["content-type"] == "application/json"
+    assert json.loads(answer)["error"] == "payload_too_large"
