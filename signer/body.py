@@ -137,12 +137,20 @@ class SignerRequest(Request):
 
 def _read(read: Callable[[], bytes]) -> bytes:
     """`read()`, the whole body; what the server's reader raises is a JSON 400 naming the
-    failure (its class: the message may quote the input), the body limit's 413 stays."""
+    failure (its class: the message may quote the input), or a 408 for a body that stopped
+    arriving (gunicorn's deadline, signer/gunicorn_conf.py); the body limit's 413 stays."""
     try:
         return read()
     except RequestEntityTooLarge:
         raise
     except Exception as exc:  # whatever the WSGI server's reader raises for this body
+        # werkzeug's chunked reader raises ClientDisconnected from gunicorn's TimeoutError.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+            raise SignerError(
+                408,
+                "request_timeout",
+                "the request body did not arrive in time: part of it came, then nothing",
+            ) from None
         raise SignerError(
             400,
             "invalid_request",

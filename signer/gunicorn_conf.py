@@ -7,18 +7,32 @@ version or header (400). Its answer is an HTML page quoting the offending input;
 is the signer's JSON error instead, `{"error": code, "detail": message}`, with a detail
 that names the limit and never repeats the input. The limits are gunicorn's defaults,
 written out so that docs/signer.md can state them: no signer request comes near them.
+
+A sync worker serves one connection at a time and reads the request as it arrives, so a
+client that sends part of a request and then nothing held a worker until gunicorn killed it
+(`--timeout`, 30 s): two such connections stopped the signer. Each connection now has
+`request_seconds` from being accepted for its request's head and body to arrive
+(DeadlineSocket); past that, a head still incomplete is answered 408 here, and a body the
+app is reading fails its read, which the app answers 408 (signer/body.py).
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import time
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 from gunicorn import util
+from gunicorn.http.errors import NoMoreData
 
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
+request_seconds = 10
+"""How long a connection has, from being accepted, to send its request's head and body."""
 
 DETAILS = {
     400: ("invalid_request", "the request line or a header is malformed HTTP/1.1"),
@@ -26,6 +40,10 @@ DETAILS = {
     414: (
         "uri_too_long",
         f"the request line (method, path and query) is longer than {limit_request_line} bytes",
+    ),
+    408: (
+        "request_timeout",
+        f"the request did not arrive within {request_seconds} s of the connection",
     ),
     417: ("expectation_failed", "the Expect header is not supported"),
     431: (
@@ -58,3 +76,61 @@ def write_json_error(sock: object, status_int: int, reason: str, mesg: str) -> N
 
 
 util.write_error = write_json_error
+
+
+class DeadlineSocket:
+    """A client connection whose reads end at a deadline (`request_seconds` after accept).
+
+    Every read waits at most until the deadline (or less, if gunicorn asked for less). Past
+    it, a read before the end of the request's head answers 408 and ends the connection
+    quietly (gunicorn ignores NoMoreData, as a client gone); a read after, of the body,
+    raises TimeoutError into the app's read. Writes get `request_seconds` of their own.
+    Everything else is the socket's.
+    """
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self._sock = sock
+        self._deadline = time.monotonic() + seconds
+        self._seconds = seconds
+        self._head_ended = False
+        self._tail = b""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        left = self._deadline - time.monotonic()
+        asked = self._sock.gettimeout()
+        try:
+            if left <= 0:
+                raise TimeoutError("the request's deadline has passed")
+            self._sock.settimeout(left if asked is None else min(asked, left))
+            data = self._sock.recv(size, *flags)
+        except TimeoutError:
+            if self._head_ended:
+                raise
+            util.write_nonblock(self._sock, json_error(408))
+            raise NoMoreData(b"") from None
+        if not self._head_ended:
+            seen = self._tail + data
+            self._head_ended = b"\r\n\r\n" in seen
+            self._tail = seen[-3:]
+        return data
+
+    def send(self, data: bytes, *flags: int) -> int:
+        self._sock.settimeout(self._seconds)
+        return self._sock.send(data, *flags)
+
+    def sendall(self, data: bytes, *flags: int) -> None:
+        self._sock.settimeout(self._seconds)
+        self._sock.sendall(data, *flags)
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn's hook, once per worker: every connection it accepts gets a deadline."""
+    handle: Callable[[Any, socket.socket, Any], None] = worker.handle
+
+    def handle_with_deadline(listener: Any, client: socket.socket, addr: Any) -> None:
+        handle(listener, DeadlineSocket(client, request_seconds), addr)  # type: ignore[arg-type]
+
+    worker.handle = handle_with_deadline

@@ -1,0 +1,78 @@
+"""A client too slow to send its request cannot hold gunicorn's sync workers.
+
+Each of the Procfile's workers serves one connection at a time, reading the request as it
+arrives: three connections that sent part of a request and then nothing held both workers
+until gunicorn killed them at its 30 s timeout, and `/healthz` waited that long. Now a
+request's head and body must arrive within `request_seconds` of the connection being
+accepted, or the client gets a JSON 408 and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from signer.config import ENV_NAMES
+from signer.gunicorn_conf import request_seconds
+
+from servers.fake_chain import DEMO_METAGRAPH
+from servers.signer_gunicorn import gunicorn_signer
+
+pytestmark = pytest.mark.slow
+
+# Well past the deadline, well short of gunicorn's 30 s worker timeout.
+PATIENCE = request_seconds + 15
+
+
+def stall(base: str, sent: bytes) -> socket.socket:
+    """A connection that sends `sent` and then nothing more."""
+    target = urlsplit(base)
+    sock = socket.create_connection((target.hostname, target.port), timeout=PATIENCE)
+    sock.sendall(sent)
+    return sock
+
+
+def answer(sock: socket.socket) -> tuple[int, dict]:
+    chunks = []
+    with sock:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower()
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_stalled_requests_get_a_408_and_leave_the_workers_free(tmp_path):
+    env = {name: "" for name in ENV_NAMES} | {
+        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(tmp_path),
+    }
+    with gunicorn_signer(env, tmp_path, workers=2) as base:
+        stalled = [
+            stall(base, b"GET /healthz HTTP/1.1\r\nHost: sig"),
+            stall(
+                base,
+                b"POST /get-folder-access HTTP/1.1\r\nHost: signer\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"hotkey": ',
+            ),
+            stall(
+                base,
+                b"POST /get-folder-access HTTP/1.1\r\nHost: signer\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"40\r\n{\"hotkey\": ",
+            ),
+        ]
+        # A head, a body of declared length and a chunked body, each cut short: both
+        # workers are held by stalled clients, and a third waits to be accepted.
+        health = requests.get(f"{base}/healthz", timeout=PATIENCE)
+        assert health.status_code == 200
+        for sock in stalled:
+            status, body = answer(sock)
+            assert (status, body["error"]) == (408, "request_timeout"), body
+            assert "did not arrive" in body["detail"]
