@@ -81,11 +81,12 @@ util.write_error = write_json_error
 class DeadlineSocket:
     """A client connection whose reads end at a deadline (`request_seconds` after accept).
 
-    Every read waits at most until the deadline (or less, if gunicorn asked for less). Past
-    it, a read before the end of the request's head answers 408 and ends the connection
-    quietly (gunicorn ignores NoMoreData, as a client gone); a read after, of the body,
-    raises TimeoutError into the app's read. Writes get `request_seconds` of their own.
-    Everything else is the socket's.
+    A read waits at most until the deadline, or less if gunicorn asks for less (its drain
+    of the connection after answering, which keeps its own timeout). Past the deadline, a
+    read before the end of the request's head answers 408, unless an answer was sent
+    already, and ends the connection quietly (gunicorn ignores NoMoreData, as a client
+    gone); a read of the body raises TimeoutError into the app's read. Writes get
+    `request_seconds` of their own. Everything else is the socket's.
     """
 
     def __init__(self, sock: socket.socket, seconds: float) -> None:
@@ -93,6 +94,7 @@ class DeadlineSocket:
         self._deadline = time.monotonic() + seconds
         self._seconds = seconds
         self._head_ended = False
+        self._answered = False
         self._tail = b""
 
     def __getattr__(self, name: str) -> Any:
@@ -101,14 +103,17 @@ class DeadlineSocket:
     def recv(self, size: int, *flags: int) -> bytes:
         left = self._deadline - time.monotonic()
         asked = self._sock.gettimeout()
+        if asked is not None and asked < left:
+            return self._sock.recv(size, *flags)
         try:
             if left <= 0:
                 raise TimeoutError("the request's deadline has passed")
-            self._sock.settimeout(left if asked is None else min(asked, left))
+            self._sock.settimeout(left)
             data = self._sock.recv(size, *flags)
         except TimeoutError:
-            if self._head_ended:
+            if self._head_ended or self._answered:
                 raise
+            self._answered = True
             util.write_nonblock(self._sock, json_error(408))
             raise NoMoreData(b"") from None
         if not self._head_ended:
@@ -118,10 +123,12 @@ class DeadlineSocket:
         return data
 
     def send(self, data: bytes, *flags: int) -> int:
+        self._answered = True
         self._sock.settimeout(self._seconds)
         return self._sock.send(data, *flags)
 
     def sendall(self, data: bytes, *flags: int) -> None:
+        self._answered = True
         self._sock.settimeout(self._seconds)
         self._sock.sendall(data, *flags)
 
