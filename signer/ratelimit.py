@@ -27,8 +27,9 @@ handed its core to another process and came back to cold caches, the largest cos
 credential request with shared limits (bench/RESULTS.md). A request whose signature then
 fails gives its hotkey's counts back (its address's stay counted) and gets the answer it got
 before; only while its signature is checked, tens of microseconds, does its count stand, so
-a concurrent request of the same hotkey sees one more. The in-process counters, which cost
-no wait, still count after the signature has verified.
+a concurrent request of the same hotkey sees one more. A header-signed request's nonce
+(signer/taoauth.py) is counted in that same call, and given back with the hotkey's counts.
+The in-process counters, which cost no wait, still count after the signature has verified.
 
 An address refused is remembered in the process until the refusing window ends (a fixed
 window's count only grows until then), so its next requests are answered 429 at once,
@@ -93,21 +94,31 @@ class Counting(Protocol):
 
     def cancel(self, keep: int) -> Passed | None:
         """The request was refused before its answer mattered: only the first `keep` windows
-        count it, the others give their counts back; the answer of those `keep` windows."""
+        count it, the others (and the nonce) give their counts back; the answer of those
+        `keep` windows."""
+
+    def replayed(self) -> bool:
+        """Whether the nonce counted with this check (Limiter.start) had been counted before;
+        once its signature has verified, the request is a replay."""
 
 
 class CountLater:
-    """Counting that counts when the answer is asked for (counters that cost no wait)."""
+    """Counting that counts when the answer is asked for (counters that cost no wait): the
+    nonce, if any, when replayed() is asked, after the signature has verified."""
 
-    def __init__(self, count: Count, windows: Sequence[Window]) -> None:
+    def __init__(self, count: Count, windows: Sequence[Window], nonce: Window | None) -> None:
         self._count = count
         self._windows = windows
+        self._nonce = nonce
 
     def result(self) -> Passed | None:
         return self._count(self._windows)
 
     def cancel(self, keep: int) -> Passed | None:
         return self._count(self._windows[:keep]) if keep else None
+
+    def replayed(self) -> bool:
+        return self._nonce is not None and self._count([self._nonce]) is not None
 
 
 # KEYS: the windows' counters, shortest first. ARGV: each window's seconds, then its amount.
@@ -125,13 +136,34 @@ end
 return {0, 0}
 """
 
+# KEYS[1]: an X-Tao nonce's counter, ARGV[1] its seconds, counted whatever the windows answer
+# (its count is returned third: above 1, the nonce was used before). Then the windows as in
+# COUNT_WINDOWS, KEYS[2..] and ARGV[2..].
+COUNT_NONCE_AND_WINDOWS = b"""
+local used = redis.call("INCR", KEYS[1])
+if used == 1 then
+  redis.call("EXPIRE", KEYS[1], ARGV[1])
+end
+for i = 2, #KEYS do
+  local count = redis.call("INCR", KEYS[i])
+  if count == 1 then
+    redis.call("EXPIRE", KEYS[i], ARGV[2 * i - 2])
+  end
+  if count > tonumber(ARGV[2 * i - 1]) then
+    return {i - 1, redis.call("TTL", KEYS[i]), used}
+  end
+end
+return {0, 0, used}
+"""
+
 # KEYS: counters that counted a request refused afterwards. Each gives one count back if it
 # still exists: a counter whose window ended meanwhile is gone, and a DECR would bring it back
-# as -1 with no expiry, a counter that never restarts.
+# as -1 with no expiry, a counter that never restarts. One given back to zero is deleted: a
+# forged request's nonce leaves nothing behind, and a window restarts with its next count.
 GIVE_BACK = b"""
 for _, key in ipairs(KEYS) do
-  if redis.call("EXISTS", key) == 1 then
-    redis.call("DECR", key)
+  if redis.call("EXISTS", key) == 1 and redis.call("DECR", key) <= 0 then
+    redis.call("DEL", key)
   end
 end
 return 0
@@ -167,22 +199,15 @@ class Limiter:
         except self._failures as exc:
             raise _unavailable(exc) from None
 
-    def start(self, windows: Sequence[Window]) -> Counting:
-        """Limiter.count, started now and answered later: in Redis the call is sent at once
-        (read it with result() or cancel(), always, and soon: until then the counter's
-        connection is held, and another count in the same thread would wait for ever); in
-        other counters nothing is counted until then."""
+    def start(self, windows: Sequence[Window], nonce: Window | None = None) -> Counting:
+        """Limiter.count, started now and answered later, with a `nonce` counted too if
+        given: in Redis the call is sent at once (read it with result() or cancel(), always,
+        and soon: until then the counter's connection is held, and another count in the same
+        thread would wait for ever); in other counters nothing is counted until then."""
         if not isinstance(self._count, RedisCounter):
-            return CountLater(self.count, windows)
+            return CountLater(self.count, windows, nonce)
         try:
-            return Unavailable503(self._count.start(windows), self._failures)
-        except self._failures as exc:
-            raise _unavailable(exc) from None
-
-    def incr(self, key: str, seconds: int) -> int:
-        """One counter, counted once: how many times it was counted in its window."""
-        try:
-            return self.storage.incr(key, seconds)
+            return Unavailable503(self._count.start(windows, nonce), self._failures)
         except self._failures as exc:
             raise _unavailable(exc) from None
 
@@ -203,6 +228,12 @@ class Unavailable503:
     def cancel(self, keep: int) -> Passed | None:
         try:
             return self._counting.cancel(keep)
+        except self._failures as exc:
+            raise _unavailable(exc) from None
+
+    def replayed(self) -> bool:
+        try:
+            return self._counting.replayed()
         except self._failures as exc:
             raise _unavailable(exc) from None
 
@@ -279,7 +310,8 @@ class RedisCounter:
 
         self.storage = storage
         self._shas = {
-            script: hashlib.sha1(script).hexdigest() for script in (COUNT_WINDOWS, GIVE_BACK)
+            script: hashlib.sha1(script).hexdigest()
+            for script in (COUNT_WINDOWS, COUNT_NONCE_AND_WINDOWS, GIVE_BACK)
         }
         self._disconnected: type[Exception] = Disconnected
         self._no_script: type[Exception] = NoScriptError
@@ -298,13 +330,19 @@ class RedisCounter:
     def __call__(self, windows: Sequence[Window]) -> Passed | None:
         return self.start(windows).result()
 
-    def start(self, windows: Sequence[Window]) -> InFlight:
-        """Send COUNT_WINDOWS for `windows`; the connection is held until InFlight reads."""
+    def start(self, windows: Sequence[Window], nonce: Window | None = None) -> InFlight:
+        """Send COUNT_WINDOWS for `windows` (COUNT_NONCE_AND_WINDOWS with a `nonce`); the
+        connection is held until InFlight reads."""
         keys = [self.storage.prefixed_key(w.key) for w in windows]
         args = [value for w in windows for value in (w.seconds, w.amount)]
-        return InFlight(self, windows, self._evalsha(COUNT_WINDOWS, keys, args))
+        if nonce is None:
+            return InFlight(self, windows, COUNT_WINDOWS, self._evalsha(COUNT_WINDOWS, keys, args))
+        script = COUNT_NONCE_AND_WINDOWS
+        keys.insert(0, self.storage.prefixed_key(nonce.key))
+        args.insert(0, nonce.seconds)
+        return InFlight(self, windows, script, self._evalsha(script, keys, args), nonce)
 
-    def answer(self, command: Any, script: bytes = COUNT_WINDOWS) -> Any:
+    def answer(self, command: Any, script: bytes) -> Any:
         """The answer to `command` (an EVALSHA of `script`), sent already; sent again on a
         dropped connection or to a server without the script. Releases the connection,
         whatever happens."""
@@ -357,23 +395,43 @@ class RedisCounter:
 
 
 class InFlight:
-    """A COUNT_WINDOWS call sent to Redis (RedisCounter.start), its answer not read yet."""
+    """A COUNT_WINDOWS (or COUNT_NONCE_AND_WINDOWS) call sent to Redis (RedisCounter.start),
+    its answer read once, when first asked for."""
 
-    def __init__(self, counter: RedisCounter, windows: Sequence[Window], command: Any) -> None:
+    def __init__(
+        self,
+        counter: RedisCounter,
+        windows: Sequence[Window],
+        script: bytes,
+        command: Any,
+        nonce: Window | None = None,
+    ) -> None:
         self._counter = counter
         self._windows = windows
+        self._script = script
         self._command = command
+        self._nonce = nonce
+        self._answer: list[Any] | None = None
+
+    def _answered(self) -> list[Any]:
+        if self._answer is None:
+            self._answer = self._counter.answer(self._command, self._script)
+        return self._answer
 
     def result(self) -> Passed | None:
-        index, ttl = self._counter.answer(self._command)
+        index, ttl = self._answered()[:2]
         return Passed(int(index) - 1, float(ttl)) if index else None
 
     def cancel(self, keep: int) -> Passed | None:
         passed = self.result()
         counted = self._windows[keep : len(self._windows) if passed is None else passed.window + 1]
-        if counted:
-            self._counter.give_back(counted)
+        given = [*counted, self._nonce] if self._nonce is not None else counted
+        if given:
+            self._counter.give_back(given)
         return passed if passed is not None and passed.window < keep else None
+
+    def replayed(self) -> bool:
+        return self._nonce is not None and int(self._answered()[2]) > 1
 
 
 def _count_each(storage: Storage, windows: Sequence[Window]) -> Passed | None:
@@ -450,16 +508,19 @@ class HotkeyQuota(Limit):
         """Count one request of `who`, with the request's address when it waits (install)."""
         spend(self.limiter, self._parts(who))
 
-    def counting(self, who: str) -> QuotaCounting:
-        """Count one request of `who` (with its waiting address) while the block checks it.
+    def counting(self, who: str, nonce: Window | None = None) -> QuotaCounting:
+        """Count one request of `who` (with its waiting address, and its X-Tao `nonce`)
+        while the block checks it.
 
         The call to the counters starts before the block and is answered after it (see the
-        module's docstring): a block that raises gives back the hotkey's counts and raises
-        on, unless the address was over its limit, which answers 429 instead, as it would
-        have on the way out; a block that ends is answered 429 if a window was passed.
-        The block must not count in the same limiter (Limiter.start).
+        module's docstring): a block that raises gives back the hotkey's counts (and the
+        nonce's) and raises on, unless the address was over its limit, which answers 429
+        instead, as it would have on the way out; a block that ends is answered 429 if a
+        window was passed. In the block, once the signature has verified, replayed() says
+        whether the nonce was used before. The block must not count in the same limiter
+        (Limiter.start).
         """
-        return QuotaCounting(self.limiter, self._parts(who), len(self.items))
+        return QuotaCounting(self.limiter, self._parts(who), len(self.items), nonce)
 
     def _parts(self, who: str) -> Parts:
         deferred = g.pop(DEFERRED, None) if has_request_context() else None
@@ -467,17 +528,17 @@ class HotkeyQuota(Limit):
 
 
 class QuotaCounting:
-    """HotkeyQuota.counting's `with` block: `parts` counted, the last one's `own` windows
-    given back when the block raises."""
+    """HotkeyQuota.counting's `with` block: `parts` (and a nonce) counted, the last one's
+    `own` windows (and the nonce) given back when the block raises."""
 
-    def __init__(self, limiter: Limiter, parts: Parts, own: int) -> None:
+    def __init__(self, limiter: Limiter, parts: Parts, own: int, nonce: Window | None) -> None:
         self._parts = parts
         self._windows = windows_of(parts)
         self._keep = len(self._windows) - own
-        self._started = limiter.start(self._windows)
+        self._started = limiter.start(self._windows, nonce)
 
-    def __enter__(self) -> None:
-        return None
+    def __enter__(self) -> Counting:
+        return self._started
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is None:

@@ -13,11 +13,12 @@ sends the body untouched and signs it in headers instead:
                      sha256(body).hexdigest() + "." + nonce + "." + timestamp
 
 Every signed endpoint accepts either form, with the same timestamp window. The header form
-signs the whole body but not the path, so a nonce is accepted once only: it is recorded,
-after the signature verified, in the rate-limit storage for the length of the window, so a
-replay to the same or to another endpoint is refused. With the default `memory://` storage
-that record is per gunicorn worker; with `redis://` it is shared by every worker and
-instance, like the rate limits.
+signs the whole body but not the path, so a nonce is accepted once only: it is counted in
+the rate-limit storage for the length of the window, so a replay to the same or to another
+endpoint is refused. With the default `memory://` storage it is counted after the signature
+verified, per gunicorn worker; with `redis://` it is shared by every worker and instance,
+like the rate limits, and counted in the quota's call (HotkeyQuota.counting), given back
+(deleted) if the signature then fails.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from flask import g, request
 
 from signer import auth
 from signer.errors import SignerError
-from signer.ratelimit import HotkeyQuota
+from signer.ratelimit import CountLater, HotkeyQuota, Window
 from signer.services import Services
 
 HEADERS = ("X-Tao-Version", "X-Tao-Timestamp", "X-Tao-Nonce", "X-Tao-Signed-By", "X-Tao-Signature")
@@ -106,10 +107,9 @@ def _signature_bytes(text: str) -> bytes:
     return auth.decode_signature(text)
 
 
-def verify_headers(svc: Services, tao: TaoHeaders, body: bytes) -> None:
-    """Signature over the body's sha256, then the nonce, recorded once (the timestamp's
-    window is checked before, by authenticate)."""
-    settings = svc.settings
+def verify_headers(tao: TaoHeaders, body: bytes) -> None:
+    """The signature over the body's sha256 (the timestamp's window is checked before, and
+    the nonce after, by authenticate)."""
     message = f"{hashlib.sha256(body).hexdigest()}.{tao.nonce}.{tao.timestamp}"
     raw = _signature_bytes(tao.signature)
     if not auth.verifies(tao.hotkey, message.encode("utf-8"), raw):
@@ -119,12 +119,13 @@ def verify_headers(svc: Services, tao: TaoHeaders, body: bytes) -> None:
             "X-Tao-Signature does not match X-Tao-Signed-By over "
             "sha256(body).nonce.timestamp (the exact body bytes sent)",
         )
-    window = settings.timestamp_max_age + settings.timestamp_max_ahead + 1
-    key = NONCE_KEY.format(hotkey=tao.hotkey, nonce=tao.nonce)
-    if svc.limiter.incr(key, window) > 1:
-        raise SignerError(
-            401, "replayed_nonce", "this X-Tao-Nonce was already used; sign each request anew"
-        )
+
+
+def nonce_window(svc: Services, tao: TaoHeaders) -> Window:
+    """The nonce's counter: counted once in the timestamp's whole window, over it a replay."""
+    settings = svc.settings
+    seconds = settings.timestamp_max_age + settings.timestamp_max_ahead + 1
+    return Window(NONCE_KEY.format(hotkey=tao.hotkey, nonce=tao.nonce), seconds, 1)
 
 
 class Admission(NamedTuple):
@@ -150,20 +151,32 @@ def authenticate(
     body must also carry `signed_fields` (other fields of the message, such as `coldkey`).
 
     With an `admission`, the hotkey must also hold its role, and the request is counted
-    against its quota while the signature is verified (HotkeyQuota.counting). The answers
-    keep their order: a bad signature is a 401 whatever the role, a role refused a 403,
-    then the quota's 429.
+    against its quota while the signature is verified (HotkeyQuota.counting), with the
+    header form's nonce in the same call. The answers keep their order: a bad signature is
+    a 401 whatever the role, then a replayed nonce's 401, a role refused a 403, then the
+    quota's 429.
     """
-    claimed, seconds, verify = _claim(svc, hotkey, timestamp, signature, message, signed_fields)
+    claimed, seconds, verify, tao = _claim(
+        svc, hotkey, timestamp, signature, message, signed_fields
+    )
     g.hotkey = claimed
     settings = svc.settings
     auth.check_timestamp(
         seconds, svc.now(), settings.timestamp_max_age, settings.timestamp_max_ahead
     )
+    nonce = nonce_window(svc, tao) if tao is not None else None
     refused = _role_refusal(admission, claimed)
     quota = admission.quota if admission is not None and refused is None else None
-    with quota.counting(claimed) if quota is not None else nullcontext():
+    with (
+        quota.counting(claimed, nonce)
+        if quota is not None
+        else nullcontext(CountLater(svc.limiter.count, (), nonce))
+    ) as counting:
         verify()
+        if counting.replayed():
+            raise SignerError(
+                401, "replayed_nonce", "this X-Tao-Nonce was already used; sign each request anew"
+            )
         g.verified_hotkey = claimed
     if refused is not None:
         raise refused
@@ -188,8 +201,9 @@ def _claim(
     signature: str | None,
     message: Callable[[], str],
     signed_fields: Mapping[str, object] | None,
-) -> tuple[str, float, Callable[[], None]]:
-    """Who the request says signed it, when, and how to verify that signature."""
+) -> tuple[str, float, Callable[[], None], TaoHeaders | None]:
+    """Who the request says signed it, when, how to verify that signature, and the X-Tao
+    headers if it was signed in them."""
     tao = read_headers()
     if tao is not None:
         if hotkey is not None and hotkey != tao.hotkey:
@@ -199,7 +213,8 @@ def _claim(
         return (
             tao.hotkey,
             tao.seconds,
-            lambda: verify_headers(svc, tao, request.get_data(cache=True)),
+            lambda: verify_headers(tao, request.get_data(cache=True)),
+            tao,
         )
     needed: dict[str, object] = {"hotkey": hotkey, "timestamp": timestamp, "signature": signature}
     needed.update(signed_fields or {})
@@ -212,4 +227,4 @@ def _claim(
             "; ".join(f"{name}: {reason}" for name in missing),
             fields=[{"field": name, "message": reason} for name in missing],
         )
-    return hotkey, timestamp, lambda: auth.verify_signature(hotkey, message(), signature)
+    return hotkey, timestamp, lambda: auth.verify_signature(hotkey, message(), signature), None

@@ -26,6 +26,7 @@ from signer.ratelimit import (
     HotkeyQuota,
     Limit,
     Limiter,
+    Window,
     open_limiter,
 )
 
@@ -132,9 +133,9 @@ def test_credential_views_count_the_address_once_with_or_without_the_quota(
     limiter = app.extensions["signer"].limiter
     start, calls = limiter.start, []
 
-    def spy(windows):
+    def spy(windows, nonce=None):
         calls.append(len(windows))
-        return start(windows)
+        return start(windows, nonce)
 
     monkeypatch.setattr(limiter, "start", spy)
     client = app.test_client()
@@ -246,14 +247,15 @@ def test_a_role_refused_starts_no_count_for_its_hotkey(signer_config, storage):
 
 def test_a_counter_whose_window_ended_is_not_brought_back_negative(redis_url):
     """Giving a count back to a counter gone meanwhile (its window ended) leaves it gone: a
-    counter at -1 with no expiry would never restart."""
+    counter at -1 with no expiry would never restart. One given back to zero is deleted: the
+    window restarts with its next count, and a forged request leaves nothing behind."""
     limiter = open_limiter(redis_url)
     quota = Limit(limiter, "5/minute", "miner", WHO)
     windows = quota.windows("who")
     (key,) = [limiter.storage.prefixed_key(w.key) for w in windows]
     with redis.Redis.from_url(redis_url) as admin:
         assert limiter.start(windows).cancel(0) is None
-        assert (admin.get(key), 0 < admin.ttl(key) <= 60) == (b"0", True)
+        assert admin.exists(key) == 0, "a counter given back to zero is deleted"
         started = limiter.start(windows)
         deadline = time.monotonic() + 10
         while admin.get(key) != b"1":  # the server runs the call it was sent
@@ -385,6 +387,51 @@ def test_a_credential_request_is_one_round_trip_to_redis(signer_config, redis_ur
         assert commands_of(admin, lambda: client.get("/healthz")) == {}
 
 
+def bob_tao(client, headers: dict[str, str] | None = None, uri: str = "//Bob"):
+    """A header-signed `/get-folder-access` (data-universe's TaoSigner), its headers kept."""
+    body = json.dumps({"coldkey": sc.address(f"{uri}//stash")}).encode()
+    headers = headers or sc.tao_headers(uri, body, millis=sc.NOW * 1000)
+    return client.post("/get-folder-access", data=body, headers=headers), headers
+
+
+def test_a_header_signed_request_is_one_round_trip_to_redis(signer_config, redis_url):
+    """Its nonce is counted in the quota's call, sent before the signature is checked: it
+    was a second round trip, made after, through redis-py's client."""
+    client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=redis_url).test_client()
+
+    def header_signed() -> None:
+        assert bob_tao(client)[0].status_code == 200
+
+    header_signed()
+    with redis.Redis.from_url(redis_url) as admin:
+        assert commands_of(admin, header_signed) == {"evalsha": 1, "incr": 4, "expire": 1}
+
+
+def test_a_forged_header_signed_request_leaves_its_nonce_unused(signer_config, storage):
+    """Counted before its signature is checked, a forged request's nonce is given back to
+    nothing (deleted): the signer's own request with that nonce still goes through, once."""
+    client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=storage).test_client()
+    body = json.dumps({"coldkey": sc.address("//Bob//stash")}).encode()
+    signed = sc.tao_headers("//Bob", body, millis=sc.NOW * 1000)
+    forged = {**signed, "X-Tao-Signature": sc.tao_headers("//Charlie", body)["X-Tao-Signature"]}
+    refused = client.post("/get-folder-access", data=body, headers=forged)
+    assert (refused.status_code, refused.json["error"]) == (401, "invalid_signature")
+    if storage.startswith("redis"):
+        with redis.Redis.from_url(storage) as admin:
+            assert list(admin.scan_iter(match="*tao-nonce*")) == []
+    assert client.post("/get-folder-access", data=body, headers=signed).status_code == 200
+    again = client.post("/get-folder-access", data=body, headers=signed)
+    assert (again.status_code, again.json["error"]) == (401, "replayed_nonce")
+
+
+def test_a_role_refused_header_signed_request_still_spends_its_nonce(signer_config, storage):
+    client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=storage).test_client()
+    refused, headers = bob_tao(client, uri="//Stranger")
+    assert (refused.status_code, refused.json["error"]) == (403, "not_registered")
+    again = bob_tao(client, headers, uri="//Stranger")[0]
+    assert (again.status_code, again.json["error"]) == (401, "replayed_nonce")
+
+
 def test_the_limit_connection_recovers_when_redis_drops_it(signer_config, redis_url):
     client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=redis_url).test_client()
     assert client.post("/get-folder-access", json=sc.folder_access()).status_code == 200
@@ -450,7 +497,7 @@ def test_counters_that_cannot_be_reached_answer_503_not_500(signer_config):
     assert response.headers["Retry-After"] == "5"
     assert client.get("/healthz").status_code == 200, "the probes count nothing"
     with pytest.raises(SignerError) as nonce:
-        open_limiter(f"redis://127.0.0.1:{port}").incr("nonce", 60)
+        open_limiter(f"redis://127.0.0.1:{port}").count([Window("nonce", 60, 1)])
     assert nonce.value.status == 503
 
 

@@ -65,7 +65,7 @@ def test_stalled_requests_get_a_408_and_leave_the_workers_free(tmp_path):
                 base,
                 b"POST /get-folder-access HTTP/1.1\r\nHost: signer\r\n"
                 b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"40\r\n{\"hotkey\": ",
+                b'40\r\n{"hotkey": ',
             ),
         ]
         # A head, a body of declared length and a chunked body, each cut short: both
