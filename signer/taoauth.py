@@ -47,7 +47,9 @@ ENVIRON_KEYS = tuple("HTTP_" + name.upper().replace("-", "_") for name in HEADER
 VERSION = "2"
 NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 DIGITS = re.compile(r"[0-9]{1,16}")
-NONCE_KEY = "signer/tao-nonce/{hotkey}/{nonce}"
+NONCE_KEY = "signer/tao-nonce/{public_key}/{nonce}"
+"""A nonce's counter, named by the signer's public key: the same key spelled under another
+SS58 network prefix verifies the same signature, and must not make a replay a new nonce."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class TaoHeaders:
     """The five headers of a header-signed request, checked for form only."""
 
     hotkey: str
+    public_key: str
     timestamp: str
     nonce: str
     signature: str
@@ -90,10 +93,11 @@ def read_headers() -> TaoHeaders | None:
         raise _refused("X-Tao-Nonce must be 8 to 128 letters, digits, '-' or '_' (a UUID)")
     hotkey = request.headers["X-Tao-Signed-By"].strip()
     try:
-        ss58_decode(hotkey)
+        public_key = ss58_decode(hotkey)
     except ValueError:
         raise _refused("X-Tao-Signed-By is not an SS58 address") from None
-    return TaoHeaders(hotkey, timestamp, nonce, request.headers["X-Tao-Signature"].strip())
+    signature = request.headers["X-Tao-Signature"].strip()
+    return TaoHeaders(hotkey, public_key.hex(), timestamp, nonce, signature)
 
 
 def _signature_bytes(text: str) -> bytes:
@@ -125,7 +129,7 @@ def nonce_window(svc: Services, tao: TaoHeaders) -> Window:
     """The nonce's counter: counted once in the timestamp's whole window, over it a replay."""
     settings = svc.settings
     seconds = settings.timestamp_max_age + settings.timestamp_max_ahead + 1
-    return Window(NONCE_KEY.format(hotkey=tao.hotkey, nonce=tao.nonce), seconds, 1)
+    return Window(NONCE_KEY.format(public_key=tao.public_key, nonce=tao.nonce), seconds, 1)
 
 
 class Admission(NamedTuple):

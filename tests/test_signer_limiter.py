@@ -15,6 +15,7 @@ import time
 
 import pytest
 import redis
+from bittensor_core import ss58_encode
 from limits.storage import MemoryStorage
 
 from signer import auth, create_app
@@ -430,6 +431,20 @@ def test_a_role_refused_header_signed_request_still_spends_its_nonce(signer_conf
     assert (refused.status_code, refused.json["error"]) == (403, "not_registered")
     again = bob_tao(client, headers, uri="//Stranger")[0]
     assert (again.status_code, again.json["error"]) == (401, "replayed_nonce")
+
+
+@pytest.mark.parametrize("prefix", [0, 2])
+def test_a_nonce_is_one_whatever_network_prefix_spells_its_signer(signer_config, storage, prefix):
+    """The same public key under another SS58 network prefix verifies the same signature: a
+    replay re-spelling X-Tao-Signed-By so was taken for a new nonce (and, with the address
+    not in the metagraph, refused 403 rather than 401)."""
+    client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=storage).test_client()
+    served, headers = bob_tao(client)
+    assert served.status_code == 200
+    respelled = {**headers, "X-Tao-Signed-By": ss58_encode(sc.keypair("//Bob").public_key, prefix)}
+    assert respelled["X-Tao-Signed-By"] != headers["X-Tao-Signed-By"]
+    replayed = bob_tao(client, respelled)[0]
+    assert (replayed.status_code, replayed.json["error"]) == (401, "replayed_nonce")
 
 
 def test_the_limit_connection_recovers_when_redis_drops_it(signer_config, redis_url):
