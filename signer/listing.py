@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime
@@ -36,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.wrappers import Response as BaseResponse
 
 from signer import credentials
-from signer.errors import SignerError
+from signer.errors import SignerError, log
 from signer.services import Services, services
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -44,6 +45,11 @@ MAX_KEYS = 1000
 KEY_LABEL = b"subnet46-signer list-url v1"
 # Sorts after every key under a common prefix, to resume a delimited listing past it.
 PAST_PREFIX = "\U0010ffff"
+# Characters XML 1.0 cannot carry (control characters but tab and newline, lone surrogates,
+# U+FFFE/U+FFFF), and \r, which parsers read back as \n. A miner's POST policy fixes only
+# its prefix, so a miner can upload such keys; written raw, one made the whole page
+# unreadable XML for every validator listing it. S3 itself writes them raw.
+UNLISTABLE = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 
 listing_api = APIBlueprint(
     "listing",
@@ -173,17 +179,22 @@ def _xml(svc: Services, query: ListQuery, entries: list[tuple], truncated: bool)
     add(root, "Prefix", query.prefix[0] if len(query.prefix) == 1 else "")
     if query.delimiter:
         add(root, "Delimiter", query.delimiter)
-    add(root, "KeyCount", str(len(entries)))
+    listed = [(name, obj) for name, obj in entries if not UNLISTABLE.search(name)]
+    if len(listed) < len(entries):
+        log.warning(
+            "left %d key(s) XML cannot carry out of a listing page", len(entries) - len(listed)
+        )
+    add(root, "KeyCount", str(len(listed)))
     add(root, "MaxKeys", str(query.max_keys))
     add(root, "IsTruncated", "true" if truncated else "false")
-    if query.start_after:
+    if query.start_after and not UNLISTABLE.search(query.start_after):
         add(root, "StartAfter", query.start_after)
     if query.continuation_token:
         add(root, "ContinuationToken", query.continuation_token)
     if truncated and entries:
-        name, obj = entries[-1]
+        name, obj = entries[-1]  # listed or not, the page ends after it
         add(root, "NextContinuationToken", _token(name if obj else name + PAST_PREFIX))
-    for name, obj in entries:
+    for name, obj in listed:
         if obj is None:
             add(ET.SubElement(root, "CommonPrefixes"), "Prefix", name)
             continue
