@@ -30,6 +30,8 @@ class EpochError(ClientKitError, ValueError):
 
 def parse_instant(text: str) -> datetime:
     """ISO-8601 to an aware UTC datetime; a naive value is taken as UTC."""
+    if not isinstance(text, str):
+        raise EpochError(f"not an ISO-8601 instant: {text!r}")
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:

@@ -147,6 +147,10 @@ def read_index_items(store: Source) -> list[dict[str, Any]]:
         items = json.loads(raw)["epochs"]
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise TypeError("epochs is not a list of entries")
+    except RecursionError:
+        raise IndexUnreadable(
+            f"{INDEX_KEY} in {store.describe()} is not a valid index: it is nested too deeply"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexUnreadable(
             f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"
@@ -155,9 +159,21 @@ def read_index_items(store: Source) -> list[dict[str, Any]]:
 
 
 def index_entries(items: list[dict[str, Any]], store: Source) -> dict[str, IndexEntry]:
+    """The entries by epoch id, each epoch once and in epoch order, as the planner writes
+    them: an entry appended again for an epoch listed before would otherwise stand in for
+    it, past the chain head a client pinned (which checks the first)."""
     try:
         entries = [IndexEntry.from_json(item) for item in items]
-    except (ValueError, KeyError, TypeError) as exc:
+        for index in range(1, len(entries)):
+            entry, before = entries[index], entries[index - 1]
+            if entry.epoch.start <= before.epoch.start:
+                twice = any(e.epoch_id == entry.epoch_id for e in entries[:index])
+                raise ValueError(
+                    f"the epoch {entry.epoch_id} is listed twice"
+                    if twice
+                    else f"{entry.epoch_id} follows {before.epoch_id}: not in epoch order"
+                )
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise IndexUnreadable(
             f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"
         ) from exc

@@ -34,6 +34,7 @@ from clientkit import (
     verify,
 )
 from clientkit.chain import HistoryRewritten
+from clientkit.errors import ClientKitError
 from planner import jobs
 
 from conftest import NOW, SIGNER_DEMO_METAGRAPH
@@ -302,3 +303,42 @@ def test_verify_epoch_pins_a_head_only_once_every_history_check_passed(
     assert right.ok, right.checks
     assert right.checks[2].detail == f"extends {first[0]} {first[1]} (given) by 6 entries"
     assert json.loads(pin.path.read_text()) == {url: list(head)}
+
+
+def test_an_epoch_listed_again_after_the_pinned_head_is_refused(published, tmp_path: Path) -> None:
+    """Appended with a valid link after the pinned head, a second entry for the running
+    epoch (committing to a forged assignment) stood in for the first, which the pin checks."""
+    url, root = published
+    head_file = tmp_path / "heads.json"
+    got = plain_assignment(url, now=NOW, head_file=head_file)
+    index = json.loads((root / "index.json").read_bytes())
+    forged = json.dumps({**got.document, "zipcodes": got.document["zipcodes"][:3]}).encode()
+    twin = {
+        **next(e for e in index["epochs"] if e["epochId"] == got.epoch_id),
+        "commitment": "sha256:" + hashlib.sha256(forged).hexdigest(),
+        "prev": chain.link(index["epochs"][-1]),
+    }
+    (root / "index.json").write_text(json.dumps(dict(index, epochs=[*index["epochs"], twin])))
+    (root / f"epochs/{got.epoch_id}.json").write_bytes(forged)
+    with pytest.raises(ClientKitError, match=f"the epoch {got.epoch_id} is listed twice"):
+        plain_assignment(url, now=NOW, head_file=head_file)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [("epochStart", "5"), ("epochStart", "null"), ("revealRound", "1e999")],
+)
+def test_an_index_entry_of_the_wrong_type_is_a_clear_error(published, field, raw) -> None:
+    url, root = published
+    index = json.loads((root / "index.json").read_bytes())
+    index["epochs"][0][field] = "MARK"
+    (root / "index.json").write_text(json.dumps(index).replace('"MARK"', raw))
+    with pytest.raises(ClientKitError, match=r"index\.json in .* is not a valid index"):
+        plain_assignment(url, now=NOW)
+
+
+def test_an_index_nested_too_deeply_is_a_clear_error(published) -> None:
+    url, root = published
+    (root / "index.json").write_text("[" * 100_000)
+    with pytest.raises(ClientKitError, match="nested too deeply"):
+        plain_assignment(url, now=NOW)
