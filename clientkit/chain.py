@@ -97,12 +97,24 @@ class HeadPin:
         self.path = path or default_head_file()
 
     def _heads(self) -> dict[str, list[str]]:
+        """The file's heads; anything but {place: [epochId, link]} is an error naming it."""
         try:
-            return json.loads(self.path.read_text())
+            heads = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ClientKitError(f"chain head file {self.path} cannot be read: {exc}") from exc
         except ValueError as exc:
             raise ClientKitError(f"chain head file {self.path} is not valid JSON: {exc}") from exc
+        if not isinstance(heads, dict) or not all(
+            isinstance(pin, list) and len(pin) == 2 and all(isinstance(p, str) for p in pin)
+            for pin in heads.values()
+        ):
+            raise ClientKitError(
+                f"chain head file {self.path} is not a chain head file: it must map each place "
+                'read to [epochId, "sha256:..."]; move it away to start pinning afresh'
+            )
+        return heads
 
     def verify(self, where: str, items: list[dict[str, Any]]) -> str:
         """Raise HistoryRewritten unless `items` extend the head pinned for `where`."""

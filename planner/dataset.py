@@ -13,6 +13,7 @@ import io
 import json
 import math
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,11 +129,27 @@ def load_dataset(path: str | Path, count_column: str | None = None) -> Dataset:
     `recently_sold_listings`, e.g. a date column of a Zillow sales-count export.
     """
     path = Path(path)
+    special = _special(path)
+    if special is not None:
+        raise DatasetError([special], str(path))
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DatasetError([f"cannot read the file: {exc.strerror}"], str(path)) from exc
     return parse_dataset(raw, str(path), count_column)
+
+
+def _special(path: Path) -> str | None:
+    """Why `path` must not be read at all: a pipe or a device would block (cron waiting for
+    ever) or never end. None for a regular file, a folder or a missing path, whose read says
+    what is wrong."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return "not a regular file (a pipe or a device): give the path of the file itself"
 
 
 def parse_dataset(raw: bytes, source: str, count_column: str | None = None) -> Dataset:
@@ -287,7 +304,7 @@ def _validate(
         column = found[field]
         text, absent = cells[field]
         if field == "zipcode" and _normal(column) == ZILLOW_ZIPCODE:
-            text = text.where(~text.str.fullmatch(r"\d{3,4}"), text.str.zfill(5))
+            text = text.where(~text.str.fullmatch(r"[0-9]{3,4}"), text.str.zfill(5))
         clean[field], bad = check(text, absent, labels)
         located += [(row, order, f"{labels[row]}, {noun} {column}: {what}") for row, what in bad]
     problems = problems + [message for _, _, message in sorted(located, key=lambda p: p[:2])]
@@ -332,7 +349,7 @@ def _check_zipcodes(
     text: pd.Series, absent: np.ndarray, labels: np.ndarray
 ) -> tuple[np.ndarray, list[tuple[int, str]]]:
     values = text.tolist()
-    good = text.str.fullmatch(r"\d{5}").to_numpy() & ~absent
+    good = text.str.fullmatch(r"[0-9]{5}").to_numpy() & ~absent
     bad = _problems(~good, absent, lambda row: _bad_zipcode(values[row]))
     duplicate = text.duplicated(keep="first").to_numpy() & good
     if duplicate.any():
@@ -369,6 +386,8 @@ def _check_counts(
 def _bad_zipcode(value: str) -> str:
     if value == "":
         return "empty; a zipcode is required"
+    if not value.isascii():
+        return f"{value!r} is not five digits 0-9"
     if value.isdigit() and len(value) < 5:
         return f"{value!r} is not five digits (a leading zero lost? keep zipcodes as text)"
     return f"{value!r} is not five digits"
@@ -443,6 +462,9 @@ PRIORITY_LINE = re.compile(r"([A-Za-z]{2})(?:(?:\s*:\s*|\s+)(\S+))?")
 def load_priorities(path: str | Path) -> list[StatePriority]:
     """Read the state priority list; raise PrioritiesError naming every bad line."""
     path = Path(path)
+    special = _special(path)
+    if special is not None:
+        raise PrioritiesError([special], str(path))
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -500,6 +522,11 @@ def parse_priorities(text: str, source: str = "priorities") -> list[StatePriorit
         )
     if not problems and not entries:
         problems.append("no state listed: uncomment at least one state code")
+    if not problems and not math.isfinite(sum(w for _, _, w in entries if w is not None)):
+        problems.append(
+            "the weights add up to more than a number can hold: only their ratios matter, "
+            "so use smaller ones"
+        )
     if problems:
         raise PrioritiesError(problems, source)
     return [

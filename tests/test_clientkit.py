@@ -342,3 +342,18 @@ def test_an_index_nested_too_deeply_is_a_clear_error(published) -> None:
     (root / "index.json").write_text("[" * 100_000)
     with pytest.raises(ClientKitError, match="nested too deeply"):
         plain_assignment(url, now=NOW)
+
+
+@pytest.mark.parametrize("content", ["[]", '"x"', '{"place": 5}', '{"place": ["a"]}', "\xff"])
+def test_a_head_file_that_is_not_one_is_a_clear_error(published, tmp_path: Path, content) -> None:
+    url, _ = published
+    head_file = tmp_path / "heads.json"
+    head_file.write_bytes(content.encode("latin-1"))
+    with pytest.raises(ClientKitError, match=f"chain head file {head_file}"):
+        plain_assignment(url, now=NOW, head_file=head_file)
+
+
+def test_a_head_file_path_that_is_a_folder_is_a_clear_error(published, tmp_path: Path) -> None:
+    url, _ = published
+    with pytest.raises(ClientKitError, match="cannot be read"):
+        plain_assignment(url, now=NOW, head_file=tmp_path)

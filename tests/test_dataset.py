@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -385,3 +386,29 @@ def test_every_priority_problem_is_reported_at_once(tmp_path):
 def test_missing_priorities_file_is_reported(tmp_path):
     with pytest.raises(PrioritiesError, match="cannot read the file"):
         load_priorities(tmp_path / "absent.txt")
+
+
+def test_zipcodes_in_other_scripts_digits_are_refused(tmp_path):
+    """Unicode digits matched `\\d{5}`: Arabic-Indic zipcodes were planned and published,
+    and not seen as repeats of the same zipcode in ASCII."""
+    path = write(tmp_path, f"{HEADER}\n07001,NJ,a,b,1\n\u0660\u0667\u0660\u0660\u0661,NJ,c,d,1\n")
+    assert problems_of(path) == [
+        "line 3, column zipcode: '\u0660\u0667\u0660\u0660\u0661' is not five digits 0-9"
+    ]
+
+
+def test_a_pipe_is_refused_without_being_read(tmp_path):
+    """`planner check fifo.csv` waited for ever (and cron with it)."""
+    pipe = tmp_path / "zipcodes.csv"
+    os.mkfifo(pipe)
+    with pytest.raises(DatasetError, match="not a regular file"):
+        load_dataset(pipe)
+    with pytest.raises(PrioritiesError, match="not a regular file"):
+        load_priorities(pipe)
+
+
+def test_weights_whose_sum_overflows_are_refused():
+    """Each finite, PA 1e308 and NJ 1e308 summed to infinity: shares of nan%, then a crash."""
+    with pytest.raises(PrioritiesError, match="add up to more than a number can hold"):
+        parse_priorities("PA 1e308\nNJ 1e308\n")
+    assert [p.weight for p in parse_priorities("PA 1e300\nNJ 1e300\n")] == [1e300, 1e300]
