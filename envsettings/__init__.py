@@ -46,8 +46,14 @@ class EnvSettings(BaseSettings):
     An empty variable counts as unset. `problem` is the program's error for a bad setting.
     """
 
+    # allow_inf_nan: a float setting of 1e400 (inf) or nan is refused by name, not passed on
+    # to arithmetic that overflows.
     model_config = SettingsConfigDict(
-        case_sensitive=True, frozen=True, extra="ignore", populate_by_name=True
+        case_sensitive=True,
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        allow_inf_nan=False,
     )
     problem: ClassVar[type[Exception]] = ValueError
 

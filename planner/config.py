@@ -43,7 +43,12 @@ def _relays(value: Any) -> Any:
 
 
 def _instant(value: Any) -> Any:
-    return parse_instant(value) if isinstance(value, str) else value
+    """An ISO-8601 instant, within years 1970-9000: the planner's arithmetic of days and
+    epochs around it overflows near the calendar's ends."""
+    instant = parse_instant(value) if isinstance(value, str) else value
+    if isinstance(instant, datetime) and not 1970 <= instant.year <= 9000:
+        raise ValueError(f"must be between the years 1970 and 9000, got {instant.year}")
+    return instant
 
 
 def _divides_24(value: int) -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from clientkit import chain, timelock
@@ -675,3 +676,23 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
     bad = _verify_as(tmp_path, relay.url, "--head", epoch_at(NOW).id, "sha256:abc")
     assert bad.exit_code == 2
     assert "the hash must be sha256: and 64 hex digits, got 'sha256:abc'" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("PLANNER_COVERAGE_DAYS", "1e400", "must be a number, got '1e400'"),
+        ("PLANNER_TOLERANCE_PERCENT", "nan", "must be a number, got 'nan'"),
+        ("PLANNER_NOW", "9999-12-31T23:00:00Z", "must be between the years 1970 and 9000"),
+        ("PLANNER_NOW", "0001-01-01T00:00:00Z", "must be between the years 1970 and 9000"),
+    ],
+)
+def test_settings_at_the_ends_of_numbers_and_time_are_refused_by_name(
+    env, monkeypatch, name, value, says
+) -> None:
+    """Infinite, nan or far-off values overflowed in the planner's arithmetic (tracebacks)."""
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 1, result.output
+    assert f"{name} {says}" in result.output
+    assert "Traceback" not in result.output
