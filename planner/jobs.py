@@ -38,6 +38,8 @@ Progress = Callable[[Iterable[T], int, str], AbstractContextManager[Iterable[T]]
 
 
 PARALLEL_FROM = 64
+RESEAL_AHEAD = timedelta(days=1)
+"""How far ahead each run checks that the sealed files of listed epochs are still intact."""
 
 
 class PlanError(PlannerError):
@@ -187,12 +189,19 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
             result.sealed = [e.id for e in todo]
             result.notes += notes
         ciphertexts = _seal_unlisted(planner, state, index, sealer, fresh)
-    if todo or ciphertexts or recorded:
-        _check_writable(planner, [*ciphertexts, layout.INDEX_KEY, layout.SCHEMA_KEY])
+        resealed, repairs = _reseal_lost(planner, state, index, now, sealer)
+    result.repairs += repairs
+    if todo or ciphertexts or recorded or resealed:
+        _check_writable(planner, [*ciphertexts, *resealed, layout.INDEX_KEY, layout.SCHEMA_KEY])
         state_io.save(planner.private, state, planner.secret)
     for key, ciphertext in sorted(ciphertexts.items()):
         if publish.put_immutable(planner.public, key, ciphertext, publish.OCTETS):
             result.written.append(key)
+    for key, ciphertext in sorted(resealed.items()):
+        planner.public.put(
+            key, ciphertext, content_type=publish.OCTETS, cache_control=publish.IMMUTABLE
+        )
+        result.written.append(key)
     _list_pending(planner, state, index)
     _write_pointers(planner, index, result.written, current=None)
     result.horizon = max(index) if index else None
@@ -248,16 +257,53 @@ def _seal_unlisted(
     with planner.progress(sorted(sealing), len(sealing), "sealing") as keys:
         for key in keys:
             ciphertext = sealing[key].result()
-            epoch_id, digest_field = owners[key]
-            digest = hashlib.sha256(ciphertext).hexdigest()
-            pending = state.pending[epoch_id]
-            state.pending[epoch_id] = (
-                replace(pending, sealed_sha256=digest)
-                if digest_field == "sealed_sha256"
-                else replace(pending, audit_sha256=digest)
-            )
+            _record_digest(state, *owners[key], ciphertext)
             ciphertexts[key] = ciphertext
     return ciphertexts
+
+
+def _record_digest(state: PlannerState, epoch_id: str, digest_field: str, data: bytes) -> None:
+    """Record in the state the sha256 of a sealed file about to be uploaded."""
+    digest = hashlib.sha256(data).hexdigest()
+    pending = state.pending[epoch_id]
+    state.pending[epoch_id] = (
+        replace(pending, sealed_sha256=digest)
+        if digest_field == "sealed_sha256"
+        else replace(pending, audit_sha256=digest)
+    )
+
+
+def _reseal_lost(
+    planner: Planner,
+    state: PlannerState,
+    index: dict[str, layout.IndexEntry],
+    now: datetime,
+    sealer: seal.Sealer,
+) -> tuple[dict[str, bytes], list[str]]:
+    """Sealed files of the listed epochs starting within RESEAL_AHEAD that are missing or not
+    the file this planner sealed (the sha256 the state recorded): sealed again, to be written
+    over them, and what was repaired, for people. A miner opening such a file at its epoch's
+    start would get an error instead of the assignment. Further epochs are checked as they
+    come within reach, one GET per file and run."""
+    resealed: dict[str, bytes] = {}
+    repairs: list[str] = []
+    for epoch_id in sorted(set(index) & set(state.pending)):
+        start = epoch_from_id(epoch_id, planner.epoch_hours).start
+        if not now <= start <= now + RESEAL_AHEAD:
+            continue
+        pending = state.pending[epoch_id]
+        for key, plaintext, round_number, digest_field in _sealed_parts(epoch_id, pending):
+            found = planner.public.get(key)
+            if found is not None and hashlib.sha256(found).hexdigest() == getattr(
+                pending, digest_field
+            ):
+                continue
+            ciphertext = sealer.submit(plaintext, round_number).result()
+            _record_digest(state, epoch_id, digest_field, ciphertext)
+            resealed[key] = ciphertext
+            what = "missing" if found is None else "not the file this planner sealed"
+            repairs.append(f"{key} was {what}; it is sealed again and written")
+    return resealed, repairs
 
 
 def _entry_of(planner: Planner, epoch_id: str, pending: Pending) -> layout.IndexEntry:

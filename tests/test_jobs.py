@@ -568,3 +568,42 @@ def test_check_history_needs_the_private_state(make_planner, tmp_path) -> None:
     elsewhere = make_planner(private=LocalStore(tmp_path / "empty"))
     with pytest.raises(jobs.PlanError, match=r"there is no private state .* unset PLANNER_SECRET"):
         jobs.check_history(elsewhere, _index(tmp_path)["epochs"])
+
+
+def test_a_sealed_file_lost_or_damaged_before_its_epoch_is_sealed_again(
+    make_planner, tmp_path
+) -> None:
+    """A sealed file deleted or truncated in the bucket stayed so: a miner opening it at the
+    epoch's start got an error instead of the assignment. Each run checks the files of the
+    epochs starting within RESEAL_AHEAD against the digests in the state."""
+    from clientkit.timelock import unseal
+
+    from servers.drand_relay import TEST_ROUND, TEST_SIGNATURE
+
+    planner = make_planner(audit_count=5, round_for=lambda epoch: TEST_ROUND)
+    jobs.tick(planner, NOW)
+    root = tmp_path / "published"
+    soon, later = epoch_at(NOW).next(), epoch_at(NOW).next().next()
+    far = epoch_at(NOW + jobs.RESEAL_AHEAD + timedelta(days=1))
+    (root / f"sealed/{soon.id}.tlock").unlink()
+    (root / f"sealed/{later.id}.tlock").write_bytes(b"age-encryption.org/v1\n")
+    (root / f"audit/{later.id}.tlock").unlink()
+    (root / f"sealed/{far.id}.tlock").unlink()
+
+    result = jobs.plan(planner, NOW)
+    assert sorted(result.repairs) == [
+        f"audit/{later.id}.tlock was missing; it is sealed again and written",
+        f"sealed/{soon.id}.tlock was missing; it is sealed again and written",
+        f"sealed/{later.id}.tlock was not the file this planner sealed; it is sealed again "
+        "and written",
+    ]
+    entries = {e["epochId"]: e for e in json.loads((root / "index.json").read_bytes())["epochs"]}
+    for key, committed in [
+        (f"sealed/{soon.id}.tlock", entries[soon.id]["commitment"]),
+        (f"sealed/{later.id}.tlock", entries[later.id]["commitment"]),
+        (f"audit/{later.id}.tlock", entries[later.id]["audit"]["commitment"]),
+    ]:
+        opened = unseal((root / key).read_bytes(), TEST_SIGNATURE)
+        assert "sha256:" + hashlib.sha256(opened).hexdigest() == committed
+    assert not (root / f"sealed/{far.id}.tlock").exists(), "checked once within reach"
+    assert jobs.plan(planner, NOW).repairs == []
