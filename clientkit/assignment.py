@@ -8,7 +8,6 @@ against the same commitment, so a miner can start the instant an epoch does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +39,8 @@ class Assignment:
 
     @property
     def document(self) -> dict[str, Any]:
-        return json.loads(self.body)
+        """The assignment's JSON (checked when the Assignment was made)."""
+        return verify.assignment_document(self.body, self.epoch_id)
 
     @property
     def zipcodes(self) -> list[str]:
@@ -112,6 +112,10 @@ def plain_assignment(
             f"{key} at {source.describe()} hashes to {digest}, but index.json committed to "
             f"{entry.commitment}: do not use it"
         )
+    try:
+        verify.assignment_document(body, entry.epoch_id)
+    except ValueError as exc:
+        raise AssignmentError(f"{key} at {source.describe()}: {exc}: do not use it") from None
     return Assignment(entry.epoch_id, body, entry.commitment, "plain")
 
 

@@ -64,7 +64,7 @@ def fetch_signature(
             signature = str(body["signature"])
             if int(body["round"]) != round_number:
                 raise ValueError("wrong round")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             problems.append(f"{relay}: not a drand beacon")
             continue
         return signature

@@ -30,7 +30,7 @@ def retry_after_seconds(value: str | None, now: Callable[[], datetime]) -> float
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(text)
     try:
         when = parsedate_to_datetime(text)

@@ -67,7 +67,8 @@ class SignerClient:
 
         def attempt() -> requests.Response:
             body = {**fields, **self._signed(message)}
-            return self.session.post(url, json=body, timeout=self.timeout)
+            # Never redirected: a 307 would carry the signed body to wherever it points.
+            return self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False)
 
         try:
             response = self.backoff.run(attempt)
@@ -75,12 +76,18 @@ class SignerClient:
             raise SignerError(0, "unreachable", f"{url}: {type(exc).__name__}") from exc
         try:
             answer = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             answer = None
+        if isinstance(answer, dict) and "error" in answer:
+            raise SignerError(
+                response.status_code, str(answer["error"]), str(answer.get("detail", ""))
+            )
         if response.status_code == 200 and isinstance(answer, dict):
             return answer
-        if isinstance(answer, dict) and "error" in answer:
-            raise SignerError(response.status_code, answer["error"], answer.get("detail", ""))
+        if response.is_redirect:
+            raise SignerError(
+                response.status_code, "redirected", f"{url} redirected elsewhere; not followed"
+            )
         raise SignerError(response.status_code, "unexpected_response", f"{url} did not answer JSON")
 
     def folder_access(self, coldkey: str) -> dict[str, Any]:

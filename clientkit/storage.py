@@ -56,6 +56,15 @@ def _s3_error(response: requests.Response) -> str:
     return f"HTTP {response.status_code}" + (f" {code}: {message}" if code else "")
 
 
+def granted(answer: Mapping[str, Any], name: str, kind: type, what: str) -> Any:
+    """`answer[name]`, a `kind`, from the signer's `what` answer, or a StorageError saying
+    the answer lacks it (a signer, or something posing as one, answering another shape)."""
+    value = answer.get(name) if isinstance(answer, Mapping) else None
+    if not isinstance(value, kind):
+        raise StorageError(f"the signer's {what} has no {name} ({kind.__name__}): not used")
+    return value
+
+
 def upload(
     post: Mapping[str, Any],
     name: str,
@@ -69,14 +78,21 @@ def upload(
     `post` is the signer's answer (`url`, `fields`, `folder`). `name` may contain
     sub-folders; S3 refuses anything outside the folder or above the size limit.
     """
+    folder = granted(post, "folder", str, "upload credential")
+    url = granted(post, "url", str, "upload credential")
+    fields = dict(granted(post, "fields", dict, "upload credential"))
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items()):
+        raise StorageError("the signer's upload credential has fields that are not text")
     if not name or name.startswith("/") or ".." in name.split("/"):
-        raise StorageError(f"{name!r} is not a file name inside {post['folder']}")
-    fields = dict(post["fields"])
-    key = fields.get("key", post["folder"] + "${filename}").replace("${filename}", name)
+        raise StorageError(f"{name!r} is not a file name inside {folder}")
+    key = fields.get("key", folder + "${filename}").replace("${filename}", name)
     fields["key"] = key
     part = {"file": (name.rsplit("/", 1)[-1], data)}
     try:
-        response = (session or requests).post(post["url"], data=fields, files=part, timeout=timeout)
+        # Never redirected: the form would go, file and all, wherever a 307 points.
+        response = (session or requests).post(
+            url, data=fields, files=part, timeout=timeout, allow_redirects=False
+        )
     except requests.RequestException as exc:
         raise StorageError(f"cannot upload {key}: {type(exc).__name__}") from exc
     if response.status_code not in (200, 201, 204):
@@ -85,8 +101,24 @@ def upload(
 
 
 def parse_listing(xml: bytes) -> Page:
-    """A ListBucketResult document as a Page (keys decoded if S3 url-encoded them)."""
+    """A ListBucketResult document as a Page (keys decoded if S3 url-encoded them); a
+    StorageError for anything else (an S3 <Error>, an HTML page), which must not read as an
+    empty listing."""
+    try:
+        return _listing(xml)
+    except (ET.ParseError, ValueError) as exc:
+        raise StorageError(f"not a listing: {exc}") from exc
+
+
+def _listing(xml: bytes) -> Page:
     root = ET.fromstring(xml)
+    if root.tag != f"{S3}ListBucketResult":
+        code = root.findtext("Code") or root.findtext(f"{S3}Code")
+        raise ValueError(
+            f"S3 error {code}"
+            if root.tag.endswith("Error") and code
+            else f"<{root.tag}> is not an S3 ListBucketResult"
+        )
     encoded = root.findtext(f"{S3}EncodingType") == "url"
 
     def text(node: ET.Element, tag: str) -> str:
@@ -95,8 +127,8 @@ def parse_listing(xml: bytes) -> Page:
 
     objects = [
         ObjectInfo(
-            key=text(item, "Key"),
-            size=int(text(item, "Size") or 0),
+            key=_key(text(item, "Key")),
+            size=_size(text(item, "Size")),
             etag=text(item, "ETag").strip('"'),
             last_modified=text(item, "LastModified"),
         )
@@ -106,6 +138,19 @@ def parse_listing(xml: bytes) -> Page:
     truncated = (root.findtext(f"{S3}IsTruncated") or "").lower() == "true"
     token = root.findtext(f"{S3}NextContinuationToken") or None
     return Page(objects, prefixes, token, truncated)
+
+
+def _key(text: str) -> str:
+    if not text:
+        raise ValueError("an object without a Key")
+    return text
+
+
+def _size(text: str) -> int:
+    size = int(text or 0)
+    if size < 0:
+        raise ValueError(f"an object of Size {size}")
+    return size
 
 
 def _get(url: str, session: requests.Session | None, verb: str, noun: str) -> bytes:
@@ -123,7 +168,7 @@ def list_page(url: str, *, session: requests.Session | None = None) -> Page:
     """GET one presigned list URL and parse the page."""
     body = _get(url, session, "list", "listing")
     try:
-        return parse_listing(body)
+        return _listing(body)
     except (ET.ParseError, ValueError) as exc:
         raise StorageError(f"{_without_query(url)} did not answer a listing: {exc}") from exc
 
@@ -133,14 +178,21 @@ def list_miner(
 ) -> Iterator[ObjectInfo]:
     """Every object under data/hotkey=<miner_hotkey>/, a fresh signed URL per page."""
     token: str | None = None
+    seen: set[str] = set()
     while True:
         grant = signer.miner_list(miner_hotkey, token)
-        page = list_page(grant["list_url"], session=session)
+        page = list_page(granted(grant, "list_url", str, "miner list"), session=session)
         yield from page.objects
         if not page.truncated:
             return
         if not page.next_token:
             raise StorageError("a truncated listing page has no NextContinuationToken")
+        if page.next_token in seen:
+            raise StorageError(
+                f"the listing of {miner_hotkey} gave a continuation token twice: it would "
+                "never end, so it was stopped"
+            )
+        seen.add(page.next_token)
         token = page.next_token
 
 
@@ -179,12 +231,14 @@ def read_miner_files(
 ) -> Iterator[tuple[str, bytes]]:
     """Each key's bytes, read with presigned GETs the signer issues a batch at a time."""
     for batch in _batches(keys):
-        granted = signer.file_urls(miner_hotkey, batch)
-        refused = granted.get("invalid_files") or []
+        answer = signer.file_urls(miner_hotkey, batch)
+        refused = answer.get("invalid_files") or []
         if refused:
-            raise StorageError(f"not in the miner's folder: {', '.join(refused)}")
+            raise StorageError(f"not in the miner's folder: {', '.join(map(str, refused))}")
+        urls = granted(answer, "file_urls", dict, "file URLs")
         for key in batch:
-            yield key, read_object(granted["file_urls"][key]["presigned_url"], session=session)
+            url = granted(urls.get(key) or {}, "presigned_url", str, f"file URL of {key}")
+            yield key, read_object(url, session=session)
 
 
 def read_object(url: str, *, session: requests.Session | None = None) -> bytes:

@@ -162,9 +162,9 @@ def verify_epoch(
         return outcome
     outcome.plaintext = plaintext
     try:
-        document = json.loads(plaintext)
-        same_epoch = document.get("epochId") == epoch_id
-    except (ValueError, AttributeError):
+        document = assignment_document(plaintext, epoch_id)
+        same_epoch = True
+    except ValueError:
         document, same_epoch = {}, False
     outcome.add(
         "content",
@@ -189,6 +189,24 @@ def verify_epoch(
     if check_current and entry.epoch.start <= now < entry.epoch.end:
         _check_current(outcome, source, entries, epoch_id, plaintext)
     return outcome
+
+
+def assignment_document(body: bytes, epoch_id: str) -> dict[str, Any]:
+    """An assignment's JSON, as much as a client reads of it: an object naming `epoch_id`,
+    with `zipcodes` a list of objects with a `zipcode` text. A ValueError otherwise, even
+    for bytes that hash to the commitment (a forged index can commit to anything)."""
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(document, dict) or document.get("epochId") != epoch_id:
+        raise ValueError(f"not epoch {epoch_id}'s assignment")
+    zipcodes = document.get("zipcodes")
+    if not isinstance(zipcodes, list) or not all(
+        isinstance(z, dict) and isinstance(z.get("zipcode"), str) for z in zipcodes
+    ):
+        raise ValueError("its zipcodes are not a list of {zipcode: ...} entries")
+    return document
 
 
 def _check_history(
@@ -239,7 +257,7 @@ def _check_current(
         return
     try:
         named = json.loads(current).get("epochId")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         named = None
     earlier = entries.get(named) if isinstance(named, str) and named < epoch_id else None
     if earlier is not None and timelock.commitment(current) == earlier.commitment:
@@ -268,7 +286,7 @@ def _check_audit(
         key = json.loads(body)
         zips = {z["zipcode"] for z in document.get("zipcodes", [])}
         belongs = key["salt"] == document.get("salt") and set(key["auditZipcodes"]) <= zips
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         belongs = False
     outcome.add(
         "audit key",

@@ -357,3 +357,36 @@ def test_a_head_file_path_that_is_a_folder_is_a_clear_error(published, tmp_path:
     url, _ = published
     with pytest.raises(ClientKitError, match="cannot be read"):
         plain_assignment(url, now=NOW, head_file=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[1, 2]", b"<html>oops</html>", b'{"epochId": "2026-11-25T12-00-00", "zipcodes": []}'],
+)
+def test_a_committed_plain_file_must_be_this_epochs_assignment(
+    published, tmp_path: Path, body: bytes
+) -> None:
+    """The sealed path checked what the bytes say; the plain path only their hash, so an
+    index committing to anything (a forged, rechained one) gave bytes `.zipcodes` choked on
+    or another epoch's assignment."""
+    url, root = published
+    epoch_id = "2026-11-25T16-00-00"
+    index = json.loads((root / "index.json").read_bytes())
+    items = [{k: v for k, v in e.items() if k != "prev"} for e in index["epochs"]]
+    for item in items:
+        if item["epochId"] == epoch_id:
+            item["commitment"] = "sha256:" + hashlib.sha256(body).hexdigest()
+    (root / "index.json").write_text(json.dumps(dict(index, epochs=chain.chained(items))))
+    (root / f"epochs/{epoch_id}.json").write_bytes(body)
+    with pytest.raises(AssignmentError, match="do not use it"):
+        plain_assignment(url, now=NOW, head_file=tmp_path / "fresh.json")
+
+
+def test_an_epoch_id_not_written_as_ids_are_is_refused(published) -> None:
+    url, root = published
+    index = json.loads((root / "index.json").read_bytes())
+    assert index["epochs"][0]["epochId"] == "2026-11-25T16-00-00"
+    index["epochs"][0]["epochId"] = "2026-11-25T16-0-0"
+    (root / "index.json").write_text(json.dumps(index))
+    with pytest.raises(ClientKitError, match="is not written as epoch ids are"):
+        plain_assignment(url, now=NOW)

@@ -1,0 +1,145 @@
+"""What the client kit does with answers it must not trust: a signer, a bucket or a relay
+that answers another shape, nests JSON without end, redirects elsewhere, or pages forever.
+Each is one of the kit's own errors naming what was wrong, never a bare traceback, a hang
+or wrong data taken for right. The servers are loopback HTTP answering from a script.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from bittensor_core import Keypair
+
+from clientkit import SignerClient, SignerError, StorageError, parse_listing, upload
+from clientkit.drand import BeaconUnavailable, fetch_signature
+from clientkit.retry import retry_after_seconds
+from clientkit.storage import list_miner, list_page, read_miner_files
+
+from servers.busy_http import Answer, scripted_server
+
+JSON = {"Content-Type": "application/json"}
+DEEP = b"[" * 100_000
+BOB = Keypair.create_from_uri("//Bob")
+
+
+def listing(token: str | None, keys: list[str]) -> bytes:
+    contents = "".join(
+        f"<Contents><Key>{k}</Key><Size>1</Size><ETag>x</ETag></Contents>" for k in keys
+    )
+    more = f"<IsTruncated>true</IsTruncated><NextContinuationToken>{token}</NextContinuationToken>"
+    return (
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"{more if token else '<IsTruncated>false</IsTruncated>'}{contents}</ListBucketResult>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        (Answer(200, JSON, DEEP), "unexpected_response"),
+        (Answer(403, JSON, DEEP), "unexpected_response"),
+        (Answer(200, JSON, b'{"error": "nope", "detail": "refused"}'), "nope"),
+    ],
+)
+def test_a_signer_answer_that_is_not_a_grant_is_a_signer_error(answer, code) -> None:
+    with scripted_server([answer]) as script, pytest.raises(SignerError) as caught:
+        SignerClient(script.url, BOB).validator_access()
+    assert caught.value.code == code
+
+
+def test_a_signer_redirect_is_not_followed_with_the_signed_body() -> None:
+    with scripted_server([Answer(200, JSON, b"{}")]) as elsewhere:
+        moved = Answer(307, {"Location": f"{elsewhere.url}/get-validator-access"})
+        with scripted_server([moved]) as script, pytest.raises(SignerError) as caught:
+            SignerClient(script.url, BOB).validator_access()
+    assert (caught.value.status, caught.value.code) == (307, "redirected")
+    assert elsewhere.requests == [], "the signed body went nowhere else"
+
+
+def test_an_upload_is_not_redirected_and_needs_a_whole_credential() -> None:
+    with scripted_server([Answer(204)]) as elsewhere:
+        moved = Answer(307, {"Location": f"{elsewhere.url}/bucket"})
+        with scripted_server([moved]) as script:
+            post = {"url": script.url, "fields": {"key": "data/x/${filename}"}, "folder": "data/x/"}
+            with pytest.raises(StorageError, match="HTTP 307"):
+                upload(post, "a.json", b"{}")
+    assert elsewhere.requests == []
+    for broken in ({}, {"url": "http://x", "folder": "data/x/", "fields": {"key": 5}}):
+        with pytest.raises(StorageError, match="upload credential"):
+            upload(broken, "a.json", b"{}")
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>", "AccessDenied"),
+        (b"<html><body>maintenance</body></html>", "is not an S3 ListBucketResult"),
+        (b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>", "not an S3"),
+    ],
+)
+def test_a_page_that_is_not_a_listing_is_never_an_empty_one(body, says) -> None:
+    """Read as an empty listing, a validator would score the miner as having sent nothing."""
+    with (
+        scripted_server([Answer(200, {}, body)]) as script,
+        pytest.raises(StorageError, match=says),
+    ):
+        list_page(f"{script.url}/bucket?list-type=2&X-Amz-Signature=secret")
+
+
+@pytest.mark.parametrize(
+    "item", ["<Size>-5</Size><Key>k</Key>", "<Size>1</Size>"], ids=["negative", "no-key"]
+)
+def test_a_listed_object_without_a_key_or_with_a_negative_size_is_refused(item) -> None:
+    body = listing(None, []).replace(b"</ListBucketResult>", b"")
+    with pytest.raises(StorageError, match="not a listing"):
+        parse_listing(body + f"<Contents>{item}</Contents></ListBucketResult>".encode())
+
+
+def test_text_that_is_not_xml_is_not_a_listing() -> None:
+    with pytest.raises(StorageError, match="not a listing"):
+        parse_listing(b"not xml")
+
+
+def test_a_listing_that_repeats_its_continuation_token_is_stopped() -> None:
+    with scripted_server([Answer(200, {}, listing("T", ["data/hotkey=m/a.json"]))]) as bucket:
+        grant = Answer(200, JSON, f'{{"list_url": "{bucket.url}/page"}}'.encode())
+        with scripted_server([grant]) as signer:
+            objects = list_miner(SignerClient(signer.url, BOB), "m")
+            with pytest.raises(StorageError, match="continuation token twice"):
+                list(objects)
+    assert len(bucket.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"{}", b'{"list_url": 5}'],
+)
+def test_a_miner_list_grant_without_its_url_is_a_storage_error(answer) -> None:
+    with (
+        scripted_server([Answer(200, JSON, answer)]) as signer,
+        pytest.raises(StorageError, match="list_url"),
+    ):
+        list(list_miner(SignerClient(signer.url, BOB), "m"))
+
+
+@pytest.mark.parametrize("answer", [b"{}", b'{"file_urls": {}}', b'{"file_urls": {"k": 5}}'])
+def test_file_urls_of_another_shape_are_a_storage_error(answer) -> None:
+    with (
+        scripted_server([Answer(200, JSON, answer)]) as signer,
+        pytest.raises(StorageError, match="file"),
+    ):
+        list(read_miner_files(SignerClient(signer.url, BOB), "m", ["k"]))
+
+
+def test_a_beacon_nested_too_deeply_is_not_a_beacon() -> None:
+    with (
+        scripted_server([Answer(200, JSON, DEEP)]) as relay,
+        pytest.raises(BeaconUnavailable, match="not a drand beacon"),
+    ):
+        fetch_signature(123, [relay.url])
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662"])
+def test_retry_after_in_other_digits_is_garbled_not_a_crash(value) -> None:
+    assert retry_after_seconds(value, lambda: datetime.now(UTC)) is None
