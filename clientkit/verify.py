@@ -26,6 +26,12 @@ HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
 (as published) that says what it found, or raises chain.HistoryRewritten naming what changed."""
 
 
+MAX_PUBLISHED_BYTES = 64 * 1024 * 1024
+"""The largest published file read, decompressed: index.json grows about 1 MB a year of
+4-hour epochs, an assignment is tens of KB; a server sending more (a compressed body that
+inflates without end) is refused before it fills the reader's memory."""
+
+
 class HttpSource:
     """Published files behind a base URL (the CDN), read-only; busy answers are retried."""
 
@@ -40,17 +46,34 @@ class HttpSource:
     def get(self, key: str) -> bytes | None:
         url = f"{self.base_url}/{key}"
         try:
-            response = self.backoff.run(lambda: self.session.get(url, timeout=self.timeout))
+            response = self.backoff.run(
+                lambda: self.session.get(url, timeout=self.timeout, stream=True)
+            )
+            with response:
+                if response.status_code in (403, 404):
+                    return None
+                if response.status_code != 200:
+                    raise SourceError(f"cannot fetch {url}: HTTP {response.status_code}")
+                return _bounded(response, url)
         except requests.RequestException as exc:
             raise SourceError(f"cannot fetch {url}: {type(exc).__name__}") from exc
-        if response.status_code in (403, 404):
-            return None
-        if response.status_code != 200:
-            raise SourceError(f"cannot fetch {url}: HTTP {response.status_code}")
-        return response.content
 
     def describe(self) -> str:
         return self.base_url
+
+
+def _bounded(response: requests.Response, url: str) -> bytes:
+    """The body, decompressed, refused once past MAX_PUBLISHED_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(1024 * 1024):
+        size += len(chunk)
+        if size > MAX_PUBLISHED_BYTES:
+            raise SourceError(
+                f"{url} is larger than {MAX_PUBLISHED_BYTES} bytes (decompressed): not read"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)

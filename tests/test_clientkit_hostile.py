@@ -6,13 +6,15 @@ or wrong data taken for right. The servers are loopback HTTP answering from a sc
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 
 import pytest
 from bittensor_core import Keypair
 
-from clientkit import SignerClient, SignerError, StorageError, parse_listing, upload
+from clientkit import SignerClient, SignerError, StorageError, parse_listing, upload, verify
 from clientkit.drand import BeaconUnavailable, fetch_signature
+from clientkit.layout import SourceError
 from clientkit.retry import retry_after_seconds
 from clientkit.storage import list_miner, list_page, read_miner_files
 
@@ -143,3 +145,16 @@ def test_a_beacon_nested_too_deeply_is_not_a_beacon() -> None:
 @pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662"])
 def test_retry_after_in_other_digits_is_garbled_not_a_crash(value) -> None:
     assert retry_after_seconds(value, lambda: datetime.now(UTC)) is None
+
+
+def test_a_published_file_that_inflates_past_the_cap_is_not_read(monkeypatch) -> None:
+    """A small compressed body inflating to gigabytes filled a miner's memory."""
+    monkeypatch.setattr(verify, "MAX_PUBLISHED_BYTES", 1024 * 1024)
+    bomb = gzip.compress(b"0" * (2 * 1024 * 1024))
+    answer = Answer(200, {"Content-Encoding": "gzip", "Content-Type": "application/json"}, bomb)
+    with scripted_server([answer]) as cdn:
+        source = verify.HttpSource(cdn.url)
+        with pytest.raises(SourceError, match="larger than 1048576 bytes"):
+            source.get("index.json")
+    with scripted_server([Answer(200, JSON, gzip.compress(b"{}"))]) as cdn:
+        assert verify.HttpSource(cdn.url).get("index.json") == gzip.compress(b"{}")
