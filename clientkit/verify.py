@@ -158,24 +158,16 @@ def verify_epoch(
         return outcome
 
     sealed = source.get(layout.sealed_key(epoch_id))
-    if not outcome.add(
+    outcome.add(
         "sealed file",
         sealed is not None,
         layout.sealed_key(epoch_id) + (" present" if sealed is not None else " is missing"),
-    ):
+    )
+    if sealed is None:
         return outcome
-    try:
-        signature = fetch_signature(entry.reveal_round, relays)
-    except drand.BeaconUnavailable as exc:
-        outcome.add("drand beacon", False, str(exc))
+    plaintext = _open_sealed(outcome, sealed, entry.reveal_round, relays, fetch_signature)
+    if plaintext is None:
         return outcome
-    outcome.add("drand beacon", True, f"round {entry.reveal_round} signature fetched")
-    try:
-        plaintext = timelock.unseal(sealed, signature)  # type: ignore[arg-type]
-    except timelock.SealError as exc:
-        outcome.add("decrypt", False, f"{exc} (damaged file, or a wrong signature)")
-        return outcome
-    outcome.add("decrypt", True, f"{len(plaintext)} bytes")
     digest = timelock.commitment(plaintext)
     if not outcome.add(
         "commitment",
@@ -212,6 +204,41 @@ def verify_epoch(
     if check_current and entry.epoch.start <= now < entry.epoch.end:
         _check_current(outcome, source, entries, epoch_id, plaintext)
     return outcome
+
+
+def _open_sealed(
+    outcome: Outcome,
+    sealed: bytes,
+    round_number: int,
+    relays: Sequence[str],
+    fetch_signature: Callable[..., str],
+) -> bytes | None:
+    """The sealed file opened with the round's signature from the first relay whose
+    signature opens it: a relay answering a wrong signature (broken, or lying) must not
+    stop a client that another relay can serve. None, with the failed check, otherwise."""
+    fetched: list[str] = []
+    problems: list[str] = []
+    for relay in relays:
+        try:
+            signature = fetch_signature(round_number, [relay])
+        except drand.BeaconUnavailable as exc:
+            problems.append(str(exc))
+            continue
+        fetched.append(relay)
+        try:
+            plaintext = timelock.unseal(sealed, signature)
+        except timelock.SealError as exc:
+            problems.append(f"{relay}'s signature: {exc}")
+            continue
+        outcome.add("drand beacon", True, f"round {round_number} signature from {relay}")
+        outcome.add("decrypt", True, f"{len(plaintext)} bytes")
+        return plaintext
+    if not fetched:
+        outcome.add("drand beacon", False, "; ".join(problems))
+    else:
+        outcome.add("drand beacon", True, f"round {round_number} signature fetched")
+        outcome.add("decrypt", False, "; ".join(problems) + " (damaged file, or a wrong signature)")
+    return None
 
 
 def assignment_document(body: bytes, epoch_id: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from clientkit.errors import ClientKitError
 from planner import jobs
 
 from conftest import NOW, SIGNER_DEMO_METAGRAPH
+from servers.busy_http import Answer, scripted_server
 from servers.drand_relay import TEST_ROUND, Relay
 from servers.seaweed import free_ports
 from servers.signer_gunicorn import gunicorn_signer
@@ -390,3 +391,20 @@ def test_an_epoch_id_not_written_as_ids_are_is_refused(published) -> None:
     (root / "index.json").write_text(json.dumps(index))
     with pytest.raises(ClientKitError, match="is not written as epoch ids are"):
         plain_assignment(url, now=NOW)
+
+
+def test_a_relay_with_a_wrong_signature_does_not_stop_the_next(published, relay: Relay) -> None:
+    """The first relay's signature was taken unchecked: a relay answering a wrong one (broken
+    or lying) failed the call, though the next relay had the right one."""
+    url, _ = published
+    wrong = {"round": TEST_ROUND, "signature": "ab" * 48}
+    with scripted_server([Answer(200, {}, json.dumps(wrong).encode())]) as liar:
+        got = sealed_assignment(
+            url, now=NOW, relays=[liar.url, relay.url], round_for=at_round_123
+        )
+    assert got.via == "sealed" and liar.requests and relay.requests
+    with (
+        scripted_server([Answer(200, {}, json.dumps(wrong).encode())]) as liar,
+        pytest.raises(AssignmentError, match=f"decrypt: {liar.url}'s signature"),
+    ):
+        sealed_assignment(url, now=NOW, relays=[liar.url], round_for=at_round_123)
