@@ -85,8 +85,12 @@ class SignerClient:
         if response.status_code == 200 and isinstance(answer, dict):
             return answer
         if response.is_redirect:
+            where = response.headers.get("Location", "elsewhere")
             raise SignerError(
-                response.status_code, "redirected", f"{url} redirected elsewhere; not followed"
+                response.status_code,
+                "redirected",
+                f"{url} redirected to {where}, not followed (it would carry the signed body "
+                "there): if that is the signer, give its base URL instead",
             )
         raise SignerError(response.status_code, "unexpected_response", f"{url} did not answer JSON")
 
