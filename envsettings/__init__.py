@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self, get_args
+from typing import Annotated, Any, ClassVar, Self, get_args
+from urllib.parse import urlparse
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
 from pydantic_settings import (
@@ -27,6 +28,22 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+
+def is_http_url(text: str) -> bool:
+    """An absolute http(s) URL with a host: what a base URL setting must be."""
+    parsed = urlparse(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is not None and not is_http_url(value):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/") if value else None
+
+
+# A base URL setting (unset: None), checked when read and given without its trailing slash.
+HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
 
 
 class _MappingSource(EnvSettingsSource):
@@ -153,7 +170,9 @@ def _describe(cls: type[EnvSettings], error: ErrorDetails) -> tuple[str, str]:
 
 
 def _choices(info: FieldInfo) -> tuple[Any, ...]:
-    return tuple(a for arg in get_args(info.annotation) for a in get_args(arg) or (arg,))
+    """The values a Literal setting allows (an optional one's None is "unset", not a value)."""
+    choices = (a for arg in get_args(info.annotation) for a in get_args(arg) or (arg,))
+    return tuple(a for a in choices if a is not type(None))
 
 
 def _click_type(info: FieldInfo) -> Any:

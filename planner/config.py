@@ -18,11 +18,11 @@ from pydantic_settings import NoDecode
 
 from clientkit import drand
 from clientkit.epochs import parse_instant
-from envsettings import EnvSettings
+from envsettings import EnvSettings, HttpUrl, is_http_url
 from planner import keys
 from planner.errors import PlannerError
 from planner.selection import SelectionConfig
-from planner.store import LocalStore, S3Store, Store
+from planner.store import CANNED_ACLS, LocalStore, S3Store, Store
 
 # A year of epochs: the private state holds every sealed, unrevealed plaintext (about 15 kB
 # each), so a longer horizon only grows memory and the state for epochs nobody needs yet.
@@ -37,9 +37,21 @@ class SettingsError(PlannerError, ValueError):
 def _relays(value: Any) -> Any:
     """Comma-separated relay URLs, in a string or in each item of a list (repeated options)."""
     items = [value] if isinstance(value, str) else value
-    if isinstance(items, Sequence):
-        return tuple(u.strip() for item in items for u in str(item).split(",") if u.strip())
-    return value
+    if not isinstance(items, Sequence):
+        return value
+    urls = tuple(u.strip() for item in items for u in str(item).split(",") if u.strip())
+    for url in urls:
+        if not is_http_url(url):
+            raise ValueError(f"must be http(s) URLs, got {url!r}")
+    return urls
+
+
+def _canned_acl(value: str) -> str:
+    """The ACL published objects are written with; "none" (or empty) sends none."""
+    acl = value.strip()
+    if acl.lower() not in ("", "none") and acl not in CANNED_ACLS:
+        raise ValueError(f"must be {', '.join(CANNED_ACLS)} or none, got {value!r}")
+    return acl
 
 
 def _instant(value: Any) -> Any:
@@ -54,12 +66,6 @@ def _instant(value: Any) -> Any:
 def _divides_24(value: int) -> int:
     if value <= 0 or 24 % value:
         raise ValueError(f"must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {value}")
-    return value
-
-
-def _http_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError(f"must be an http(s) URL, got {value!r}")
     return value
 
 
@@ -183,7 +189,7 @@ class Settings(EnvSettings):
     spaces_bucket: str | None = Field(
         None, alias="SPACES_BUCKET", description="Publishing bucket (unset: local folder only)."
     )
-    spaces_endpoint_url: str | None = Field(
+    spaces_endpoint_url: HttpUrl = Field(
         None, alias="SPACES_ENDPOINT_URL", description="Its S3 endpoint."
     )
     spaces_region: str = Field("us-east-1", alias="SPACES_REGION", description="Its region.")
@@ -191,12 +197,12 @@ class Settings(EnvSettings):
     spaces_secret: str | None = Field(
         None, alias="SPACES_SECRET", repr=False, description="Its secret."
     )
-    spaces_public_acl: str = Field(
+    spaces_public_acl: Annotated[str, AfterValidator(_canned_acl)] = Field(
         "public-read",
         alias="SPACES_PUBLIC_ACL",
         description="Canned ACL of public objects; none sends no ACL.",
     )
-    spaces_public_url: Annotated[str | None, AfterValidator(_http_url)] = Field(
+    spaces_public_url: HttpUrl = Field(
         None,
         alias="SPACES_PUBLIC_URL",
         description="Base URL anyone reads the bucket at (e.g. its CDN endpoint).",
@@ -236,7 +242,7 @@ class Settings(EnvSettings):
     def bucket(self) -> Bucket | None:
         if not (self.spaces_bucket and self.spaces_endpoint_url):
             return None
-        acl = self.spaces_public_acl.strip()
+        acl = self.spaces_public_acl
         return Bucket(
             endpoint_url=self.spaces_endpoint_url,
             region=self.spaces_region,

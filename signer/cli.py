@@ -81,9 +81,22 @@ def sync_metagraph(state: CliState, **overrides: Any) -> None:
 
 
 @cli.command()
-@click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
 @click.option(
-    "--port", envvar="PORT", type=click.IntRange(1, 65535), default=8000, show_default=True
+    "--host",
+    envvar="HOST",
+    default="127.0.0.1",
+    show_default=True,
+    show_envvar=True,
+    help="Address to listen on.",
+)
+@click.option(
+    "--port",
+    envvar="PORT",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    show_envvar=True,
+    help="Port to listen on.",
 )
 @friendly
 def serve(host: str, port: int) -> None:

@@ -11,13 +11,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
 
 from limits import parse_many
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
-from envsettings import EnvSettings
+from envsettings import EnvSettings, HttpUrl, is_http_url
 from signer.errors import SignerFailure
 from signer.proxy import Network, parse_networks
 
@@ -31,15 +30,10 @@ class ConfigError(SignerFailure, ValueError):
     """A setting that is missing or malformed; the message names it."""
 
 
-def is_http_url(text: str) -> bool:
-    parsed = urlparse(text)
-    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
-
-
-def _http_url(value: str | None) -> str | None:
-    if value is not None and not is_http_url(value):
-        raise ValueError(f"must be an http(s) URL, got {value!r}")
-    return value.rstrip("/") if value else None
+def _folder_or_url(value: str) -> str:
+    if "://" in value and not is_http_url(value):
+        raise ValueError(f"must be a folder or an http(s) URL, got {value!r}")
+    return value
 
 
 def _rates(value: str) -> str:
@@ -66,7 +60,6 @@ def _divides_24(value: int) -> int:
     return value
 
 
-HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
 Rates = Annotated[str, AfterValidator(_rates)]
 Seconds = Annotated[int, Field(ge=0)]
 
@@ -88,7 +81,7 @@ class Settings(EnvSettings):
         alias="SIGNER_NETWORK",
         description="Chain network: finney, test, or a ws(s):// endpoint.",
     )
-    published: str = Field(
+    published: Annotated[str, AfterValidator(_folder_or_url)] = Field(
         "published",
         alias="SIGNER_PUBLISHED",
         description="The planner's files: a folder, or the CDN base URL.",

@@ -255,7 +255,8 @@ class MetagraphStore:
                     self.problem = None
                 except SnapshotError as exc:
                     self.problem = str(exc)
-                    log.warning("metagraph snapshot unusable, keeping the last good one: %s", exc)
+                    kept = "keeping the last good one" if self._snapshot else "none served yet"
+                    log.warning("metagraph snapshot unusable, %s: %s", kept, exc)
             return self._snapshot
 
     def _missing(self) -> str:

@@ -399,9 +399,7 @@ def test_a_relay_with_a_wrong_signature_does_not_stop_the_next(published, relay:
     url, _ = published
     wrong = {"round": TEST_ROUND, "signature": "ab" * 48}
     with scripted_server([Answer(200, {}, json.dumps(wrong).encode())]) as liar:
-        got = sealed_assignment(
-            url, now=NOW, relays=[liar.url, relay.url], round_for=at_round_123
-        )
+        got = sealed_assignment(url, now=NOW, relays=[liar.url, relay.url], round_for=at_round_123)
     assert got.via == "sealed" and liar.requests and relay.requests
     with (
         scripted_server([Answer(200, {}, json.dumps(wrong).encode())]) as liar,

@@ -685,12 +685,24 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
         ("PLANNER_TOLERANCE_PERCENT", "nan", "must be a number, got 'nan'"),
         ("PLANNER_NOW", "9999-12-31T23:00:00Z", "must be between the years 1970 and 9000"),
         ("PLANNER_NOW", "0001-01-01T00:00:00Z", "must be between the years 1970 and 9000"),
+        ("SPACES_ENDPOINT_URL", "notaurl", "must be an http(s) URL, got 'notaurl'"),
+        (
+            "PLANNER_DRAND_URLS",
+            "https://api.drand.sh,notaurl",
+            "must be http(s) URLs, got 'notaurl'",
+        ),
+        (
+            "SPACES_PUBLIC_ACL",
+            "pubic-read",
+            "must be private, public-read or none, got 'pubic-read'",
+        ),
     ],
 )
-def test_settings_at_the_ends_of_numbers_and_time_are_refused_by_name(
+def test_settings_that_would_fail_later_are_refused_by_name(
     env, monkeypatch, name, value, says
 ) -> None:
-    """Infinite, nan or far-off values overflowed in the planner's arithmetic (tracebacks)."""
+    """Infinite, nan or far-off values overflowed in the planner's arithmetic; a bad URL or
+    ACL failed later, in botocore or requests (tracebacks)."""
     monkeypatch.setenv(name, value)
     result = CliRunner().invoke(cli, ["status"])
     assert result.exit_code == 1, result.output

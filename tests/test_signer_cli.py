@@ -93,3 +93,13 @@ def test_serve_refuses_bad_configuration(runner, monkeypatch):
     result = runner.invoke(cli, ["serve", "--port", "8123"])
     assert result.exit_code == 1
     assert "SIGNER_METAGRAPH is required" in result.output
+
+
+def test_serve_names_the_environment_it_reads(runner, monkeypatch):
+    shown = runner.invoke(cli, ["serve", "--help"]).output
+    assert "env var: HOST" in shown
+    assert "env var: PORT" in shown
+    monkeypatch.setenv("PORT", "abc")
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "(env var: 'PORT')" in result.output

@@ -156,6 +156,20 @@ def test_store_picks_up_a_new_file_and_keeps_the_last_good_one(tmp_path):
     assert "is missing (deleted?)" in store.status()["problem"]
 
 
+def test_an_unusable_first_snapshot_is_not_said_to_be_kept_over(tmp_path, caplog):
+    path = tmp_path / "metagraph.json"
+    path.write_text('{"netuid": 46}')
+    store = store_for(path)
+    assert store.snapshot() is None
+    assert "none served yet" in caplog.text
+    assert "last good" not in caplog.text
+    write_snapshot(path, demo_document())
+    assert store.snapshot() is not None
+    path.write_text('{"netuid": 46}')
+    store.snapshot()
+    assert "keeping the last good one" in caplog.text
+
+
 def test_store_looks_at_its_file_once_a_recheck_interval(tmp_path):
     path = tmp_path / "metagraph.json"
     write_snapshot(path, demo_document())
