@@ -6,8 +6,11 @@ signature is checked by decryption itself, so a lying relay cannot forge a revea
 
 from __future__ import annotations
 
+import json
+
 import requests
 
+from clientkit.bounded import read_bounded
 from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
 from clientkit.errors import ClientKitError
 
@@ -22,6 +25,9 @@ DEFAULT_RELAYS = (
     "https://api3.drand.sh",
     "https://drand.cloudflare.com",
 )
+
+MAX_BEACON_BYTES = 64 * 1024
+"""A beacon is about 300 bytes of JSON; a relay answering more than this is not read on."""
 
 
 class BeaconUnavailable(ClientKitError):
@@ -52,15 +58,20 @@ def fetch_signature(
     for relay in relays:
         url = f"{relay.rstrip('/')}/{chain_hash}/public/{round_number}"
         try:
-            response = requests.get(url, timeout=timeout)
+            with requests.get(url, timeout=timeout, stream=True) as response:
+                status = response.status_code
+                answer = read_bounded(response, MAX_BEACON_BYTES) if status == 200 else b""
         except requests.RequestException as exc:
             problems.append(f"{relay}: {type(exc).__name__}")
             continue
-        if response.status_code != 200:
-            problems.append(f"{relay}: HTTP {response.status_code}")
+        if status != 200:
+            problems.append(f"{relay}: HTTP {status}")
+            continue
+        if answer is None:
+            problems.append(f"{relay}: an answer over {MAX_BEACON_BYTES} bytes, not read")
             continue
         try:
-            body = response.json()
+            body = json.loads(answer)
             signature = str(body["signature"])
             if int(body["round"]) != round_number:
                 raise ValueError("wrong round")

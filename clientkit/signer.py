@@ -6,6 +6,7 @@ hotkey's sr25519 signature over its UTF-8 bytes, hex-encoded, with the current u
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,8 +14,13 @@ from typing import Any
 import requests
 from bittensor_core import Keypair
 
+from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The signer's largest answer, a thousand file URLs with keys at their longest, is a few
+MB of JSON; anything past this is not read."""
 
 
 class SignerError(ClientKitError):
@@ -68,14 +74,23 @@ class SignerClient:
         def attempt() -> requests.Response:
             body = {**fields, **self._signed(message)}
             # Never redirected: a 307 would carry the signed body to wherever it points.
-            return self.session.post(url, json=body, timeout=self.timeout, allow_redirects=False)
+            return self.session.post(
+                url, json=body, timeout=self.timeout, allow_redirects=False, stream=True
+            )
 
         try:
-            response = self.backoff.run(attempt)
+            with self.backoff.run(attempt) as response:
+                text = read_bounded(response, MAX_ANSWER_BYTES)
         except requests.RequestException as exc:
             raise SignerError(0, "unreachable", f"{url}: {type(exc).__name__}") from exc
+        if text is None:
+            raise SignerError(
+                response.status_code,
+                "unexpected_response",
+                f"{url} answered more than {MAX_ANSWER_BYTES} bytes: not read",
+            )
         try:
-            answer = response.json()
+            answer = json.loads(text)
         except (ValueError, RecursionError):
             answer = None
         if isinstance(answer, dict) and "error" in answer:

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from clientkit import chain, drand, layout, timelock
+from clientkit.bounded import read_bounded
 from clientkit.epochs import Epoch, quicknet_round
 from clientkit.layout import Source, SourceError
 from clientkit.retry import Backoff
@@ -54,26 +55,17 @@ class HttpSource:
                     return None
                 if response.status_code != 200:
                     raise SourceError(f"cannot fetch {url}: HTTP {response.status_code}")
-                return _bounded(response, url)
+                body = read_bounded(response, MAX_PUBLISHED_BYTES)
         except requests.RequestException as exc:
             raise SourceError(f"cannot fetch {url}: {type(exc).__name__}") from exc
-
-    def describe(self) -> str:
-        return self.base_url
-
-
-def _bounded(response: requests.Response, url: str) -> bytes:
-    """The body, decompressed, refused once past MAX_PUBLISHED_BYTES."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(1024 * 1024):
-        size += len(chunk)
-        if size > MAX_PUBLISHED_BYTES:
+        if body is None:
             raise SourceError(
                 f"{url} is larger than {MAX_PUBLISHED_BYTES} bytes (decompressed): not read"
             )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        return body
+
+    def describe(self) -> str:
+        return self.base_url
 
 
 @dataclass(frozen=True)

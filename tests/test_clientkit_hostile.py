@@ -13,9 +13,10 @@ import pytest
 from bittensor_core import Keypair
 
 from clientkit import SignerClient, SignerError, StorageError, parse_listing, upload, verify
-from clientkit.drand import BeaconUnavailable, fetch_signature
+from clientkit.drand import MAX_BEACON_BYTES, BeaconUnavailable, fetch_signature
 from clientkit.layout import SourceError
 from clientkit.retry import retry_after_seconds
+from clientkit.signer import MAX_ANSWER_BYTES
 from clientkit.storage import list_miner, list_page, read_miner_files
 
 from servers.busy_http import Answer, scripted_server
@@ -136,7 +137,7 @@ def test_file_urls_of_another_shape_are_a_storage_error(answer) -> None:
 
 def test_a_beacon_nested_too_deeply_is_not_a_beacon() -> None:
     with (
-        scripted_server([Answer(200, JSON, DEEP)]) as relay,
+        scripted_server([Answer(200, JSON, DEEP[:50_000])]) as relay,
         pytest.raises(BeaconUnavailable, match="not a drand beacon"),
     ):
         fetch_signature(123, [relay.url])
@@ -158,3 +159,32 @@ def test_a_published_file_that_inflates_past_the_cap_is_not_read(monkeypatch) ->
             source.get("index.json")
     with scripted_server([Answer(200, JSON, gzip.compress(b"{}"))]) as cdn:
         assert verify.HttpSource(cdn.url).get("index.json") == gzip.compress(b"{}")
+
+
+def gzip_bomb(inflated: int) -> Answer:
+    """A small gzip body that inflates to `inflated` bytes of JSON-looking text."""
+    body = gzip.compress(b'{"a": "' + b"0" * inflated + b'"}')
+    return Answer(200, {**JSON, "Content-Encoding": "gzip"}, body)
+
+
+def test_a_signer_answer_past_its_cap_is_not_read() -> None:
+    """The signer's answer was read whole, however large it inflated."""
+    with (
+        scripted_server([gzip_bomb(MAX_ANSWER_BYTES)]) as script,
+        pytest.raises(SignerError) as caught,
+    ):
+        SignerClient(script.url, BOB).validator_access()
+    assert caught.value.code == "unexpected_response"
+    assert f"more than {MAX_ANSWER_BYTES} bytes" in caught.value.detail
+
+
+def test_a_relay_answer_past_its_cap_is_not_read_and_the_next_relay_is_asked() -> None:
+    """A relay's answer was read whole, however large it inflated."""
+    beacon = Answer(200, JSON, b'{"round": 123, "signature": "abcd"}')
+    with (
+        scripted_server([gzip_bomb(MAX_BEACON_BYTES)]) as huge,
+        scripted_server([beacon]) as good,
+    ):
+        assert fetch_signature(123, [huge.url, good.url]) == "abcd"
+        with pytest.raises(BeaconUnavailable, match=f"over {MAX_BEACON_BYTES} bytes"):
+            fetch_signature(123, [huge.url])
