@@ -119,6 +119,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
         doc_ui=False,
         static_folder=None,
     )
+    # A path is taken as sent: werkzeug would answer `//` in it with a 308 to the merged
+    # path and an HTML page; unmerged, a path no route matches is a JSON 404.
+    app.url_map.merge_slashes = False
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         NOW=time.time,

@@ -123,6 +123,25 @@ def test_an_object_url_redirects_to_a_presigned_get_within_the_prefixes(world):
         assert refused.json["error"] == "outside_prefix"
 
 
+def test_doubled_slashes_are_not_redirected_and_a_key_with_them_is_read(world, s3_server):
+    """A doubled slash before the key was answered by werkzeug's 308 to a merged path, with
+    an HTML page; a key with `//` inside it must still be read as itself."""
+    client, _, keys = world
+    doubled = f"data/hotkey={BOB}/epoch={sc.EPOCH}//x.json"
+    bucket = s3_server.client()
+    bucket.put_object(
+        Bucket=client.application.extensions["signer"].settings.s3_bucket,
+        Key=doubled,
+        Body=b"doubled",
+    )
+    path, query = local(miner_url(client)).split("?")
+    found = client.get(f"{path}/{doubled}?{query}")
+    assert found.status_code == 302, found.get_data(as_text=True)[:200]
+    assert requests.get(found.headers["Location"], timeout=10).content == b"doubled"
+    stray = client.get(f"{path}//{keys[0]}?{query}")
+    assert (stray.status_code, stray.json["error"]) == (404, "not_found")
+
+
 def test_a_list_url_expires_and_cannot_be_altered(world):
     client, clock, _ = world
     url = miner_url(client)
