@@ -165,9 +165,14 @@ def _validates_body(view: Callable[..., Any]) -> bool:
 
 
 def takes_body() -> bool:
-    """True for a routed request whose view validates a JSON body (flask-openapi3 `body`)."""
+    """True for a routed request whose view validates a JSON body (flask-openapi3 `body`);
+    not for OPTIONS, which Flask answers for the same route and which sends no body."""
     endpoint = request.endpoint  # None when routing failed
-    return endpoint is not None and _validates_body(current_app.view_functions[endpoint])
+    return (
+        endpoint is not None
+        and request.method != "OPTIONS"
+        and _validates_body(current_app.view_functions[endpoint])
+    )
 
 
 def require_object() -> None:

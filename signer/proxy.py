@@ -11,6 +11,7 @@ peer's own address counts. `SIGNER_CLIENT_IP_HEADER` names a header the proxy se
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,11 +33,41 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(text: str | None) -> Address | None:
     try:
         return ipaddress.ip_address((text or "").strip())
     except ValueError:
         return None
+
+
+def client_address(text: str | None) -> Address | None:
+    """A forwarded client address as one spelling, or None if it is none: a port and
+    brackets dropped (`198.51.100.7:1111`, `[2001:db8::5]:443`), an IPv4-mapped IPv6
+    address as IPv4, no scope id. Each spelling was a rate-limit counter of its own."""
+    value = (text or "").strip()
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
+    address = _address(value)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        return ipaddress.IPv6Address(int(address))
+    return address
+
+
+@functools.lru_cache(maxsize=4096)
+def limit_key(address: str) -> str:
+    """Who the per-address limit counts for `address`: itself if IPv4, its /64 if IPv6 (a
+    host is given a /64 and may use any address in it)."""
+    parsed = client_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((int(parsed) >> 64 << 64, 64)))
+    return str(parsed) if parsed is not None else address
 
 
 class TrustedProxies:
@@ -54,7 +85,23 @@ class TrustedProxies:
         self.header_key = (
             "HTTP_" + client_header.upper().replace("-", "_") if client_header else None
         )
-        self.proxied = ProxyFix(app, x_for=0 if client_header else hops, x_proto=hops, x_host=hops)
+        self.proxied = ProxyFix(
+            self._one_spelling(app), x_for=0 if client_header else hops, x_proto=hops, x_host=hops
+        )
+
+    @staticmethod
+    def _one_spelling(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        """`app` seeing the forwarded address as client_address spells it, or the proxy's
+        own address when the forwarded value is no address."""
+
+        def spelled(wsgi_env: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            client = client_address(wsgi_env.get("REMOTE_ADDR"))
+            if client is None:
+                client = _address(wsgi_env["werkzeug.proxy_fix.orig"]["REMOTE_ADDR"])
+            wsgi_env["REMOTE_ADDR"] = str(client)
+            return app(wsgi_env, start_response)
+
+        return spelled
 
     def trusted(self, peer: str | None) -> bool:
         address = _address(peer)
@@ -64,7 +111,7 @@ class TrustedProxies:
         if not self.trusted(wsgi_env.get("REMOTE_ADDR")):
             return self.direct(wsgi_env, start_response)
         if self.header_key:
-            client = _address(wsgi_env.get(self.header_key))
+            client = client_address(wsgi_env.get(self.header_key))
             if client is not None:
                 wsgi_env["REMOTE_ADDR"] = str(client)
         return self.proxied(wsgi_env, start_response)

@@ -58,6 +58,7 @@ from limits.storage import RedisClusterStorage, RedisStorage, Storage, storage_f
 
 from signer.config import ConfigError
 from signer.errors import SignerError, error_response, log
+from signer.proxy import limit_key
 
 KEY_PREFIX = "signer"
 WHO = "{}"
@@ -412,10 +413,19 @@ class InFlight:
         self._command = command
         self._nonce = nonce
         self._answer: list[Any] | None = None
+        self._failure: Exception | None = None
 
     def _answered(self) -> list[Any]:
+        """The answer, read once; a failure to read it is raised again on every later ask
+        (reading again would wait on a connection with nothing to read, then count again)."""
+        if self._failure is not None:
+            raise self._failure
         if self._answer is None:
-            self._answer = self._counter.answer(self._command, self._script)
+            try:
+                self._answer = self._counter.answer(self._command, self._script)
+            except Exception as exc:
+                self._failure = exc
+                raise
         return self._answer
 
     def result(self) -> Passed | None:
@@ -423,6 +433,8 @@ class InFlight:
         return Passed(int(index) - 1, float(ttl)) if index else None
 
     def cancel(self, keep: int) -> Passed | None:
+        """Give back the counts the block should not keep; with no answer, nothing is known
+        to have been counted, and the failure is raised again."""
         passed = self.result()
         counted = self._windows[keep : len(self._windows) if passed is None else passed.window + 1]
         given = [*counted, self._nonce] if self._nonce is not None else counted
@@ -613,7 +625,7 @@ def install(
         how = counted(endpoint) if endpoint is not None else None
         if how is None:
             return
-        who = request.remote_addr or "127.0.0.1"
+        who = limit_key(request.remote_addr or "127.0.0.1")
         refusal = limit.still_refused(who)
         if refusal is not None:
             raise refusal

@@ -39,6 +39,14 @@ def test_every_endpoint_that_takes_a_body_is_covered(app):
     assert body_endpoints(app) == set(SIGNED)
 
 
+@pytest.mark.parametrize("path", list(SIGNED))
+def test_options_on_a_body_taking_endpoint_answers_its_methods(client, path):
+    """It was a 400 "the request body must be JSON": OPTIONS sends no body."""
+    response = client.options(path)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert set(response.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+
+
 def assert_json_4xx(response, status: int | None = None) -> dict:
     assert 400 <= response.status_code < 500, response.get_data(as_text=True)[:300]
     if status is not None:

@@ -32,6 +32,7 @@ from signer.ratelimit import (
 )
 
 from servers import signer_client as sc
+from servers.redis_server import redis_server
 from servers.seaweed import free_ports
 
 ADDRESS = {"REMOTE_ADDR": "192.0.2.20"}
@@ -514,6 +515,29 @@ def test_counters_that_cannot_be_reached_answer_503_not_500(signer_config):
     with pytest.raises(SignerError) as nonce:
         open_limiter(f"redis://127.0.0.1:{port}").count([Window("nonce", 60, 1)])
     assert nonce.value.status == 503
+
+
+@pytest.mark.parametrize("signed", ["body", "headers"])
+def test_counters_that_refuse_to_count_answer_503_and_recover(signer_config, tmp_path, signed):
+    """A Redis that answers an error (a replica after a failover is read-only): a
+    header-signed request read the failed answer a second time when giving its counts back,
+    waited, sent its count again and released the connection's lock twice: a 500."""
+    with redis_server(tmp_path) as server, server.client() as admin:
+        client = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=server.url).test_client()
+
+        def ask():
+            if signed == "headers":
+                return bob_tao(client)[0]
+            return client.post("/get-folder-access", json=sc.folder_access())
+
+        assert ask().status_code == 200
+        admin.replicaof("127.0.0.1", "1")
+        try:
+            refused = ask()
+        finally:
+            admin.replicaof("NO", "ONE")
+        assert (refused.status_code, refused.json["error"]) == (503, "limits_unavailable")
+        assert ask().status_code == 200, "the connection was left usable"
 
 
 def test_a_hung_redis_holds_a_request_for_its_timeout_then_answers_503(signer_config):

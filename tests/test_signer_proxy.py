@@ -80,6 +80,46 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(signer_config):
     assert passed(client, "10.1.2.3", spoofed) == LIMIT
 
 
+# Spellings of one client: each was a counter of its own (a proxy writing ports into
+# X-Forwarded-For gave every source port a fresh limit; a host picks any address of its /64).
+ONE_CLIENT = {
+    "ipv4": ["198.51.100.7", "198.51.100.7:1111", "198.51.100.7:2222", "::ffff:198.51.100.7"],
+    "ipv6": ["2001:db8::5", "2001:DB8::5", "[2001:db8::6]", "[2001:db8::7]:443", "2001:db8::8"],
+}
+
+
+@pytest.mark.parametrize("family", sorted(ONE_CLIENT))
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "DO-Connecting-IP"])
+def test_a_forwarded_client_is_one_counter_however_its_address_is_spelled(
+    signer_config, header, family
+):
+    read = (
+        {"SIGNER_PROXY_HOPS": "1"}
+        if header == "X-Forwarded-For"
+        else {"SIGNER_CLIENT_IP_HEADER": header}
+    )
+    client = limited(signer_config, SIGNER_TRUSTED_PROXIES="10.0.0.0/8", **read)
+    spellings = ONE_CLIENT[family]
+    assert passed(client, "10.1.2.3", lambda i: {header: spellings[i % len(spellings)]}) == LIMIT
+
+
+def test_a_forwarded_value_that_is_no_address_counts_as_the_proxy(signer_config):
+    client = limited(signer_config, **PROXIED)
+    assert passed(client, "10.1.2.3", lambda i: {"X-Forwarded-For": f"unknown-{i}"}) == LIMIT
+
+
+def test_direct_ipv6_clients_are_counted_by_their_64(signer_config):
+    client = limited(signer_config)
+    peers = [f"2001:db8:0:1::{i:x}" for i in range(1, SENT + 1)]
+    statuses = [
+        client.get("/assignments/current", environ_base={"REMOTE_ADDR": peer}).status_code
+        for peer in peers
+    ]
+    assert sum(status != 429 for status in statuses) == LIMIT
+    other_64 = client.get("/assignments/current", environ_base={"REMOTE_ADDR": "2001:db8:0:2::1"})
+    assert other_64.status_code != 429
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
