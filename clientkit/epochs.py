@@ -101,11 +101,17 @@ def epoch_at(instant: datetime, hours: int = EPOCH_HOURS) -> Epoch:
 
 
 def epoch_from_id(epoch_id: str, hours: int = EPOCH_HOURS) -> Epoch:
-    """Parse `YYYY-MM-DDTHH-00-00`, refusing ids that are not on the grid."""
+    """Parse `YYYY-MM-DDTHH-00-00`, refusing ids that are not on the grid or not written
+    as ids are (strptime takes `2026-12-3T0-0-0`, other scripts' digits, a year `0001`
+    that ids would write `1`: each would name one epoch under two ids)."""
     try:
         start = datetime.strptime(epoch_id, ID_FORMAT).replace(tzinfo=UTC)
     except (TypeError, ValueError) as exc:
         raise EpochError(f"not an epoch id (YYYY-MM-DDTHH-00-00): {epoch_id!r}") from exc
+    if start.strftime(ID_FORMAT) != epoch_id:
+        raise EpochError(
+            f"{epoch_id!r} is not written as epoch ids are ({start.strftime(ID_FORMAT)})"
+        )
     epoch = epoch_at(start, hours)
     if epoch.start != start:
         raise EpochError(f"{epoch_id} is not the start of a {hours}-hour epoch")

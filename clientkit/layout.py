@@ -128,8 +128,6 @@ def listed_epoch(epoch_id: str, start: str, end: str) -> Epoch:
     if not hours.is_integer():
         raise EpochError(f"{epoch_id}: epochStart to epochEnd is not a whole number of hours")
     epoch = epoch_from_id(epoch_id, int(hours))
-    if epoch.id != epoch_id:
-        raise EpochError(f"{epoch_id!r} is not written as epoch ids are ({epoch.id})")
     if (epoch.start_iso, epoch.end_iso) != (start, end):
         raise EpochError(f"{epoch_id}: epochStart and epochEnd do not match the epoch id")
     return epoch

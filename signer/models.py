@@ -41,7 +41,7 @@ def _is_ss58(value: str) -> bool:
 
 def _epoch_id(value: str) -> str:
     try:
-        return epoch_from_id(value, hours=1).id  # the format; the handler checks the grid
+        return epoch_from_id(value, hours=1).id  # the writing; the handler checks the grid
     except EpochError:
         raise ValueError("not an epoch id on the UTC grid (YYYY-MM-DDTHH-00-00)") from None
 

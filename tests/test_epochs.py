@@ -41,6 +41,17 @@ def test_epoch_id_round_trips_and_rejects_off_grid() -> None:
             epoch_from_id(bad)
 
 
+@pytest.mark.parametrize(
+    "other",
+    ["2026-11-25T16-0-0", "2026-11-5T16-00-00", "\u0662026-11-25T16-00-00", "0004-01-01T00-00-00"],
+)
+def test_an_id_written_otherwise_is_refused_not_taken_for_the_epoch(other) -> None:
+    """strptime read each as an epoch, which then had two ids (a signed id the signer
+    compared in its own writing failed the signature)."""
+    with pytest.raises(EpochError, match="not written as epoch ids are"):
+        epoch_from_id(other)
+
+
 def test_reveal_round_is_the_first_round_at_or_after_the_start() -> None:
     start = datetime(2026, 11, 25, 16, tzinfo=UTC)
     number = reveal_round(start)
