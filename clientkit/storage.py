@@ -12,16 +12,22 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
 
+from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
 from clientkit.signer import SignerClient
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0
+MAX_OBJECT_BYTES = 256 * 1024 * 1024
+"""What read_object and read_miner_files read of one object by default (`max_bytes=`)."""
+MAX_PAGE_BYTES = 32 * 1024 * 1024
+"""A listing page: 1,000 keys of at most 1,024 bytes each, with their fields, is a few MB."""
+MAX_ERROR_BYTES = 64 * 1024
 
 
 class StorageError(ClientKitError):
@@ -48,12 +54,16 @@ class Page:
 
 def _s3_error(response: requests.Response) -> str:
     """`HTTP 403 AccessDenied: message` from S3's XML error body, when it has one."""
+    return _s3_error_of(response.status_code, response.content)
+
+
+def _s3_error_of(status: int, body: bytes | None) -> str:
     try:
-        root = ET.fromstring(response.content)
+        root = ET.fromstring(body or b"")
         code, message = root.findtext("Code"), root.findtext("Message")
     except ET.ParseError:
         code = message = None
-    return f"HTTP {response.status_code}" + (f" {code}: {message}" if code else "")
+    return f"HTTP {status}" + (f" {code}: {message}" if code else "")
 
 
 def granted(answer: Mapping[str, Any], name: str, kind: type, what: str) -> Any:
@@ -123,7 +133,8 @@ def _listing(xml: bytes) -> Page:
 
     def text(node: ET.Element, tag: str) -> str:
         value = node.findtext(f"{S3}{tag}") or ""
-        return unquote(value) if encoded and tag in ("Key", "Prefix") else value
+        # S3's url encoding writes a space as + (and a + as %2B), as botocore decodes it.
+        return unquote_plus(value) if encoded and tag in ("Key", "Prefix") else value
 
     objects = [
         ObjectInfo(
@@ -153,20 +164,29 @@ def _size(text: str) -> int:
     return size
 
 
-def _get(url: str, session: requests.Session | None, verb: str, noun: str) -> bytes:
-    """GET a presigned URL (busy answers retried); errors never show the signature."""
+def _get(url: str, session: requests.Session | None, verb: str, noun: str, limit: int) -> bytes:
+    """GET a presigned URL (busy answers retried), at most `limit` bytes of body; errors
+    never show the signature."""
     try:
-        response = Backoff().run(lambda: (session or requests).get(url, timeout=TIMEOUT))
+        response = Backoff().run(
+            lambda: (session or requests).get(url, timeout=TIMEOUT, stream=True)
+        )
+        with response:
+            ok = response.status_code == 200
+            body = read_bounded(response, limit if ok else MAX_ERROR_BYTES)
     except requests.RequestException as exc:
         raise StorageError(f"cannot {verb} {_without_query(url)}: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise StorageError(f"{noun} {_without_query(url)} refused: {_s3_error(response)}")
-    return response.content
+    if not ok:
+        refusal = _s3_error_of(response.status_code, body)
+        raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}")
+    if body is None:
+        raise StorageError(f"{noun} {_without_query(url)}: over {limit} bytes, not read on")
+    return body
 
 
 def list_page(url: str, *, session: requests.Session | None = None) -> Page:
     """GET one presigned list URL and parse the page."""
-    body = _get(url, session, "list", "listing")
+    body = _get(url, session, "list", "listing", MAX_PAGE_BYTES)
     try:
         return _listing(body)
     except (ET.ParseError, ValueError) as exc:
@@ -228,8 +248,10 @@ def read_miner_files(
     keys: list[str],
     *,
     session: requests.Session | None = None,
+    max_bytes: int = MAX_OBJECT_BYTES,
 ) -> Iterator[tuple[str, bytes]]:
-    """Each key's bytes, read with presigned GETs the signer issues a batch at a time."""
+    """Each key's bytes, read with presigned GETs the signer issues a batch at a time; an
+    object over `max_bytes` is a StorageError (skip large keys by their listed size)."""
     for batch in _batches(keys):
         answer = signer.file_urls(miner_hotkey, batch)
         refused = answer.get("invalid_files") or []
@@ -238,9 +260,12 @@ def read_miner_files(
         urls = granted(answer, "file_urls", dict, "file URLs")
         for key in batch:
             url = granted(urls.get(key) or {}, "presigned_url", str, f"file URL of {key}")
-            yield key, read_object(url, session=session)
+            yield key, read_object(url, session=session, max_bytes=max_bytes)
 
 
-def read_object(url: str, *, session: requests.Session | None = None) -> bytes:
-    """GET one object with a presigned URL."""
-    return _get(url, session, "read", "reading")
+def read_object(
+    url: str, *, session: requests.Session | None = None, max_bytes: int = MAX_OBJECT_BYTES
+) -> bytes:
+    """GET one object with a presigned URL; one over `max_bytes` is a StorageError, read no
+    further (a miner's upload may be as large as the signer allows, gigabytes)."""
+    return _get(url, session, "read", "reading", max_bytes)

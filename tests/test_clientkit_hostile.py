@@ -17,7 +17,7 @@ from clientkit.drand import MAX_BEACON_BYTES, BeaconUnavailable, fetch_signature
 from clientkit.layout import SourceError
 from clientkit.retry import retry_after_seconds
 from clientkit.signer import MAX_ANSWER_BYTES
-from clientkit.storage import list_miner, list_page, read_miner_files
+from clientkit.storage import MAX_PAGE_BYTES, list_miner, list_page, read_miner_files, read_object
 
 from servers.busy_http import Answer, scripted_server
 
@@ -188,3 +188,21 @@ def test_a_relay_answer_past_its_cap_is_not_read_and_the_next_relay_is_asked() -
         assert fetch_signature(123, [huge.url, good.url]) == "abcd"
         with pytest.raises(BeaconUnavailable, match=f"over {MAX_BEACON_BYTES} bytes"):
             fetch_signature(123, [huge.url])
+
+
+def test_an_object_over_the_readers_cap_is_not_read_on() -> None:
+    """A miner's object was read whole: an upload of gigabytes filled the validator's memory."""
+    big = Answer(200, {"Content-Type": "binary/octet-stream"}, b"0" * (2 * 1024 * 1024))
+    with scripted_server([big, big]) as bucket:
+        with pytest.raises(StorageError, match="over 1048576 bytes"):
+            read_object(f"{bucket.url}/data/x.json?X-Amz-Signature=s", max_bytes=1024 * 1024)
+        whole = read_object(f"{bucket.url}/data/x.json", max_bytes=2 * 1024 * 1024)
+    assert len(whole) == 2 * 1024 * 1024
+
+
+def test_a_listing_page_past_its_cap_is_not_read() -> None:
+    with (
+        scripted_server([gzip_bomb(MAX_PAGE_BYTES)]) as bucket,
+        pytest.raises(StorageError, match=f"over {MAX_PAGE_BYTES} bytes"),
+    ):
+        list_page(f"{bucket.url}/page")
