@@ -136,7 +136,7 @@ def sealed_assignment(
     outcome = verify.verify_epoch(
         source, entry.epoch_id, now or datetime.now(UTC), relays, round_for
     )
-    if not outcome.ok or outcome.plaintext is None:
+    if not outcome.usable or outcome.plaintext is None:
         failed = "; ".join(f"{c.name}: {c.detail}" for c in outcome.checks if not c.ok)
         raise AssignmentError(f"epoch {entry.epoch_id} at {source.describe()}: {failed}")
     return Assignment(entry.epoch_id, outcome.plaintext, entry.commitment, "sealed")

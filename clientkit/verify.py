@@ -70,9 +70,13 @@ class HttpSource:
 
 @dataclass(frozen=True)
 class Check:
+    """One check; an `advisory` one that fails is the publisher's problem to report (planner
+    verify), not a reason for a client to refuse a plaintext that opened and matched."""
+
     name: str
     ok: bool
     detail: str
+    advisory: bool = False
 
 
 @dataclass
@@ -86,11 +90,16 @@ class Outcome:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
+    def usable(self) -> bool:
+        """A plaintext every check but the advisory ones vouches for."""
+        return self.plaintext is not None and all(c.ok or c.advisory for c in self.checks)
+
+    @property
     def assignment(self) -> dict[str, Any] | None:
         return None if self.plaintext is None else json.loads(self.plaintext)
 
-    def add(self, name: str, ok: bool, detail: str) -> bool:
-        self.checks.append(Check(name, ok, detail))
+    def add(self, name: str, ok: bool, detail: str, advisory: bool = False) -> bool:
+        self.checks.append(Check(name, ok, detail, advisory))
         return ok
 
 
@@ -183,7 +192,12 @@ def verify_epoch(
     revealed = source.get(layout.revealed_key(epoch_id))
     if revealed is None:
         outcome.add(
-            "revealed file", entry.revealed is False, "not published yet (drand reveal only)"
+            "revealed file",
+            entry.revealed is False,
+            "not published yet (drand reveal only)"
+            if entry.revealed is False
+            else "missing, though index.json marks it revealed (a CDN lagging or a file lost)",
+            advisory=True,
         )
     else:
         outcome.add(

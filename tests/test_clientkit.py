@@ -91,6 +91,22 @@ def test_before_the_plain_file_the_sealed_one_opens_with_drand(published, relay:
     assert relay.requests, "the signature came from the relay"
 
 
+def test_a_revealed_epoch_whose_plain_file_is_missing_still_opens_sealed(
+    published, relay: Relay
+) -> None:
+    """The sealed file opened and matched its commitment, but the plain file the index marks
+    revealed was missing (a CDN caching a 404): the miner got an error saying the file was
+    "not published yet". It is the publisher's problem, reported by planner verify."""
+    url, root = published
+    (root / "epochs/2026-11-25T16-00-00.json").unlink()
+    got = current_assignment(url, now=NOW, relays=[relay.url], round_for=at_round_123)
+    assert (got.epoch_id, got.via) == ("2026-11-25T16-00-00", "sealed")
+    outcome = verify.verify_epoch(verify.HttpSource(url), None, NOW, [relay.url], at_round_123)
+    assert not outcome.ok, "an auditor still sees it"
+    (check,) = [c for c in outcome.checks if c.name == "revealed file"]
+    assert not check.ok and "missing, though index.json marks it revealed" in check.detail
+
+
 def test_sealed_assignment_reports_the_failed_check(published, relay: Relay) -> None:
     url, _ = published
     relay.down = True
