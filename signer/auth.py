@@ -34,7 +34,8 @@ def check_timestamp(timestamp: float, now: float, max_age: int, max_ahead: int) 
             401,
             "stale_timestamp",
             f"timestamp is {int(now - timestamp)} s old; at most {max_age} s is accepted "
-            "(sign a fresh message with the current unix time)",
+            "(sign each request with the current unix time; if you do, the client's clock "
+            "is behind: sync it, e.g. with NTP)",
         )
     if timestamp > now + max_ahead:
         raise SignerError(

@@ -310,6 +310,7 @@ def test_stale_timestamp_is_401(client, path, make):
     response = client.post(path, json=make(timestamp=sc.NOW - 301))
     assert response.status_code == 401
     assert response.json["error"] == "stale_timestamp"
+    assert "the client's clock is behind" in response.json["detail"], "a kit signs with now"
 
 
 @pytest.mark.parametrize(("path", "make"), ENDPOINTS, ids=ENDPOINT_IDS)
