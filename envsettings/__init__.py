@@ -14,6 +14,7 @@ imported only by what builds or reports command-line options.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, get_args
@@ -46,6 +47,20 @@ def _http_url(value: str | None) -> str | None:
 HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
 
 
+def _bucket_name(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+        raise ValueError(
+            "must be a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens "
+            f"(the name alone, not a URL), got {value!r}"
+        )
+    return value
+
+
+# An S3 bucket's name (unset: None): S3 and Spaces accept no other, and botocore refused it
+# only at the first request, with its own regular expression.
+BucketName = Annotated[str | None, AfterValidator(_bucket_name)]
+
+
 class _MappingSource(EnvSettingsSource):
     """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
 
@@ -54,7 +69,9 @@ class _MappingSource(EnvSettingsSource):
         super().__init__(settings_cls)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name: value for name, value in self._env.items() if value.strip()}
+        """Values without surrounding whitespace: a .env with CRLF line endings, or a value
+        pasted with a newline, gave a secret, a path or a name ending in "\r"."""
+        return {name: value.strip() for name, value in self._env.items() if value.strip()}
 
 
 class EnvSettings(BaseSettings):

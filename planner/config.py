@@ -18,7 +18,7 @@ from pydantic_settings import NoDecode
 
 from clientkit import drand
 from clientkit.epochs import parse_instant
-from envsettings import EnvSettings, HttpUrl, is_http_url
+from envsettings import BucketName, EnvSettings, HttpUrl, is_http_url
 from planner import keys
 from planner.errors import PlannerError
 from planner.selection import SelectionConfig
@@ -186,7 +186,7 @@ class Settings(EnvSettings):
         description="Act as if it were this instant (ISO-8601, UTC if no offset): "
         "simulation and tests.",
     )
-    spaces_bucket: str | None = Field(
+    spaces_bucket: BucketName = Field(
         None, alias="SPACES_BUCKET", description="Publishing bucket (unset: local folder only)."
     )
     spaces_endpoint_url: HttpUrl = Field(

@@ -16,7 +16,7 @@ from limits import parse_many
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
-from envsettings import EnvSettings, HttpUrl, is_http_url
+from envsettings import BucketName, EnvSettings, HttpUrl, is_http_url
 from signer.errors import SignerFailure
 from signer.proxy import Network, parse_networks
 
@@ -201,7 +201,7 @@ class Settings(EnvSettings):
         None, alias="S3_ENDPOINT_URL", description="S3 endpoint of the data bucket (unset: AWS)."
     )
     s3_region: str = Field("us-east-1", alias="S3_REGION", description="Region for signing.")
-    s3_bucket: str | None = Field(
+    s3_bucket: BucketName = Field(
         None, alias="S3_BUCKET", description="Data bucket (unset: no credentials issued)."
     )
     s3_access_key_id: str | None = Field(

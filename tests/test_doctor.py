@@ -167,10 +167,12 @@ def test_missing_bucket_and_dead_endpoint(s3_server: S3Endpoint) -> None:
         "NoSuchBucket (HTTP 404): the bucket does not exist"
     )
     (port,) = free_ports(1)
-    dead = run_doctor(settings(s3_server, "b", SPACES_ENDPOINT_URL=f"http://127.0.0.1:{port}"))
+    dead = run_doctor(
+        settings(s3_server, "dead-endpoint", SPACES_ENDPOINT_URL=f"http://127.0.0.1:{port}")
+    )
     assert dead.exit_code == 1
     assert dead.output.splitlines()[0].startswith(
-        f"FAIL credentials: s3://b/ @ http://127.0.0.1:{port}: EndpointConnectionError"
+        f"FAIL credentials: s3://dead-endpoint/ @ http://127.0.0.1:{port}: EndpointConnectionError"
     )
 
 

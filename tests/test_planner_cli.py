@@ -686,6 +686,7 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
         ("PLANNER_NOW", "9999-12-31T23:00:00Z", "must be between the years 1970 and 9000"),
         ("PLANNER_NOW", "0001-01-01T00:00:00Z", "must be between the years 1970 and 9000"),
         ("SPACES_ENDPOINT_URL", "notaurl", "must be an http(s) URL, got 'notaurl'"),
+        ("SPACES_BUCKET", "s3://epochs", "must be a bucket name"),
         (
             "PLANNER_DRAND_URLS",
             "https://api.drand.sh,notaurl",
@@ -708,3 +709,15 @@ def test_settings_that_would_fail_later_are_refused_by_name(
     assert result.exit_code == 1, result.output
     assert f"{name} {says}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_crlf_env_file_gives_the_same_settings(env, monkeypatch, tmp_path) -> None:
+    """`set -a; . ./.env` of a file with CRLF line endings gave each value a trailing "\\r":
+    folders named "published\\r" and "state\\r", and a fresh plan in them."""
+    assert CliRunner().invoke(cli, ["tick"]).exit_code == 0
+    for name, value in env.items():
+        monkeypatch.setenv(name, value + "\r")
+    again = CliRunner().invoke(cli, ["tick"])
+    assert again.exit_code == 0, again.output
+    assert "nothing to seal" in again.output
+    assert sorted(p.name for p in tmp_path.iterdir() if "\r" in p.name) == []

@@ -65,8 +65,13 @@ def test_testnet_and_a_published_url():
             "S3_ADDRESSING_STYLE must be one of path, virtual, auto, got 'sideways'$",
         ),
         ({**BASE, "SIGNER_PUBLISHED": "ftp://x/p"}, "SIGNER_PUBLISHED must be a folder or an http"),
+        ({**BASE, "S3_BUCKET": "s3://data"}, "S3_BUCKET must be a bucket name"),
+        ({**BASE, "S3_BUCKET": "my data"}, "S3_BUCKET must be a bucket name"),
         ({**BASE, "SIGNER_VALIDATOR_STAKE_RULE": "stake>"}, "SIGNER_VALIDATOR_STAKE_RULE must be"),
-        ({**BASE, "S3_BUCKET": "b", "S3_ACCESS_KEY_ID": "k"}, "S3_SECRET_ACCESS_KEY are required"),
+        (
+            {**BASE, "S3_BUCKET": "data", "S3_ACCESS_KEY_ID": "k"},
+            "S3_SECRET_ACCESS_KEY are required",
+        ),
     ],
     ids=[
         "metagraph",
@@ -80,6 +85,8 @@ def test_testnet_and_a_published_url():
         "cdn",
         "style",
         "published",
+        "bucket-url",
+        "bucket-space",
         "rule",
         "secret",
     ],
@@ -91,7 +98,7 @@ def test_bad_settings_are_refused_by_name(env, message):
 
 def test_the_secret_is_never_quoted_in_an_error():
     with pytest.raises(ConfigError) as refused:
-        load_settings({**BASE, "S3_BUCKET": "b", "S3_SECRET_ACCESS_KEY": "hush-hush"})
+        load_settings({**BASE, "S3_BUCKET": "data", "S3_SECRET_ACCESS_KEY": "hush-hush"})
     assert "hush-hush" not in str(refused.value)
 
 
@@ -110,3 +117,13 @@ def test_a_mapping_is_read_alone_and_empty_values_are_unset(monkeypatch):
     monkeypatch.setenv("SIGNER_METAGRAPH", "from-the-environment.json")
     assert (load_settings().netuid, load_settings().proxy_hops) == (7, 0)
     assert load_settings({**BASE, "SIGNER_NETUID": "", "EPOCH_HOURS": " "}).epoch_hours == 4
+
+
+def test_values_are_read_without_surrounding_whitespace():
+    """A .env with CRLF line endings gave every value a trailing carriage return: a bucket
+    named "data\r", a metagraph path that does not exist."""
+    settings = load_settings(
+        {**BASE, "S3_BUCKET": "data\r", "S3_ACCESS_KEY_ID": " k\r", "S3_SECRET_ACCESS_KEY": "s\r\n"}
+    )
+    assert (settings.s3_bucket, settings.s3_access_key_id) == ("data", "k")
+    assert settings.s3_secret_access_key == "s"
