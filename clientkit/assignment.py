@@ -8,15 +8,19 @@ against the same commitment, so a miner can start the instant an epoch does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from clientkit import chain, drand, layout, timelock, verify
 from clientkit.epochs import Epoch, quicknet_round
 from clientkit.errors import ClientKitError
+
+HeadFile = str | os.PathLike[str] | None
+"""Where to keep the chain heads (`~` is the home): a path, or None for the default
+(CLIENTKIT_HEAD_FILE, else under the user's cache dir: clientkit.chain.default_head_file)."""
 
 
 class AssignmentError(ClientKitError):
@@ -47,9 +51,8 @@ class Assignment:
         return [item["zipcode"] for item in self.document["zipcodes"]]
 
 
-def _index(source: verify.HttpSource, head_file: Path | None) -> dict[str, layout.IndexEntry]:
-    """The entries, once index.json extends the chain head pinned in `head_file`
-    (default: under the user's cache dir, clientkit.chain.default_head_file)."""
+def _index(source: verify.HttpSource, head_file: HeadFile) -> dict[str, layout.IndexEntry]:
+    """The entries, once index.json extends the chain head pinned in `head_file`."""
     try:
         items = layout.read_index_items(source)
         entries = layout.index_entries(items, source)
@@ -66,7 +69,7 @@ def _instant(text: str) -> datetime:
 
 
 def _entry(
-    source: verify.HttpSource, epoch_id: str | None, now: datetime | None, head_file: Path | None
+    source: verify.HttpSource, epoch_id: str | None, now: datetime | None, head_file: HeadFile
 ) -> layout.IndexEntry:
     """The named epoch, or the one running at `now` (by the index's own start and end)."""
     entries = _index(source, head_file)
@@ -88,7 +91,7 @@ def plain_assignment(
     base_url: str,
     epoch_id: str | None = None,
     now: datetime | None = None,
-    head_file: Path | None = None,
+    head_file: HeadFile = None,
 ) -> Assignment:
     """The revealed JSON of an epoch (default: the one running now), checked by its hash.
 
@@ -125,7 +128,7 @@ def sealed_assignment(
     now: datetime | None = None,
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
-    head_file: Path | None = None,
+    head_file: HeadFile = None,
 ) -> Assignment:
     """Open the sealed file with drand's signature and check it (clientkit.verify's checks).
 
@@ -147,7 +150,7 @@ def current_assignment(
     now: datetime | None = None,
     relays: Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
-    head_file: Path | None = None,
+    head_file: HeadFile = None,
 ) -> Assignment:
     """The running epoch's assignment: the plain file, or the sealed one until it is out."""
     try:

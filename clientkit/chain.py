@@ -10,9 +10,13 @@ pinned an earlier head (`HeadPin`) still sees that its pinned entry changed or v
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +95,17 @@ def expect(items: list[dict[str, Any]], pinned: Sequence[str], whence: str) -> s
 
 
 class HeadPin:
-    """The last chain head seen for each published base URL, kept in one small JSON file."""
+    """The last chain head seen for each published base URL, kept in one small JSON file.
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_head_file()
+    Several processes may share the file (one per hotkey on a machine): it is replaced in
+    one step, so a reader sees the old file or the new one, never part of one, and read,
+    changed and replaced holding `<file>.lock` next to it (fcntl.flock), so one process's
+    pin never drops another's. `check` holds it from its check to its pin, so a head that
+    another process pinned meanwhile is checked too, not written over.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path).expanduser() if path else default_head_file()
 
     def _heads(self) -> dict[str, list[str]]:
         """The file's heads; anything but {place: [epochId, link]} is an error naming it."""
@@ -103,7 +114,7 @@ class HeadPin:
         except FileNotFoundError:
             return {}
         except (OSError, UnicodeDecodeError) as exc:
-            raise ClientKitError(f"chain head file {self.path} cannot be read: {exc}") from exc
+            raise self._unusable("cannot be read", exc) from exc
         except ValueError as exc:
             raise ClientKitError(f"chain head file {self.path} is not valid JSON: {exc}") from exc
         if not isinstance(heads, dict) or not all(
@@ -116,6 +127,13 @@ class HeadPin:
             )
         return heads
 
+    def _unusable(self, what: str, exc: Exception) -> ClientKitError:
+        """The error for a head file the OS refuses, saying how to keep it elsewhere."""
+        return ClientKitError(
+            f"chain head file {self.path} {what}: {exc}; set CLIENTKIT_HEAD_FILE (or pass "
+            "head_file=) to keep it elsewhere"
+        )
+
     def verify(self, where: str, items: list[dict[str, Any]]) -> str:
         """Raise HistoryRewritten unless `items` extend the head pinned for `where`."""
         pinned = self._heads().get(where)
@@ -125,16 +143,49 @@ class HeadPin:
 
     def remember(self, where: str, current: tuple[str, str] | None) -> None:
         """Pin `current`, the head of a chain already checked (`head`), for `where`."""
-        heads = self._heads()
-        if current is not None and list(current) != heads.get(where):
-            heads[where] = list(current)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(heads, indent=2) + "\n")
-            temporary.replace(self.path)
+        if current is not None:
+            self._pin(where, current, lambda: None)
 
     def check(self, where: str, items: list[dict[str, Any]]) -> None:
         """Raise unless `items` chain and extend the head pinned for `where`; then pin theirs."""
         current = head(items)
-        self.verify(where, items)
-        self.remember(where, current)
+        self._pin(where, current, lambda: self.verify(where, items))
+
+    def _pin(
+        self, where: str, current: tuple[str, str] | None, checked: Callable[[], object]
+    ) -> None:
+        """Under the lock: `checked()` against the heads as they are now, then `current`
+        pinned for `where`, the file's other heads kept as they are now too."""
+        try:
+            with self._locked():
+                checked()
+                heads = self._heads()
+                if current is not None and list(current) != heads.get(where):
+                    heads[where] = list(current)
+                    self._write(heads)
+        except OSError as exc:
+            raise self._unusable("cannot be written", exc) from exc
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The head file's folder made, and its lock file held until the block ends."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _write(self, heads: dict[str, list[str]]) -> None:
+        """Through a temporary file of this process's own, renamed over the head file."""
+        fd, temporary = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(heads, indent=2) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise

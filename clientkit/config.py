@@ -34,5 +34,7 @@ class Settings(EnvSettings):
     )
 
     def chain_heads(self) -> Path:
-        """Where the chain heads are kept: the setting, else under the user's cache dir."""
-        return self.head_file or DEFAULT_HEAD_FILE.expanduser()
+        """Where the chain heads are kept: the setting, else under the user's cache dir
+        (`~` is the user's home in either: quoted, or in an env file or a systemd unit, it
+        reaches the program unexpanded)."""
+        return (self.head_file or DEFAULT_HEAD_FILE).expanduser()

@@ -9,6 +9,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -37,7 +40,7 @@ from clientkit.chain import HistoryRewritten
 from clientkit.errors import ClientKitError
 from planner import jobs
 
-from conftest import NOW, SIGNER_DEMO_METAGRAPH
+from conftest import NOW, REPO, SIGNER_DEMO_METAGRAPH
 from servers.busy_http import Answer, scripted_server
 from servers.drand_relay import TEST_ROUND, Relay
 from servers.seaweed import free_ports
@@ -422,3 +425,74 @@ def test_a_relay_with_a_wrong_signature_does_not_stop_the_next(published, relay:
         pytest.raises(AssignmentError, match=f"decrypt: {liar.url}'s signature"),
     ):
         sealed_assignment(url, now=NOW, relays=[liar.url], round_for=at_round_123)
+
+
+WRITER = """
+import os, sys, time
+from pathlib import Path
+from clientkit import chain
+path, name, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+pin = chain.HeadPin(path)
+while not go.exists():
+    time.sleep(0.001)
+for i in range(30):
+    pin.remember(f"{name}/{i}", ("2026-11-25T16-00-00", "sha256:" + "0" * 64))
+    pin.verify(name, [])
+"""
+
+
+def test_processes_sharing_a_head_file_keep_each_others_heads(tmp_path: Path) -> None:
+    """Several hotkeys on one machine share the default head file: every writer used the same
+    `.tmp` name (FileNotFoundError on the rename, a half-written file read as not JSON), and
+    each wrote back what it had read, dropping the heads pinned meanwhile."""
+    head_file, go = tmp_path / "heads.json", tmp_path / "go"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(head_file), f"w{n}", str(go)],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(6)
+    ]
+    go.touch()
+    failures = [w.stderr.read() for w in writers if w.wait(timeout=120) != 0]
+    assert failures == []
+    assert len(json.loads(head_file.read_text())) == 6 * 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "heads.json", "heads.json.lock"]
+
+
+def test_a_head_file_the_os_refuses_is_a_clear_error(
+    published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A home the user cannot write (HOME=/nonexistent, a read-only home) was a bare OSError
+    and no assignment. Root may write anywhere, so here the home is a link to nowhere."""
+    url, _ = published
+    home = tmp_path / "home"
+    home.symlink_to(tmp_path / "unmounted")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("CLIENTKIT_HEAD_FILE")
+    head_file = home / ".cache/subnet46-clientkit/chain-heads.json"
+    with pytest.raises(
+        ClientKitError,
+        match=rf"^chain head file {re.escape(str(head_file))} cannot be written: .*; set "
+        r"CLIENTKIT_HEAD_FILE \(or pass head_file=\) to keep it elsewhere$",
+    ):
+        current_assignment(url, now=NOW)
+
+
+def test_a_head_file_may_be_given_as_text_and_from_the_home(
+    published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A str head_file was an AttributeError, and `~` was taken literally (a `./~` folder)."""
+    url, _ = published
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    plain_assignment(url, now=NOW, head_file=str(tmp_path / "text.json"))
+    plain_assignment(url, now=NOW, head_file="~/tilde.json")
+    plain_assignment(url, now=NOW, head_file=Path("~/path.json"))
+    monkeypatch.setenv("CLIENTKIT_HEAD_FILE", "~/setting.json")
+    plain_assignment(url, now=NOW)
+    assert not (tmp_path / "~").exists()
+    for pinned in ("text.json", "home/tilde.json", "home/path.json", "home/setting.json"):
+        assert list(json.loads((tmp_path / pinned).read_text())) == [url], pinned
