@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clientkit import chain, drand, layout, timelock, verify
-from clientkit.epochs import Epoch, quicknet_round
+from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.errors import ClientKitError
 
 HeadFile = str | os.PathLike[str] | None
@@ -68,8 +68,13 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _moment(now: datetime | None) -> datetime:
+    """`now` as an aware UTC datetime (a naive one taken as UTC), else the current time."""
+    return datetime.now(UTC) if now is None else as_utc(now)
+
+
 def _entry(
-    source: verify.HttpSource, epoch_id: str | None, now: datetime | None, head_file: HeadFile
+    source: verify.HttpSource, epoch_id: str | None, now: datetime, head_file: HeadFile
 ) -> layout.IndexEntry:
     """The named epoch, or the one running at `now` (by the index's own start and end)."""
     entries = _index(source, head_file)
@@ -77,13 +82,12 @@ def _entry(
         if epoch_id not in entries:
             raise AssignmentError(f"index.json at {source.describe()} lists no epoch {epoch_id}")
         return entries[epoch_id]
-    instant = now or datetime.now(UTC)
     for entry in entries.values():
-        if _instant(entry.epoch_start) <= instant < _instant(entry.epoch_end):
+        if _instant(entry.epoch_start) <= now < _instant(entry.epoch_end):
             return entry
     raise AssignmentError(
         f"index.json at {source.describe()} lists no epoch running at "
-        f"{instant:%Y-%m-%dT%H:%M:%SZ} (not planned yet, or a clock is wrong)"
+        f"{now:%Y-%m-%dT%H:%M:%SZ} (not planned yet, or a clock is wrong)"
     )
 
 
@@ -96,9 +100,10 @@ def plain_assignment(
     """The revealed JSON of an epoch (default: the one running now), checked by its hash.
 
     `head_file` keeps the last index.json chain head seen (HistoryRewritten on a rewrite).
+    A naive `now` is taken as UTC.
     """
     source = verify.HttpSource(base_url)
-    entry = _entry(source, epoch_id, now, head_file)
+    entry = _entry(source, epoch_id, _moment(now), head_file)
     key = layout.revealed_key(entry.epoch_id)
     try:
         body = source.get(key)
@@ -126,19 +131,19 @@ def sealed_assignment(
     base_url: str,
     epoch_id: str | None = None,
     now: datetime | None = None,
-    relays: Sequence[str] = drand.DEFAULT_RELAYS,
+    relays: str | Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
     head_file: HeadFile = None,
 ) -> Assignment:
     """Open the sealed file with drand's signature and check it (clientkit.verify's checks).
 
-    `round_for` maps an epoch to its drand round; leave it unset outside tests.
+    `relays` may be one URL. `round_for` maps an epoch to its drand round; leave it unset
+    outside tests.
     """
     source = verify.HttpSource(base_url)
-    entry = _entry(source, epoch_id, now, head_file)
-    outcome = verify.verify_epoch(
-        source, entry.epoch_id, now or datetime.now(UTC), relays, round_for
-    )
+    instant = _moment(now)
+    entry = _entry(source, epoch_id, instant, head_file)
+    outcome = verify.verify_epoch(source, entry.epoch_id, instant, relays, round_for)
     if not outcome.usable or outcome.plaintext is None:
         failed = "; ".join(f"{c.name}: {c.detail}" for c in outcome.checks if not c.ok)
         raise AssignmentError(f"epoch {entry.epoch_id} at {source.describe()}: {failed}")
@@ -148,7 +153,7 @@ def sealed_assignment(
 def current_assignment(
     base_url: str,
     now: datetime | None = None,
-    relays: Sequence[str] = drand.DEFAULT_RELAYS,
+    relays: str | Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
     head_file: HeadFile = None,
 ) -> Assignment:

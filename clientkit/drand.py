@@ -7,6 +7,7 @@ signature is checked by decryption itself, so a lying relay cannot forge a revea
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import requests
 
@@ -47,15 +48,20 @@ def chain_info() -> dict[str, object]:
     }
 
 
+def relay_list(relays: str | Sequence[str]) -> list[str]:
+    """The relays' URLs; one URL given alone is a list of one, not of its characters."""
+    return [relays] if isinstance(relays, str) else list(relays)
+
+
 def fetch_signature(
     round_number: int,
-    relays: tuple[str, ...] | list[str] = DEFAULT_RELAYS,
+    relays: str | Sequence[str] = DEFAULT_RELAYS,
     chain_hash: str = QUICKNET_CHAIN_HASH,
     timeout: float = 5.0,
 ) -> str:
     """The round's signature from the first relay that has it."""
     problems: list[str] = []
-    for relay in relays:
+    for relay in relay_list(relays):
         url = f"{relay.rstrip('/')}/{chain_hash}/public/{round_number}"
         try:
             with requests.get(url, timeout=timeout, stream=True) as response:

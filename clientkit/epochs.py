@@ -36,9 +36,16 @@ def parse_instant(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise EpochError(f"not an ISO-8601 instant: {text!r}") from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return as_utc(value)
+
+
+def as_utc(instant: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken as UTC, as a naive ISO-8601 text is."""
+    if not isinstance(instant, datetime):
+        raise TypeError(f"an instant is a datetime, got {type(instant).__name__} {instant!r}")
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC)
 
 
 def reveal_round(start: datetime) -> int:

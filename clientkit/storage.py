@@ -167,6 +167,11 @@ def _size(text: str) -> int:
 def _get(url: str, session: requests.Session | None, verb: str, noun: str, limit: int) -> bytes:
     """GET a presigned URL (busy answers retried), at most `limit` bytes of body; errors
     never show the signature."""
+    if not isinstance(url, str):
+        raise TypeError(
+            f"cannot {verb} a {type(url).__name__}: a presigned URL is a str (of a signer's "
+            "answer, its list_url, or a file's presigned_url)"
+        )
     try:
         response = Backoff().run(
             lambda: (session or requests).get(url, timeout=TIMEOUT, stream=True)

@@ -18,7 +18,7 @@ import requests
 
 from clientkit import chain, drand, layout, timelock
 from clientkit.bounded import read_bounded
-from clientkit.epochs import Epoch, quicknet_round
+from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.layout import Source, SourceError
 from clientkit.retry import Backoff
 
@@ -114,7 +114,7 @@ def verify_epoch(
     source: Source,
     epoch_id: str | None,
     now: datetime,
-    relays: Sequence[str] = drand.DEFAULT_RELAYS,
+    relays: str | Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
     fetch_signature: Callable[..., str] = drand.fetch_signature,
     check_current: bool = False,
@@ -127,8 +127,9 @@ def verify_epoch(
     running one. Each of `history` checks index.json against a history known elsewhere (a
     chain head the operator published, the planner's own record). With `pin`, index.json
     must also extend the chain head seen last time, and its head is pinned once the whole
-    history checks.
+    history checks. A naive `now` is taken as UTC; `relays` may be one URL.
     """
+    now = as_utc(now)
     outcome = Outcome(epoch_id)
     try:
         items = layout.read_index_items(source)
@@ -216,7 +217,7 @@ def _open_sealed(
     outcome: Outcome,
     sealed: bytes,
     round_number: int,
-    relays: Sequence[str],
+    relays: str | Sequence[str],
     fetch_signature: Callable[..., str],
 ) -> bytes | None:
     """The sealed file opened with the round's signature from the first relay whose
@@ -224,7 +225,7 @@ def _open_sealed(
     stop a client that another relay can serve. None, with the failed check, otherwise."""
     fetched: list[str] = []
     problems: list[str] = []
-    for relay in relays:
+    for relay in drand.relay_list(relays):
         try:
             signature = fetch_signature(round_number, [relay])
         except drand.BeaconUnavailable as exc:

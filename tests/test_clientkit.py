@@ -28,6 +28,7 @@ from clientkit import (
     StorageError,
     chain,
     current_assignment,
+    list_page,
     parse_listing,
     plain_assignment,
     read_miner_files,
@@ -37,6 +38,7 @@ from clientkit import (
     verify,
 )
 from clientkit.chain import HistoryRewritten
+from clientkit.drand import fetch_signature
 from clientkit.errors import ClientKitError
 from planner import jobs
 
@@ -496,3 +498,34 @@ def test_a_head_file_may_be_given_as_text_and_from_the_home(
     assert not (tmp_path / "~").exists()
     for pinned in ("text.json", "home/tilde.json", "home/path.json", "home/setting.json"):
         assert list(json.loads((tmp_path / pinned).read_text())) == [url], pinned
+
+
+def test_a_naive_now_is_taken_as_utc(published, relay: Relay) -> None:
+    """Comparing it with the index's aware instants was a TypeError."""
+    url, _ = published
+    naive = NOW.replace(tzinfo=None)
+    expected = plain_assignment(url, now=NOW).epoch_id
+    assert plain_assignment(url, now=naive).epoch_id == expected
+    assert current_assignment(url, now=naive).epoch_id == expected
+    sealed = sealed_assignment(url, now=naive, relays=[relay.url], round_for=at_round_123)
+    assert sealed.epoch_id == expected
+    outcome = verify.verify_epoch(verify.HttpSource(url), None, naive, [relay.url], at_round_123)
+    assert outcome.ok and outcome.epoch_id == expected
+    with pytest.raises(TypeError, match="an instant is a datetime, got str '2026-11-25T17:00Z'"):
+        current_assignment(url, now="2026-11-25T17:00Z")
+
+
+def test_one_relay_may_be_given_as_its_url(published, relay: Relay) -> None:
+    """A str was read as a list of one-character relays."""
+    url, _ = published
+    got = sealed_assignment(url, now=NOW, relays=relay.url, round_for=at_round_123)
+    assert got.via == "sealed" and relay.requests
+    assert fetch_signature(TEST_ROUND, relay.url)
+
+
+def test_a_presigned_url_that_is_not_text_is_a_clear_error() -> None:
+    """A grant given whole (not its list_url) failed inside the error message's own code."""
+    with pytest.raises(TypeError, match="cannot list a dict: a presigned URL is a str"):
+        list_page({"list_url": "http://127.0.0.1:9/bucket"})
+    with pytest.raises(TypeError, match="cannot read a NoneType: a presigned URL is a str"):
+        read_object(None)
