@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import requests
-from bittensor_core import Keypair
+from bittensor_core import CRYPTO_SR25519, Keypair
 
 from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
@@ -31,17 +31,71 @@ class SignerError(ClientKitError):
         self.status, self.code, self.detail = status, code, detail
 
 
+class Wallet(Protocol):
+    """What holds a hotkey keypair, as a bittensor Wallet does (`wallet.hotkey`)."""
+
+    @property
+    def hotkey(self) -> Keypair: ...
+
+
+class Addressed(Protocol):
+    """A key that has an SS58 address: a Keypair, a Wallet's `coldkeypub`."""
+
+    @property
+    def ss58_address(self) -> str: ...
+
+
+def signing_keypair(key: Keypair | Wallet) -> Keypair:
+    """The sr25519 Keypair that signs for `key` (itself, or a wallet's hotkey), refused here
+    if it cannot sign as the signer checks, rather than at the first request."""
+    keypair = getattr(key, "hotkey", key)
+    if not isinstance(keypair, Keypair):
+        given = type(key).__name__
+        if keypair is not key:
+            given += f" whose hotkey is a {type(keypair).__name__}"
+        raise TypeError(
+            f"SignerClient signs with a bittensor_core Keypair, or a wallet whose hotkey is one; "
+            f"got {given} (for a mnemonic or a seed, pass Keypair.create_from_mnemonic(...) "
+            "or Keypair.create_from_seed(...))"
+        )
+    if keypair.crypto_type != CRYPTO_SR25519:
+        raise ValueError(
+            f"the keypair of {keypair.ss58_address} is not sr25519 (crypto_type "
+            f"{keypair.crypto_type}): the signer checks a hotkey's sr25519 signature"
+        )
+    try:
+        keypair.sign(b"clientkit: can this keypair sign?")
+    except ValueError as exc:
+        raise ValueError(
+            f"the keypair of {keypair.ss58_address} cannot sign ({exc}): it holds only the "
+            "public key; load the hotkey with its secret (its mnemonic, seed or wallet file)"
+        ) from exc
+    return keypair
+
+
+def address_of(key: str | Addressed, name: str) -> str:
+    """The SS58 address `key` is, or has (`.ss58_address`); `name` is the argument's."""
+    address = key if isinstance(key, str) else getattr(key, "ss58_address", None)
+    if not isinstance(address, str):
+        raise TypeError(
+            f"{name} is an SS58 address, or a keypair that has one (.ss58_address); got a "
+            f"{type(key).__name__}"
+        )
+    return address
+
+
 class SignerClient:
     """One hotkey talking to one signer; `clock` gives unix seconds (the signed timestamp).
 
     A request the signer answers with 429 or 503 and `Retry-After` (rate limit, metagraph
     not ready) is sent again after that wait plus jitter, signed afresh; see clientkit.retry.
+    `keypair` is the hotkey's Keypair, or a bittensor Wallet (its hotkey signs).
     """
 
     def __init__(
         self,
         base_url: str,
-        keypair: Keypair,
+        keypair: Keypair | Wallet,
         *,
         timeout: float = 30.0,
         session: requests.Session | None = None,
@@ -49,7 +103,7 @@ class SignerClient:
         backoff: Backoff | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.keypair = keypair
+        self.keypair = signing_keypair(keypair)
         self.timeout = timeout
         self.session = session or requests.Session()
         self.clock = clock
@@ -109,15 +163,17 @@ class SignerClient:
             )
         raise SignerError(response.status_code, "unexpected_response", f"{url} did not answer JSON")
 
-    def folder_access(self, coldkey: str) -> dict[str, Any]:
+    def folder_access(self, coldkey: str | Addressed) -> dict[str, Any]:
         """Miner: a presigned POST for data/hotkey=<hotkey>/epoch=<current>/ (and a list URL).
 
-        `coldkey` is the SS58 address of the coldkey that owns this hotkey on the subnet.
+        `coldkey` is the SS58 address of the coldkey that owns this hotkey on the subnet (or
+        a key that has it: `wallet.coldkeypub`).
         """
+        address = address_of(coldkey, "coldkey")
         return self._post(
             "/get-folder-access",
-            lambda t: f"s3:data:access:{coldkey}:{self.hotkey}:{t}",
-            {"coldkey": coldkey},
+            lambda t: f"s3:data:access:{address}:{self.hotkey}:{t}",
+            {"coldkey": address},
         )
 
     def validator_access(self) -> dict[str, Any]:
@@ -133,20 +189,20 @@ class SignerClient:
         )
 
     def miner_list(
-        self, miner_hotkey: str, continuation_token: str | None = None
+        self, miner_hotkey: str | Addressed, continuation_token: str | None = None
     ) -> dict[str, Any]:
         """Validator: a presigned URL for one page of data/hotkey=<miner_hotkey>/."""
-        fields: dict[str, Any] = {"miner_hotkey": miner_hotkey}
+        miner = address_of(miner_hotkey, "miner_hotkey")
+        fields: dict[str, Any] = {"miner_hotkey": miner}
         if continuation_token is not None:
             fields["continuation_token"] = continuation_token
-        return self._post(
-            "/get-miner-list", lambda t: f"s3:validator:miner:{miner_hotkey}:{t}", fields
-        )
+        return self._post("/get-miner-list", lambda t: f"s3:validator:miner:{miner}:{t}", fields)
 
-    def file_urls(self, miner_hotkey: str, keys: list[str]) -> dict[str, Any]:
+    def file_urls(self, miner_hotkey: str | Addressed, keys: list[str]) -> dict[str, Any]:
         """Validator: presigned GETs for up to 1,000 keys of data/hotkey=<miner_hotkey>/."""
+        miner = address_of(miner_hotkey, "miner_hotkey")
         return self._post(
             "/get-file-presigned-urls",
-            lambda t: f"s3:validator:files:{miner_hotkey}:{self.hotkey}:{t}",
-            {"miner_hotkey": miner_hotkey, "file_keys": keys},
+            lambda t: f"s3:validator:files:{miner}:{self.hotkey}:{t}",
+            {"miner_hotkey": miner, "file_keys": keys},
         )

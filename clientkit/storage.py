@@ -19,7 +19,7 @@ import requests
 from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
-from clientkit.signer import SignerClient
+from clientkit.signer import Addressed, SignerClient, address_of
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0
@@ -199,9 +199,14 @@ def list_page(url: str, *, session: requests.Session | None = None) -> Page:
 
 
 def list_miner(
-    signer: SignerClient, miner_hotkey: str, *, session: requests.Session | None = None
+    signer: SignerClient,
+    miner_hotkey: str | Addressed,
+    *,
+    session: requests.Session | None = None,
 ) -> Iterator[ObjectInfo]:
-    """Every object under data/hotkey=<miner_hotkey>/, a fresh signed URL per page."""
+    """Every object under data/hotkey=<miner_hotkey>/, a fresh signed URL per page
+    (`miner_hotkey` an SS58 address, or a key that has one)."""
+    miner_hotkey = address_of(miner_hotkey, "miner_hotkey")
     token: str | None = None
     seen: set[str] = set()
     while True:
@@ -249,7 +254,7 @@ def _batches(keys: list[str]) -> Iterator[list[str]]:
 
 def read_miner_files(
     signer: SignerClient,
-    miner_hotkey: str,
+    miner_hotkey: str | Addressed,
     keys: list[str],
     *,
     session: requests.Session | None = None,

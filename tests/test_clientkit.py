@@ -16,9 +16,10 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from bittensor_core import Keypair
+from bittensor_core import CRYPTO_ED25519, Keypair
 
 from clientkit import (
     AssignmentError,
@@ -28,6 +29,7 @@ from clientkit import (
     StorageError,
     chain,
     current_assignment,
+    list_miner,
     list_page,
     parse_listing,
     plain_assignment,
@@ -529,3 +531,87 @@ def test_a_presigned_url_that_is_not_text_is_a_clear_error() -> None:
         list_page({"list_url": "http://127.0.0.1:9/bucket"})
     with pytest.raises(TypeError, match="cannot read a NoneType: a presigned URL is a str"):
         read_object(None)
+
+
+BOB = Keypair.create_from_uri("//Bob")
+
+
+class StandInWallet:
+    """The shape of a bittensor Wallet the kit reads: `hotkey` is the hotkey's Keypair."""
+
+    def __init__(self) -> None:
+        self.hotkey = BOB
+        self.coldkeypub = Keypair(ss58_address=Keypair.create_from_uri("//Bob//stash").ss58_address)
+
+
+def bittensor_wallet(tmp_path: Path) -> Any:
+    bittensor = pytest.importorskip("bittensor")
+    wallet = bittensor.Wallet(name="miner", hotkey="hot", path=str(tmp_path / "wallets"))
+    wallet.create_new_hotkey(overwrite=True, suppress=True)
+    wallet.create_new_coldkey(overwrite=True, suppress=True, use_password=False)
+    return wallet
+
+
+@pytest.mark.parametrize(
+    "make", [lambda _: StandInWallet(), bittensor_wallet], ids=["stand-in", "bittensor"]
+)
+def test_a_wallet_signs_with_its_hotkey_and_a_keypair_may_give_an_address(
+    make, tmp_path: Path
+) -> None:
+    """A bittensor Wallet was an AttributeError (no `sign`) at the first request, and a
+    Keypair given for a coldkey or a miner's hotkey was not JSON serializable."""
+    wallet = make(tmp_path)
+    grant = Answer(200, {}, b'{"list_url": "http://127.0.0.1:9/x"}')
+    with scripted_server([grant]) as signer:
+        client = SignerClient(signer.url, wallet)
+        client.folder_access(wallet.coldkeypub)
+        client.miner_list(wallet.hotkey)
+        client.file_urls(wallet.hotkey, ["k"])
+    bodies = [json.loads(r.body) for r in signer.requests]
+    hotkey, coldkey = wallet.hotkey.ss58_address, wallet.coldkeypub.ss58_address
+    assert client.hotkey == bodies[0]["hotkey"] == hotkey
+    assert bodies[0]["coldkey"] == coldkey
+    message = f"s3:data:access:{coldkey}:{hotkey}:{bodies[0]['timestamp']}"
+    assert wallet.hotkey.verify(message.encode(), bytes.fromhex(bodies[0]["signature"]))
+    assert bodies[1]["miner_hotkey"] == bodies[2]["miner_hotkey"] == hotkey
+
+
+def test_list_miner_takes_the_miner_as_a_keypair() -> None:
+    miner = Keypair.create_from_uri("//Bob")
+    page = (
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        "<IsTruncated>false</IsTruncated></ListBucketResult>"
+    )
+    with scripted_server([Answer(200, {}, page.encode())]) as bucket:
+        grant = Answer(200, {}, f'{{"list_url": "{bucket.url}/page"}}'.encode())
+        with scripted_server([grant]) as signer:
+            assert list(list_miner(SignerClient(signer.url, BOB), miner)) == []
+    assert json.loads(signer.requests[0].body)["miner_hotkey"] == miner.ss58_address
+    with pytest.raises(TypeError, match="miner_hotkey is an SS58 address, or a keypair"):
+        list(list_miner(SignerClient(signer.url, BOB), 5))
+
+
+@pytest.mark.parametrize(
+    ("key", "error", "says"),
+    [
+        (Keypair.generate_mnemonic(), TypeError, r"got str \(for a mnemonic .*create_from_m"),
+        (object(), TypeError, "signs with a bittensor_core Keypair, .*; got object"),
+        (type("Wallet", (), {"hotkey": "hot"})(), TypeError, "got Wallet whose hotkey is a str"),
+        (
+            Keypair(ss58_address=BOB.ss58_address),
+            ValueError,
+            f"the keypair of {BOB.ss58_address} cannot sign .*: it holds only the public key",
+        ),
+        (
+            Keypair.create_from_uri("//Bob", crypto_type=CRYPTO_ED25519),
+            ValueError,
+            "is not sr25519 .*: the signer checks a hotkey's sr25519 signature",
+        ),
+    ],
+    ids=["mnemonic", "object", "wallet-without-keypair", "public-only", "ed25519"],
+)
+def test_a_key_that_cannot_sign_is_refused_when_the_client_is_made(key, error, says) -> None:
+    """A public-only keypair failed at the first request, an ed25519 one was refused by the
+    signer with a signature error, a str at the first request with an AttributeError."""
+    with pytest.raises(error, match=says):
+        SignerClient("http://127.0.0.1:9", key)
