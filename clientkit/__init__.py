@@ -17,12 +17,14 @@ See docs/clients.md.
 from clientkit.assignment import (
     Assignment,
     AssignmentError,
+    NotOpenYet,
     NotRevealed,
     current_assignment,
     plain_assignment,
     sealed_assignment,
 )
 from clientkit.chain import ChainBroken, HistoryRewritten
+from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
 from clientkit.signer import SignerClient, SignerError
 from clientkit.storage import (
@@ -42,7 +44,9 @@ __all__ = [
     "AssignmentError",
     "Backoff",
     "ChainBroken",
+    "ClientKitError",
     "HistoryRewritten",
+    "NotOpenYet",
     "NotRevealed",
     "ObjectInfo",
     "Page",

@@ -31,6 +31,12 @@ class NotRevealed(AssignmentError):
     """The plain file is not published yet (the sealed file may already open)."""
 
 
+class NotOpenYet(AssignmentError):
+    """The sealed file cannot be opened yet: its epoch has not started, or no relay has its
+    drand round (out about 3 s after the start; or the relays are unreachable). Unlike the
+    other AssignmentErrors, trying again shortly can succeed."""
+
+
 @dataclass(frozen=True)
 class Assignment:
     """An epoch's assignment exactly as committed: `body` hashes to `commitment`."""
@@ -145,8 +151,12 @@ def sealed_assignment(
     entry = _entry(source, epoch_id, instant, head_file)
     outcome = verify.verify_epoch(source, entry.epoch_id, instant, relays, round_for)
     if not outcome.usable or outcome.plaintext is None:
-        failed = "; ".join(f"{c.name}: {c.detail}" for c in outcome.checks if not c.ok)
-        raise AssignmentError(f"epoch {entry.epoch_id} at {source.describe()}: {failed}")
+        failed = [c for c in outcome.checks if not c.ok]
+        said = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+        problem = f"epoch {entry.epoch_id} at {source.describe()}: {said}"
+        if any(c.name == "drand beacon" for c in failed):
+            raise NotOpenYet(problem)
+        raise AssignmentError(problem)
     return Assignment(entry.epoch_id, outcome.plaintext, entry.commitment, "sealed")
 
 
@@ -156,11 +166,14 @@ def current_assignment(
     relays: str | Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
     head_file: HeadFile = None,
+    epoch_id: str | None = None,
 ) -> Assignment:
-    """The running epoch's assignment: the plain file, or the sealed one until it is out."""
+    """The running epoch's assignment (or `epoch_id`'s: that of a signer's grant, say, when
+    the two clocks straddle an epoch's start): the plain file, or the sealed one until it
+    is out."""
     try:
-        return plain_assignment(base_url, now=now, head_file=head_file)
+        return plain_assignment(base_url, epoch_id, now=now, head_file=head_file)
     except NotRevealed:
         return sealed_assignment(
-            base_url, now=now, relays=relays, round_for=round_for, head_file=head_file
+            base_url, epoch_id, now=now, relays=relays, round_for=round_for, head_file=head_file
         )

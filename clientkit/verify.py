@@ -159,6 +159,14 @@ def verify_epoch(
     ):
         return outcome
 
+    if now < entry.epoch.start:
+        outcome.add(
+            "drand beacon",
+            False,
+            f"round {entry.reveal_round} is out at the epoch's start, {entry.epoch_start}: "
+            "the sealed file cannot open before (or this machine's clock is behind)",
+        )
+        return outcome
     sealed = source.get(layout.sealed_key(epoch_id))
     outcome.add(
         "sealed file",

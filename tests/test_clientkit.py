@@ -23,6 +23,7 @@ from bittensor_core import CRYPTO_ED25519, Keypair
 
 from clientkit import (
     AssignmentError,
+    NotOpenYet,
     NotRevealed,
     SignerClient,
     SignerError,
@@ -115,13 +116,42 @@ def test_a_revealed_epoch_whose_plain_file_is_missing_still_opens_sealed(
 
 
 def test_sealed_assignment_reports_the_failed_check(published, relay: Relay) -> None:
-    url, _ = published
+    """A beacon no relay has is NotOpenYet (retry shortly), not the AssignmentError a
+    tampered file gets, which a program could not tell apart."""
+    url, root = published
     relay.down = True
-    with pytest.raises(AssignmentError) as caught:
+    with pytest.raises(NotOpenYet) as caught:
         sealed_assignment(url, now=NOW, relays=[relay.url], round_for=at_round_123)
     assert str(caught.value).startswith(
         f"epoch 2026-11-25T16-00-00 at {url}: drand beacon: round 123 not available"
     )
+    relay.down = False
+    sealed = root / "sealed/2026-11-25T16-00-00.tlock"
+    sealed.write_bytes(sealed.read_bytes()[:-40])
+    with pytest.raises(AssignmentError) as damaged:
+        sealed_assignment(url, now=NOW, relays=[relay.url], round_for=at_round_123)
+    assert not isinstance(damaged.value, NotOpenYet)
+
+
+def test_an_epoch_not_started_says_when_it_opens(published, relay: Relay) -> None:
+    url, _ = published
+    upcoming = "2026-11-25T20-00-00"
+    with pytest.raises(NotOpenYet, match="is out at the epoch's start, 2026-11-25T20:00:00Z"):
+        sealed_assignment(url, upcoming, now=NOW, relays=[relay.url], round_for=at_round_123)
+    assert relay.requests == [], "no relay asked for a round that cannot be out"
+
+
+def test_current_assignment_of_a_named_epoch(published, relay: Relay) -> None:
+    """A miner's grant names the signer's epoch; at an epoch's start the miner's clock may
+    still be in the one before: the assignment of the grant's epoch is asked for by id."""
+    url, _ = published
+    later = NOW + timedelta(hours=3)
+    running = current_assignment(url, now=later, relays=[relay.url], round_for=at_round_123)
+    named = current_assignment(
+        url, now=later, relays=[relay.url], round_for=at_round_123, epoch_id="2026-11-25T16-00-00"
+    )
+    assert (running.epoch_id, running.via) == ("2026-11-25T20-00-00", "sealed")
+    assert (named.epoch_id, named.via) == ("2026-11-25T16-00-00", "plain")
 
 
 def test_no_planned_epoch_and_no_index(published, tmp_path: Path) -> None:
