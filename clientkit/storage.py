@@ -88,6 +88,7 @@ def upload(
     *,
     session: requests.Session | None = None,
     timeout: float = TIMEOUT,
+    backoff: Backoff | None = None,
 ) -> str:
     """Upload `data` as `name` inside the credential's folder; returns the object key.
 
@@ -95,6 +96,9 @@ def upload(
     sub-folders; S3 refuses anything outside the folder or above the size limit. `data` is
     bytes, text (sent as UTF-8) or a file open for reading, sent from its position to its
     end: streamed if it can seek (it is measured first), read into memory if not (a pipe).
+    Busy answers and failed connections are retried (clientkit.retry), each try sending the
+    whole form again from that position: the same key and bytes, so a try that S3 stored
+    before the connection failed is only written again.
     """
     folder = granted(post, "folder", str, "upload credential")
     url = granted(post, "url", str, "upload credential")
@@ -106,15 +110,19 @@ def upload(
     key = fields.get("key", folder + "${filename}").replace("${filename}", name)
     fields["key"] = key
     form = Form.of(fields, name.rsplit("/", 1)[-1], _content(data, key))
-    try:
+
+    def attempt() -> requests.Response:
         # Never redirected: the form would go, file and all, wherever a 307 points.
-        response = (session or requests).post(
+        return (session or requests).post(
             url,
             data=form.body(),
             headers={"Content-Type": form.content_type},
             timeout=timeout,
             allow_redirects=False,
         )
+
+    try:
+        response = (backoff or Backoff()).run(attempt)
     except requests.RequestException as exc:
         raise StorageError(f"cannot upload {key}: {type(exc).__name__}") from exc
     if response.status_code not in (200, 201, 204):

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from clientkit import StorageError, upload
+from clientkit import Backoff, StorageError, upload
 from clientkit.storage import CHUNK
 from signer.credentials import UPLOAD_CONTENT_TYPE, presigned_post
 
@@ -187,6 +187,28 @@ def test_the_form_is_the_one_files_built(tmp_path: Path, kind: str, name: str) -
     (got,) = script.requests
     boundary = got.body[2 : got.body.index(b"\r\n")].decode()
     assert got.body == as_files_sent_it(post, name, again, boundary)
+
+
+@pytest.mark.parametrize("kind", ["file", "pipe"])
+def test_each_try_sends_the_whole_form_again(tmp_path: Path, kind: str) -> None:
+    """A busy S3 (or a proxy before it) is asked again: the file from where it was when the
+    upload began (the pipe, read into memory, from its start)."""
+    data = bytes(range(256)) * (3 * CHUNK // 256) + b"end"
+    body = moved_on(data) if kind == "file" else io.BufferedReader(Pipe(data))
+    busy = Answer(503, {"Retry-After": "0"})
+    waits: list[float] = []
+    backoff = Backoff(sleep=waits.append, jitter=lambda: 0.0)
+    with sink_server([busy, Answer(502), Answer(204)]) as sink:
+        post = loopback_post(sink.url)
+        upload(post, "again.bin", body, backoff=backoff)
+    assert len(sink.received) == 3
+    for got in sink.received:
+        sent = as_files_sent_it(
+            post, "again.bin", data[3 if kind == "file" else 0 :], boundary_of(got)
+        )
+        assert got.complete
+        assert (got.size, got.sha256) == (len(sent), hashlib.sha256(sent).hexdigest())
+    assert waits == [0.0, 0.0]
 
 
 class Changing(io.BytesIO):
