@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -242,6 +242,15 @@ def _bucket_lease(s: Settings) -> AbstractContextManager[object]:
     return lease.held(s.private_store(), s.lease_seconds, s.lease_settle_seconds)
 
 
+@contextmanager
+def _alone(s: Settings) -> Iterator[None]:
+    """The only run that writes: this machine's lock (a tick cron started meanwhile), then
+    the bucket's lease (a run on another machine). A run already holding the lock fails
+    this one (`tick` leaves the work to it instead)."""
+    with exclusive(s.state_dir / "tick.lock", s.lock_wait_seconds), _bucket_lease(s):
+        yield
+
+
 def _echo_plan(result: jobs.PlanResult) -> None:
     if result.error:
         click.echo("planning failed: see the error below")
@@ -291,12 +300,14 @@ def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult) -> None:
 
 @cli.command()
 @_plan_options
+@rehearsal_option
 @pass_context
 @friendly
-def plan(ctx: Context, **options: Any) -> None:
+def plan(ctx: Context, rehearsal: bool, **options: Any) -> None:
     """Seal every epoch up to the horizon that is not sealed yet (needs PLANNER_SECRET)."""
     ctx.override(**options)
-    with _bucket_lease(ctx.settings):
+    ctx.rehearsal = rehearsal
+    with _alone(ctx.settings):
         planned = jobs.plan(ctx.planner(), ctx.now())
     _echo_plan(planned)
     _fail_on_repairs(planned)
@@ -312,7 +323,7 @@ def reveal(ctx: Context, rehearsal: bool, **options: Any) -> None:
     """Publish the plain assignment of every sealed epoch that has started."""
     ctx.override(**options)
     ctx.rehearsal = rehearsal
-    with _bucket_lease(ctx.settings):
+    with _alone(ctx.settings):
         revealed = jobs.reveal(ctx.planner(), ctx.now())
     _echo_reveal(revealed)
     _fail_on_repairs(revealed)
@@ -334,7 +345,7 @@ def tick(ctx: Context, rehearsal: bool, **options: Any) -> None:
     ctx.rehearsal = rehearsal
     s = ctx.settings
     try:
-        with exclusive(s.state_dir / "tick.lock", s.lock_wait_seconds), _bucket_lease(s):
+        with _alone(s):
             planned, revealed = jobs.tick(ctx.planner(), ctx.now())
     except LockBusy as exc:
         click.echo(f"{exc}; this run leaves the work to it", err=True)
@@ -433,7 +444,8 @@ def rotate_secret(ctx: Context, **options: Any) -> None:
     """Re-encrypt the private state from PLANNER_SECRET to PLANNER_NEW_SECRET."""
     ctx.override(**options)
     new = keys.check_strength(ctx.settings.new_secret, "PLANNER_NEW_SECRET")
-    last = jobs.rotate_secret(ctx.planner(), keys.master_key(new))
+    with _alone(ctx.settings):
+        last = jobs.rotate_secret(ctx.planner(), keys.master_key(new))
     click.echo("the private state is now encrypted under PLANNER_NEW_SECRET")
     if last:
         click.echo(

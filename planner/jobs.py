@@ -47,7 +47,13 @@ class PlanError(PlannerError):
 
 
 class RevealRefused(PlannerError):
-    """An epoch that has not started by the real clock, about to be revealed to a bucket."""
+    """A bucket run whose --now is not the real clock: it would reveal an epoch that has not
+    started, seal past epochs that would then never be sealed, or put current.json back."""
+
+
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far behind the real clock a bucket run's --now may reveal an earlier epoch (a run
+started just before an epoch's start and finishing after it is not a rehearsal value)."""
 
 
 PLANNING_ERRORS = (DatasetError, selection.SelectionError, PlanError)
@@ -154,6 +160,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     """
     if planner.load_data is None:
         raise PlanError("planning needs a zipcode file and a priority list")
+    _refuse_another_clock(planner, now, sealing=True)
     # Read even when nothing needs sealing: a missing or broken file is found the day it
     # breaks, not days later when the horizon moves.
     dataset, priorities = planner.load_data()
@@ -627,7 +634,7 @@ def _submit(
 def reveal(planner: Planner, now: datetime) -> RevealResult:
     """Publish the plain assignment of every sealed epoch that has started, and the
     validators' key of every audited epoch that has ended."""
-    _refuse_early_reveal(planner, now)
+    _refuse_another_clock(planner, now)
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     recorded = _record_listed(planner, state, index)
@@ -693,20 +700,36 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
     return result
 
 
-def _refuse_early_reveal(planner: Planner, now: datetime) -> None:
-    """Stop before anything is written if `now` would reveal an epoch the real clock has not
-    reached (a leftover PLANNER_NOW from a rehearsal, pointed at the real bucket)."""
+def _refuse_another_clock(planner: Planner, now: datetime, sealing: bool = False) -> None:
+    """Stop before anything is written if `now` is not the real clock's, against a real
+    bucket (a leftover PLANNER_NOW from a rehearsal). Ahead of it, a reveal would give away
+    an epoch before its start, and a plan would seal from a later epoch on, leaving the ones
+    between unsealed for good (index.json only grows at its end); behind it, a reveal would
+    put current.json back to an earlier epoch (a plan behind it only seals what a plan at
+    the real clock would, or commits late to epochs begun: nothing to refuse)."""
     if planner.real_clock is None:
         return
     real = planner.real_clock()
     current = epoch_at(now, planner.epoch_hours)
+    fix = (
+        "Unset PLANNER_NOW, or publish a rehearsal to a local folder (unset SPACES_BUCKET) "
+        "or with --rehearsal if this bucket is one"
+    )
+    said = f"refusing to publish: --now/PLANNER_NOW is {now.strftime(ISO_FORMAT)}"
     if current.start > real:
+        harm = (
+            f"seal from {current.id} on, and the epochs before it could never be sealed"
+            if sealing
+            else f"reveal {current.id}, which starts at {current.start_iso}, before its start"
+        )
         raise RevealRefused(
-            f"refusing to publish: --now/PLANNER_NOW is {now.strftime(ISO_FORMAT)}, so this "
-            f"run would reveal {current.id}, which starts at {current.start_iso}, after the "
-            f"real clock ({real.strftime(ISO_FORMAT)}): {planner.public.describe()} would give "
-            "it away before its start. Unset PLANNER_NOW, or publish a rehearsal to a local "
-            "folder (unset SPACES_BUCKET) or with --rehearsal if this bucket is one"
+            f"{said}, after the real clock ({real.strftime(ISO_FORMAT)}): this run would "
+            f"{harm} in {planner.public.describe()}. {fix}"
+        )
+    if not sealing and current.start < epoch_at(real - CLOCK_TOLERANCE, planner.epoch_hours).start:
+        raise RevealRefused(
+            f"{said}, behind the real clock ({real.strftime(ISO_FORMAT)}): this run would put "
+            f"current.json in {planner.public.describe()} back to {current.id}. {fix}"
         )
 
 
@@ -768,7 +791,15 @@ def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:
     Returns the last sealed epoch (the last one the old secret can predict).
     """
     index = layout.read_index(planner.public)
-    state = _load_state(planner, index)
+    _check_epoch_length(planner, index)
+    state = state_io.load(planner.private, planner.secret, planner.legacy_state_key)
+    if state is None:
+        raise PlanError(
+            f"there is no private state ({state_io.STATE_KEY} in "
+            f"{planner.private.describe()}) to rotate: point the planner at the bucket or "
+            "folder that holds it (SPACES_*, PLANNER_STATE), or, before the first plan, just "
+            "use the new secret"
+        )
     state_io.save(planner.private, state, new_secret)
     return max(set(index) | set(state.pending), default=None)
 
@@ -780,7 +811,7 @@ def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:
     filled, the epochs already sealed are still revealed and current.json still moves on;
     the planning error is in the PlanResult, for the caller to report and fail on.
     """
-    _refuse_early_reveal(planner, now)
+    _refuse_another_clock(planner, now)
     try:
         planned = plan(planner, now)
     except PLANNING_ERRORS as exc:

@@ -16,10 +16,20 @@ class LockBusy(PlannerError, RuntimeError):
     """Another run holds the lock and did not release it in time."""
 
 
+class LockUnusable(PlannerError, OSError):
+    """The lock file cannot be made: the state folder is not one this user can write."""
+
+
 @contextmanager
 def exclusive(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LockUnusable(
+            f"cannot make the lock file {path}: {exc.strerror or exc}; PLANNER_STATE must be "
+            "a folder this user can write (cron may run as another user than the checkout's)"
+        ) from None
     try:
         deadline = time.monotonic() + wait_seconds
         while True:

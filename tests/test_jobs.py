@@ -455,6 +455,31 @@ def test_reveal_refuses_an_epoch_the_real_clock_has_not_reached(make_planner, tm
     assert revealed.current == epoch_at(ahead).id, "no guard without a real clock (rehearsal)"
 
 
+def test_a_bucket_run_behind_the_real_clock_does_not_put_current_back(make_planner, tmp_path):
+    """A rehearsal PLANNER_NOW in the past republished an earlier epoch as current.json on
+    every tick, exit 0."""
+    later = NOW + timedelta(hours=8)
+    jobs.tick(make_planner(), later)
+    before = snapshot(tmp_path / "published")
+    guarded = make_planner(real_clock=lambda: later)
+    for job in (jobs.reveal, jobs.tick):
+        with pytest.raises(jobs.RevealRefused, match=r"behind the real clock .* back to "):
+            job(guarded, NOW)
+    assert snapshot(tmp_path / "published") == before
+    _, revealed = jobs.tick(guarded, later - timedelta(minutes=4))
+    assert revealed.current == epoch_at(later - timedelta(minutes=4)).id, "a run just late"
+
+
+def test_a_bucket_plan_ahead_of_the_real_clock_is_refused(make_planner, tmp_path):
+    """`plan --now` a fortnight ahead sealed from there on: every epoch between was skipped
+    for good by later ticks ("nothing to seal"), none ever published."""
+    guarded = make_planner(real_clock=lambda: NOW)
+    with pytest.raises(jobs.RevealRefused, match=r"could never be sealed"):
+        jobs.plan(guarded, NOW + timedelta(days=14))
+    assert not (tmp_path / "published/index.json").exists()
+    assert jobs.plan(guarded, NOW).sealed
+
+
 def test_an_edited_revealed_file_is_never_copied_into_current_json(make_planner, tmp_path) -> None:
     """Tampering with epochs/<current>.json is reported by the next tick, not spread."""
     planner = make_planner()

@@ -77,7 +77,7 @@ def _machine(env: dict[str, str], out: str) -> None:
     for hour in range(ROUNDS):
         now = (NOW + timedelta(hours=hour)).strftime(ISO_FORMAT)
         ctx = Context(Settings.from_env(env), round_for=lambda epoch: TEST_ROUND)
-        result = CliRunner().invoke(cli, ["tick", "--now", now], obj=ctx)
+        result = CliRunner().invoke(cli, ["tick", "--now", now, "--rehearsal"], obj=ctx)
         results.append({"hour": hour, "exit": result.exit_code, "output": result.output})
     Path(out).write_text(json.dumps(results))
 
@@ -148,6 +148,8 @@ def test_two_machines_ticking_one_bucket_stay_consistent(
     assert json.loads(get(layout.CURRENT_KEY))["epochId"] == epoch_at(last).id
 
     third = Context(Settings.from_env(env("c")), round_for=lambda epoch: TEST_ROUND)
-    again = CliRunner().invoke(cli, ["tick", "--now", last.strftime(ISO_FORMAT)], obj=third)
+    again = CliRunner().invoke(
+        cli, ["tick", "--now", last.strftime(ISO_FORMAT), "--rehearsal"], obj=third
+    )
     assert again.exit_code == 0, again.output
     assert "nothing to seal" in again.output and "nothing to reveal" in again.output

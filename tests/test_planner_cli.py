@@ -149,6 +149,36 @@ def test_tick_exits_cleanly_when_another_holds_the_lock(env, tmp_path) -> None:
     assert not (tmp_path / "published").exists()
 
 
+@pytest.mark.parametrize(
+    "command", [["plan", "--now", NOW_ISO], ["reveal", "--now", NOW_ISO], ["rotate-secret"]]
+)
+def test_other_writing_commands_wait_for_no_tick_and_fail_when_one_runs(
+    env, tmp_path, monkeypatch, command
+) -> None:
+    """plan, reveal and rotate-secret took no lock: run by hand during a cron tick, they
+    left index.json and the state disagreeing, or the tick undid a rotation."""
+    from planner.lock import exclusive
+
+    run("tick", "--now", NOW_ISO)
+    monkeypatch.setenv("PLANNER_NEW_SECRET", keys.new_secret())
+    state = (tmp_path / "state/planner-state.enc").read_bytes()
+    with exclusive(tmp_path / "state/tick.lock"):
+        result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 1, result.output
+    assert "another planner run holds" in result.output
+    assert (tmp_path / "state/planner-state.enc").read_bytes() == state
+
+
+def test_a_state_folder_that_cannot_hold_the_lock_is_named(env, tmp_path, monkeypatch) -> None:
+    """A file where the state folder should be was a FileExistsError traceback."""
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("PLANNER_STATE", str(tmp_path / "afile"))
+    result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO])
+    assert result.exit_code == 1
+    assert "cannot make the lock file" in result.output and "PLANNER_STATE" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_status_shows_epochs_and_coverage(env) -> None:
     run("tick", "--now", NOW_ISO)
     result = run("status", "--now", "2026-11-25T21:00:00Z")
@@ -318,6 +348,16 @@ def test_rotate_secret_re_encrypts_the_state(env, monkeypatch, tmp_path) -> None
     assert after.output.splitlines()[0] == (
         "sealed 6 epochs: 2026-11-26T20-00-00 .. 2026-11-27T16-00-00"
     )
+
+
+def test_rotate_secret_without_a_state_names_where_it_looked(env, monkeypatch, tmp_path) -> None:
+    """It "succeeded" on a fresh folder, writing a new empty state: an operator who forgot
+    SPACES_* rotated a local file, then every production tick failed."""
+    monkeypatch.setenv("PLANNER_NEW_SECRET", keys.new_secret())
+    result = CliRunner().invoke(cli, ["rotate-secret"])
+    assert result.exit_code == 1
+    assert "there is no private state (planner-state.enc in " in result.output
+    assert not (tmp_path / "state/planner-state.enc").exists()
 
 
 def test_rotate_secret_needs_the_new_one(env) -> None:

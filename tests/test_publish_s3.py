@@ -63,12 +63,16 @@ def bucket_env(server: S3Endpoint, bucket: str, state_dir: Path) -> dict[str, st
 
 
 def context(env: dict[str, str]) -> Context:
-    """The CLI's context with sealed files opening at the public test round."""
-    return Context(Settings.from_env(env), round_for=lambda epoch: TEST_ROUND)
+    """The CLI's context with sealed files opening at the public test round; its planner
+    treats the test bucket as the rehearsal it is (the CLI sets that from --rehearsal)."""
+    ctx = Context(Settings.from_env(env), round_for=lambda epoch: TEST_ROUND)
+    ctx.rehearsal = True
+    return ctx
 
 
 def tick(env: dict[str, str], now: str = NOW_ISO) -> Result:
-    return CliRunner().invoke(cli, ["tick", "--now", now], obj=context(env))
+    """A tick of the test bucket, a rehearsal: its clock is the test's, in the past."""
+    return CliRunner().invoke(cli, ["tick", "--now", now, "--rehearsal"], obj=context(env))
 
 
 def at(hours: float) -> str:

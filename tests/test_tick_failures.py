@@ -171,4 +171,4 @@ def test_sealing_workers_stop_with_the_planner(env, tmp_path, sig, exit_code) ->
     errors = planner.stderr.read()
     assert planner.returncode == exit_code, errors
     assert b"Traceback" not in errors
-    assert not (tmp_path / "state").exists(), "a stopped run saves no state"
+    assert not (tmp_path / "state/planner-state.enc").exists(), "a stopped run saves no state"
