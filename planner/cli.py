@@ -8,6 +8,7 @@ a non-zero exit; nothing is half-published.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -251,11 +252,17 @@ def _alone(s: Settings) -> Iterator[None]:
         yield
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
 def _echo_plan(result: jobs.PlanResult) -> None:
     if result.error:
         click.echo("planning failed: see the error below")
     elif result.sealed:
-        click.echo(f"sealed {len(result.sealed)} epochs: {result.sealed[0]} .. {result.sealed[-1]}")
+        click.echo(
+            f"sealed {_epochs(len(result.sealed))}: {result.sealed[0]} .. {result.sealed[-1]}"
+        )
     else:
         click.echo("nothing to seal: the plan already reaches the horizon")
     for note in result.notes:
@@ -272,7 +279,7 @@ def _echo_plan(result: jobs.PlanResult) -> None:
 
 def _echo_reveal(result: jobs.RevealResult) -> None:
     if result.revealed:
-        click.echo(f"revealed {len(result.revealed)} epochs: {', '.join(result.revealed)}")
+        click.echo(f"revealed {_epochs(len(result.revealed))}: {', '.join(result.revealed)}")
     else:
         click.echo("nothing to reveal")
     for note in result.notes:
@@ -421,6 +428,11 @@ def preview(ctx: Context, report_path: Path, period_days: float, **options: Any)
     """Dry-run the selection over a period, seal nothing, and report shares and coverage."""
     ctx.override(horizon_days=period_days, **options)
     s = ctx.settings
+    if not os.access(report_path.resolve().parent, os.W_OK):
+        raise click.ClickException(
+            f"cannot write the report {report_path}: its folder does not exist or is not "
+            "writable (--report)"
+        )
     dataset, priorities = ctx.load_data()
     simulation = report.simulate(
         dataset,
@@ -521,7 +533,8 @@ def verify_command(
     for check_ in outcome.checks:
         click.echo(f"{'ok  ' if check_.ok else 'FAIL'} {check_.name}: {check_.detail}")
     if not outcome.ok:
-        raise click.ClickException(f"epoch {outcome.epoch_id or '?'} failed verification")
+        what = f"epoch {outcome.epoch_id}" if outcome.epoch_id else "the published files"
+        raise click.ClickException(f"{what} failed verification")
     click.echo(f"epoch {outcome.epoch_id} verified")
 
 

@@ -265,7 +265,15 @@ class Settings(EnvSettings):
         return keys.master_key(self.secret_bytes())
 
     def public_store(self) -> Store:
+        """Where runs publish: the bucket, else the PLANNER_PUBLISHED folder (a URL there is
+        for `verify` to read, and was taken for a folder named `https:`)."""
         if self.bucket is None:
+            if "://" in self.published:
+                raise SettingsError(
+                    f"PLANNER_PUBLISHED (--published) is {self.published!r}: a run publishes "
+                    "to a folder, or to the bucket that SPACES_BUCKET names; a URL is what "
+                    "`planner verify` reads"
+                )
             return LocalStore(Path(self.published))
         return self._s3(self.bucket, prefix="", acl=self.bucket.public_acl)
 

@@ -8,6 +8,7 @@ the PA+NJ sample is an exact slice of the national file generated with the same 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable
@@ -161,12 +162,15 @@ def write(frame: pd.DataFrame, path: str | Path) -> int:
     if suffix not in (".csv", ".json"):
         raise DatasetError([f"{path}: the file name must end in .csv or .json"])
     payload = to_csv_bytes(frame) if suffix == ".csv" else to_json_bytes(frame)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_bytes(payload)
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise DatasetError([f"{path}: cannot write it: {exc.strerror or exc}"]) from None
         raise
     return len(payload)

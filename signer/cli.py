@@ -46,7 +46,7 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Subnet 46 signer: hotkey-verified S3 credentials."""
 
@@ -69,7 +69,8 @@ def sync_metagraph(state: CliState, **overrides: Any) -> None:
         document = metagraph.snapshot_from_metagraph(state.fetch(network, netuid), fetched_at)
     except Exception as exc:  # the chain client raises many kinds; all mean "no snapshot"
         raise click.ClickException(
-            f"could not read netuid {netuid} from {network}: {exc}; the old snapshot is kept"
+            f"could not read netuid {netuid} from {network}: {exc}; "
+            + ("the old snapshot is kept" if output.exists() else f"{output} is not written")
         ) from None
     metagraph.parse_snapshot(document, netuid)
     metagraph.write_snapshot(output, document)

@@ -259,12 +259,19 @@ def open_limiter(setting: str) -> Limiter:
             "socket_timeout": REDIS_TIMEOUT_SECONDS,
             "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
         }
+    scheme = setting.partition("://")[0]
     try:
         storage = storage_from_string(uri, **options)
-    except ConfigurationError as exc:
+    except ConfigurationError:
+        # Not limits' message: it quotes the whole URL, password included.
         raise ConfigError(
-            f"SIGNER_RATELIMIT_STORAGE: {exc} (a redis:// or rediss:// URL needs the "
-            "`redis` extra: pip install 'subnet46-epochs[redis]')"
+            f"SIGNER_RATELIMIT_STORAGE: {scheme!r} is not a storage this signer can use: "
+            "memory://, or redis://host:6379 or rediss://... (these need the `redis` extra: "
+            "pip install 'subnet46-epochs[redis]')"
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(
+            f"SIGNER_RATELIMIT_STORAGE is not a valid {scheme}:// URL: {exc}"
         ) from None
     if not isinstance(storage, Storage):
         raise ConfigError(

@@ -57,7 +57,7 @@ def test_plan_and_reveal_on_a_six_hour_grid(six_hours) -> None:
     assert planned.output.splitlines()[0] == (f"sealed 5 epochs: {CURRENT} .. 2026-11-26T18-00-00")
     revealed = run("reveal", "--now", AT_19, obj=on_test_round())
     assert revealed.exit_code == 0, revealed.output
-    assert f"revealed 1 epochs: {CURRENT}" in revealed.output
+    assert f"revealed 1 epoch: {CURRENT}" in revealed.output
     index = json.loads((six_hours / "index.json").read_text())
     assert index["epochHours"] == 6
     first = index["epochs"][0]

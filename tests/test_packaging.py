@@ -151,7 +151,7 @@ def test_the_wheel_installed_normally_runs_tick_and_the_signer(wheel: Path, tmp_
         timeout=600,
     )
     assert tick.returncode == 0, tick.stderr
-    assert "revealed 1 epochs: 2026-11-25T16-00-00" in tick.stdout
+    assert "revealed 1 epoch: 2026-11-25T16-00-00" in tick.stdout
     page = (work / "published" / "index.html").read_text(encoding="utf-8")
     assert "2026-11-25T16-00-00" in page
 

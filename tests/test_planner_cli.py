@@ -102,7 +102,7 @@ def test_tick_prints_what_it_did_and_is_idempotent(env, tmp_path) -> None:
         f"note: {current} has already started: its commitment is published late "
         "(first run, or the planner was down)",
         "horizon: 2026-12-02T16-00-00",
-        f"revealed 1 epochs: {current}",
+        f"revealed 1 epoch: {current}",
         f"current: {current}",
         f"published to {tmp_path / 'published'}",
     ]
@@ -210,6 +210,30 @@ def test_preview_writes_a_report_and_seals_nothing(env, tmp_path) -> None:
     html = report.read_text()
     assert "<svg" in html and 'id="totals"' in html and html.count('class="bar"') >= 18
     assert not (tmp_path / "published").exists() and not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("command", ["tick", "plan", "status"])
+def test_a_url_is_not_a_folder_to_publish_to(env, tmp_path, monkeypatch, command) -> None:
+    """`tick --published https://...` made a folder named `https:` and said it published."""
+    monkeypatch.chdir(tmp_path)
+    url = "https://subnet46.nyc3.cdn.digitaloceanspaces.com"
+    result = CliRunner().invoke(cli, [command, "--published", url])
+    assert result.exit_code == 1
+    assert "a URL is what `planner verify` reads" in result.output
+    assert not (tmp_path / "https:").exists()
+
+
+def test_outputs_that_cannot_be_written_are_named_not_tracebacks(env, tmp_path) -> None:
+    """A report or data file in a folder that does not exist (or under a file) was a
+    FileNotFoundError/PermissionError traceback, the report's after the whole simulation."""
+    (tmp_path / "afile").write_text("")
+    report = CliRunner().invoke(cli, ["preview", "--report", str(tmp_path / "nope/x.html")])
+    assert report.exit_code == 1 and "cannot write the report" in report.output
+    data = CliRunner().invoke(
+        cli, ["generate-data", "--states", "DE", "--out", str(tmp_path / "afile/de.csv")]
+    )
+    assert data.exit_code == 1 and "de.csv: cannot write it" in data.output
+    assert "Traceback" not in report.output + data.output
 
 
 def test_generate_data_is_deterministic(tmp_path) -> None:
@@ -409,7 +433,7 @@ def test_tick_reveals_with_a_broken_data_file_then_fails(env, monkeypatch, tmp_p
     later = epoch_at(NOW).next()
     result = CliRunner().invoke(cli, ["tick", "--now", later.start_iso, "--days", "2"])
     assert result.exit_code == 1, result.output
-    assert f"revealed 1 epochs: {later.id}" in result.output
+    assert f"revealed 1 epoch: {later.id}" in result.output
     assert f"current: {later.id}" in result.output
     assert "Error: planning failed, so nothing new was sealed" in result.output
     assert "column recently_sold_listings" in result.output

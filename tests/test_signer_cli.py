@@ -64,6 +64,10 @@ def test_unreachable_chain_keeps_the_old_snapshot(runner, tmp_path):
     assert "could not read netuid 46 from finney" in result.output
     assert "the old snapshot is kept" in result.output
     assert output.read_bytes() == DEMO.read_bytes()
+    output.unlink()
+    first = runner.invoke(cli, ["sync-metagraph", "--output", str(output)], obj=state_with(fetch))
+    assert first.exit_code == 1 and "old snapshot" not in first.output, "there was none"
+    assert f"{output} is not written" in first.output
 
 
 def test_missing_subnet_is_a_clear_error(runner, tmp_path):
@@ -103,3 +107,7 @@ def test_serve_names_the_environment_it_reads(runner, monkeypatch):
     result = runner.invoke(cli, ["serve"])
     assert result.exit_code == 2
     assert "(env var: 'PORT')" in result.output
+
+
+def test_h_is_help(runner):
+    assert runner.invoke(cli, ["-h"]).output == runner.invoke(cli, ["--help"]).output

@@ -98,5 +98,16 @@ def test_forwarded_address_is_used_only_behind_a_trusted_proxy(signer_config):
 
 
 def test_unusable_storage_fails_at_startup_naming_the_setting(signer_config):
-    with pytest.raises(ConfigError, match="SIGNER_RATELIMIT_STORAGE"):
-        create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": "nosuchstore://localhost"})
+    with pytest.raises(ConfigError, match="SIGNER_RATELIMIT_STORAGE") as unknown:
+        create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": "nosuchstore://:pw@localhost"})
+    assert "'nosuchstore' is not a storage" in str(unknown.value)
+    assert "pw" not in str(unknown.value), "the URL's password is never quoted"
+
+
+@pytest.mark.parametrize(
+    "url", ["rediss://u:pw@host:notaport", "redis://127.0.0.1:99999", "redis://[::1"]
+)
+def test_a_malformed_storage_url_fails_at_startup_naming_the_setting(signer_config, url):
+    """Each was a ValueError traceback (under gunicorn: "Worker failed to boot")."""
+    with pytest.raises(ConfigError, match="SIGNER_RATELIMIT_STORAGE is not a valid"):
+        create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": url})
