@@ -812,8 +812,22 @@ def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:
     the planning error is in the PlanResult, for the caller to report and fail on.
     """
     _refuse_another_clock(planner, now)
+    _check_writable(planner, TICK_KEYS)
     try:
         planned = plan(planner, now)
     except PLANNING_ERRORS as exc:
         planned = PlanResult(error=str(exc))
     return planned, reveal(planner, now)
+
+
+# A key in each folder a tick may write: checked before its plan writes, since its reveal
+# checking only its own keys afterwards said "nothing was written" after the plan had.
+TICK_KEYS = [
+    layout.sealed_key("probe"),
+    layout.revealed_key("probe"),
+    layout.audit_sealed_key("probe"),
+    layout.SCHEMA_KEY,
+    layout.INDEX_KEY,
+    layout.CURRENT_KEY,
+    layout.HTML_KEY,
+]

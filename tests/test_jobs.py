@@ -21,7 +21,7 @@ from planner import assignment, jobs, state
 from planner.dataset import DatasetError, load_dataset
 from planner.publish import PublishConflict
 from planner.state import StateError
-from planner.store import LocalStore
+from planner.store import LocalStore, StoreError
 
 from conftest import NOW, SECRET
 
@@ -632,3 +632,19 @@ def test_a_sealed_file_lost_or_damaged_before_its_epoch_is_sealed_again(
         assert "sha256:" + hashlib.sha256(opened).hexdigest() == committed
     assert not (root / f"sealed/{far.id}.tlock").exists(), "checked once within reach"
     assert jobs.plan(planner, NOW).repairs == []
+
+
+def test_a_tick_that_cannot_reveal_writes_nothing(make_planner, tmp_path) -> None:
+    """Its plan sealed and wrote index.json and the state, then its reveal found epochs/
+    unwritable and said "nothing was written"."""
+    jobs.tick(make_planner(), NOW)
+    epochs = tmp_path / "published/epochs"
+    for path in epochs.iterdir():
+        path.unlink()
+    epochs.rmdir()
+    epochs.write_text("not a folder")
+    published, state = snapshot(tmp_path / "published"), snapshot(tmp_path / "state")
+    with pytest.raises(StoreError, match="nothing was written"):
+        jobs.tick(make_planner(), NOW + timedelta(days=1))
+    assert snapshot(tmp_path / "published") == published
+    assert snapshot(tmp_path / "state") == state
