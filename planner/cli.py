@@ -183,10 +183,11 @@ def check(
         click.echo(f"not on the priority list, never assigned: {', '.join(others)}")
     eligible = sum(r.eligible_listings for r in listed)
     if eligible < bounds.low:
-        click.echo(
-            f"warning: only {eligible:,} eligible listings; planning needs at least "
-            f"{bounds.low:,} per epoch (target {bounds.target_listings:,} "
-            f"± {bounds.tolerance_percent:g}%)"
+        raise click.ClickException(
+            f"only {eligible:,} eligible listings in the states on the priority list; "
+            f"planning needs at least {bounds.low:,} per epoch (target "
+            f"{bounds.target_listings:,} ± {bounds.tolerance_percent:g}%): every tick would "
+            "fail with this file"
         )
 
 

@@ -49,6 +49,17 @@ def test_check_summarises_the_sample(env) -> None:
     assert lines[6].split()[:4] == ["NJ", "2", "33.3%", "738"]
 
 
+def test_check_fails_a_file_that_can_never_be_planned(env, tmp_path) -> None:
+    """A file of one zipcode passed `check` (exit 0, the docs' test) and failed every tick."""
+    one = tmp_path / "one.csv"
+    one.write_text("zipcode,state,recently_sold_listings\n19103,PA,120\n")
+    result = CliRunner().invoke(cli, ["check", str(one)])
+    assert result.exit_code == 1
+    assert "Error: only 120 eligible listings" in result.output
+    assert "every tick would fail" in result.output
+    assert "PA" in result.output, "the summary is still shown"
+
+
 def test_check_reports_every_bad_row_and_exits_non_zero(env, tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
