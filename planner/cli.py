@@ -59,6 +59,17 @@ class Context:
         """Apply the command's options (None: not given), checked like the environment."""
         self._settings = self.settings.with_overrides(**changes)
 
+    def override_run(self, **changes: Any) -> None:
+        """`override`, for a command that works on the bucket when SPACES_BUCKET is set:
+        a --published folder given with it was ignored, so a "local rehearsal" went to the
+        bucket."""
+        self.override(**changes)
+        if changes.get("published") is not None and self.settings.bucket is not None:
+            raise click.UsageError(
+                f"--published {changes['published']} names a folder, but SPACES_BUCKET is set, "
+                "so this run would use the bucket: unset SPACES_BUCKET to work on a folder"
+            )
+
     def now(self) -> datetime:
         return self.settings.now or datetime.now(UTC)
 
@@ -313,7 +324,7 @@ def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult) -> None:
 @friendly
 def plan(ctx: Context, rehearsal: bool, **options: Any) -> None:
     """Seal every epoch up to the horizon that is not sealed yet (needs PLANNER_SECRET)."""
-    ctx.override(**options)
+    ctx.override_run(**options)
     ctx.rehearsal = rehearsal
     with _alone(ctx.settings):
         planned = jobs.plan(ctx.planner(), ctx.now())
@@ -329,7 +340,7 @@ def plan(ctx: Context, rehearsal: bool, **options: Any) -> None:
 @friendly
 def reveal(ctx: Context, rehearsal: bool, **options: Any) -> None:
     """Publish the plain assignment of every sealed epoch that has started."""
-    ctx.override(**options)
+    ctx.override_run(**options)
     ctx.rehearsal = rehearsal
     with _alone(ctx.settings):
         revealed = jobs.reveal(ctx.planner(), ctx.now())
@@ -349,7 +360,7 @@ def tick(ctx: Context, rehearsal: bool, **options: Any) -> None:
     The reveal runs even when planning fails (a broken zipcode file): the error is printed
     after it and the exit status is 1.
     """
-    ctx.override(**options)
+    ctx.override_run(**options)
     ctx.rehearsal = rehearsal
     s = ctx.settings
     try:
@@ -386,7 +397,7 @@ def tick(ctx: Context, rehearsal: bool, **options: Any) -> None:
 @friendly
 def status(ctx: Context, coverage_days: int, **options: Any) -> None:
     """The epochs around now, the horizon and coverage per state."""
-    ctx.override(**options)
+    ctx.override_run(**options)
     s = ctx.settings
     click.echo(
         report.status_text(
@@ -455,7 +466,7 @@ def preview(ctx: Context, report_path: Path, period_days: float, **options: Any)
 @friendly
 def rotate_secret(ctx: Context, **options: Any) -> None:
     """Re-encrypt the private state from PLANNER_SECRET to PLANNER_NEW_SECRET."""
-    ctx.override(**options)
+    ctx.override_run(**options)
     new = keys.check_strength(ctx.settings.new_secret, "PLANNER_NEW_SECRET")
     with _alone(ctx.settings):
         last = jobs.rotate_secret(ctx.planner(), keys.master_key(new))

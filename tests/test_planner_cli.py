@@ -234,6 +234,21 @@ def test_a_url_is_not_a_folder_to_publish_to(env, tmp_path, monkeypatch, command
     assert not (tmp_path / "https:").exists()
 
 
+@pytest.mark.parametrize("command", ["tick", "plan", "reveal", "status", "rotate-secret"])
+def test_a_folder_given_with_a_bucket_set_is_refused(env, tmp_path, monkeypatch, command):
+    """`tick --published FOLDER` with SPACES_* set published to the bucket, ignoring it."""
+    for name, value in {
+        "SPACES_BUCKET": "epochs",
+        "SPACES_ENDPOINT_URL": "http://127.0.0.1:9",
+        "SPACES_KEY": "k",
+        "SPACES_SECRET": "s",
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, [command, "--published", str(tmp_path / "rehearsal")])
+    assert result.exit_code == 2
+    assert "SPACES_BUCKET is set, so this run would use the bucket" in result.output
+
+
 def test_outputs_that_cannot_be_written_are_named_not_tracebacks(env, tmp_path) -> None:
     """A report or data file in a folder that does not exist (or under a file) was a
     FileNotFoundError/PermissionError traceback, the report's after the whole simulation."""
