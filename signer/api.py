@@ -583,11 +583,13 @@ def readyz() -> Response:
         "bucket": settings.s3_bucket,
         "endpoint": settings.s3_endpoint_url,
     }
-    ready = metagraph["usable"] and bucket["configured"]
+    limits = svc.limiter.reachable()
+    ready = metagraph["usable"] and bucket["configured"] and limits
     body = Readiness(
         ready=ready,
         metagraph=metagraph,
         bucket=bucket,
+        limits=limits,
         published=settings.published,
         currentEpoch=svc.current_epoch().id,
     )

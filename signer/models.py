@@ -460,6 +460,10 @@ class Readiness(BaseModel):
     ready: bool
     metagraph: MetagraphStatus
     bucket: BucketStatus
+    limits: bool = Field(
+        description="the rate-limit counters (SIGNER_RATELIMIT_STORAGE) answer; without "
+        "them every counted request is a 503 limits_unavailable"
+    )
     published: str = Field(description="where current.json is read from (folder or URL)")
     currentEpoch: str = Field(examples=[EXAMPLE_EPOCH])
 

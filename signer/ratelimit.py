@@ -193,6 +193,11 @@ class Limiter:
             raised = storage.base_exceptions
             self._failures = raised if isinstance(raised, tuple) else (raised,)
 
+    def reachable(self) -> bool:
+        """Whether the counters answer now (a PING to Redis; the in-process ones always do):
+        without them every counted request is a 503, so the instance is not ready."""
+        return not self._failures or bool(self.storage.check())
+
     def count(self, windows: Sequence[Window]) -> Passed | None:
         """Count one request in each window, shortest first (see _counter)."""
         try:

@@ -540,6 +540,22 @@ def test_counters_that_refuse_to_count_answer_503_and_recover(signer_config, tmp
         assert ask().status_code == 200, "the connection was left usable"
 
 
+def test_readyz_is_not_ready_while_the_counters_do_not_answer(signer_config, redis_url):
+    """It said ready while every credential request answered 503 limits_unavailable: a
+    load balancer kept sending the instance traffic it could only refuse."""
+    (port,) = free_ports(1)
+    down = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=f"redis://127.0.0.1:{port}")
+    response = down.test_client().get("/readyz")
+    assert (response.status_code, response.json["ready"], response.json["limits"]) == (
+        503,
+        False,
+        False,
+    )
+    for storage in (redis_url, "memory://"):
+        up = app_with(signer_config, SIGNER_RATELIMIT_STORAGE=storage).test_client().get("/readyz")
+        assert (up.status_code, up.json["limits"]) == (200, True), storage
+
+
 def test_a_hung_redis_holds_a_request_for_its_timeout_then_answers_503(signer_config):
     """A server that accepts and never answers (the kernel completes the handshake for an
     unaccepted socket) would hold the worker until gunicorn kills it, without a timeout."""
