@@ -36,6 +36,18 @@ def _folder_or_url(value: str) -> str:
     return value
 
 
+# bittensor 11's network names (bittensor.settings.NETWORKS), read without importing it.
+NETWORKS = ("finney", "test", "archive", "devnet", "local")
+
+
+def _network(value: str) -> str:
+    if value not in NETWORKS and not value.startswith(("ws://", "wss://")):
+        raise ValueError(
+            f"must be a network ({', '.join(NETWORKS)}) or a ws(s):// endpoint, got {value!r}"
+        )
+    return value
+
+
 def _rates(value: str) -> str:
     try:
         parse_many(value)
@@ -76,7 +88,7 @@ class Settings(EnvSettings):
         json_schema_extra={"option": "--output"},
     )
     netuid: int = Field(46, alias="SIGNER_NETUID", ge=0, description="Subnet to snapshot.")
-    network: str = Field(
+    network: Annotated[str, AfterValidator(_network)] = Field(
         "finney",
         alias="SIGNER_NETWORK",
         description="Chain network: finney, test, or a ws(s):// endpoint.",

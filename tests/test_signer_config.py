@@ -66,6 +66,7 @@ def test_testnet_and_a_published_url():
         ),
         ({**BASE, "SIGNER_PUBLISHED": "ftp://x/p"}, "SIGNER_PUBLISHED must be a folder or an http"),
         ({**BASE, "S3_BUCKET": "s3://data"}, "S3_BUCKET must be a bucket name"),
+        ({**BASE, "SIGNER_NETWORK": "mainnet"}, "SIGNER_NETWORK must be a network"),
         ({**BASE, "S3_BUCKET": "my data"}, "S3_BUCKET must be a bucket name"),
         ({**BASE, "SIGNER_VALIDATOR_STAKE_RULE": "stake>"}, "SIGNER_VALIDATOR_STAKE_RULE must be"),
         (
@@ -87,6 +88,7 @@ def test_testnet_and_a_published_url():
         "published",
         "bucket-url",
         "bucket-space",
+        "network",
         "rule",
         "secret",
     ],
