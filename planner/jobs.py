@@ -816,7 +816,8 @@ def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:
     try:
         planned = plan(planner, now)
     except PLANNING_ERRORS as exc:
-        planned = PlanResult(error=str(exc))
+        sealed = layout.read_index(planner.public)  # what earlier runs sealed still holds
+        planned = PlanResult(error=str(exc), horizon=max(sealed, default=None))
     return planned, reveal(planner, now)
 
 

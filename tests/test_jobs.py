@@ -423,7 +423,7 @@ def test_a_state_written_before_padded_sizes_were_kept_still_works(make_planner,
 
 def test_a_broken_data_file_still_lets_tick_reveal_started_epochs(make_planner, tmp_path) -> None:
     planner = make_planner()
-    jobs.tick(planner, NOW)
+    first, _ = jobs.tick(planner, NOW)
 
     def broken():
         raise DatasetError(["row 3, column recently_sold_listings: 'many' is not a number"])
@@ -432,6 +432,7 @@ def test_a_broken_data_file_still_lets_tick_reveal_started_epochs(make_planner, 
     planned, revealed = jobs.tick(make_planner(load_data=broken), later)
     assert planned.error and "recently_sold_listings" in planned.error
     assert not planned.sealed
+    assert planned.horizon == first.horizon, "the sealed horizon, not `none`"
     assert revealed.revealed == [epoch_at(later).id]
     current = json.loads((tmp_path / "published/current.json").read_bytes())
     assert current["epochId"] == epoch_at(later).id
