@@ -33,7 +33,8 @@ from bench.common import (
     write_result,
 )
 from clientkit import drand, layout, timelock
-from clientkit.assignment import plain_assignment, sealed_assignment
+from clientkit.assignment import Assignment, plain_assignment, sealed_assignment
+from clientkit.epochs import epoch_from_id
 from clientkit.verify import HttpSource
 from planner.dataset import load_dataset, load_priorities
 from planner.jobs import Planner, plan, reveal
@@ -108,11 +109,17 @@ def run(opts: Options) -> dict[str, Any]:
             relays = (relay.url,)
             # The miner's chain-head file, in the run's folder rather than the user's cache.
             heads = folder / "chain-heads.json"
-            sealed_assignment(base, sample[0], NOW, relays, lambda e: TEST_ROUND, heads)
+
+            # Each epoch is opened at its start, as a miner opens it (not before: NotOpenYet).
+            def opening(epoch_id: str) -> Assignment:
+                at = epoch_from_id(epoch_id).start
+                return sealed_assignment(base, epoch_id, at, relays, lambda e: TEST_ROUND, heads)
+
+            opening(sample[0])
             sealed, plain, parts = [], [], []
             for epoch_id in sample:
                 started = time.perf_counter()
-                opened = sealed_assignment(base, epoch_id, NOW, relays, lambda e: TEST_ROUND, heads)
+                opened = opening(epoch_id)
                 middle = time.perf_counter()
                 revealed = plain_assignment(base, epoch_id, head_file=heads)
                 sealed.append((middle - started) * 1000)

@@ -348,7 +348,7 @@ from signer import create_app
 app = create_app({{
     "SIGNER_METAGRAPH": {str(DEMO)!r}, "SIGNER_METAGRAPH_REFRESH": "0",
     "SIGNER_METAGRAPH_MAX_AGE": "0", "SIGNER_PUBLISHED": {str(tmp_path)!r},
-    "S3_BUCKET": "b", "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s",
+    "S3_BUCKET": "data", "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s",
 }})
 client = app.test_client()
 client.post("/get-folder-access", json={{}})
