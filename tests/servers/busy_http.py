@@ -28,15 +28,46 @@ class Request:
 
 
 @dataclass
-class Script:
-    """The answers still to give (the last one repeats) and the requests received."""
+class Answers:
+    """The answers still to give, the last one repeating."""
 
     answers: list[Answer]
-    requests: list[Request] = field(default_factory=list)
     url: str = ""
 
     def next_answer(self) -> Answer:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@dataclass
+class Script(Answers):
+    """Answers, and the requests received."""
+
+    requests: list[Request] = field(default_factory=list)
+
+
+def send(handler: BaseHTTPRequestHandler, answer: Answer) -> None:
+    """Write `answer` as the handler's response, with its Content-Length."""
+    handler.send_response(answer.status)
+    for name, value in answer.headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(answer.body)))
+    handler.end_headers()
+    handler.wfile.write(answer.body)
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], answers: Answers) -> Iterator[None]:
+    """`handler` on a loopback port, its base URL set on `answers`, until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    answers.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def _handler(script: Script, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
@@ -47,12 +78,7 @@ def _handler(script: Script, lock: threading.Lock) -> type[BaseHTTPRequestHandle
             with lock:
                 script.requests.append(Request(self.command, self.path, body))
                 answer = script.next_answer()
-            self.send_response(answer.status)
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
+            send(self, answer)
 
         do_GET = do_POST = _answer
 
@@ -66,13 +92,5 @@ def _handler(script: Script, lock: threading.Lock) -> type[BaseHTTPRequestHandle
 def scripted_server(answers: list[Answer]) -> Iterator[Script]:
     """Serve `answers` in order on loopback until the block ends."""
     script = Script(list(answers))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(script, threading.Lock()))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    script.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(_handler(script, threading.Lock()), script):
         yield script
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

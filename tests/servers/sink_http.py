@@ -14,9 +14,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from servers.busy_http import Answer
+from servers.busy_http import Answer, Answers, send, serving
 
 CHUNK = 64 * 1024
 
@@ -35,14 +35,9 @@ class Received:
 
 
 @dataclass
-class Sink:
-    answers: list[Answer]
+class Sink(Answers):
     received: list[Received] = field(default_factory=list)
-    url: str = ""
     arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def next_answer(self) -> Answer:
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """The requests received, once there are `count`: a client that stopped mid-body
@@ -80,12 +75,7 @@ def _handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
             if size < length:
                 self.close_connection = True
                 return
-            self.send_response(answer.status)
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
+            send(self, answer)
 
         do_POST = do_PUT = _answer
 
@@ -99,13 +89,5 @@ def _handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
 def sink_server(answers: list[Answer]) -> Iterator[Sink]:
     """Serve `answers` in order on loopback until the block ends."""
     sink = Sink(list(answers))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(sink))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    sink.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(_handler(sink), sink):
         yield sink
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
