@@ -71,7 +71,7 @@ class _MappingSource(EnvSettingsSource):
     def _load_env_vars(self) -> Mapping[str, str | None]:
         """Values without surrounding whitespace: a .env with CRLF line endings, or a value
         pasted with a newline, gave a secret, a path or a name ending in "\r"."""
-        return {name: value.strip() for name, value in self._env.items() if value.strip()}
+        return {name: kept for name, value in self._env.items() if (kept := value.strip())}
 
 
 class EnvSettings(BaseSettings):

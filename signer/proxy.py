@@ -80,28 +80,25 @@ class TrustedProxies:
         hops: int,
         client_header: str | None = None,
     ) -> None:
-        self.direct = app
         self.networks = networks
         self.header_key = (
             "HTTP_" + client_header.upper().replace("-", "_") if client_header else None
         )
+        self.app = app
         self.proxied = ProxyFix(
-            self._one_spelling(app), x_for=0 if client_header else hops, x_proto=hops, x_host=hops
+            self._spelled, x_for=0 if client_header else hops, x_proto=hops, x_host=hops
         )
 
-    @staticmethod
-    def _one_spelling(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-        """`app` seeing the forwarded address as client_address spells it, or the proxy's
-        own address when the forwarded value is no address."""
-
-        def spelled(wsgi_env: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            client = client_address(wsgi_env.get("REMOTE_ADDR"))
-            if client is None:
-                client = _address(wsgi_env["werkzeug.proxy_fix.orig"]["REMOTE_ADDR"])
-            wsgi_env["REMOTE_ADDR"] = str(client)
-            return app(wsgi_env, start_response)
-
-        return spelled
+    def _spelled(self, wsgi_env: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """The app, behind ProxyFix, seeing the forwarded address (the proxy's own header,
+        else what ProxyFix took from X-Forwarded-For) as client_address spells it, or the
+        proxy's own address when the forwarded value is no address."""
+        forwarded = wsgi_env.get(self.header_key or "REMOTE_ADDR")
+        client = client_address(forwarded) or _address(
+            wsgi_env["werkzeug.proxy_fix.orig"]["REMOTE_ADDR"]
+        )
+        wsgi_env["REMOTE_ADDR"] = str(client)
+        return self.app(wsgi_env, start_response)
 
     def trusted(self, peer: str | None) -> bool:
         address = _address(peer)
@@ -109,9 +106,5 @@ class TrustedProxies:
 
     def __call__(self, wsgi_env: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if not self.trusted(wsgi_env.get("REMOTE_ADDR")):
-            return self.direct(wsgi_env, start_response)
-        if self.header_key:
-            client = client_address(wsgi_env.get(self.header_key))
-            if client is not None:
-                wsgi_env["REMOTE_ADDR"] = str(client)
+            return self.app(wsgi_env, start_response)
         return self.proxied(wsgi_env, start_response)
