@@ -57,7 +57,8 @@ FULL = {"miners": 256, "rounds": 5, "seconds": 4, "threads": 2}
 SHORT = {"miners": 16, "rounds": 2, "seconds": 1, "threads": 1}
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))  # the Procfile's default
 STORAGES = ("memory", "redis")
-TARGETS = {"ratioMemory": 0.7, "ratioRedis": 0.6, "p99Ms": 40.0, "errors": 0}
+TARGETS = {"ratioMemory": 0.7, "ratioRedis": 0.6, "p99MsMemory": 40.0, "errors": 0}
+"""Issue 13's targets: the p99 bound is set for the default `memory://` counters only."""
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -293,7 +294,7 @@ def measure(shape: dict[str, int], keys: list, folder: Path, kind: str) -> dict[
         for r in rounds
     ]
     ratio = statistics.median(ratios)
-    target = TARGETS["ratioMemory" if kind == "memory" else "ratioRedis"]
+    target, p99_target = targets(kind)
     return {
         "storage": kind,
         "ceiling": ceiling,
@@ -302,11 +303,25 @@ def measure(shape: dict[str, int], keys: list, folder: Path, kind: str) -> dict[
         "ratioToCeiling": round(ratio, 3),
         "cpuRatio": round(ceiling["cpuMsPerRequest"] / folder_access["cpuMsPerRequest"], 3),
         "targetRatio": target,
+        "targetP99Ms": p99_target,
         "served200": served,
-        "meetsTargets": ratio >= target
-        and folder_access["p99Ms"] < TARGETS["p99Ms"]
-        and folder_access["errors"] + ceiling["errors"] == TARGETS["errors"],
+        "meetsTargets": meets_targets(
+            kind, ratio, folder_access["p99Ms"], folder_access["errors"] + ceiling["errors"]
+        ),
     }
+
+
+def targets(kind: str) -> tuple[float, float | None]:
+    """The ratio to reach with counters in `kind`, and the p99 bound (memory only), ms."""
+    if kind == "memory":
+        return TARGETS["ratioMemory"], TARGETS["p99MsMemory"]
+    return TARGETS["ratioRedis"], None
+
+
+def meets_targets(kind: str, ratio: float, p99_ms: float, errors: int) -> bool:
+    ratio_target, p99_target = targets(kind)
+    p99_met = p99_target is None or p99_ms < p99_target
+    return ratio >= ratio_target and p99_met and errors == TARGETS["errors"]
 
 
 def run(opts: Options) -> dict[str, Any]:
@@ -369,12 +384,14 @@ def markdown(document: dict[str, Any]) -> str:
     lines.append("")
     for run in document["runs"]:
         folder = run["folderAccess"]
+        p99_target = run["targetP99Ms"]
+        bound = f" (target < {p99_target:g} ms)" if p99_target is not None else ""
         lines.append(
             f"- {run['storage']}: ratio to the ceiling **{run['ratioToCeiling']:.0%}** (target "
             f">= {run['targetRatio']:.0%}; rounds "
             f"{', '.join(f'{r:.0%}' for r in run['roundRatios'])}; CPU ratio "
             f"{run['cpuRatio']:.0%}), p99 "
-            f"**{folder['p99Ms']} ms** (target < {document['targets']['p99Ms']:g} ms), errors "
+            f"**{folder['p99Ms']} ms**{bound}, errors "
             f"**{folder['errors'] + run['ceiling']['errors']}**: "
             f"{'meets' if run['meetsTargets'] else 'MISSES'} the targets."
         )

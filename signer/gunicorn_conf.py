@@ -14,10 +14,16 @@ client that sends part of a request and then nothing held a worker until gunicor
 `request_seconds` from being accepted for its request's head and body to arrive
 (DeadlineSocket); past that, a head still incomplete is answered 408 here, and a body the
 app is reading fails its read, which the app answers 408 (signer/body.py).
+
+A worker holds about 115,000 objects once the app is loaded (bittensor's keys, botocore,
+pydantic models), which live as long as it does. Python's full garbage collection walked
+them all, about 100 ms during which the worker answered nothing (seen under the benchmark,
+bench/RESULTS.md); they are collected once, then frozen out of every later collection.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 import time
@@ -134,7 +140,10 @@ class DeadlineSocket:
 
 
 def post_worker_init(worker: Any) -> None:
-    """gunicorn's hook, once per worker: every connection it accepts gets a deadline."""
+    """gunicorn's hook, once per worker after loading the app: every connection it accepts
+    gets a deadline, and what the app has loaded is left out of garbage collection."""
+    gc.collect()
+    gc.freeze()
     handle: Callable[[Any, socket.socket, Any], None] = worker.handle
 
     def handle_with_deadline(listener: Any, client: socket.socket, addr: Any) -> None:

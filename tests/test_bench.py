@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.signer import percentiles
+from bench.signer import meets_targets, percentiles
 
 from conftest import REPO
 
@@ -159,3 +159,13 @@ def test_signer_percentiles_come_from_the_merged_latencies_of_all_rounds():
     assert percentiles(fast, 50, 99) == [1.0, 2.0]
     assert percentiles(fast + slow, 50, 90, 99, 100) == [1.0, 1.0, 40.0, 40.0]
     assert percentiles(fast + slow, 95) == [2.0]
+
+
+def test_signer_targets_bound_p99_with_memory_counters_only():
+    # Issue 13: 70% and p99 < 40 ms with memory://, 60% with Redis (no p99 bound there).
+    assert meets_targets("memory", 0.72, 39.9, 0)
+    assert not meets_targets("memory", 0.72, 40.0, 0)
+    assert not meets_targets("memory", 0.69, 30.0, 0)
+    assert meets_targets("redis", 0.61, 59.0, 0)
+    assert not meets_targets("redis", 0.59, 20.0, 0)
+    assert not meets_targets("redis", 0.61, 20.0, 1)

@@ -4,11 +4,14 @@ Each of the Procfile's workers serves one connection at a time, reading the requ
 arrives: three connections that sent part of a request and then nothing held both workers
 until gunicorn killed them at its 30 s timeout, and `/healthz` waited that long. Now a
 request's head and body must arrive within `request_seconds` of the connection being
-accepted, or the client gets a JSON 408 and the connection is closed.
+accepted, or the client gets a JSON 408 and the connection is closed. The same worker
+hook leaves what the app loaded out of garbage collection (a full collection paused a
+worker for about 100 ms).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 from urllib.parse import urlsplit
@@ -17,7 +20,7 @@ import pytest
 import requests
 
 from signer.config import ENV_NAMES
-from signer.gunicorn_conf import request_seconds
+from signer.gunicorn_conf import post_worker_init, request_seconds
 
 from servers.fake_chain import DEMO_METAGRAPH
 from servers.signer_gunicorn import gunicorn_signer
@@ -76,3 +79,18 @@ def test_stalled_requests_get_a_408_and_leave_the_workers_free(tmp_path):
             status, body = answer(sock)
             assert (status, body["error"]) == (408, "request_timeout"), body
             assert "did not arrive" in body["detail"]
+
+
+def test_worker_hook_freezes_what_the_app_loaded_out_of_garbage_collection():
+    class Worker:
+        def handle(self, listener, client, addr):
+            raise AssertionError("not called here")
+
+    worker = Worker()
+    gc.unfreeze()
+    try:
+        post_worker_init(worker)
+        assert gc.get_freeze_count() > 0
+        assert worker.handle.__name__ == "handle_with_deadline"
+    finally:
+        gc.unfreeze()
