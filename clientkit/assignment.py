@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clientkit import chain, drand, layout, timelock, verify
-from clientkit.epochs import Epoch, as_utc, quicknet_round
+from clientkit.epochs import Epoch, as_utc, parse_instant, quicknet_round
 from clientkit.errors import ClientKitError
 
 HeadFile = str | os.PathLike[str] | None
@@ -70,10 +70,6 @@ def _index(source: verify.HttpSource, head_file: HeadFile) -> dict[str, layout.I
     return entries
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _moment(now: datetime | None) -> datetime:
     """`now` as an aware UTC datetime (a naive one taken as UTC), else the current time."""
     return datetime.now(UTC) if now is None else as_utc(now)
@@ -82,14 +78,15 @@ def _moment(now: datetime | None) -> datetime:
 def _entry(
     source: verify.HttpSource, epoch_id: str | None, now: datetime, head_file: HeadFile
 ) -> layout.IndexEntry:
-    """The named epoch, or the one running at `now` (by the index's own start and end)."""
+    """The named epoch, or the one running at `now` by the index's own start and end
+    (reading the index refused any not written as the planner writes them)."""
     entries = _index(source, head_file)
     if epoch_id is not None:
         if epoch_id not in entries:
             raise AssignmentError(f"index.json at {source.describe()} lists no epoch {epoch_id}")
         return entries[epoch_id]
     for entry in entries.values():
-        if _instant(entry.epoch_start) <= now < _instant(entry.epoch_end):
+        if parse_instant(entry.epoch_start) <= now < parse_instant(entry.epoch_end):
             return entry
     raise AssignmentError(
         f"index.json at {source.describe()} lists no epoch running at "

@@ -391,6 +391,24 @@ def test_an_index_entry_of_the_wrong_type_is_a_clear_error(published, field, raw
         plain_assignment(url, now=NOW)
 
 
+@pytest.mark.parametrize(
+    "start",
+    [" 2026-11-25T16:00:00Z", "2026-11-25T16:00:00", "2026-11-25T20:00:00+04:00"],
+)
+def test_an_epoch_start_not_written_as_the_planner_writes_it_is_refused(published, start) -> None:
+    """The running epoch is found by the index's own instants, read by parse_instant, which
+    takes padded, naive and offset texts; the index check before it takes none of them (the
+    planner writes `YYYY-MM-DDTHH:MM:SSZ`), so every epoch is found the one way."""
+    url, root = published
+    index = json.loads((root / "index.json").read_bytes())
+    index["epochs"][0]["epochStart"] = start
+    (root / "index.json").write_text(json.dumps(index))
+    with pytest.raises(
+        AssignmentError, match="2026-11-25T16-00-00: epochStart and epochEnd do not match"
+    ):
+        plain_assignment(url, now=NOW)
+
+
 def test_an_index_nested_too_deeply_is_a_clear_error(published) -> None:
     url, root = published
     (root / "index.json").write_text("[" * 100_000)
