@@ -7,9 +7,12 @@ laptop and to DigitalOcean Spaces in production; only the store changes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,11 +67,26 @@ def open_source(location: str) -> Source:
     return LocalStore(Path(location).resolve())
 
 
+LEFTOVER_SECONDS = 3600
+"""How old a temporary file of LocalStore's must be to be taken for a killed writer's: a
+live put writes even the private state in seconds, and refreshes the file's time as it does."""
+
+_TEMPORARY = re.compile(r"\.(.+\.[a-z0-9_]{8}\.tmp|write-probe\.[a-z0-9_]{8})")
+"""The names tempfile.mkstemp gives put()'s and check_writable()'s files (8 of its characters)."""
+
+
 class LocalStore:
-    """A folder laid out exactly like the bucket."""
+    """A folder laid out exactly like the bucket.
+
+    Every write goes through a temporary dot-file renamed over the key, so a reader never
+    sees half a file. A writer killed mid-write (kill -9, the OOM killer, a power cut) leaves
+    that dot-file, which keys() hides: a store's first put into a folder removes those left
+    an hour ago or more.
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._swept: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
@@ -87,6 +105,7 @@ class LocalStore:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._sweep(path.parent)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
@@ -100,6 +119,24 @@ class LocalStore:
                 raise
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
+
+    def _sweep(self, folder: Path) -> None:
+        """Remove the temporary files killed writers left in `folder`, once per folder for
+        this store (a run's puts would otherwise list a folder of thousands of epochs each)."""
+        if folder in self._swept:
+            return
+        self._swept.add(folder)
+        cutoff = time.time() - LEFTOVER_SECONDS
+        # Housekeeping: a folder it cannot list, or a leftover it may not remove (another
+        # user's), must not stop the write itself.
+        leftovers: list[str] = []
+        with contextlib.suppress(OSError), os.scandir(folder) as found:
+            leftovers = [
+                i.path for i in found if _TEMPORARY.fullmatch(i.name) and _older(i, cutoff)
+            ]
+        for leftover in leftovers:
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
 
     def check_writable(self, keys: Iterable[str]) -> None:
         """Create and remove a probe file in each folder the keys need (or the nearest one
@@ -127,6 +164,16 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root)
+
+
+def _older(item: os.DirEntry[str], cutoff: float) -> bool:
+    """A regular file last written before `cutoff`: never a link or a folder, nor a file that
+    its writer renamed over its key meanwhile."""
+    try:
+        stat = item.stat(follow_symlinks=False)
+    except OSError:
+        return False
+    return item.is_file(follow_symlinks=False) and stat.st_mtime < cutoff
 
 
 def _nearest_existing(folder: Path) -> Path:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +95,28 @@ def test_local_error_names_the_path(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "published")
     with pytest.raises(StoreError, match=r"published/index\.json"):
         store.put("index.json", b"{}", content_type=JSON, cache_control=SHORT)
+
+
+def test_a_put_removes_what_writers_killed_mid_write_left(tmp_path: Path) -> None:
+    """A put killed mid-write (kill -9) left its `.<name>.XXXXXXXX.tmp` for good: keys()
+    hides dot-files and nothing removed them. A later put into the folder removes those an
+    hour old, whichever file they were for; a live writer's, younger, and files that are
+    not the store's temporary files stay."""
+    folder = tmp_path / "published/epochs"
+    folder.mkdir(parents=True)
+    an_hour_ago = time.time() - 3600 - 60
+    left = [".a.json.k3j_x9q2.tmp", ".b.json.abcdefgh.tmp", ".write-probe.zz9_0aab"]
+    others = [".hidden", "notes.tmp", ".a.json.tmp", ".a.json.ABCDEFGH.tmp"]
+    for name in [*left, *others]:
+        (folder / name).write_bytes(b"half")
+        os.utime(folder / name, (an_hour_ago, an_hour_ago))
+    (folder / ".a.json.qwertyui.tmp").write_bytes(b"being written")
+    LocalStore(tmp_path / "published").put(
+        "epochs/a.json", b"{}", content_type=JSON, cache_control=SHORT
+    )
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["a.json", ".a.json.qwertyui.tmp", *others]
+    )
 
 
 @pytest.mark.s3
