@@ -278,9 +278,10 @@ class Settings(EnvSettings):
         return self._s3(self.bucket, prefix="", acl=self.bucket.public_acl)
 
     def private_store(self) -> Store:
-        """Where the encrypted state lives: next to the bucket's files, or in the state folder."""
+        """Where the encrypted state lives: next to the bucket's files, or in the state folder
+        (readable by this user alone)."""
         if self.bucket is None:
-            return LocalStore(self.state_dir)
+            return LocalStore(self.state_dir, mode=0o600)
         acl = "private" if self.bucket.public_acl else None
         return self._s3(self.bucket, prefix=STATE_PREFIX, acl=acl)
 

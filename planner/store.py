@@ -82,10 +82,14 @@ class LocalStore:
     sees half a file. A writer killed mid-write (kill -9, the OOM killer, a power cut) leaves
     that dot-file, which keys() hides: a store's first put into a folder removes those left
     an hour ago or more.
+
+    `mode` is every written file's permissions: 0o644 for published files (a web server
+    reads them), 0o600 for the planner's private state, as S3Store's `acl` is for a bucket.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], mode: int = 0o644) -> None:
         self.root = Path(root)
+        self.mode = mode
         self._swept: set[Path] = set()
 
     def _path(self, key: str) -> Path:
@@ -112,7 +116,7 @@ class LocalStore:
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
-                os.chmod(tmp, 0o644)
+                os.chmod(tmp, self.mode)
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

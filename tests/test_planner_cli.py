@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -178,6 +180,19 @@ def test_other_writing_commands_wait_for_no_tick_and_fail_when_one_runs(
     assert result.exit_code == 1, result.output
     assert "another planner run holds" in result.output
     assert (tmp_path / "state/planner-state.enc").read_bytes() == state
+
+
+def test_the_local_state_and_its_lock_are_the_users_alone(env, tmp_path) -> None:
+    """The encrypted state holds every unrevealed epoch's assignment: it was written 0644,
+    readable by every user of the machine, like the published files it sits beside."""
+    assert run("tick", "--now", NOW_ISO).exit_code == 0
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    assert mode(tmp_path / "state/planner-state.enc") == 0o600
+    assert mode(tmp_path / "state/tick.lock") == 0o600
+    assert mode(tmp_path / "published/index.json") == 0o644, "the web server reads these"
 
 
 def test_a_state_folder_that_cannot_hold_the_lock_is_named(env, tmp_path, monkeypatch) -> None:
