@@ -144,25 +144,33 @@ class HeadPin:
     def remember(self, where: str, current: tuple[str, str] | None) -> None:
         """Pin `current`, the head of a chain already checked (`head`), for `where`."""
         if current is not None:
-            self._pin(where, current, lambda: None)
+            self.pin_after(where, current, lambda: True)
 
     def check(self, where: str, items: list[dict[str, Any]]) -> None:
         """Raise unless `items` chain and extend the head pinned for `where`; then pin theirs."""
         current = head(items)
-        self._pin(where, current, lambda: self.verify(where, items))
 
-    def _pin(
-        self, where: str, current: tuple[str, str] | None, checked: Callable[[], object]
-    ) -> None:
-        """Under the lock: `checked()` against the heads as they are now, then `current`
-        pinned for `where`, the file's other heads kept as they are now too."""
+        def extends() -> bool:
+            self.verify(where, items)
+            return True
+
+        self.pin_after(where, current, extends)
+
+    def pin_after(
+        self, where: str, current: tuple[str, str] | None, checked: Callable[[], bool]
+    ) -> bool:
+        """Under the lock: `checked()` against the heads as they are now (it calls `verify`),
+        then, if it returned True, `current` pinned for `where`, the file's other heads kept
+        as they are now too. What `checked()` returned."""
         try:
             with self._locked():
-                checked()
+                if not checked():
+                    return False
                 heads = self._heads()
                 if current is not None and list(current) != heads.get(where):
                     heads[where] = list(current)
                     self._write(heads)
+                return True
         except OSError as exc:
             raise self._unusable("cannot be written", exc) from exc
 

@@ -282,8 +282,10 @@ def _check_history(
     where: str,
 ) -> bool:
     """index.json's entries link, and are the history each check knows (see
-    clientkit.chain); every check runs, so each change is named. The head is pinned last,
-    only when all of them pass: a rewritten index is never pinned."""
+    clientkit.chain); every check runs, so each change is named. The head file is checked
+    last and the head pinned holding its lock (HeadPin.pin_after, as the assignment
+    functions do), so a head another process pins meanwhile is checked, not written over;
+    it is pinned only when all of them pass: a rewritten index is never pinned."""
     current: tuple[str, str] | None = None
     try:
         current = chain.head(items)
@@ -293,17 +295,27 @@ def _check_history(
         passed = outcome.add("chain", True, detail)
     except chain.ChainBroken as exc:
         passed = outcome.add("chain", False, str(exc))
-    checks = list(history)
-    if pin is not None:
-        checks.append(("head file", functools.partial(pin.verify, where)))
-    for name, check in checks:
-        try:
-            outcome.add(name, True, check(items))
-        except (chain.ChainBroken, chain.HistoryRewritten) as exc:
-            passed = outcome.add(name, False, str(exc))
-    if passed and pin is not None:
-        pin.remember(where, current)
-    return passed
+    for name, check in history:
+        passed = _history_check(outcome, name, check, items) and passed
+    if pin is None:
+        return passed
+    head_file = functools.partial(pin.verify, where)
+    return pin.pin_after(
+        where, current, lambda: _history_check(outcome, "head file", head_file, items) and passed
+    )
+
+
+def _history_check(
+    outcome: Outcome,
+    name: str,
+    check: Callable[[list[dict[str, Any]]], str],
+    items: list[dict[str, Any]],
+) -> bool:
+    """One check's line: what it found, or what changed."""
+    try:
+        return outcome.add(name, True, check(items))
+    except (chain.ChainBroken, chain.HistoryRewritten) as exc:
+        return outcome.add(name, False, str(exc))
 
 
 def _check_current(

@@ -6,12 +6,14 @@ test_end_to_end.py; here are the failures a miner must be told about clearly.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -357,6 +359,43 @@ def test_verify_epoch_pins_a_head_only_once_every_history_check_passed(
     assert right.ok, right.checks
     assert right.checks[2].detail == f"extends {first[0]} {first[1]} (given) by 6 entries"
     assert json.loads(pin.path.read_text()) == {url: list(head)}
+
+
+def test_verify_epoch_checks_a_head_pinned_while_it_waited_for_the_lock(
+    published, tmp_path: Path, relay: Relay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify_epoch (planner verify) read the head file before taking its lock, then pinned
+    its head over whatever another process had pinned meanwhile, unchecked. It holds the
+    lock from its check to its pin, as the assignment functions do."""
+    url, _ = published
+    pin = chain.HeadPin(tmp_path / "heads.json")
+    elsewhere = ["2026-11-25T16-00-00", "sha256:" + "7" * 64]  # a history this index rewrites
+    waiting = threading.Event()
+    locked = chain.HeadPin._locked
+
+    def announced(self: chain.HeadPin) -> Any:
+        waiting.set()
+        return locked(self)
+
+    monkeypatch.setattr(chain.HeadPin, "_locked", announced)
+    outcomes: list[verify.Outcome] = []
+
+    def check() -> None:
+        source = verify.HttpSource(url)
+        outcomes.append(verify.verify_epoch(source, None, NOW, [relay.url], at_round_123, pin=pin))
+
+    with open(tmp_path / "heads.json.lock", "a") as other:  # another process, pinning
+        fcntl.flock(other, fcntl.LOCK_EX)
+        thread = threading.Thread(target=check)
+        thread.start()
+        assert waiting.wait(timeout=60), "verify_epoch never asked for the lock"
+        pin.path.write_text(json.dumps({url: elsewhere}))
+        fcntl.flock(other, fcntl.LOCK_UN)
+    thread.join()
+    (outcome,) = outcomes
+    (head_file,) = [c for c in outcome.checks if c.name == "head file"]
+    assert not head_file.ok and "was rewritten" in head_file.detail
+    assert json.loads(pin.path.read_text()) == {url: elsewhere}
 
 
 def test_an_epoch_listed_again_after_the_pinned_head_is_refused(published, tmp_path: Path) -> None:
