@@ -538,7 +538,7 @@ def current_assignment() -> BaseResponse:
     if settings.published_is_url:
         return redirect(published.current_url(settings.published), code=302)
     body = published.read_current(settings.published)
-    published.current_assignment(body, svc.current_epoch().id)
+    published.current_assignment(body, svc.current_epoch())
     return Response(
         body, mimetype="application/json", headers={"Cache-Control": _cache_control(svc)}
     )

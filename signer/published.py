@@ -22,6 +22,8 @@ from typing import Any
 
 import requests
 
+from clientkit.epochs import Epoch
+from clientkit.layout import listed_epoch
 from signer.errors import SignerError
 
 CURRENT = "current.json"
@@ -111,19 +113,39 @@ class CurrentCache:
             time.sleep(MIN_GAP_SECONDS)
 
 
-def current_assignment(body: bytes, epoch_id: str) -> dict[str, Any]:
-    """Decode current.json and insist that it is the assignment of `epoch_id`."""
+def current_assignment(body: bytes, epoch: Epoch) -> dict[str, Any]:
+    """Decode current.json and insist that it is the assignment of `epoch`, the signer's
+    current one, and of an epoch as long as the signer's (EPOCH_HOURS)."""
     try:
         document = json.loads(body)
     except ValueError:
         raise _unavailable("the published current.json is not valid JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("epochId"), str):
         raise _unavailable("the published current.json has no epochId")
-    if document["epochId"] != epoch_id:
+    _same_length(document, epoch.hours)
+    if document["epochId"] != epoch.id:
         raise _not_revealed(
-            f"epoch {epoch_id} is not revealed yet (current.json still holds {document['epochId']})"
+            f"epoch {epoch.id} is not revealed yet (current.json still holds {document['epochId']})"
         )
     return document
+
+
+def _same_length(document: dict[str, Any], hours: int) -> None:
+    """Refuse current.json when its epoch is not `hours` long: the signer's EPOCH_HOURS is
+    not the planner's, so the epoch the signer awaits (or grants) is not one the plan has,
+    and "not revealed yet" would name epochs that never come. A file without its start and
+    end (written by hand, or before they were kept) is only checked by its epochId."""
+    try:
+        published = listed_epoch(document["epochId"], document["epochStart"], document["epochEnd"])
+    except (KeyError, ValueError):
+        return
+    if published.hours != hours:
+        raise _unavailable(
+            f"the published epochs are {published.hours} hours long (current.json holds "
+            f"{published.id}, {published.start_iso} to {published.end_iso}) but this signer's "
+            f"EPOCH_HOURS is {hours}: set the signer's EPOCH_HOURS to {published.hours}, as the "
+            "planner has it"
+        )
 
 
 def _not_revealed(detail: str) -> SignerError:

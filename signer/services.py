@@ -58,11 +58,11 @@ class Services:
         From a folder it is read; from a base URL it is the background copy, which is asked
         to refresh at once when it is missing or not the current epoch's.
         """
-        epoch_id = self.current_epoch().id
+        epoch = self.current_epoch()
         if self.current_cache is None:
-            return current_assignment(read_current(self.settings.published), epoch_id)
+            return current_assignment(read_current(self.settings.published), epoch)
         try:
-            return current_assignment(self.current_cache.current(), epoch_id)
+            return current_assignment(self.current_cache.current(), epoch)
         except SignerError:
             self.current_cache.wake()
             raise

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from clientkit.epochs import epoch_from_id, quicknet_round
+from clientkit.epochs import epoch_from_id, parse_instant, quicknet_round
 from planner.cli import Context, cli
 from planner.config import Settings
 from signer import create_app
@@ -127,6 +127,36 @@ def test_signer_serves_the_six_hour_epoch(signer_config, six_hours) -> None:
         json=sc.validator_upload(timestamp=at_19, epoch_id="2026-11-25T16-00-00"),
     )
     assert off_grid.status_code == 403
+
+
+@pytest.mark.parametrize("at", [AT_19, "2026-11-26T01:00:00Z"])
+def test_a_signer_on_another_epoch_length_says_so(signer_config, six_hours, at) -> None:
+    """A signer left at EPOCH_HOURS=4 beside a 6-hour plan said "epoch 2026-11-25T16-00-00
+    is not revealed yet (current.json still holds 2026-11-25T18-00-00)": a later epoch than
+    the one awaited, as if the planner ran ahead; and where both grids start an epoch at the
+    same hour it served it, its grants naming epochs the plan does not have. It names the
+    two lengths and the setting, whatever the hour."""
+    run("tick", "--now", at, "--days", "1", obj=on_test_round())
+    instant = parse_instant(at).timestamp()
+    app = create_app(
+        {
+            **signer_config,
+            "EPOCH_HOURS": "4",
+            "SIGNER_PUBLISHED": str(six_hours),
+            "NOW": lambda: instant,
+        }
+    )
+    client = app.test_client()
+    published = json.loads((six_hours / "current.json").read_text())
+    for path in ("/assignments/current", "/api/v1/zipcode-assignments/current"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert response.json["detail"] == (
+            f"the published epochs are 6 hours long (current.json holds "
+            f"{published['epochId']}, {published['epochStart']} to {published['epochEnd']}) "
+            "but this signer's EPOCH_HOURS is 4: set the signer's EPOCH_HOURS to 6, as the "
+            "planner has it"
+        ), path
 
 
 def test_a_plan_keeps_its_epoch_length(six_hours, monkeypatch) -> None:
