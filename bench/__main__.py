@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import attack, legacy, limiter, miner, planner, signer
+from bench import attack, legacy, limiter, miner, planner, presign, signer
 from bench.common import options
 
 
 def main(argv: list[str] | None = None) -> None:
     opts = options(__doc__.splitlines()[0], argv if argv is not None else sys.argv[1:])
-    for benchmark in (planner, signer, miner, limiter, legacy, attack):
+    for benchmark in (planner, signer, miner, limiter, legacy, presign, attack):
         benchmark.run(opts)
 
 

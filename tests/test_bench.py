@@ -152,6 +152,21 @@ def test_legacy_benchmark_answers_every_request_while_the_cdn_hangs(tmp_path):
     assert document["cdnRequestsHeldAtEnd"] >= 1
 
 
+def test_presign_benchmark_times_the_same_urls_three_ways(tmp_path):
+    document = run_short("presign", tmp_path)
+    assert document["keys"] == 50 and document["rounds"] == 2
+    assert document["sameUrlsAsBotocore"] is True
+    for key in ("signer", "botocore", "request"):
+        figures = document[key]
+        assert 0 < figures["batchMsMin"] <= figures["batchMsMedian"] <= figures["batchMsMax"]
+        assert figures["usPerUrl"] == pytest.approx(
+            figures["batchMsMedian"] * 1000 / 50, rel=0.01, abs=0.1
+        )
+    assert document["ratioToBotocore"] == pytest.approx(
+        document["signer"]["batchMsMedian"] / document["botocore"]["batchMsMedian"], abs=0.001
+    )
+
+
 def test_signer_percentiles_come_from_the_merged_latencies_of_all_rounds():
     # Two rounds: a fast one and one whose slowest 10% took 40 ms. Merged, the p99 is 40 ms
     # where the fast round alone says 2 ms: percentiles of the union, not of one round.
