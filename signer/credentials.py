@@ -4,14 +4,28 @@ A presigned POST's policy is what S3 enforces: the key must start with the hotke
 folder, the size must fall in a range, and the policy expires. A presigned list URL can
 list one prefix only; a continuation token is part of what is signed, so every page of a
 listing needs its own URL.
+
+A presigned GET is the URL the signer makes by the thousand (`/get-file-presigned-urls`),
+and most of what botocore's `generate_presigned_url` does per call (its events, the
+endpoint ruleset, the serializer) finds where a bucket's objects are, which does not change
+from key to key. So botocore is asked that once per client and bucket, by presigning one
+probe key; each key's URL is then that base plus the key percent-encoded as botocore's
+serializer does it, signed by botocore's own SigV4 query signer: the same URL, byte for
+byte, in about a third of the time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
+from weakref import WeakKeyDictionary
 
 import boto3
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.utils import percent_encode
 
 from clientkit.epochs import Epoch
 from planner.store import s3_config
@@ -140,7 +154,89 @@ def presigned_list(
 
 
 def presigned_get(client: Any, bucket: str, key: str, expires_in: int) -> str:
-    """A GET URL for one object, so a validator can read a miner's upload."""
-    return client.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+    """A GET URL for one object, so a validator can read a miner's upload.
+
+    What `client.generate_presigned_url("get_object", ...)` returns, signed by botocore's
+    S3SigV4QueryAuth on the object's URL (see ObjectUrls), or botocore's own answer for a
+    bucket whose URLs carry more than a SigV4 query signature.
+    """
+    urls = object_urls(client, bucket)
+    if urls is None:
+        return client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+        )
+    # The Host header botocore would derive from the URL, set here so it is not parsed
+    # again for every key (botocore signs a Host header it is given as it is).
+    request = AWSRequest(method="GET", url=urls.url(key), headers={"host": urls.host})
+    # boto3's own transfer code reads a client's credentials this way.
+    credentials = client._get_credentials().get_frozen_credentials()
+    S3SigV4QueryAuth(credentials, urls.service, urls.region, expires=expires_in).add_auth(request)
+    return request.url
+
+
+@dataclass(frozen=True)
+class ObjectUrls:
+    """Where botocore puts a bucket's objects for one client, and the scope it signs in."""
+
+    base: str
+    """An object's URL without its key: scheme, host (and port), path prefix ending in `/`
+    (`/bucket/` path-style, `/` for virtual hosts)."""
+    host: str
+    """The Host header botocore signs for that URL (no default port)."""
+    region: str
+    service: str
+
+    def url(self, key: str) -> str:
+        """The key as botocore's serializer writes the greedy `{Key+}` of GetObject's
+        `/{Bucket}/{Key+}`: UTF-8, percent-encoded but for letters, digits, `-._~` and `/`."""
+        return self.base + percent_encode(key, safe="/~")
+
+
+# The key of the URL botocore presigns once to show where a bucket's objects are.
+PROBE_KEY = "k"
+# The query of a URL that S3SigV4QueryAuth alone signed (with a session token for temporary
+# credentials). Anything more (a parameter an event handler adds, another signature
+# version), and botocore presigns each key itself.
+SIGV4_QUERY = frozenset(
+    {
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+    }
+)
+SESSION_TOKEN = "X-Amz-Security-Token"
+
+_object_urls: WeakKeyDictionary[Any, dict[str, ObjectUrls | None]] = WeakKeyDictionary()
+
+
+def object_urls(client: Any, bucket: str) -> ObjectUrls | None:
+    """The bucket's ObjectUrls for this client, found once (None: botocore presigns each
+    key). A client's endpoint, addressing style and region do not change once it is made."""
+    known = _object_urls.setdefault(client, {})
+    if bucket not in known:
+        known[bucket] = _probe(client, bucket)
+    return known[bucket]
+
+
+def _probe(client: Any, bucket: str) -> ObjectUrls | None:
+    """Where botocore's presigned GET of PROBE_KEY points, and the region and service of
+    its credential scope (`key/date/region/service/aws4_request`)."""
+    probe = client.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": PROBE_KEY}, ExpiresIn=1
     )
+    address, _, query = probe.partition("?")
+    params = parse_qs(query)
+    if (
+        not SIGV4_QUERY <= params.keys() <= SIGV4_QUERY | {SESSION_TOKEN}
+        or params["X-Amz-SignedHeaders"] != ["host"]
+        or not address.endswith("/" + PROBE_KEY)
+    ):
+        return None
+    _, _, region, service, _ = params["X-Amz-Credential"][0].rsplit("/", 4)
+    base = address.removesuffix(PROBE_KEY)
+    auth = S3SigV4QueryAuth(None, service, region)
+    host = auth.headers_to_sign(AWSRequest(method="GET", url=base))["host"]
+    return ObjectUrls(base=base, host=host, region=region, service=service)
