@@ -4,6 +4,10 @@ A presigned POST is a form whose signed policy S3 enforces: keys under one folde
 range, an expiry. The form is streamed, the file read a chunk at a time as it is sent (an
 upload may be 5 GiB). A presigned list URL is one ListObjectsV2 page; the next page needs a
 new URL from the signer, because the continuation token is part of what is signed.
+
+Every request takes `timeout` (seconds a try: for the connection, then for each piece of
+the answer) and `backoff` (how many tries, clientkit.retry), so that a caller decides how
+long a server that takes the connection and never answers can hold it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import IO, Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.fields import RequestField
 from urllib3.filepost import choose_boundary, encode_multipart_formdata
 
@@ -29,6 +34,7 @@ from clientkit.signer import Addressed, SignerClient, address_of
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0
+"""Seconds a try waits for the connection, then for each piece of the answer (`timeout=`)."""
 MAX_OBJECT_BYTES = 256 * 1024 * 1024
 """What read_object and read_miner_files read of one object by default (`max_bytes=`)."""
 MAX_PAGE_BYTES = 32 * 1024 * 1024
@@ -337,7 +343,17 @@ def _size(text: str) -> int:
     return size
 
 
-def _get(url: str, session: requests.Session | None, verb: str, noun: str, limit: int) -> bytes:
+@dataclass(frozen=True)
+class Reading:
+    """How a GET of a presigned URL is made: its session, `timeout` (seconds a try) and
+    `backoff` (the tries; clientkit.retry's default policy if None)."""
+
+    session: requests.Session | None = None
+    timeout: float = TIMEOUT
+    backoff: Backoff | None = None
+
+
+def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
     """GET a presigned URL (busy answers retried), at most `limit` bytes of body; errors
     never show the signature."""
     if not isinstance(url, str):
@@ -346,14 +362,15 @@ def _get(url: str, session: requests.Session | None, verb: str, noun: str, limit
             "answer, its list_url, or a file's presigned_url)"
         )
     try:
-        response = Backoff().run(
-            lambda: (session or requests).get(url, timeout=TIMEOUT, stream=True)
+        response = (how.backoff or Backoff()).run(
+            lambda: (how.session or requests).get(url, timeout=how.timeout, stream=True)
         )
         with response:
             ok = response.status_code == 200
             body = read_bounded(response, limit if ok else MAX_ERROR_BYTES)
     except requests.RequestException as exc:
-        raise StorageError(f"cannot {verb} {_without_query(url)}: {type(exc).__name__}") from exc
+        failure = _failure(exc, how.timeout)
+        raise StorageError(f"cannot {verb} {_without_query(url)}: {failure}") from exc
     if not ok:
         refusal = _s3_error_of(response.status_code, body)
         raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}")
@@ -362,9 +379,26 @@ def _get(url: str, session: requests.Session | None, verb: str, noun: str, limit
     return body
 
 
-def list_page(url: str, *, session: requests.Session | None = None) -> Page:
-    """GET one presigned list URL and parse the page."""
-    body = _get(url, session, "list", "listing", MAX_PAGE_BYTES)
+def _failure(exc: requests.RequestException, timeout: float) -> str:
+    """The exception's name, and for a timeout (before the answer, or within its body,
+    which requests raises as a ConnectionError) how long nothing came."""
+    timed_out = isinstance(exc, requests.Timeout) or any(
+        isinstance(reason, ReadTimeoutError) for reason in exc.args
+    )
+    name = type(exc).__name__
+    return f"{name} (nothing received in {timeout:g} s)" if timed_out else name
+
+
+def list_page(
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    timeout: float = TIMEOUT,
+    backoff: Backoff | None = None,
+) -> Page:
+    """GET one presigned list URL and parse the page (`timeout` seconds a try, the tries
+    as `backoff` says)."""
+    body = _get(url, Reading(session, timeout, backoff), "list", "listing", MAX_PAGE_BYTES)
     try:
         return _listing(body)
     except (ET.ParseError, ValueError) as exc:
@@ -376,15 +410,19 @@ def list_miner(
     miner_hotkey: str | Addressed,
     *,
     session: requests.Session | None = None,
+    timeout: float = TIMEOUT,
+    backoff: Backoff | None = None,
 ) -> Iterator[ObjectInfo]:
     """Every object under data/hotkey=<miner_hotkey>/, a fresh signed URL per page
-    (`miner_hotkey` an SS58 address, or a key that has one)."""
+    (`miner_hotkey` an SS58 address, or a key that has one). `timeout` and `backoff` are
+    each page's, as in list_page; the signer's requests are the SignerClient's."""
     miner_hotkey = address_of(miner_hotkey, "miner_hotkey")
     token: str | None = None
     seen: set[str] = set()
     while True:
         grant = signer.miner_list(miner_hotkey, token)
-        page = list_page(granted(grant, "list_url", str, "miner list"), session=session)
+        url = granted(grant, "list_url", str, "miner list")
+        page = list_page(url, session=session, timeout=timeout, backoff=backoff)
         yield from page.objects
         if not page.truncated:
             return
@@ -432,9 +470,14 @@ def read_miner_files(
     *,
     session: requests.Session | None = None,
     max_bytes: int = MAX_OBJECT_BYTES,
+    timeout: float = TIMEOUT,
+    backoff: Backoff | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """Each key's bytes, read with presigned GETs the signer issues a batch at a time; an
-    object over `max_bytes` is a StorageError (skip large keys by their listed size)."""
+    object over `max_bytes` is a StorageError (skip large keys by their listed size).
+    `timeout` and `backoff` are each GET's, as in read_object; the signer's requests are the
+    SignerClient's."""
+    how = Reading(session, timeout, backoff)
     for batch in _batches(keys):
         answer = signer.file_urls(miner_hotkey, batch)
         refused = answer.get("invalid_files") or []
@@ -443,12 +486,18 @@ def read_miner_files(
         urls = granted(answer, "file_urls", dict, "file URLs")
         for key in batch:
             url = granted(urls.get(key) or {}, "presigned_url", str, f"file URL of {key}")
-            yield key, read_object(url, session=session, max_bytes=max_bytes)
+            yield key, _get(url, how, "read", "reading", max_bytes)
 
 
 def read_object(
-    url: str, *, session: requests.Session | None = None, max_bytes: int = MAX_OBJECT_BYTES
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    max_bytes: int = MAX_OBJECT_BYTES,
+    timeout: float = TIMEOUT,
+    backoff: Backoff | None = None,
 ) -> bytes:
     """GET one object with a presigned URL; one over `max_bytes` is a StorageError, read no
-    further (a miner's upload may be as large as the signer allows, gigabytes)."""
-    return _get(url, session, "read", "reading", max_bytes)
+    further (a miner's upload may be as large as the signer allows, gigabytes). `timeout`
+    is seconds a try, the tries as `backoff` says."""
+    return _get(url, Reading(session, timeout, backoff), "read", "reading", max_bytes)

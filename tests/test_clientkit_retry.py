@@ -7,17 +7,33 @@ how long a client waited, not how long the machine took.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
+import requests
 from bittensor_core import Keypair
 
-from clientkit import Backoff, SignerClient, SignerError, StorageError, read_object
+from clientkit import (
+    Backoff,
+    SignerClient,
+    SignerError,
+    StorageError,
+    list_miner,
+    list_page,
+    read_miner_files,
+    read_object,
+)
 from clientkit.verify import HttpSource
 
-from servers.busy_http import Answer, scripted_server
+from servers.busy_http import Answer, Answers, scripted_server, serving
 from servers.seaweed import free_ports
+from servers.static_http import cdn
 
 GRANT = Answer(200, {"Content-Type": "application/json"}, b'{"folder": "data/x/"}')
 BUSY = b'{"error": "rate_limited", "detail": "slow down"}'
@@ -136,3 +152,131 @@ def test_published_files_and_presigned_reads_are_retried_too() -> None:
     with scripted_server([Answer(403, {}, b"")]) as script, pytest.raises(StorageError):
         read_object(f"{script.url}/k")
     assert len(script.requests) == 1, "a refusal is final"
+
+
+# A server that takes the connection and never answers held a read for 4 tries of 60 s each,
+# and the caller could not say otherwise: each read takes `timeout` (seconds a try) and
+# `backoff` (the tries), as upload does. The URLs are presigned: the signature in their query
+# must stay out of the error.
+
+SIGNATURE = "X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=5ec12e7"
+GUARD = 120.0
+"""Seconds a test waits for a read that should have given up long before (a slow machine)."""
+
+
+def raised(call: Callable[[], object]) -> BaseException | None:
+    """What `call` raised (None if it returned), run in a thread so that a read that never
+    gives up fails its test after GUARD seconds instead of hanging the suite."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(GUARD)
+    assert outcome, f"the read was still waiting after {GUARD} s"
+    return outcome[0]
+
+
+def grant_of(answer: dict[str, object]) -> Answer:
+    return Answer(200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
+
+
+READS = {
+    "read_object": lambda url, signer, **options: read_object(url, **options),
+    "list_page": lambda url, signer, **options: list_page(url, **options),
+    "list_miner": lambda url, signer, **options: list(list_miner(signer, "m", **options)),
+    "read_miner_files": lambda url, signer, **options: list(
+        read_miner_files(signer, "m", ["data/hotkey=m/x.json"], **options)
+    ),
+}
+VERBS = {"read_object": "read", "list_page": "list", "list_miner": "list"}
+
+
+@pytest.mark.parametrize("name", READS)
+def test_a_read_from_a_server_that_never_answers_ends_after_its_timeout(
+    name: str, tmp_path: Path
+) -> None:
+    waits = Waits()
+    with cdn(tmp_path) as bucket:
+        bucket.hang()
+        url = f"{bucket.url}/data/hotkey=m/x.json?{SIGNATURE}"
+        grants = {
+            "list_url": url,
+            "file_urls": {"data/hotkey=m/x.json": {"presigned_url": url}},
+        }
+        with scripted_server([grant_of(grants)]) as signer:
+            client = SignerClient(signer.url, Keypair.create_from_uri("//Bob"))
+            read = READS[name]
+            error = raised(
+                lambda: read(
+                    url, client, timeout=0.2, backoff=waits.backoff(attempts=2, jitter=0.0)
+                )
+            )
+    assert isinstance(error, StorageError), f"{name} raised {error!r}"
+    verb = VERBS.get(name, "read")
+    assert str(error).startswith(f"cannot {verb} {bucket.url}/data/hotkey=m/x.json: ")
+    assert "nothing received in 0.2 s" in str(error)
+    assert "?" not in str(error) and "5ec12e7" not in str(error) and "AKIA" not in str(error)
+    assert waits == [0.0], "one try, then one more as the backoff says"
+
+
+@contextmanager
+def stalled_body() -> Iterator[str]:
+    """A server that sends a 200 announcing 100 bytes, sends one, and no more until the
+    block ends; yields its URL."""
+    released = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"<")
+            self.wfile.flush()
+            released.wait(GUARD)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep test output clean."""
+
+    answers = Answers([])
+    with serving(Handler, answers):
+        try:
+            yield answers.url
+        finally:
+            released.set()
+
+
+def test_a_body_that_stops_coming_ends_the_read_after_its_timeout() -> None:
+    with stalled_body() as url:
+        error = raised(lambda: read_object(f"{url}/x.json?{SIGNATURE}", timeout=0.2))
+    assert isinstance(error, StorageError), repr(error)
+    assert str(error).startswith(f"cannot read {url}/x.json: ")
+    assert "nothing received in 0.2 s" in str(error)
+    assert "5ec12e7" not in str(error)
+
+
+class Recording(requests.Session):
+    """A session that notes the timeout of each GET."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[object] = []
+
+    def get(self, url, **options):
+        self.timeouts.append(options.get("timeout"))
+        return super().get(url, **options)
+
+
+def test_a_read_waits_60_s_a_try_unless_told_otherwise() -> None:
+    with scripted_server([Answer(200, {}, b"data")]) as bucket:
+        session = Recording()
+        assert read_object(f"{bucket.url}/k", session=session) == b"data"
+        assert read_object(f"{bucket.url}/k", session=session, timeout=5) == b"data"
+    assert session.timeouts == [60.0, 5]
