@@ -10,7 +10,6 @@ pinned an earlier head (`HeadPin`) still sees that its pinned entry changed or v
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +21,7 @@ from typing import Any
 
 from clientkit.config import Settings
 from clientkit.errors import ClientKitError
+from clientkit.filelock import exclusive
 
 GENESIS = "sha256:" + "0" * 64
 
@@ -99,7 +99,7 @@ class HeadPin:
 
     Several processes may share the file (one per hotkey on a machine): it is replaced in
     one step, so a reader sees the old file or the new one, never part of one, and read,
-    changed and replaced holding `<file>.lock` next to it (fcntl.flock), so one process's
+    changed and replaced holding `<file>.lock` next to it (clientkit.filelock), so one process's
     pin never drops another's. `check` holds it from its check to its pin, so a head that
     another process pinned meanwhile is checked too, not written over.
     """
@@ -178,8 +178,7 @@ class HeadPin:
     def _locked(self) -> Iterator[None]:
         """The head file's folder made, and its lock file held until the block ends."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock, exclusive(lock):
             yield
 
     def _write(self, heads: dict[str, list[str]]) -> None:
