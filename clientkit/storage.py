@@ -370,7 +370,8 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
             body = read_bounded(response, limit if ok else MAX_ERROR_BYTES)
     except requests.RequestException as exc:
         failure = _failure(exc, how.timeout)
-        raise StorageError(f"cannot {verb} {_without_query(url)}: {failure}") from exc
+        # Not chained: requests' own message quotes the URL, signature included.
+        raise StorageError(f"cannot {verb} {_without_query(url)}: {failure}") from None
     if not ok:
         refusal = _s3_error_of(response.status_code, body)
         raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}")

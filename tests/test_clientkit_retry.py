@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -224,7 +225,23 @@ def test_a_read_from_a_server_that_never_answers_ends_after_its_timeout(
     assert str(error).startswith(f"cannot {verb} {bucket.url}/data/hotkey=m/x.json: ")
     assert "nothing received in 0.2 s" in str(error)
     assert "?" not in str(error) and "5ec12e7" not in str(error) and "AKIA" not in str(error)
+    # Nor in the traceback a miner's log prints: requests' own error quotes the whole URL.
+    printed = "".join(traceback.format_exception(error))
+    assert "5ec12e7" not in printed and "AKIA" not in printed
     assert waits == [0.0], "one try, then one more as the backoff says"
+
+
+@pytest.mark.parametrize("name", ["read_object", "list_page"])
+def test_a_read_that_cannot_connect_keeps_the_signature_out_of_its_traceback(name: str) -> None:
+    # requests' ConnectionError quotes the whole URL ("Max retries exceeded with url:
+    # /x.json?X-Amz-Signature=..."): a traceback printed or logged would show it.
+    (port,) = free_ports(1)
+    url = f"http://127.0.0.1:{port}/x.json?{SIGNATURE}"
+    error = raised(lambda: READS[name](url, None, backoff=Waits().backoff(attempts=1)))
+    assert isinstance(error, StorageError), repr(error)
+    assert "ConnectionError" in str(error)
+    printed = "".join(traceback.format_exception(error))
+    assert "5ec12e7" not in printed and "AKIA" not in printed
 
 
 @contextmanager
