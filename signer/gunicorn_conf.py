@@ -15,6 +15,15 @@ client that sends part of a request and then nothing held a worker until gunicor
 (DeadlineSocket); past that, a head still incomplete is answered 408 here, and a body the
 app is reading fails its read, which the app answers 408 (signer/body.py).
 
+After answering, gunicorn (26 and later) half-closes the connection and reads until the
+client closes its side, for up to 2 s (`util.close_graceful`), so that request bytes left
+unread cannot make the kernel reset the connection and lose the answer on its way. A sync
+worker waits through that drain: a client that reads its answer and keeps the connection
+open held the worker 2 s, and one such request a second on each of two connections stopped
+the signer. The drain is now kept for a connection with unread input waiting (a body the
+app refused without reading it); when nothing is waiting, the connection is closed at once,
+which loses nothing.
+
 A worker holds about 115,000 objects once the app is loaded (bittensor's keys, botocore,
 pydantic models), which live as long as it does. Python's full garbage collection walked
 them all, about 100 ms during which the worker answered nothing (seen under the benchmark,
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import json
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -82,6 +92,25 @@ def write_json_error(sock: object, status_int: int, reason: str, mesg: str) -> N
 
 
 util.write_error = write_json_error
+
+_drain_and_close = util.close_graceful
+
+
+def close_after_answer(sock: Any, timeout: float = 2.0, max_drain: int = 65536) -> None:
+    """gunicorn's `util.close_graceful` when the client has sent input that is waiting
+    unread (or its close), else a plain close: with nothing unread there is nothing to
+    drain, and waiting for the client to close would hold the worker."""
+    try:
+        waiting, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        waiting = [sock]
+    if waiting:
+        _drain_and_close(sock, timeout, max_drain)
+    else:
+        util.close(sock)
+
+
+util.close_graceful = close_after_answer
 
 
 class DeadlineSocket:

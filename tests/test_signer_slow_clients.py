@@ -4,7 +4,9 @@ Each of the Procfile's workers serves one connection at a time, reading the requ
 arrives: three connections that sent part of a request and then nothing held both workers
 until gunicorn killed them at its 30 s timeout, and `/healthz` waited that long. Now a
 request's head and body must arrive within `request_seconds` of the connection being
-accepted, or the client gets a JSON 408 and the connection is closed. The same worker
+accepted, or the client gets a JSON 408 and the connection is closed. A client that reads
+its answer and keeps the connection open no longer holds the worker while gunicorn waits
+for it to close (2 s a request). The same worker
 hook leaves what the app loaded out of garbage collection (a full collection paused a
 worker for about 100 ms).
 """
@@ -13,11 +15,16 @@ from __future__ import annotations
 
 import gc
 import json
+import select
 import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from gunicorn import util
 
 from signer.config import ENV_NAMES
 from signer.gunicorn_conf import post_worker_init, request_seconds
@@ -94,3 +101,48 @@ def test_worker_hook_freezes_what_the_app_loaded_out_of_garbage_collection():
         assert worker.handle.__name__ == "handle_with_deadline"
     finally:
         gc.unfreeze()
+
+
+@contextmanager
+def connected() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """Both ends of a TCP connection on loopback: (the server's, the client's)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=PATIENCE)
+        server, _ = listener.accept()
+    with server, client:
+        yield server, client
+
+
+def returns(call: Callable[[], None]) -> bool:
+    """Whether `call` returns within PATIENCE seconds (run in a thread, so that one waiting
+    for ever fails the test rather than hanging the suite)."""
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(PATIENCE)
+    return not thread.is_alive()
+
+
+def test_a_client_that_keeps_its_connection_open_does_not_hold_the_worker():
+    # gunicorn's own close waited, after the answer, until the client closed (up to its
+    # timeout, 2 s under the worker): a client that never closes held a sync worker that long.
+    with connected() as (server, client):
+        server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        assert returns(lambda: util.close_graceful(server, timeout=3600))
+        assert client.recv(100).startswith(b"HTTP/1.1 200 OK")
+        assert client.recv(100) == b"", "the server closed its side"
+
+
+def test_unread_input_is_still_drained_before_closing():
+    # Closing with bytes unread makes the kernel reset the connection, and a client can lose
+    # the answer that was on its way: with input waiting, the connection is drained first.
+    with connected() as (server, client):
+        client.sendall(b"a body the app did not read")
+        assert select.select([server], [], [], PATIENCE)[0], "the bytes arrived"
+        server.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
+        closing = threading.Thread(target=lambda: util.close_graceful(server, timeout=3600))
+        closing.start()
+        client.shutdown(socket.SHUT_WR)
+        closing.join(PATIENCE)
+        assert not closing.is_alive()
+        assert client.recv(100).startswith(b"HTTP/1.1 413")
+        assert client.recv(100) == b"", "closed, not reset"
