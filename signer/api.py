@@ -14,6 +14,7 @@ from flask import Response, jsonify, redirect
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.wrappers import Response as BaseResponse
 
+from clientkit.epochs import EpochError, epoch_from_id
 from signer import auth, credentials, listing, published
 from signer.errors import SignerError
 from signer.models import (
@@ -312,13 +313,16 @@ Who: a validator (permit and minimum stake).
 
 Grants: a presigned POST for `validators/{{hotkey}}/epoch={{epochId}}/`; `epochId` must
 be the current epoch or one of the SIGNER_RECENT_EPOCHS (2 by default) before it. The
-credential expires at the end of the current epoch plus the grace period.""",
+credential expires at the end of the current epoch plus the grace period. An `epochId` that
+starts no epoch of this signer's EPOCH_HOURS grid is refused saying so, with the setting's
+value.""",
     security=SECURITY,
     responses={
         200: ValidatorUploadResponse,
         **COMMON_ERRORS,
         403: _error(
-            "Not a validator, or epochId outside the accepted range",
+            "Not a validator, epochId outside the accepted range, or epochId off this "
+            "signer's EPOCH_HOURS grid",
             "epoch_not_allowed",
             "epoch 2026-11-24T00-00-00 is not the current epoch or one of the 2 before it",
         ),
@@ -340,12 +344,29 @@ def validator_upload(body: ValidatorUploadRequest) -> Response:
         epoch = epoch.previous()
         allowed.append(epoch.id)
     if body.epoch_id not in allowed:
-        raise _epoch_not_allowed(body.epoch_id, svc.settings.recent_epochs)
+        raise _epoch_not_allowed(
+            body.epoch_id, svc.settings.recent_epochs, svc.settings.epoch_hours
+        )
     post = _post_credential(svc, credentials.validator_folder(hotkey, body.epoch_id))
     return jsonify(ValidatorUploadResponse(**post, epoch_id=body.epoch_id).model_dump(mode="json"))
 
 
-def _epoch_not_allowed(epoch_id: str, recent: int) -> SignerError:
+def _epoch_not_allowed(epoch_id: str, recent: int, hours: int) -> SignerError:
+    """403 for an epoch a validator may not upload to. One that starts no epoch of this
+    signer's grid says so, naming EPOCH_HOURS: a published id off the grid means the
+    signer's EPOCH_HOURS is not the planner's, not that the validator came too late. The
+    setting is no secret: every epoch id the signer grants shows it."""
+    try:
+        epoch_from_id(epoch_id, hours)
+    except EpochError:
+        return SignerError(
+            403,
+            "epoch_not_allowed",
+            f"epoch {epoch_id} is not on this signer's EPOCH_HOURS grid: EPOCH_HOURS is "
+            f"{hours}, so epochs start every {hours} hours from 00:00 UTC; if the published "
+            "epochs have this id, the signer's EPOCH_HOURS is not the planner's (tell the "
+            "signer's operator)",
+        )
     return SignerError(
         403,
         "epoch_not_allowed",

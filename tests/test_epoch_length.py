@@ -175,3 +175,32 @@ def test_a_length_that_does_not_divide_24_is_refused(six_hours, monkeypatch, hou
     assert result.exit_code == 1
     assert f"EPOCH_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {hours}" in result.output
     assert not six_hours.exists()
+
+
+def test_a_published_epoch_off_the_signers_grid_names_epoch_hours(signer_config) -> None:
+    """A validator naming a published 6-hour epoch to a signer left at EPOCH_HOURS=4 was
+    told "epoch 2026-11-25T18-00-00 is not the current epoch or one of the 2 before it", as
+    if it asked too late: the id is on no 4-hour grid, which the answer now says, naming the
+    setting and its value. An id on the grid but too old keeps its own answer."""
+    at_19 = sc.NOW + 2 * 3600
+    app = create_app({**signer_config, "EPOCH_HOURS": "4", "NOW": lambda: float(at_19)})
+    client = app.test_client()
+    off_grid = client.post(
+        "/api/v1/s3-access/validator-upload",
+        json=sc.validator_upload(timestamp=at_19, epoch_id=CURRENT),
+    )
+    assert off_grid.status_code == 403
+    assert off_grid.json == {
+        "error": "epoch_not_allowed",
+        "detail": f"epoch {CURRENT} is not on this signer's EPOCH_HOURS grid: EPOCH_HOURS is "
+        "4, so epochs start every 4 hours from 00:00 UTC; if the published epochs have this "
+        "id, the signer's EPOCH_HOURS is not the planner's (tell the signer's operator)",
+    }
+    too_old = client.post(
+        "/api/v1/s3-access/validator-upload",
+        json=sc.validator_upload(timestamp=at_19, epoch_id="2026-11-25T04-00-00"),
+    )
+    assert too_old.status_code == 403
+    assert too_old.json["detail"] == (
+        "epoch 2026-11-25T04-00-00 is not the current epoch or one of the 2 before it"
+    )
