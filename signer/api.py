@@ -590,9 +590,11 @@ def healthz() -> Response:
 
 @public_api.get(
     "/readyz",
-    summary="Readiness: metagraph snapshot age, bucket, published location",
-    description="200 when the metagraph snapshot is usable and a bucket is configured, "
-    "else 503 with the same body saying what is missing.",
+    summary="Readiness: metagraph snapshot age, bucket, limits, published epoch length",
+    description="200 when the metagraph snapshot is usable, a bucket is configured, the "
+    "rate-limit counters answer and the current.json the signer has at hand (never fetched "
+    "for this) is of EPOCH_HOURS-long epochs, else 503 with the same body saying what is "
+    "wrong.",
     responses={200: Readiness, 503: Readiness},
 )
 def readyz() -> Response:
@@ -605,7 +607,8 @@ def readyz() -> Response:
         "endpoint": settings.s3_endpoint_url,
     }
     limits = svc.limiter.reachable()
-    ready = metagraph["usable"] and bucket["configured"] and limits
+    length = published.epoch_length(svc.current_at_hand(), settings.epoch_hours)
+    ready = metagraph["usable"] and bucket["configured"] and limits and not length["problem"]
     body = Readiness(
         ready=ready,
         metagraph=metagraph,
@@ -613,6 +616,7 @@ def readyz() -> Response:
         limits=limits,
         published=settings.published,
         currentEpoch=svc.current_epoch().id,
+        epochLength=length,
     )
     response = jsonify(body.model_dump(mode="json"))
     response.status_code = 200 if ready else 503

@@ -456,6 +456,20 @@ class BucketStatus(BaseModel):
     endpoint: str | None
 
 
+class EpochLengthStatus(BaseModel):
+    hours: int = Field(description="this signer's EPOCH_HOURS", examples=[4])
+    published: int | None = Field(
+        description="the length of the epoch in the current.json this signer has at hand: "
+        "the published folder's file, or the background copy of the URL's (/readyz never "
+        "fetches it); null without one, or for one without epochStart and epochEnd",
+        examples=[4],
+    )
+    problem: str | None = Field(
+        description="the two lengths differing: the signer's EPOCH_HOURS is not the "
+        "planner's, and every current assignment is a 503 assignment_unavailable"
+    )
+
+
 class Readiness(BaseModel):
     ready: bool
     metagraph: MetagraphStatus
@@ -466,6 +480,7 @@ class Readiness(BaseModel):
     )
     published: str = Field(description="where current.json is read from (folder or URL)")
     currentEpoch: str = Field(examples=[EXAMPLE_EPOCH])
+    epochLength: EpochLengthStatus
 
 
 class LegacyCurrentEpoch(BaseModel):

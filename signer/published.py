@@ -2,7 +2,9 @@
 
 The signer only relays it: the planner decides what is revealed and when. What the
 signer adds is a check that the file really is the current epoch's, so a stale CDN copy
-or a cron that has not run yet shows up as a clear 503 instead of last epoch's zipcodes.
+or a cron that has not run yet shows up as a clear 503 instead of last epoch's zipcodes,
+and that its epochs are EPOCH_HOURS long, which /readyz reports too (a signer deployed
+with the planner's length wrong is then not ready, rather than 503 on every assignment).
 
 From a base URL, requests never wait for the CDN: a background thread keeps the last good
 copy, refreshing it every few seconds (at once when it no longer is the current epoch's),
@@ -133,19 +135,51 @@ def current_assignment(body: bytes, epoch: Epoch) -> dict[str, Any]:
 def _same_length(document: dict[str, Any], hours: int) -> None:
     """Refuse current.json when its epoch is not `hours` long: the signer's EPOCH_HOURS is
     not the planner's, so the epoch the signer awaits (or grants) is not one the plan has,
-    and "not revealed yet" would name epochs that never come. A file without its start and
-    end (written by hand, or before they were kept) is only checked by its epochId."""
+    and "not revealed yet" would name epochs that never come."""
+    problem = length_problem(_described_epoch(document), hours)
+    if problem is not None:
+        raise _unavailable(problem)
+
+
+def _described_epoch(document: dict[str, Any]) -> Epoch | None:
+    """The epoch current.json describes by its own id, start and end. None for a file
+    without them (written by hand, or before they were kept): it is only checked by its
+    epochId."""
     try:
-        published = listed_epoch(document["epochId"], document["epochStart"], document["epochEnd"])
+        return listed_epoch(document["epochId"], document["epochStart"], document["epochEnd"])
     except (KeyError, ValueError):
-        return
-    if published.hours != hours:
-        raise _unavailable(
-            f"the published epochs are {published.hours} hours long (current.json holds "
-            f"{published.id}, {published.start_iso} to {published.end_iso}) but this signer's "
-            f"EPOCH_HOURS is {hours}: set the signer's EPOCH_HOURS to {published.hours}, as the "
-            "planner has it"
-        )
+        return None
+
+
+def length_problem(published: Epoch | None, hours: int) -> str | None:
+    """What is wrong when the published epoch is not `hours` (EPOCH_HOURS) long, else None."""
+    if published is None or published.hours == hours:
+        return None
+    return (
+        f"the published epochs are {published.hours} hours long (current.json holds "
+        f"{published.id}, {published.start_iso} to {published.end_iso}) but this signer's "
+        f"EPOCH_HOURS is {hours}: set the signer's EPOCH_HOURS to {published.hours}, as the "
+        "planner has it"
+    )
+
+
+def epoch_length(body: bytes | None, hours: int) -> dict[str, Any]:
+    """/readyz's `epochLength`: the signer's EPOCH_HOURS, the length of the epoch in
+    `body` (the current.json the signer has at hand; None when it has none) and the
+    problem when the two differ. A file that says no length leaves it unknown."""
+    published = None
+    if body is not None:
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            document = None
+        if isinstance(document, dict):
+            published = _described_epoch(document)
+    return {
+        "hours": hours,
+        "published": None if published is None else published.hours,
+        "problem": length_problem(published, hours),
+    }
 
 
 def _not_revealed(detail: str) -> SignerError:

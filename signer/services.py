@@ -67,6 +67,16 @@ class Services:
             self.current_cache.wake()
             raise
 
+    def current_at_hand(self) -> bytes | None:
+        """current.json as this signer has it without asking the network: the folder's
+        file, or the background copy of a URL's (never a fetch). None when there is none."""
+        try:
+            if self.current_cache is None:
+                return read_current(self.settings.published)
+            return self.current_cache.current()
+        except SignerError:
+            return None
+
     def bucket(self) -> tuple[Any, str]:
         """The S3 client and bucket, or 503 when this signer has no bucket configured."""
         if self.s3 is None or not self.settings.s3_bucket:

@@ -20,6 +20,7 @@ from signer import create_app
 from conftest import REPO, SECRET
 from servers import signer_client as sc
 from servers.drand_relay import TEST_ROUND
+from servers.static_http import serve_folder
 
 AT_19 = "2026-11-25T19:00:00Z"
 CURRENT = "2026-11-25T18-00-00"
@@ -204,3 +205,62 @@ def test_a_published_epoch_off_the_signers_grid_names_epoch_hours(signer_config)
     assert too_old.json["detail"] == (
         "epoch 2026-11-25T04-00-00 is not the current epoch or one of the 2 before it"
     )
+
+
+def length_detail(published: Path, hours: int) -> str:
+    """What a signer at `hours` says of the 6-hour current.json in `published`."""
+    current = json.loads((published / "current.json").read_text())
+    return (
+        f"the published epochs are 6 hours long (current.json holds {current['epochId']}, "
+        f"{current['epochStart']} to {current['epochEnd']}) but this signer's EPOCH_HOURS is "
+        f"{hours}: set the signer's EPOCH_HOURS to 6, as the planner has it"
+    )
+
+
+def signer_at(signer_config, hours: str, published: str):
+    at_19 = parse_instant(AT_19).timestamp()
+    config = {**signer_config, "EPOCH_HOURS": hours, "SIGNER_PUBLISHED": published}
+    return create_app({**config, "NOW": lambda: at_19})
+
+
+def test_readyz_is_not_ready_on_another_epoch_length(signer_config, six_hours) -> None:
+    """A signer deployed with the wrong EPOCH_HOURS said ready while every current
+    assignment was a 503: /readyz reads the published folder's current.json and is 503
+    with `epochLength` naming both lengths, as the assignment does."""
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    wrong = signer_at(signer_config, "4", str(six_hours)).test_client().get("/readyz")
+    assert wrong.status_code == 503
+    assert wrong.json["ready"] is False
+    assert wrong.json["epochLength"] == {
+        "hours": 4,
+        "published": 6,
+        "problem": length_detail(six_hours, 4),
+    }
+    right = signer_at(signer_config, "6", str(six_hours)).test_client().get("/readyz")
+    assert right.status_code == 200, right.json
+    assert right.json["epochLength"] == {"hours": 6, "published": 6, "problem": None}
+
+
+def test_readyz_checks_the_copy_of_a_published_url(signer_config, six_hours) -> None:
+    """From a URL, /readyz checks the signer's background copy of current.json and never
+    fetches one: the copy taken before the CDN went away still says the lengths differ."""
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    with serve_folder(six_hours) as url:
+        app = signer_at(signer_config, "4", url)
+        assert app.extensions["signer"].current_cache.refresh_once()
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["epochLength"] == {
+        "hours": 4,
+        "published": 6,
+        "problem": length_detail(six_hours, 4),
+    }
+
+
+def test_readyz_without_a_copy_of_current_json_leaves_the_length_unknown(signer_config):
+    """No copy yet (nothing published, or the CDN unreachable): the length is not known and
+    readiness is as the metagraph, the bucket and the limits make it."""
+    for published in ("http://127.0.0.1:9/s46", signer_config["SIGNER_PUBLISHED"]):
+        response = signer_at(signer_config, "4", published).test_client().get("/readyz")
+        assert response.status_code == 200, response.json
+        assert response.json["epochLength"] == {"hours": 4, "published": None, "problem": None}
