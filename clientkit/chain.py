@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 from clientkit.config import Settings
 from clientkit.errors import ClientKitError
 from clientkit.filelock import exclusive
+from clientkit.files import remove_leftovers, replace_file, temporary_names
 
 GENESIS = "sha256:" + "0" * 64
 
@@ -182,17 +183,8 @@ class HeadPin:
             yield
 
     def _write(self, heads: dict[str, list[str]]) -> None:
-        """Through a temporary file of this process's own, renamed over the head file."""
-        fd, temporary = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(json.dumps(heads, indent=2) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        """Through a temporary file of this process's own, renamed over the head file; the
+        temporary files of writers killed mid-write (an hour old) removed first. Only this
+        head file's: the folder may be anyone's (CLIENTKIT_HEAD_FILE)."""
+        remove_leftovers(self.path.parent, re.compile(temporary_names(self.path.name)))
+        replace_file(self.path, (json.dumps(heads, indent=2) + "\n").encode(), 0o644)

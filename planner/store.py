@@ -7,12 +7,10 @@ laptop and to DigitalOcean Spaces in production; only the store changes.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clientkit.files import RANDOM, remove_leftovers, replace_file, temporary_names
 from clientkit.layout import Source, SourceError
 from clientkit.verify import HttpSource
 from planner.errors import PlannerError
@@ -67,12 +66,8 @@ def open_source(location: str) -> Source:
     return LocalStore(Path(location).resolve())
 
 
-LEFTOVER_SECONDS = 3600
-"""How old a temporary file of LocalStore's must be to be taken for a killed writer's: a
-live put writes even the private state in seconds, and refreshes the file's time as it does."""
-
-_TEMPORARY = re.compile(r"\.(.+\.[a-z0-9_]{8}\.tmp|write-probe\.[a-z0-9_]{8})")
-"""The names tempfile.mkstemp gives put()'s and check_writable()'s files (8 of its characters)."""
+_TEMPORARY = re.compile(rf"{temporary_names()}|\.write-probe\.{RANDOM}")
+"""The names of put()'s temporary files and check_writable()'s probes."""
 
 
 class LocalStore:
@@ -110,37 +105,16 @@ class LocalStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._sweep(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, self.mode)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            replace_file(path, data, self.mode)
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
 
     def _sweep(self, folder: Path) -> None:
         """Remove the temporary files killed writers left in `folder`, once per folder for
         this store (a run's puts would otherwise list a folder of thousands of epochs each)."""
-        if folder in self._swept:
-            return
-        self._swept.add(folder)
-        cutoff = time.time() - LEFTOVER_SECONDS
-        # Housekeeping: a folder it cannot list, or a leftover it may not remove (another
-        # user's), must not stop the write itself.
-        leftovers: list[str] = []
-        with contextlib.suppress(OSError), os.scandir(folder) as found:
-            leftovers = [
-                i.path for i in found if _TEMPORARY.fullmatch(i.name) and _older(i, cutoff)
-            ]
-        for leftover in leftovers:
-            with contextlib.suppress(OSError):
-                os.unlink(leftover)
+        if folder not in self._swept:
+            self._swept.add(folder)
+            remove_leftovers(folder, _TEMPORARY)
 
     def check_writable(self, keys: Iterable[str]) -> None:
         """Create and remove a probe file in each folder the keys need (or the nearest one
@@ -168,16 +142,6 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root)
-
-
-def _older(item: os.DirEntry[str], cutoff: float) -> bool:
-    """A regular file last written before `cutoff`: never a link or a folder, nor a file that
-    its writer renamed over its key meanwhile."""
-    try:
-        stat = item.stat(follow_symlinks=False)
-    except OSError:
-        return False
-    return item.is_file(follow_symlinks=False) and stat.st_mtime < cutoff
 
 
 def _nearest_existing(folder: Path) -> Path:

@@ -10,6 +10,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -551,6 +552,26 @@ def test_processes_sharing_a_head_file_keep_each_others_heads(tmp_path: Path) ->
     assert failures == []
     assert len(json.loads(head_file.read_text())) == 6 * 30
     assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "heads.json", "heads.json.lock"]
+
+
+def test_pinning_removes_what_writers_killed_mid_write_left(tmp_path: Path) -> None:
+    """A pin killed mid-write (kill -9) left its `.heads.json.XXXXXXXX.tmp` beside the head
+    file for good. The next pin removes those an hour old; a live writer's, younger, and
+    files that are not this head file's temporary files (the folder may be anyone's) stay."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    an_hour_ago = time.time() - 3600 - 60
+    left = [".heads.json.k3j_x9q2.tmp", ".heads.json.abcdefgh.tmp"]
+    others = [".other.json.abcdefgh.tmp", ".heads.json.tmp", "heads.json.abcdefgh.tmp"]
+    for name in [*left, *others]:
+        (folder / name).write_bytes(b"half")
+        os.utime(folder / name, (an_hour_ago, an_hour_ago))
+    (folder / ".heads.json.qwertyui.tmp").write_bytes(b"being written")
+    pin = chain.HeadPin(folder / "heads.json")
+    pin.remember("https://cdn.example", ("2026-11-25T16-00-00", "sha256:" + "0" * 64))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["heads.json", "heads.json.lock", ".heads.json.qwertyui.tmp", *others]
+    )
 
 
 def test_a_head_file_the_os_refuses_is_a_clear_error(
