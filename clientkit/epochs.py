@@ -98,9 +98,15 @@ class Epoch:
         return Epoch(self.start - timedelta(hours=self.hours), self.hours)
 
 
+def is_epoch_length(hours: int) -> bool:
+    """Whether epochs may be `hours` long: a whole number that divides 24, so that every UTC
+    day starts an epoch and the grid needs no origin but midnight."""
+    return hours > 0 and 24 % hours == 0
+
+
 def epoch_at(instant: datetime, hours: int = EPOCH_HOURS) -> Epoch:
     """The epoch that contains `instant`."""
-    if hours <= 0 or 24 % hours:
+    if not is_epoch_length(hours):
         raise EpochError(f"EPOCH_HOURS must divide 24, got {hours}")
     instant = instant.astimezone(UTC)
     day = instant.replace(hour=0, minute=0, second=0, microsecond=0)

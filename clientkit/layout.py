@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from clientkit.epochs import Epoch, EpochError, epoch_from_id, parse_instant
+from clientkit.epochs import (
+    ISO_FORMAT,
+    Epoch,
+    EpochError,
+    epoch_from_id,
+    is_epoch_length,
+    parse_instant,
+)
 from clientkit.errors import ClientKitError
 
 INDEX_KEY = "index.json"
@@ -124,13 +131,42 @@ class IndexEntry:
 def listed_epoch(epoch_id: str, start: str, end: str) -> Epoch:
     """The epoch an index entry describes, on the grid of its own length: any length that
     divides 24 reads back without knowing EPOCH_HOURS."""
-    hours = (parse_instant(end) - parse_instant(start)) / timedelta(hours=1)
-    if not hours.is_integer():
-        raise EpochError(f"{epoch_id}: epochStart to epochEnd is not a whole number of hours")
-    epoch = epoch_from_id(epoch_id, int(hours))
-    if (epoch.start_iso, epoch.end_iso) != (start, end):
-        raise EpochError(f"{epoch_id}: epochStart and epochEnd do not match the epoch id")
+    begins = _listed_instant(epoch_id, "epochStart", start)
+    ends = _listed_instant(epoch_id, "epochEnd", end)
+    epoch = epoch_from_id(epoch_id, _listed_hours(epoch_id, start, end, ends - begins))
+    if epoch.start != begins:
+        raise EpochError(
+            f"{epoch_id}: epochStart {start} to epochEnd {end} is not the epoch of this id "
+            f"({epoch.start_iso} to {epoch.end_iso})"
+        )
     return epoch
+
+
+def _listed_hours(epoch_id: str, start: str, end: str, span: timedelta) -> int:
+    """An index entry's length, `span` from its epochStart to its epochEnd. A refusal names
+    them, never EPOCH_HOURS: the entry carries its own length, the setting plays no part
+    (epoch_at, given the span, would blame the setting)."""
+    hours = span / timedelta(hours=1)
+    if not hours.is_integer() or not is_epoch_length(int(hours)):
+        raise EpochError(
+            f"{epoch_id}: epochStart {start} to epochEnd {end} is {hours:g} hours, not an "
+            "epoch length (a whole number of hours that divides 24)"
+        )
+    return int(hours)
+
+
+def _listed_instant(epoch_id: str, name: str, text: str) -> datetime:
+    """An entry's epochStart or epochEnd, written as the planner writes them: "2026-11-25"
+    would be read as midnight, and the entry refused for a length it does not mean."""
+    try:
+        instant = parse_instant(text)
+    except EpochError:
+        instant = None
+    if instant is None or instant.strftime(ISO_FORMAT) != text:
+        raise EpochError(
+            f"{epoch_id}: {name} {text!r} is not an instant written YYYY-MM-DDTHH:MM:SSZ"
+        )
+    return instant
 
 
 def read_index(store: Source) -> dict[str, IndexEntry]:

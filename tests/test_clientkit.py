@@ -443,10 +443,67 @@ def test_an_epoch_start_not_written_as_the_planner_writes_it_is_refused(publishe
     index = json.loads((root / "index.json").read_bytes())
     index["epochs"][0]["epochStart"] = start
     (root / "index.json").write_text(json.dumps(index))
-    with pytest.raises(
-        AssignmentError, match="2026-11-25T16-00-00: epochStart and epochEnd do not match"
-    ):
+    with pytest.raises(AssignmentError) as refused:
         plain_assignment(url, now=NOW)
+    assert (
+        f"2026-11-25T16-00-00: epochStart {start!r} is not an instant written YYYY-MM-DDTHH:MM:SSZ"
+    ) in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "detail"),
+    [
+        (
+            "2026-11-25",
+            "2026-11-25T20:00:00Z",
+            "epochStart '2026-11-25' is not an instant written YYYY-MM-DDTHH:MM:SSZ",
+        ),
+        (
+            "2026-11-25T16:00:00Z",
+            "2026-11-26",
+            "epochEnd '2026-11-26' is not an instant written YYYY-MM-DDTHH:MM:SSZ",
+        ),
+        (
+            "2026-11-25T00:00:00Z",
+            "2026-11-25T20:00:00Z",
+            "epochStart 2026-11-25T00:00:00Z to epochEnd 2026-11-25T20:00:00Z is 20 hours, "
+            "not an epoch length (a whole number of hours that divides 24)",
+        ),
+        (
+            "2026-11-25T20:00:00Z",
+            "2026-11-25T16:00:00Z",
+            "epochStart 2026-11-25T20:00:00Z to epochEnd 2026-11-25T16:00:00Z is -4 hours, "
+            "not an epoch length (a whole number of hours that divides 24)",
+        ),
+        (
+            "2026-11-25T16:00:00Z",
+            "2026-11-25T20:30:00Z",
+            "epochStart 2026-11-25T16:00:00Z to epochEnd 2026-11-25T20:30:00Z is 4.5 hours, "
+            "not an epoch length (a whole number of hours that divides 24)",
+        ),
+        (
+            "2026-11-25T12:00:00Z",
+            "2026-11-25T16:00:00Z",
+            "epochStart 2026-11-25T12:00:00Z to epochEnd 2026-11-25T16:00:00Z is not the epoch "
+            "of this id (2026-11-25T16:00:00Z to 2026-11-25T20:00:00Z)",
+        ),
+    ],
+    ids=["date-start", "date-end", "20-hours", "backwards", "not-whole", "another-epoch"],
+)
+def test_an_index_entry_not_of_its_epoch_names_its_start_and_end(
+    published, start, end, detail
+) -> None:
+    """An entry starting "2026-11-25" (a date, read as midnight) was refused with
+    "EPOCH_HOURS must divide 24, got 20": a setting the index has nothing to do with (each
+    entry carries its own length). Every refusal of an entry's start and end names them."""
+    url, root = published
+    index = json.loads((root / "index.json").read_bytes())
+    index["epochs"][0].update(epochStart=start, epochEnd=end)
+    (root / "index.json").write_text(json.dumps(index))
+    with pytest.raises(AssignmentError) as refused:
+        plain_assignment(url, now=NOW)
+    assert f"is not a valid index: 2026-11-25T16-00-00: {detail}" in str(refused.value)
+    assert "EPOCH_HOURS" not in str(refused.value)
 
 
 def test_an_index_nested_too_deeply_is_a_clear_error(published) -> None:
