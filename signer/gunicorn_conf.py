@@ -20,9 +20,10 @@ client closes its side, for up to 2 s (`util.close_graceful`), so that request b
 unread cannot make the kernel reset the connection and lose the answer on its way. A sync
 worker waits through that drain: a client that reads its answer and keeps the connection
 open held the worker 2 s, and one such request a second on each of two connections stopped
-the signer. The drain is now kept for a connection with unread input waiting (a body the
-app refused without reading it); when nothing is waiting, the connection is closed at once,
-which loses nothing.
+the signer. Now a connection with nothing unread is closed at once, which loses nothing;
+one with input waiting (a body the app refused without reading it, a pipelined request) is
+drained while its input keeps coming, and closed once `drain_quiet_seconds` pass without
+any: a client that sent more and kept the connection open held the worker 2 s too.
 
 A worker holds about 115,000 objects once the app is loaded (bittensor's keys, botocore,
 pydantic models), which live as long as it does. Python's full garbage collection walked
@@ -93,21 +94,42 @@ def write_json_error(sock: object, status_int: int, reason: str, mesg: str) -> N
 
 util.write_error = write_json_error
 
-_drain_and_close = util.close_graceful
+drain_quiet_seconds = 0.25
+"""How long a drain after the answer waits for more of the client's input before closing."""
 
 
 def close_after_answer(sock: Any, timeout: float = 2.0, max_drain: int = 65536) -> None:
-    """gunicorn's `util.close_graceful` when the client has sent input that is waiting
-    unread (or its close), else a plain close: with nothing unread there is nothing to
-    drain, and waiting for the client to close would hold the worker."""
-    try:
-        waiting, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        waiting = [sock]
-    if waiting:
-        _drain_and_close(sock, timeout, max_drain)
-    else:
+    """gunicorn's `util.close_graceful` (same arguments), holding the worker only while the
+    client's input keeps coming: closed at once when nothing is waiting unread, else
+    half-closed and drained until the client closes, `max_drain` bytes, `timeout` seconds,
+    or `drain_quiet_seconds` without input."""
+    if not _readable(sock, 0):
         util.close(sock)
+        return
+    deadline = time.monotonic() + timeout
+    drained = 0
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        while drained < max_drain and _readable(
+            sock, min(drain_quiet_seconds, deadline - time.monotonic())
+        ):
+            data = sock.recv(4096)
+            if not data:
+                break
+            drained += len(data)
+    except OSError:
+        pass
+    finally:
+        util.close(sock)
+
+
+def _readable(sock: Any, seconds: float) -> bool:
+    """Whether input (or the client's close) is waiting, within `seconds`; a socket that
+    cannot be asked counts as not."""
+    try:
+        return bool(select.select([sock], [], [], max(0.0, seconds))[0])
+    except (OSError, ValueError):
+        return False
 
 
 util.close_graceful = close_after_answer

@@ -146,3 +146,14 @@ def test_unread_input_is_still_drained_before_closing():
         assert not closing.is_alive()
         assert client.recv(100).startswith(b"HTTP/1.1 413")
         assert client.recv(100) == b"", "closed, not reset"
+
+
+def test_a_client_that_sent_more_and_keeps_its_connection_open_does_not_hold_the_worker():
+    # A pipelined request the sync worker never reads, and the connection kept open: the
+    # drain stops once the input has stopped coming, not when the client closes.
+    with connected() as (server, client):
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert select.select([server], [], [], PATIENCE)[0], "the bytes arrived"
+        server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        assert returns(lambda: util.close_graceful(server, timeout=3600))
+        assert client.recv(100).startswith(b"HTTP/1.1 200 OK")
