@@ -46,6 +46,16 @@ class Source(Protocol):
         """A human-readable location for messages, never containing a secret."""
 
 
+def parse_json(raw: bytes | str) -> Any:
+    """A published file's JSON, every failure a ValueError. Text nested deeper than
+    Python's parser goes (`[` a hundred thousand times) raises RecursionError, which is no
+    ValueError: a reader catching ValueError for a broken file would crash instead."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def sealed_key(epoch_id: str) -> str:
     return f"sealed/{epoch_id}.tlock"
 
@@ -180,13 +190,9 @@ def read_index_items(store: Source) -> list[dict[str, Any]]:
     if raw is None:
         return []
     try:
-        items = json.loads(raw)["epochs"]
+        items = parse_json(raw)["epochs"]
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise TypeError("epochs is not a list of entries")
-    except RecursionError:
-        raise IndexUnreadable(
-            f"{INDEX_KEY} in {store.describe()} is not a valid index: it is nested too deeply"
-        ) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexUnreadable(
             f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"

@@ -260,10 +260,7 @@ def assignment_document(body: bytes, epoch_id: str) -> dict[str, Any]:
     """An assignment's JSON, as much as a client reads of it: an object naming `epoch_id`,
     with `zipcodes` a list of objects with a `zipcode` text. A ValueError otherwise, even
     for bytes that hash to the commitment (a forged index can commit to anything)."""
-    try:
-        document = json.loads(body)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
+    document = layout.parse_json(body)
     if not isinstance(document, dict) or document.get("epochId") != epoch_id:
         raise ValueError(f"not epoch {epoch_id}'s assignment")
     zipcodes = document.get("zipcodes")

@@ -5,6 +5,8 @@ signer adds is a check that the file really is the current epoch's, so a stale C
 or a cron that has not run yet shows up as a clear 503 instead of last epoch's zipcodes,
 and that its epochs are EPOCH_HOURS long, which /readyz reports too (a signer deployed
 with the planner's length wrong is then not ready, rather than 503 on every assignment).
+A published file that cannot be used (not JSON, nested too deeply for Python's parser, not
+its epoch's) is the same 503, naming the file: the operator's to fix, not a 500.
 
 From a base URL, requests never wait for the CDN: a background thread keeps the last good
 copy, refreshing it every few seconds (at once when it no longer is the current epoch's),
@@ -14,7 +16,6 @@ worker. Earlier epochs' files never change once revealed, so each is fetched onc
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import requests
 
 from clientkit.epochs import Epoch
-from clientkit.layout import listed_epoch
+from clientkit.layout import listed_epoch, parse_json
 from signer.errors import SignerError
 
 CURRENT = "current.json"
@@ -118,10 +119,7 @@ class CurrentCache:
 def current_assignment(body: bytes, epoch: Epoch) -> dict[str, Any]:
     """Decode current.json and insist that it is the assignment of `epoch`, the signer's
     current one, and of an epoch as long as the signer's (EPOCH_HOURS)."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise _unavailable("the published current.json is not valid JSON") from None
+    document = _parsed(body, CURRENT)
     if not isinstance(document, dict) or not isinstance(document.get("epochId"), str):
         raise _unavailable("the published current.json has no epochId")
     _same_length(document, epoch.hours)
@@ -170,8 +168,8 @@ def epoch_length(body: bytes | None, hours: int) -> dict[str, Any]:
     published = None
     if body is not None:
         try:
-            document = json.loads(body)
-        except (ValueError, RecursionError):
+            document = parse_json(body)
+        except ValueError:
             document = None
         if isinstance(document, dict):
             published = _described_epoch(document)
@@ -180,6 +178,15 @@ def epoch_length(body: bytes | None, hours: int) -> dict[str, Any]:
         "published": None if published is None else published.hours,
         "problem": length_problem(published, hours),
     }
+
+
+def _parsed(body: bytes, name: str) -> Any:
+    """The JSON of the published file `name`, or 503 naming it: a broken file, or one
+    nested too deeply for the parser, is an unusable published file, never a 500."""
+    try:
+        return parse_json(body)
+    except ValueError as exc:
+        raise _unavailable(f"the published {name} is not valid JSON: {exc}") from None
 
 
 def _not_revealed(detail: str) -> SignerError:
@@ -244,10 +251,7 @@ class PastEpochs:
 
 
 def _own_assignment(body: bytes, name: str, epoch_id: str) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise _unavailable(f"the published {name} is not JSON") from None
+    document = _parsed(body, name)
     if not isinstance(document, dict) or document.get("epochId") != epoch_id:
         raise _unavailable(f"the published {name} is not its own")
     return document

@@ -229,3 +229,75 @@ def test_a_past_epoch_is_fetched_once_then_answered_while_the_cdn_hangs(signer_c
             again = client.get(path)
             assert again.status_code == 200
             assert again.json == first.json
+
+
+# --- a published file nested deeper than Python's parser goes ---------------------------------
+# json.loads raises RecursionError for it, which is no ValueError: each path must still give
+# the 503 of an unusable published file, naming the file, never a 500 internal_error.
+
+DEEP = b"[" * 100_000
+
+
+def assert_unusable(response, name: str) -> None:
+    assert response.status_code == 503, response.json
+    assert response.json["error"] == "assignment_unavailable"
+    assert name in response.json["detail"]
+    assert "nested too deeply" in response.json["detail"]
+    assert "Retry-After" in response.headers
+
+
+def past_epoch() -> str:
+    return epoch_from_id(sc.EPOCH).previous().id
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assignments/current",
+        "/api/v1/zipcode-assignments/current",
+        f"/api/v1/zipcode-assignments/epoch/{sc.EPOCH}",
+    ],
+)
+def test_deeply_nested_current_json_in_the_folder_is_503(client, published, path):
+    (published / "current.json").write_bytes(DEEP)
+    assert_unusable(client.get(path), "current.json")
+
+
+def test_deeply_nested_current_json_leaves_stats_awaiting_the_reveal(client, published):
+    (published / "current.json").write_bytes(DEEP)
+    response = client.get("/api/v1/zipcode-assignments/stats")
+    assert response.status_code == 200
+    assert response.json["systemStatus"] == "awaiting_reveal"
+
+
+def test_deeply_nested_current_json_answers_a_miner_status_503(client, published):
+    (published / "current.json").write_bytes(DEEP)
+    response = client.post("/api/v1/zipcode-assignments/status", json=sc.miner_status("0f" * 16))
+    assert_unusable(response, "current.json")
+
+
+def test_deeply_nested_past_epoch_in_the_folder_is_503(client, published):
+    past = past_epoch()
+    (published / "epochs").mkdir()
+    (published / "epochs" / f"{past}.json").write_bytes(DEEP)
+    response = client.get(f"/api/v1/zipcode-assignments/epoch/{past}")
+    assert_unusable(response, f"epochs/{past}.json")
+
+
+def test_deeply_nested_current_json_at_the_published_url_is_503(signer_config, published):
+    (published / "current.json").write_bytes(DEEP)
+    with cdn(published) as site:
+        app = create_app({**signer_config, "SIGNER_PUBLISHED": site.url})
+        assert app.extensions["signer"].current_cache.refresh_once()
+        response = app.test_client().get("/api/v1/zipcode-assignments/current")
+        assert_unusable(response, "current.json")
+
+
+def test_deeply_nested_past_epoch_at_the_published_url_is_503(signer_config, published):
+    past = past_epoch()
+    (published / "epochs").mkdir()
+    (published / "epochs" / f"{past}.json").write_bytes(DEEP)
+    with cdn(published) as site:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
+        response = client.get(f"/api/v1/zipcode-assignments/epoch/{past}")
+        assert_unusable(response, f"epochs/{past}.json")
