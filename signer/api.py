@@ -14,7 +14,6 @@ from flask import Response, jsonify, redirect
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.wrappers import Response as BaseResponse
 
-from clientkit.epochs import EpochError, epoch_from_id
 from signer import auth, credentials, listing, published
 from signer.errors import SignerError
 from signer.models import (
@@ -338,40 +337,20 @@ def validator_upload(body: ValidatorUploadRequest) -> Response:
         lambda: auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp),
         admission=validator(svc),
     )
-    epoch = svc.current_epoch()
-    allowed = [epoch.id]
-    for _ in range(svc.settings.recent_epochs):
-        epoch = epoch.previous()
-        allowed.append(epoch.id)
-    if body.epoch_id not in allowed:
-        raise _epoch_not_allowed(
-            body.epoch_id, svc.settings.recent_epochs, svc.settings.epoch_hours
-        )
+    if body.epoch_id not in {epoch.id for epoch in svc.recent_epochs()}:
+        raise _epoch_not_allowed(svc, body.epoch_id)
     post = _post_credential(svc, credentials.validator_folder(hotkey, body.epoch_id))
     return jsonify(ValidatorUploadResponse(**post, epoch_id=body.epoch_id).model_dump(mode="json"))
 
 
-def _epoch_not_allowed(epoch_id: str, recent: int, hours: int) -> SignerError:
-    """403 for an epoch a validator may not upload to. One that starts no epoch of this
-    signer's grid says so, naming EPOCH_HOURS: a published id off the grid means the
-    signer's EPOCH_HOURS is not the planner's, not that the validator came too late. The
-    setting is no secret: every epoch id the signer grants shows it."""
-    try:
-        epoch_from_id(epoch_id, hours)
-    except EpochError:
-        return SignerError(
-            403,
-            "epoch_not_allowed",
-            f"epoch {epoch_id} is not on this signer's EPOCH_HOURS grid: EPOCH_HOURS is "
-            f"{hours}, so epochs start every {hours} hours from 00:00 UTC; if the published "
-            "epochs have this id, the signer's EPOCH_HOURS is not the planner's (tell the "
-            "signer's operator)",
-        )
-    return SignerError(
-        403,
-        "epoch_not_allowed",
-        f"epoch {epoch_id} is not the current epoch or one of the {recent} before it",
+def _epoch_not_allowed(svc: Services, epoch_id: str) -> SignerError:
+    """403 for an epoch a validator may not upload to; one off this signer's grid is
+    refused saying so (Services.off_grid)."""
+    detail = svc.off_grid(epoch_id) or (
+        f"epoch {epoch_id} is not the current epoch or one of the "
+        f"{svc.settings.recent_epochs} before it"
     )
+    return SignerError(403, "epoch_not_allowed", detail)
 
 
 @validator_api.post(

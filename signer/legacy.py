@@ -39,7 +39,7 @@ legacy_api = APIBlueprint("legacy", __name__, abp_tags=[TAG])
 status_api = APIBlueprint("legacy_status", __name__, abp_tags=[TAG])
 
 EPOCH_NOT_FOUND = _error(
-    "No revealed assignment for this epoch",
+    "No revealed assignment for this epoch, or epochId off this signer's EPOCH_HOURS grid",
     "epoch_not_found",
     "epoch 2026-11-25T20-00-00 has no revealed assignment (epochs/2026-11-25T20-00-00.json "
     "is not published)",
@@ -67,12 +67,13 @@ def _revealed(svc: Services, epoch: Epoch) -> dict[str, Any] | None:
     return svc.past_epochs.document(epoch.id)
 
 
-def _not_found(epoch_id: str) -> SignerError:
-    return SignerError(
-        404,
-        "epoch_not_found",
-        f"epoch {epoch_id} has no revealed assignment (epochs/{epoch_id}.json is not published)",
+def _not_found(svc: Services, epoch_id: str) -> SignerError:
+    """404 for an epoch without a revealed assignment; one off this signer's grid is
+    refused saying so (Services.off_grid), since no assignment will ever be revealed for it."""
+    detail = svc.off_grid(epoch_id) or (
+        f"epoch {epoch_id} has no revealed assignment (epochs/{epoch_id}.json is not published)"
     )
+    return SignerError(404, "epoch_not_found", detail)
 
 
 @legacy_api.get(
@@ -135,7 +136,8 @@ def stats() -> Response:
 the old clients send are accepted and ignored, since a started epoch's assignment is
 public (`epochs/{epochId}.json` on the CDN). The answer is that file plus `success: true`
 and `status` (`ACTIVE` for the current epoch, `COMPLETED` before it); 404 for an epoch
-whose assignment is not revealed (not started, or not planned).""",
+whose assignment is not revealed (not started, or not planned), saying so with the setting's
+value for an `epochId` that starts no epoch of this signer's EPOCH_HOURS grid.""",
     responses={200: LegacyEpochAssignment, 404: EPOCH_NOT_FOUND},
 )
 def epoch_assignment(path: LegacyEpochPath) -> Response:
@@ -143,11 +145,11 @@ def epoch_assignment(path: LegacyEpochPath) -> Response:
     try:
         epoch = epoch_from_id(path.epoch_id, svc.settings.epoch_hours)
     except EpochError:
-        raise _not_found(path.epoch_id) from None
+        raise _not_found(svc, path.epoch_id) from None
     current = svc.current_epoch()
     document = _revealed(svc, epoch) if epoch.start <= current.start else None
     if document is None:
-        raise _not_found(epoch.id)
+        raise _not_found(svc, epoch.id)
     status = "ACTIVE" if epoch.id == current.id else "COMPLETED"
     return jsonify({"success": True, **document, "status": status})
 
@@ -161,7 +163,9 @@ def epoch_assignment(path: LegacyEpochPath) -> Response:
 
 Checks the signature, that the epoch is the current one or one of the
 SIGNER_RECENT_EPOCHS before it, and that `nonce` is its assignment's nonce, then answers
-as the old server did. Nothing is recorded: validators score what miners upload.""",
+as the old server did. Nothing is recorded: validators score what miners upload. An
+`epochId` that starts no epoch of this signer's EPOCH_HOURS grid is 404 saying so, with the
+setting's value.""",
     security=SECURITY,
     responses={
         200: MinerStatusResponse,
@@ -183,14 +187,10 @@ def miner_status(body: MinerStatusRequest) -> Response:
     if snapshot is not None and hotkey in snapshot.neurons:
         # Registered hotkeys only: a counter per free key pair would grow without bound.
         svc.status_quota.spend(hotkey)
-    epoch = svc.current_epoch()
-    accepted = [epoch]
-    for _ in range(svc.settings.recent_epochs):
-        accepted.append(accepted[-1].previous())
-    reported = next((e for e in accepted if e.id == body.epoch_id), None)
+    reported = next((e for e in svc.recent_epochs() if e.id == body.epoch_id), None)
     document = _revealed(svc, reported) if reported is not None else None
     if document is None:
-        raise _not_found(body.epoch_id)
+        raise _not_found(svc, body.epoch_id)
     if document.get("nonce") != body.nonce:
         raise SignerError(400, "invalid_nonce", f"nonce is not epoch {body.epoch_id}'s nonce")
     return jsonify(

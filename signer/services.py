@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app
 
-from clientkit.epochs import Epoch, epoch_at
+from clientkit.epochs import Epoch, EpochError, epoch_at, epoch_from_id
 from signer.config import Settings
 from signer.errors import SignerError
 from signer.metagraph import MetagraphStore, Refresher
@@ -51,6 +51,32 @@ class Services:
         epoch = epoch_at(datetime.fromtimestamp(now, UTC), self.settings.epoch_hours)
         self._epoch = (epoch.start.timestamp(), epoch.end.timestamp(), epoch)
         return epoch
+
+    def recent_epochs(self) -> list[Epoch]:
+        """The current epoch and the SIGNER_RECENT_EPOCHS before it, newest first: those a
+        validator may upload results for and a miner may report on."""
+        epochs = [self.current_epoch()]
+        for _ in range(self.settings.recent_epochs):
+            epochs.append(epochs[-1].previous())
+        return epochs
+
+    def off_grid(self, epoch_id: str) -> str | None:
+        """What is wrong with an epoch id that starts no epoch of this signer's grid, None
+        for one that starts one. A published id off the grid means the signer's EPOCH_HOURS
+        is not the planner's, not that the client came too late or early, so the answer
+        names the setting and its value (no secret: every epoch id the signer grants shows
+        it)."""
+        hours = self.settings.epoch_hours
+        try:
+            epoch_from_id(epoch_id, hours)
+        except EpochError:
+            return (
+                f"epoch {epoch_id} is not on this signer's EPOCH_HOURS grid: EPOCH_HOURS is "
+                f"{hours}, so epochs start every {hours} hours from 00:00 UTC; if the "
+                "published epochs have this id, the signer's EPOCH_HOURS is not the "
+                "planner's (tell the signer's operator)"
+            )
+        return None
 
     def current_document(self) -> dict[str, Any]:
         """The current epoch's published assignment, never waiting on the CDN.

@@ -264,3 +264,48 @@ def test_readyz_without_a_copy_of_current_json_leaves_the_length_unknown(signer_
         response = signer_at(signer_config, "4", published).test_client().get("/readyz")
         assert response.status_code == 200, response.json
         assert response.json["epochLength"] == {"hours": 4, "published": None, "problem": None}
+
+
+def off_grid_detail(epoch_id: str, hours: int) -> str:
+    return (
+        f"epoch {epoch_id} is not on this signer's EPOCH_HOURS grid: EPOCH_HOURS is {hours}, "
+        f"so epochs start every {hours} hours from 00:00 UTC; if the published epochs have "
+        "this id, the signer's EPOCH_HOURS is not the planner's (tell the signer's operator)"
+    )
+
+
+def test_a_miner_status_for_an_epoch_off_the_signers_grid_names_epoch_hours(
+    signer_config,
+) -> None:
+    """A miner reporting on a published 6-hour epoch to a signer left at EPOCH_HOURS=4 was
+    told only that the epoch has no revealed assignment: the answer (still 404
+    epoch_not_found) now says the id is on no 4-hour grid, as validator-upload does. An id
+    on the grid but too old keeps its own answer."""
+    at_19 = sc.NOW + 2 * 3600
+    app = create_app({**signer_config, "EPOCH_HOURS": "4", "NOW": lambda: float(at_19)})
+    client = app.test_client()
+    off_grid = client.post(
+        "/api/v1/zipcode-assignments/status",
+        json=sc.miner_status("0f" * 16, epoch_id=CURRENT, timestamp=at_19),
+    )
+    assert off_grid.status_code == 404
+    assert off_grid.json == {"error": "epoch_not_found", "detail": off_grid_detail(CURRENT, 4)}
+    too_old = client.post(
+        "/api/v1/zipcode-assignments/status",
+        json=sc.miner_status("0f" * 16, epoch_id="2026-11-25T04-00-00", timestamp=at_19),
+    )
+    assert too_old.status_code == 404
+    assert "EPOCH_HOURS" not in too_old.json["detail"]
+    assert too_old.json["detail"].startswith("epoch 2026-11-25T04-00-00 ")
+
+
+def test_a_past_epoch_off_the_signers_grid_names_epoch_hours(signer_config) -> None:
+    """The legacy epoch path, asked for a 6-hour epoch by a signer on 4 hours: still 404
+    epoch_not_found, saying the id is on no grid of the signer's EPOCH_HOURS."""
+    client = create_app({**signer_config, "EPOCH_HOURS": "4"}).test_client()
+    response = client.get("/api/v1/zipcode-assignments/epoch/2026-11-25T06-00-00")
+    assert response.status_code == 404
+    assert response.json == {
+        "error": "epoch_not_found",
+        "detail": off_grid_detail("2026-11-25T06-00-00", 4),
+    }
