@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
 from clientkit import drand
-from clientkit.epochs import parse_instant
+from clientkit.epochs import is_epoch_length, parse_instant
 from envsettings import BucketName, EnvSettings, HttpUrl, is_http_url
 from planner import keys
 from planner.errors import PlannerError
@@ -64,7 +64,9 @@ def _instant(value: Any) -> Any:
 
 
 def _divides_24(value: int) -> int:
-    if value <= 0 or 24 % value:
+    """EPOCH_HOURS: a length the epoch grid takes (clientkit.epochs, which the planner and
+    the signer share), refused here with the setting's name before any work starts."""
+    if not is_epoch_length(value):
         raise ValueError(f"must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {value}")
     return value
 

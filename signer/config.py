@@ -16,6 +16,7 @@ from limits import parse_many
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
+from clientkit.epochs import is_epoch_length
 from envsettings import BucketName, EnvSettings, HttpUrl, is_http_url
 from signer.errors import SignerFailure
 from signer.proxy import Network, parse_networks
@@ -67,7 +68,9 @@ def _header(value: str | None) -> str | None:
 
 
 def _divides_24(value: int) -> int:
-    if value <= 0 or 24 % value:
+    """EPOCH_HOURS: a length the epoch grid takes (clientkit.epochs, which the planner and
+    the signer share), refused here with the setting's name before any work starts."""
+    if not is_epoch_length(value):
         raise ValueError(f"must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {value}")
     return value
 

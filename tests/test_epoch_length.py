@@ -169,7 +169,7 @@ def test_a_plan_keeps_its_epoch_length(six_hours, monkeypatch) -> None:
         assert "holds 6-hour epochs but EPOCH_HOURS is 4: set EPOCH_HOURS=6" in result.output
 
 
-@pytest.mark.parametrize("hours", ["5", "7", "0", "48"])
+@pytest.mark.parametrize("hours", ["5", "7", "0", "-4", "48"])
 def test_a_length_that_does_not_divide_24_is_refused(six_hours, monkeypatch, hours) -> None:
     monkeypatch.setenv("EPOCH_HOURS", hours)
     result = CliRunner().invoke(cli, ["plan", "--now", AT_19])

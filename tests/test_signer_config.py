@@ -111,6 +111,20 @@ def test_epoch_hours_is_shared_with_the_planner():
         load_settings({**BASE, "EPOCH_HOURS": "5"})
 
 
+@pytest.mark.parametrize("hours", [1, 2, 3, 4, 6, 8, 12, 24])
+def test_epoch_hours_takes_every_length_that_divides_24(hours):
+    assert load_settings({**BASE, "EPOCH_HOURS": str(hours)}).epoch_hours == hours
+
+
+@pytest.mark.parametrize("hours", ["-4", "0", "7", "16", "48"])
+def test_epoch_hours_refuses_a_length_that_does_not_divide_24_by_name(hours):
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, "EPOCH_HOURS": hours})
+    assert f"EPOCH_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12, 24), got {hours}" in str(
+        refused.value
+    )
+
+
 def test_a_mapping_is_read_alone_and_empty_values_are_unset(monkeypatch):
     """create_app hands the environment over explicitly; nothing else leaks in."""
     monkeypatch.setenv("SIGNER_NETUID", "7")
