@@ -77,6 +77,11 @@ COMMON_ERRORS: dict[str | int, Any] = {
         "no metagraph snapshot yet; retry shortly",
     ),
 }
+ASSIGNMENT_UNAVAILABLE = _error(
+    "A published assignment file cannot be read or used (see Retry-After)",
+    "assignment_unavailable",
+    "the published epochs/2026-11-25T12-00-00.json is not valid JSON: nested too deeply",
+)
 VALIDATOR_403 = _error(
     "Not registered, no validator permit, or stake below the minimum",
     "insufficient_stake",
@@ -509,7 +514,9 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
 
 
 NOT_REVEALED = _error(
-    "No assignment revealed for the current epoch yet",
+    "No assignment revealed for the current epoch yet (`not_revealed`), or the published "
+    "current.json cannot be read or used (`assignment_unavailable`, naming it); see "
+    "Retry-After",
     "not_revealed",
     "epoch 2026-11-25T16-00-00 is not revealed yet (current.json still holds 2026-11-25T12-00-00)",
 )

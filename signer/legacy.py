@@ -20,7 +20,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from clientkit.epochs import Epoch, EpochError, epoch_from_id
 from signer import auth
-from signer.api import COMMON_ERRORS, SECURITY, SIGNING_HOWTO, _error
+from signer.api import ASSIGNMENT_UNAVAILABLE, COMMON_ERRORS, SECURITY, SIGNING_HOWTO, _error
 from signer.errors import SignerError
 from signer.models import (
     LegacyEpochAssignment,
@@ -137,8 +137,9 @@ the old clients send are accepted and ignored, since a started epoch's assignmen
 public (`epochs/{epochId}.json` on the CDN). The answer is that file plus `success: true`
 and `status` (`ACTIVE` for the current epoch, `COMPLETED` before it); 404 for an epoch
 whose assignment is not revealed (not started, or not planned), saying so with the setting's
-value for an `epochId` that starts no epoch of this signer's EPOCH_HOURS grid.""",
-    responses={200: LegacyEpochAssignment, 404: EPOCH_NOT_FOUND},
+value for an `epochId` that starts no epoch of this signer's EPOCH_HOURS grid; 503
+`assignment_unavailable`, naming the file, when the published file cannot be read or used.""",
+    responses={200: LegacyEpochAssignment, 404: EPOCH_NOT_FOUND, 503: ASSIGNMENT_UNAVAILABLE},
 )
 def epoch_assignment(path: LegacyEpochPath) -> Response:
     svc = services()
@@ -172,6 +173,13 @@ setting's value.""",
         **COMMON_ERRORS,
         400: _error("nonce is not the epoch's", "invalid_nonce", "nonce is not epoch X's nonce"),
         404: EPOCH_NOT_FOUND,
+        503: _error(
+            "No usable metagraph snapshot, the rate-limit counters unreachable, or the "
+            "epoch's published assignment cannot be read or used (`assignment_unavailable`, "
+            "naming the file); see Retry-After",
+            "metagraph_unavailable",
+            "no metagraph snapshot yet; retry shortly",
+        ),
     },
 )
 def miner_status(body: MinerStatusRequest) -> Response:

@@ -23,6 +23,8 @@ from clientkit.config import Settings as ClientKitSettings
 from envsettings import EnvSettings
 from planner.config import Settings as PlannerSettings
 from signer.config import Settings as SignerSettings
+from signer.errors import HTTP_CODES
+from signer.gunicorn_conf import DETAILS
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("planner", "signer", "clientkit", "envsettings")
@@ -31,6 +33,7 @@ TEST_SERVERS = REPO / "tests" / "servers"
 DOCS = REPO / "docs"
 ENV_EXAMPLE = REPO / ".env.example"
 CONFIGURATION = DOCS / "configuration.md"
+SIGNER_DOC = DOCS / "signer.md"
 PROCFILE = REPO / "Procfile"
 APP_SPEC = REPO / ".do" / "app.yaml"
 
@@ -208,6 +211,55 @@ def fences(paths: Iterable[Path]) -> Iterator[Fence]:
                     opened = None
             elif opened is not None:
                 body.append(line)
+
+
+# The signer's error codes: what each refusal is raised or answered with, found in the code.
+ERROR_CALLS = frozenset({"SignerError", "error_response"})
+ERROR_LIST = "Errors are always JSON"
+"""How docs/signer.md's error list, one paragraph, begins."""
+CODE = re.compile(r"`([a-z]+(?:_[a-z]+)*)`")
+ERROR_BODY_KEYS = frozenset({"fields"})
+"""Words in backquotes in the error list that are keys of the error body, not codes."""
+
+
+def _error_code(call: ast.Call) -> list[str]:
+    """The code of a SignerError(status, code, ...) or error_response(status, code, ...)
+    written out, or the default of a lookup in its place (HTTP_CODES.get(status, "x"))."""
+    code = call.args[1] if len(call.args) > 1 else None
+    code = next((k.value for k in call.keywords if k.arg == "code"), code)
+    if isinstance(code, ast.Call) and _name_of(code.func) == "get" and len(code.args) == 2:
+        code = code.args[1]
+    return [] if code is None else _strings(code)
+
+
+def error_codes_in_source(source: str) -> set[str]:
+    """Every error code a piece of the signer's code raises or answers with by name."""
+    return {
+        code
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and _name_of(node.func) in ERROR_CALLS
+        for code in _error_code(node)
+    }
+
+
+def signer_error_codes() -> set[str]:
+    """Every error code the signer answers with: those its code names (error_codes_in_source),
+    Flask's HTTP errors' (signer.errors.HTTP_CODES) and gunicorn's own answers'
+    (signer.gunicorn_conf.DETAILS)."""
+    found = {code for path in python_files(REPO / "signer") for code in _file_codes(path)}
+    return found | set(HTTP_CODES.values()) | {code for code, _ in DETAILS.values()}
+
+
+def _file_codes(path: Path) -> set[str]:
+    return error_codes_in_source(path.read_text(encoding="utf-8"))
+
+
+def documented_error_codes() -> set[str]:
+    """The codes docs/signer.md's error list names (its paragraph "Errors are always JSON")."""
+    text = SIGNER_DOC.read_text(encoding="utf-8")
+    start = text.index(ERROR_LIST)
+    end = text.find("\n\n", start)
+    return set(CODE.findall(text[start : None if end < 0 else end])) - ERROR_BODY_KEYS
 
 
 def doc_pages() -> list[Path]:

@@ -19,13 +19,16 @@ from docs_catalog import (
     configuration_reference,
     declared_settings,
     doc_pages,
+    documented_error_codes,
     env_example,
+    error_codes_in_source,
     fences,
     invocations,
     procfile_web,
     runnable_blocks,
     settings_in_source,
     shell_settings,
+    signer_error_codes,
     suite_settings,
     undeclared_reads,
 )
@@ -78,6 +81,38 @@ h = item.get("lowercase_key")
         "WEB_CONCURRENCY": "2",
         "X": None,
     }
+
+
+def test_the_extractor_finds_each_way_the_signer_names_an_error_code():
+    source = """
+raise SignerError(503, "one", "detail", headers={"Retry-After": "1"})
+error = SignerError(status=400, code="two", detail="x")
+error_response(500, "three", "x")
+error_response(status, HTTP_CODES.get(status, "four"), detail)
+other(400, "not_a_code")
+"""
+    assert error_codes_in_source(source) == {"one", "two", "three", "four"}
+    assert {
+        "assignment_unavailable",  # SignerError in signer/published.py
+        "internal_error",  # error_response in signer/errors.py
+        "http_error",  # the default of its HTTP_CODES lookup
+        "method_not_allowed",  # HTTP_CODES
+        "uri_too_long",  # gunicorn's answers
+    } <= signer_error_codes()
+
+
+def test_the_error_list_names_every_code_the_signer_answers_and_no_other():
+    """docs/signer.md's error list is where a client looks a code up: one the signer answers
+    that it leaves out (503 assignment_unavailable was) is a code nobody can look up."""
+    answered, listed = signer_error_codes(), documented_error_codes()
+    assert not answered - listed, (
+        f"docs/signer.md's error list (the paragraph beginning 'Errors are always JSON') "
+        f"leaves out {sorted(answered - listed)}"
+    )
+    assert not listed - answered, (
+        f"docs/signer.md's error list names {sorted(listed - answered)}, which the signer "
+        "never answers"
+    )
 
 
 def test_the_code_reads_the_settings_design_md_names():

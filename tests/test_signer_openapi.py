@@ -56,6 +56,23 @@ def test_signed_operations_document_message_security_body_and_errors(spec, metho
     assert error["example"]["error"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/assignments/current"),
+        ("get", "/api/v1/zipcode-assignments/current"),
+        ("get", "/api/v1/zipcode-assignments/epoch/{epoch_id}"),
+        ("post", "/api/v1/zipcode-assignments/status"),
+    ],
+)
+def test_operations_reading_a_published_assignment_document_its_503(spec, method, path):
+    """Each can answer 503 assignment_unavailable (a published file that cannot be read or
+    used): its OpenAPI responses say so."""
+    answers = spec["paths"][path][method]["responses"]
+    assert "503" in answers
+    assert "assignment_unavailable" in str(answers["503"])
+
+
 def test_every_reference_resolves(spec):
     text = str(spec)
     for name in set(re.findall(r"#/components/schemas/([A-Za-z0-9_.-]+)", text)):
