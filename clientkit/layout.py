@@ -56,6 +56,16 @@ def parse_json(raw: bytes | str) -> Any:
         raise ValueError("nested too deeply") from None
 
 
+def check_zipcodes(document: dict[str, Any]) -> None:
+    """A ValueError unless the assignment's `zipcodes` is a list of objects with a
+    `zipcode` text: as much of its shape as every reader relies on."""
+    zipcodes = document.get("zipcodes")
+    if not isinstance(zipcodes, list) or not all(
+        isinstance(z, dict) and isinstance(z.get("zipcode"), str) for z in zipcodes
+    ):
+        raise ValueError("its zipcodes are not a list of {zipcode: ...} entries")
+
+
 def sealed_key(epoch_id: str) -> str:
     return f"sealed/{epoch_id}.tlock"
 

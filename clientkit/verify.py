@@ -263,11 +263,7 @@ def assignment_document(body: bytes, epoch_id: str) -> dict[str, Any]:
     document = layout.parse_json(body)
     if not isinstance(document, dict) or document.get("epochId") != epoch_id:
         raise ValueError(f"not epoch {epoch_id}'s assignment")
-    zipcodes = document.get("zipcodes")
-    if not isinstance(zipcodes, list) or not all(
-        isinstance(z, dict) and isinstance(z.get("zipcode"), str) for z in zipcodes
-    ):
-        raise ValueError("its zipcodes are not a list of {zipcode: ...} entries")
+    layout.check_zipcodes(document)
     return document
 
 

@@ -108,7 +108,7 @@ def stats() -> Response:
             nonce=document.get("nonce"),
             zipcodeCount=len(zipcodes),
             targetListings=document.get("targetListings"),
-            actualExpected=sum(z.get("expectedListings", 0) for z in zipcodes),
+            actualExpected=sum(map(_expected_listings, zipcodes)),
         )
     body = LegacyStats(
         success=True,
@@ -127,6 +127,12 @@ def stats() -> Response:
     response = jsonify(body.model_dump(mode="json", exclude_none=True))
     response.headers["Cache-Control"] = f"public, max-age={max(0, min(10, left))}"
     return response
+
+
+def _expected_listings(zipcode: dict[str, Any]) -> int:
+    """A zipcode's expectedListings, 0 when the published file gives no whole number."""
+    count = zipcode.get("expectedListings")
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
 @legacy_api.get(

@@ -31,6 +31,7 @@ from typing import Any
 from bittensor_core import ss58_decode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from clientkit.layout import parse_json
 from signer.errors import SignerError, SignerFailure
 
 log = logging.getLogger("signer")
@@ -133,11 +134,11 @@ def parse_snapshot(data: Any, netuid: int) -> Snapshot:
 
 def load_snapshot(path: Path, netuid: int) -> Snapshot:
     try:
-        data = json.loads(path.read_bytes())
+        data = parse_json(path.read_bytes())
     except OSError as exc:
         raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError:
-        raise SnapshotError(f"{path} is not valid JSON") from None
+    except ValueError as exc:
+        raise SnapshotError(f"{path} is not valid JSON: {exc}") from None
     try:
         return parse_snapshot(data, netuid)
     except SnapshotError as exc:

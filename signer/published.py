@@ -26,7 +26,7 @@ from typing import Any
 import requests
 
 from clientkit.epochs import Epoch
-from clientkit.layout import listed_epoch, parse_json
+from clientkit.layout import check_zipcodes, listed_epoch, parse_json
 from signer.errors import SignerError
 
 CURRENT = "current.json"
@@ -127,6 +127,7 @@ def current_assignment(body: bytes, epoch: Epoch) -> dict[str, Any]:
         raise _not_revealed(
             f"epoch {epoch.id} is not revealed yet (current.json still holds {document['epochId']})"
         )
+    _zipcodes_listed(document, CURRENT)
     return document
 
 
@@ -254,4 +255,14 @@ def _own_assignment(body: bytes, name: str, epoch_id: str) -> dict[str, Any]:
     document = _parsed(body, name)
     if not isinstance(document, dict) or document.get("epochId") != epoch_id:
         raise _unavailable(f"the published {name} is not its own")
+    _zipcodes_listed(document, name)
     return document
+
+
+def _zipcodes_listed(document: dict[str, Any], name: str) -> None:
+    """Refuse an assignment whose zipcodes are not what clients read (clientkit's check):
+    relayed as it is, it would fail every client, and the legacy views that read it."""
+    try:
+        check_zipcodes(document)
+    except ValueError as exc:
+        raise _unavailable(f"the published {name}: {exc}") from None

@@ -301,3 +301,49 @@ def test_deeply_nested_past_epoch_at_the_published_url_is_503(signer_config, pub
         client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
         response = client.get(f"/api/v1/zipcode-assignments/epoch/{past}")
         assert_unusable(response, f"epochs/{past}.json")
+
+
+# --- a published assignment whose zipcodes are not what clients read -------------------------
+
+
+def shaped(zipcodes: object) -> bytes:
+    document = json.loads(assignment())
+    document["zipcodes"] = zipcodes
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize("zipcodes", ["07030", [1, 2], [{"expectedListings": 5}], None])
+def test_a_current_json_whose_zipcodes_clients_cannot_read_is_503(client, published, zipcodes):
+    (published / "current.json").write_bytes(shaped(zipcodes))
+    for path in ("/assignments/current", "/api/v1/zipcode-assignments/current"):
+        response = client.get(path)
+        assert response.status_code == 503, response.json
+        assert response.json["error"] == "assignment_unavailable"
+        assert "current.json: its zipcodes are not a list" in response.json["detail"]
+    stats = client.get("/api/v1/zipcode-assignments/stats")
+    assert stats.status_code == 200, stats.json
+    assert stats.json["systemStatus"] == "awaiting_reveal"
+
+
+def test_a_past_epoch_whose_zipcodes_clients_cannot_read_is_503(client, published):
+    past = past_epoch()
+    (published / "epochs").mkdir()
+    body = shaped("07030").replace(sc.EPOCH.encode(), past.encode())
+    (published / "epochs" / f"{past}.json").write_bytes(body)
+    response = client.get(f"/api/v1/zipcode-assignments/epoch/{past}")
+    assert response.status_code == 503, response.json
+    assert f"epochs/{past}.json: its zipcodes are not a list" in response.json["detail"]
+
+
+def test_stats_count_only_whole_numbers_of_expected_listings(client, published):
+    zipcodes = [
+        {"zipcode": "07030", "expectedListings": 245},
+        {"zipcode": "07302", "expectedListings": "many"},
+        {"zipcode": "19103"},
+    ]
+    (published / "current.json").write_bytes(shaped(zipcodes))
+    stats = client.get("/api/v1/zipcode-assignments/stats")
+    assert stats.status_code == 200, stats.json
+    current = stats.json["epochStatus"]["currentEpoch"]
+    assert current["zipcodeCount"] == 3
+    assert current["actualExpected"] == 245

@@ -87,6 +87,21 @@ def test_unreadable_file_names_the_path(tmp_path):
         load_snapshot(path, 46)
 
 
+def test_a_snapshot_nested_too_deeply_is_unusable_and_kept_over(tmp_path):
+    # Deeper than Python's parser goes: RecursionError, no ValueError, escaped the store
+    # (a 500), and the file's stamp, taken first, then had it skipped for good.
+    path = tmp_path / "metagraph.json"
+    path.write_text("[" * 100_000)
+    with pytest.raises(SnapshotError, match=r"metagraph\.json is not valid JSON: nested"):
+        load_snapshot(path, 46)
+    store = store_for(path)
+    write_snapshot(path, demo_document())
+    good = store.snapshot()
+    path.write_text("[" * 100_000)
+    assert store.snapshot() is good
+    assert "nested too deeply" in store.status()["problem"]
+
+
 def test_snapshot_from_metagraph_is_the_file_format():
     document = snapshot_from_metagraph(fake_metagraph(), FETCHED)
     assert document == {
