@@ -86,11 +86,7 @@ def signer_url(
         "SIGNER_METAGRAPH_REFRESH": "0",
         "SIGNER_METAGRAPH_MAX_AGE": "0",
         "SIGNER_PUBLISHED": s3_server.url(s3_bucket).rstrip("/"),
-        "S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "S3_REGION": s3_server.region,
-        "S3_BUCKET": data_bucket,
-        "S3_ACCESS_KEY_ID": s3_server.access_key,
-        "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+        **s3_server.signer_settings(data_bucket),
     }
     with gunicorn_signer(env, tmp_path) as url:
         yield url

@@ -150,11 +150,7 @@ def test_signer_credentials_and_client_kit_upload_plain_bodies(
     signer = create_app(
         {
             **signer_config,
-            "S3_ENDPOINT_URL": proxy.url,
-            "S3_REGION": s3_server.region,
-            "S3_BUCKET": s3_bucket,
-            "S3_ACCESS_KEY_ID": s3_server.access_key,
-            "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+            **s3_server.signer_settings(s3_bucket, endpoint_url=proxy.url),
             "NOW": time.time,
         }
     ).test_client()

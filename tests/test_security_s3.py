@@ -48,11 +48,7 @@ PAYLOAD = b'{"listings": []}'
 
 def s3_settings(server: S3Endpoint, bucket: str) -> dict[str, str]:
     return {
-        "S3_ENDPOINT_URL": server.endpoint_url,
-        "S3_REGION": server.region,
-        "S3_BUCKET": bucket,
-        "S3_ACCESS_KEY_ID": server.access_key,
-        "S3_SECRET_ACCESS_KEY": server.secret_key,
+        **server.signer_settings(bucket),
         "SIGNER_MAX_UPLOAD_BYTES": str(MAX_BYTES),
         "SIGNER_RATELIMIT_MINER": "1000/minute",
     }

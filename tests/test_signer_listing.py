@@ -36,11 +36,7 @@ def world(signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str):
     clock = Clock()
     config = {
         **signer_config,
-        "S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "S3_REGION": s3_server.region,
-        "S3_BUCKET": s3_bucket,
-        "S3_ACCESS_KEY_ID": s3_server.access_key,
-        "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+        **s3_server.signer_settings(s3_bucket),
         "NOW": clock,
     }
     admin = s3_server.client()

@@ -214,11 +214,7 @@ def test_a_real_server_serves_awkward_keys_from_their_urls(signer_config, s3_ser
     signer = create_app(
         {
             **signer_config,
-            "S3_ENDPOINT_URL": s3_server.endpoint_url,
-            "S3_REGION": s3_server.region,
-            "S3_BUCKET": s3_bucket,
-            "S3_ACCESS_KEY_ID": s3_server.access_key,
-            "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+            **s3_server.signer_settings(s3_bucket),
             "NOW": time.time,
         }
     ).test_client()

@@ -83,6 +83,17 @@ class S3Endpoint:
             config=Config(**options),
         )
 
+    def signer_settings(self, bucket: str, *, endpoint_url: str | None = None) -> dict[str, str]:
+        """The signer's S3_* settings for `bucket` here, with the admin credentials (through
+        `endpoint_url` instead, a proxy's, if given)."""
+        return {
+            "S3_ENDPOINT_URL": endpoint_url or self.endpoint_url,
+            "S3_REGION": self.region,
+            "S3_BUCKET": bucket,
+            "S3_ACCESS_KEY_ID": self.access_key,
+            "S3_SECRET_ACCESS_KEY": self.secret_key,
+        }
+
     def url(self, bucket: str, key: str = "") -> str:
         """The path-style URL of an object, for anonymous HTTP requests."""
         return f"{self.endpoint_url.rstrip('/')}/{bucket}/{quote(key)}"

@@ -55,11 +55,7 @@ def running_signer(
         "SIGNER_PUBLISHED": str(published),
         "SIGNER_RATELIMIT_MINER": "1000/minute",
         "SIGNER_RATELIMIT_ADDRESS": "100000/minute",
-        "S3_ENDPOINT_URL": s3.endpoint_url,
-        "S3_REGION": s3.region,
-        "S3_BUCKET": bucket,
-        "S3_ACCESS_KEY_ID": s3.access_key,
-        "S3_SECRET_ACCESS_KEY": s3.secret_key,
+        **s3.signer_settings(bucket),
         **settings,
     }
     with gunicorn_signer(env, workdir, workers=2) as base:
