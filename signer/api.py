@@ -342,20 +342,11 @@ def validator_upload(body: ValidatorUploadRequest) -> Response:
         lambda: auth.VALIDATOR_UPLOAD.format(timestamp=body.timestamp),
         admission=validator(svc),
     )
-    if body.epoch_id not in {epoch.id for epoch in svc.recent_epochs()}:
-        raise _epoch_not_allowed(svc, body.epoch_id)
+    refusal = svc.not_recent(body.epoch_id)
+    if refusal is not None:
+        raise SignerError(403, "epoch_not_allowed", refusal)
     post = _post_credential(svc, credentials.validator_folder(hotkey, body.epoch_id))
     return jsonify(ValidatorUploadResponse(**post, epoch_id=body.epoch_id).model_dump(mode="json"))
-
-
-def _epoch_not_allowed(svc: Services, epoch_id: str) -> SignerError:
-    """403 for an epoch a validator may not upload to; one off this signer's grid is
-    refused saying so (Services.off_grid)."""
-    detail = svc.off_grid(epoch_id) or (
-        f"epoch {epoch_id} is not the current epoch or one of the "
-        f"{svc.settings.recent_epochs} before it"
-    )
-    return SignerError(403, "epoch_not_allowed", detail)
 
 
 @validator_api.post(

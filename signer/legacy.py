@@ -201,8 +201,11 @@ def miner_status(body: MinerStatusRequest) -> Response:
     if snapshot is not None and hotkey in snapshot.neurons:
         # Registered hotkeys only: a counter per free key pair would grow without bound.
         svc.status_quota.spend(hotkey)
-    reported = next((e for e in svc.recent_epochs() if e.id == body.epoch_id), None)
-    document = _revealed(svc, reported) if reported is not None else None
+    refusal = svc.not_recent(body.epoch_id)
+    if refusal is not None:
+        raise SignerError(404, "epoch_not_found", refusal)
+    reported = next(e for e in svc.recent_epochs() if e.id == body.epoch_id)
+    document = _revealed(svc, reported)
     if document is None:
         raise _not_found(svc, body.epoch_id)
     if document.get("nonce") != body.nonce:

@@ -60,6 +60,16 @@ class Services:
             epochs.append(epochs[-1].previous())
         return epochs
 
+    def not_recent(self, epoch_id: str) -> str | None:
+        """Why `epoch_id` is none of recent_epochs() (off_grid's reason first), None if it
+        is one."""
+        if epoch_id in {epoch.id for epoch in self.recent_epochs()}:
+            return None
+        return self.off_grid(epoch_id) or (
+            f"epoch {epoch_id} is not the current epoch or one of the "
+            f"{self.settings.recent_epochs} before it"
+        )
+
     def off_grid(self, epoch_id: str) -> str | None:
         """What is wrong with an epoch id that starts no epoch of this signer's grid, None
         for one that starts one. A published id off the grid means the signer's EPOCH_HOURS
