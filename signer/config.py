@@ -168,7 +168,8 @@ class Settings(EnvSettings):
     recent_epochs: Seconds = Field(
         2,
         alias="SIGNER_RECENT_EPOCHS",
-        description="Validators may upload for the current epoch and this many before it.",
+        description="Validators may upload, and miners report their status, for the current "
+        "epoch and this many before it.",
     )
     metagraph_max_age: Seconds = Field(
         3600,
