@@ -77,6 +77,7 @@ def _divides_24(value: int) -> int:
 
 Rates = Annotated[str, AfterValidator(_rates)]
 Seconds = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
 
 
 class Settings(EnvSettings):
@@ -165,7 +166,7 @@ class Settings(EnvSettings):
         le=SIGV4_MAX_EXPIRES,
         description="Lifetime of presigned list URLs, s (at most 7 days).",
     )
-    recent_epochs: Seconds = Field(
+    recent_epochs: Count = Field(
         2,
         alias="SIGNER_RECENT_EPOCHS",
         description="Validators may upload, and miners report their status, for the current "
@@ -190,7 +191,7 @@ class Settings(EnvSettings):
         description="Base URL of the published files shown in /docs "
         "(default: SIGNER_PUBLISHED when it is a URL).",
     )
-    proxy_hops: Seconds = Field(
+    proxy_hops: Count = Field(
         0,
         alias="SIGNER_PROXY_HOPS",
         description="Reverse proxies in front whose X-Forwarded-* entries count "
