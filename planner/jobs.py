@@ -148,7 +148,7 @@ def _zipcode_entries(dataset: Dataset, rows: np.ndarray) -> list[dict[str, objec
     ]
 
 
-def plan(planner: Planner, now: datetime) -> PlanResult:
+def plan(planner: Planner, now: datetime, *, checked_writable: bool = False) -> PlanResult:
     """Seal every epoch from the current one to now + horizon that is not sealed yet.
 
     Sealed epochs are never recomputed, so new data or settings apply from the first epoch
@@ -156,7 +156,7 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
     killed midway is finished by the next one with the same plaintexts and commitments.
     The next run to load the state (a tick's reveal, right after) records the epochs
     index.json now lists (_record_listed), so a later removal is a loss, not a run stopped
-    midway.
+    midway. `checked_writable`: the caller (tick) has checked every folder this run writes in.
     """
     if planner.load_data is None:
         raise PlanError("planning needs a zipcode file and a priority list")
@@ -199,7 +199,8 @@ def plan(planner: Planner, now: datetime) -> PlanResult:
         resealed, repairs = _reseal_lost(planner, state, index, now, sealer)
     result.repairs += repairs
     if todo or ciphertexts or recorded or resealed:
-        _check_writable(planner, [*ciphertexts, *resealed, layout.INDEX_KEY, layout.SCHEMA_KEY])
+        if not checked_writable:
+            _check_writable(planner, [*ciphertexts, *resealed, layout.INDEX_KEY, layout.SCHEMA_KEY])
         state_io.save(planner.private, state, planner.secret)
     for key, ciphertext in sorted(ciphertexts.items()):
         if publish.put_immutable(planner.public, key, ciphertext, publish.OCTETS):
@@ -631,9 +632,10 @@ def _submit(
         sealing[key] = sealer.submit(part, round_number)
 
 
-def reveal(planner: Planner, now: datetime) -> RevealResult:
+def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -> RevealResult:
     """Publish the plain assignment of every sealed epoch that has started, and the
-    validators' key of every audited epoch that has ended."""
+    validators' key of every audited epoch that has ended. `checked_writable`: the caller
+    (tick) has checked every folder this run writes in."""
     _refuse_another_clock(planner, now)
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
@@ -642,7 +644,7 @@ def reveal(planner: Planner, now: datetime) -> RevealResult:
         repairs=_restore_index(planner, state, index, _sealed_record(planner, state))
     )
     due = [k for k in state.pending if epoch_from_id(k, planner.epoch_hours).start <= now]
-    if due:
+    if due and not checked_writable:
         _check_writable(
             planner,
             [layout.revealed_key(k) for k in due]
@@ -809,16 +811,18 @@ def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:
 
     Reveals never wait for planning: when the zipcode file is broken or the band cannot be
     filled, the epochs already sealed are still revealed and current.json still moves on;
-    the planning error is in the PlanResult, for the caller to report and fail on.
+    the planning error is in the PlanResult, for the caller to report and fail on. Every
+    folder is checked once, here: its plan and reveal do not check theirs again (each check
+    writes and removes a file in each folder).
     """
     _refuse_another_clock(planner, now)
     _check_writable(planner, TICK_KEYS)
     try:
-        planned = plan(planner, now)
+        planned = plan(planner, now, checked_writable=True)
     except PLANNING_ERRORS as exc:
         sealed = layout.read_index(planner.public)  # what earlier runs sealed still holds
         planned = PlanResult(error=str(exc), horizon=max(sealed, default=None))
-    return planned, reveal(planner, now)
+    return planned, reveal(planner, now, checked_writable=True)
 
 
 # A key in each folder a tick may write: checked before its plan writes, since its reveal

@@ -6,7 +6,9 @@ import gzip
 import hashlib
 import json
 import os
+import tempfile
 import threading
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -649,3 +651,35 @@ def test_a_tick_that_cannot_reveal_writes_nothing(make_planner, tmp_path) -> Non
         jobs.tick(make_planner(), NOW + timedelta(days=1))
     assert snapshot(tmp_path / "published") == published
     assert snapshot(tmp_path / "state") == state
+
+
+def probed(monkeypatch) -> list[Path]:
+    """The folders LocalStore.check_writable writes a probe file in, one item a probe."""
+    folders: list[Path] = []
+    mkstemp = tempfile.mkstemp
+
+    def spy(*args, **kwargs):
+        if kwargs.get("prefix") == ".write-probe.":
+            folders.append(Path(kwargs["dir"]))
+        return mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
+    return folders
+
+
+def test_a_tick_probes_each_folder_once(make_planner, tmp_path, monkeypatch) -> None:
+    """Its plan and its reveal probed again the folders the tick had checked: the top folder
+    and the state's three times, the others twice. Alone, each still probes its own."""
+    jobs.tick(make_planner(), NOW)
+    folders = probed(monkeypatch)
+    planned, revealed = jobs.tick(make_planner(), NOW + timedelta(days=1))
+    assert planned.sealed and revealed.revealed
+    published, private = tmp_path / "published", tmp_path / "state"
+    public = [published, published / "sealed", published / "epochs", published / "schema"]
+    assert Counter(folders) == Counter([*public, private])
+    folders.clear()
+    assert jobs.plan(make_planner(), NOW + timedelta(days=2)).sealed
+    assert {published / "sealed", private} <= set(folders), "plan alone probes"
+    folders.clear()
+    assert jobs.reveal(make_planner(), NOW + timedelta(days=2)).revealed
+    assert {published / "epochs", private} <= set(folders), "reveal alone probes"
