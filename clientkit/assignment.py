@@ -4,6 +4,11 @@ The plain file (`epochs/<epochId>.json`) is checked against the sha256 commitmen
 index.json published before the epoch began. The sealed file needs no operator at all:
 drand's signature for the reveal round opens it, and clientkit.verify checks the result
 against the same commitment, so a miner can start the instant an epoch does.
+
+A miner must start when its epoch does, so each function takes how long it may wait:
+`timeout` (seconds a try of each read from the CDN) and `backoff` (the tries), as
+clientkit.storage's reads do, and for the sealed file `relay_timeout` (seconds for each drand
+relay's one try; the relays are asked in turn).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from clientkit import chain, drand, layout, timelock, verify
 from clientkit.epochs import Epoch, as_utc, parse_instant, quicknet_round
 from clientkit.errors import ClientKitError
+from clientkit.retry import Backoff
 
 HeadFile = str | os.PathLike[str] | None
 """Where to keep the chain heads (`~` is the home): a path, or None for the default
@@ -99,13 +105,17 @@ def plain_assignment(
     epoch_id: str | None = None,
     now: datetime | None = None,
     head_file: HeadFile = None,
+    *,
+    timeout: float = verify.TIMEOUT,
+    backoff: Backoff | None = None,
 ) -> Assignment:
     """The revealed JSON of an epoch (default: the one running now), checked by its hash.
 
     `head_file` keeps the last index.json chain head seen (HistoryRewritten on a rewrite).
-    A naive `now` is taken as UTC.
+    A naive `now` is taken as UTC. Each read from the CDN waits `timeout` seconds a try,
+    the tries as `backoff` says.
     """
-    source = verify.HttpSource(base_url)
+    source = verify.HttpSource(base_url, timeout, backoff)
     entry = _entry(source, epoch_id, _moment(now), head_file)
     key = layout.revealed_key(entry.epoch_id)
     try:
@@ -137,16 +147,23 @@ def sealed_assignment(
     relays: str | Sequence[str] = drand.DEFAULT_RELAYS,
     round_for: Callable[[Epoch], int] = quicknet_round,
     head_file: HeadFile = None,
+    *,
+    timeout: float = verify.TIMEOUT,
+    backoff: Backoff | None = None,
+    relay_timeout: float = drand.TIMEOUT,
 ) -> Assignment:
     """Open the sealed file with drand's signature and check it (clientkit.verify's checks).
 
     `relays` may be one URL. `round_for` maps an epoch to its drand round; leave it unset
-    outside tests.
+    outside tests. Each read from the CDN waits `timeout` seconds a try, the tries as
+    `backoff` says; each relay is asked once, waiting `relay_timeout` seconds, then the next.
     """
-    source = verify.HttpSource(base_url)
+    source = verify.HttpSource(base_url, timeout, backoff)
     instant = _moment(now)
     entry = _entry(source, epoch_id, instant, head_file)
-    outcome = verify.verify_epoch(source, entry.epoch_id, instant, relays, round_for)
+    outcome = verify.verify_epoch(
+        source, entry.epoch_id, instant, relays, round_for, relay_timeout=relay_timeout
+    )
     if not outcome.usable or outcome.plaintext is None:
         failed = [c for c in outcome.checks if not c.ok]
         said = "; ".join(f"{c.name}: {c.detail}" for c in failed)
@@ -164,13 +181,27 @@ def current_assignment(
     round_for: Callable[[Epoch], int] = quicknet_round,
     head_file: HeadFile = None,
     epoch_id: str | None = None,
+    *,
+    timeout: float = verify.TIMEOUT,
+    backoff: Backoff | None = None,
+    relay_timeout: float = drand.TIMEOUT,
 ) -> Assignment:
     """The running epoch's assignment (or `epoch_id`'s: that of a signer's grant, say, when
     the two clocks straddle an epoch's start): the plain file, or the sealed one until it
-    is out."""
+    is out. `timeout`, `backoff` and `relay_timeout` are as in sealed_assignment."""
     try:
-        return plain_assignment(base_url, epoch_id, now=now, head_file=head_file)
+        return plain_assignment(
+            base_url, epoch_id, now, head_file, timeout=timeout, backoff=backoff
+        )
     except NotRevealed:
         return sealed_assignment(
-            base_url, epoch_id, now=now, relays=relays, round_for=round_for, head_file=head_file
+            base_url,
+            epoch_id,
+            now,
+            relays,
+            round_for,
+            head_file,
+            timeout=timeout,
+            backoff=backoff,
+            relay_timeout=relay_timeout,
         )

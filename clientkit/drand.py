@@ -14,6 +14,7 @@ import requests
 from clientkit.bounded import read_bounded
 from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
 from clientkit.errors import ClientKitError
+from clientkit.failures import failure
 
 QUICKNET_PUBLIC_KEY = (
     "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5"
@@ -27,6 +28,10 @@ DEFAULT_RELAYS = (
     "https://drand.cloudflare.com",
 )
 
+TIMEOUT = 5.0
+"""Seconds a relay's one try waits for the connection, then for each piece of the answer
+(`timeout=`; the assignment functions' and verify_epoch's `relay_timeout=`). A relay is not
+tried again: the next one is asked."""
 MAX_BEACON_BYTES = 64 * 1024
 """A beacon is about 300 bytes of JSON; a relay answering more than this is not read on."""
 
@@ -57,9 +62,10 @@ def fetch_signature(
     round_number: int,
     relays: str | Sequence[str] = DEFAULT_RELAYS,
     chain_hash: str = QUICKNET_CHAIN_HASH,
-    timeout: float = 5.0,
+    timeout: float = TIMEOUT,
 ) -> str:
-    """The round's signature from the first relay that has it."""
+    """The round's signature from the first relay that has it; each relay is asked once,
+    waiting `timeout` seconds for the connection, then for each piece of the answer."""
     problems: list[str] = []
     for relay in relay_list(relays):
         url = f"{relay.rstrip('/')}/{chain_hash}/public/{round_number}"
@@ -68,7 +74,7 @@ def fetch_signature(
                 status = response.status_code
                 answer = read_bounded(response, MAX_BEACON_BYTES) if status == 200 else b""
         except requests.RequestException as exc:
-            problems.append(f"{relay}: {type(exc).__name__}")
+            problems.append(f"{relay}: {failure(exc, timeout)}")
             continue
         if status != 200:
             problems.append(f"{relay}: HTTP {status}")

@@ -23,12 +23,12 @@ from typing import IO, Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
-from urllib3.exceptions import ReadTimeoutError
 from urllib3.fields import RequestField
 from urllib3.filepost import choose_boundary, encode_multipart_formdata
 
 from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
+from clientkit.failures import failure
 from clientkit.retry import Backoff
 from clientkit.signer import Addressed, SignerClient, address_of
 
@@ -369,25 +369,15 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
             ok = response.status_code == 200
             body = read_bounded(response, limit if ok else MAX_ERROR_BYTES)
     except requests.RequestException as exc:
-        failure = _failure(exc, how.timeout)
         # Not chained: requests' own message quotes the URL, signature included.
-        raise StorageError(f"cannot {verb} {_without_query(url)}: {failure}") from None
+        said = failure(exc, how.timeout)
+        raise StorageError(f"cannot {verb} {_without_query(url)}: {said}") from None
     if not ok:
         refusal = _s3_error_of(response.status_code, body)
         raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}")
     if body is None:
         raise StorageError(f"{noun} {_without_query(url)}: over {limit} bytes, not read on")
     return body
-
-
-def _failure(exc: requests.RequestException, timeout: float) -> str:
-    """The exception's name, and for a timeout (before the answer, or within its body,
-    which requests raises as a ConnectionError) how long nothing came."""
-    timed_out = isinstance(exc, requests.Timeout) or any(
-        isinstance(reason, ReadTimeoutError) for reason in exc.args
-    )
-    name = type(exc).__name__
-    return f"{name} (nothing received in {timeout:g} s)" if timed_out else name
 
 
 def list_page(

@@ -19,6 +19,7 @@ import requests
 from clientkit import chain, drand, layout, timelock
 from clientkit.bounded import read_bounded
 from clientkit.epochs import Epoch, as_utc, quicknet_round
+from clientkit.failures import failure
 from clientkit.layout import Source, SourceError
 from clientkit.retry import Backoff
 
@@ -27,6 +28,9 @@ HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
 (as published) that says what it found, or raises chain.HistoryRewritten naming what changed."""
 
 
+TIMEOUT = 10.0
+"""Seconds a try of HttpSource waits for the connection, then for each piece of the answer
+(`timeout=`; the tries are its `backoff`'s)."""
 MAX_PUBLISHED_BYTES = 64 * 1024 * 1024
 """The largest published file read, decompressed: index.json grows about 1 MB a year of
 4-hour epochs, an assignment is tens of KB; a server sending more (a compressed body that
@@ -34,10 +38,13 @@ inflates without end) is refused before it fills the reader's memory."""
 
 
 class HttpSource:
-    """Published files behind a base URL (the CDN), read-only; busy answers are retried."""
+    """Published files behind a base URL (the CDN), read-only; busy answers are retried.
+
+    Each read waits `timeout` seconds a try, the tries as `backoff` says (clientkit.retry's
+    default policy if None), as clientkit.storage's reads do."""
 
     def __init__(
-        self, base_url: str, timeout: float = 10.0, backoff: Backoff | None = None
+        self, base_url: str, timeout: float = TIMEOUT, backoff: Backoff | None = None
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -57,7 +64,7 @@ class HttpSource:
                     raise SourceError(f"cannot fetch {url}: HTTP {response.status_code}")
                 body = read_bounded(response, MAX_PUBLISHED_BYTES)
         except requests.RequestException as exc:
-            raise SourceError(f"cannot fetch {url}: {type(exc).__name__}") from exc
+            raise SourceError(f"cannot fetch {url}: {failure(exc, self.timeout)}") from exc
         if body is None:
             raise SourceError(
                 f"{url} is larger than {MAX_PUBLISHED_BYTES} bytes (decompressed): not read"
@@ -120,6 +127,8 @@ def verify_epoch(
     check_current: bool = False,
     pin: chain.HeadPin | None = None,
     history: Sequence[HistoryCheck] = (),
+    *,
+    relay_timeout: float = drand.TIMEOUT,
 ) -> Outcome:
     """Every check a client can make of one epoch; stops at the first that makes the rest moot.
 
@@ -128,6 +137,11 @@ def verify_epoch(
     chain head the operator published, the planner's own record). With `pin`, index.json
     must also extend the chain head seen last time, and its head is pinned once the whole
     history checks. A naive `now` is taken as UTC; `relays` may be one URL.
+
+    The published files are read as `source` reads them (an HttpSource's `timeout` and
+    `backoff`). Each relay gets one try of `relay_timeout` seconds (for the connection, then
+    for each piece of the answer), then the next is asked; `fetch_signature` is called as
+    drand.fetch_signature is, with `timeout=relay_timeout`.
     """
     now = as_utc(now)
     outcome = Outcome(epoch_id)
@@ -175,7 +189,8 @@ def verify_epoch(
     )
     if sealed is None:
         return outcome
-    plaintext = _open_sealed(outcome, sealed, entry.reveal_round, relays, fetch_signature)
+    fetch = functools.partial(fetch_signature, timeout=relay_timeout)
+    plaintext = _open_sealed(outcome, sealed, entry.reveal_round, relays, fetch)
     if plaintext is None:
         return outcome
     digest = timelock.commitment(plaintext)

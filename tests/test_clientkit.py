@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from bittensor_core import CRYPTO_ED25519, Keypair
+from test_clientkit_retry import raised
 
 from clientkit import (
     AssignmentError,
@@ -53,7 +54,7 @@ from servers.busy_http import Answer, scripted_server
 from servers.drand_relay import TEST_ROUND, Relay
 from servers.seaweed import free_ports
 from servers.signer_gunicorn import gunicorn_signer
-from servers.static_http import serve_folder
+from servers.static_http import cdn, serve_folder
 
 
 def at_round_123(epoch: object) -> int:
@@ -574,6 +575,50 @@ def test_a_relay_with_a_wrong_signature_does_not_stop_the_next(published, relay:
         pytest.raises(AssignmentError, match=f"decrypt: {liar.url}'s signature"),
     ):
         sealed_assignment(url, now=NOW, relays=[liar.url], round_for=at_round_123)
+
+
+def test_a_relay_that_never_answers_is_left_after_relay_timeout(
+    published, relay: Relay, tmp_path: Path
+) -> None:
+    """A relay that took the connection and never answered held a sealed open 5 s, with no
+    way to say less; `relay_timeout` is each relay's one try, then the next is asked."""
+    url, _ = published
+    got: list[Any] = []
+    with cdn(tmp_path) as hung:
+        hung.hang()
+        relays = [hung.url, relay.url]
+        opened = raised(
+            lambda: got.append(
+                sealed_assignment(
+                    url, now=NOW, relays=relays, round_for=at_round_123, relay_timeout=0.2
+                )
+            )
+        )
+        assert opened is None, repr(opened)
+        assert got[0].via == "sealed" and relay.requests
+        error = raised(
+            lambda: sealed_assignment(
+                url, now=NOW, relays=[hung.url], round_for=at_round_123, relay_timeout=0.2
+            )
+        )
+        outcome = raised(
+            lambda: got.append(
+                verify.verify_epoch(
+                    verify.HttpSource(url),
+                    None,
+                    NOW,
+                    [hung.url],
+                    at_round_123,
+                    relay_timeout=0.2,
+                )
+            )
+        )
+    assert isinstance(error, NotOpenYet), repr(error)
+    said = f"{hung.url}: ReadTimeout (nothing received in 0.2 s)"
+    assert said in str(error)
+    assert outcome is None, repr(outcome)
+    (beacon,) = [c for c in got[-1].checks if c.name == "drand beacon"]
+    assert not beacon.ok and said in beacon.detail
 
 
 WRITER = """

@@ -21,14 +21,18 @@ import requests
 from bittensor_core import Keypair
 
 from clientkit import (
+    AssignmentError,
     Backoff,
     SignerClient,
     SignerError,
     StorageError,
+    current_assignment,
     list_miner,
     list_page,
+    plain_assignment,
     read_miner_files,
     read_object,
+    sealed_assignment,
 )
 from clientkit.verify import HttpSource
 
@@ -297,3 +301,38 @@ def test_a_read_waits_60_s_a_try_unless_told_otherwise() -> None:
         assert read_object(f"{bucket.url}/k", session=session) == b"data"
         assert read_object(f"{bucket.url}/k", session=session, timeout=5) == b"data"
     assert session.timeouts == [60.0, 5]
+
+
+# The assignment functions read the CDN with HttpSource's 10 s a try, 4 tries, and took no
+# timeout of their own: a CDN that took the connection and never answered held a miner
+# about 40 s an assignment, however soon it had to start. They take `timeout` and `backoff`
+# as the storage reads do, and say so in the same words.
+
+ASSIGNMENTS = {
+    "plain_assignment": plain_assignment,
+    "sealed_assignment": sealed_assignment,
+    "current_assignment": current_assignment,
+}
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_an_assignment_from_a_cdn_that_never_answers_ends_after_its_timeout(
+    name: str, tmp_path: Path
+) -> None:
+    waits = Waits()
+    assignment = ASSIGNMENTS[name]
+    with cdn(tmp_path) as published:
+        published.hang()
+        error = raised(
+            lambda: assignment(
+                published.url,
+                now=NOW,
+                timeout=0.2,
+                backoff=waits.backoff(attempts=2, jitter=0.0),
+            )
+        )
+    assert isinstance(error, AssignmentError), f"{name} raised {error!r}"
+    assert str(error) == (
+        f"cannot fetch {published.url}/index.json: ReadTimeout (nothing received in 0.2 s)"
+    )
+    assert waits == [0.0], "one try, then one more as the backoff says"
