@@ -130,7 +130,7 @@ def upload(
     try:
         response = (backoff or Backoff()).run(attempt)
     except requests.RequestException as exc:
-        raise StorageError(f"cannot upload {key}: {type(exc).__name__}") from exc
+        raise StorageError(f"cannot upload {key}: {failure(exc, timeout)}") from exc
     if response.status_code not in (200, 201, 204):
         raise StorageError(f"upload of {key} refused: {_s3_error(response)}")
     return key

@@ -33,6 +33,7 @@ from clientkit import (
     read_miner_files,
     read_object,
     sealed_assignment,
+    upload,
 )
 from clientkit.verify import HttpSource
 
@@ -335,4 +336,25 @@ def test_an_assignment_from_a_cdn_that_never_answers_ends_after_its_timeout(
     assert str(error) == (
         f"cannot fetch {published.url}/index.json: ReadTimeout (nothing received in 0.2 s)"
     )
+    assert waits == [0.0], "one try, then one more as the backoff says"
+
+
+def test_an_upload_to_a_server_that_never_answers_ends_after_its_timeout(tmp_path: Path) -> None:
+    """An upload timing out said `cannot upload <key>: ReadTimeout`, without the wait that
+    the reads name."""
+    waits = Waits()
+    with cdn(tmp_path) as bucket:
+        bucket.hang()
+        post = {"url": bucket.url, "fields": {"key": "data/x/${filename}"}, "folder": "data/x/"}
+        error = raised(
+            lambda: upload(
+                post,
+                "a.json",
+                b"{}",
+                timeout=0.2,
+                backoff=waits.backoff(attempts=2, jitter=0.0),
+            )
+        )
+    assert isinstance(error, StorageError), repr(error)
+    assert str(error) == "cannot upload data/x/a.json: ReadTimeout (nothing received in 0.2 s)"
     assert waits == [0.0], "one try, then one more as the backoff says"

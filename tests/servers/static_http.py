@@ -1,7 +1,8 @@
 """A folder served over HTTP on loopback: stands in for the CDN in front of published files.
 
-`cdn` is the same with a switch that makes it hang (every request waits until released), to
-show that nothing a signer worker does waits for a slow CDN.
+`cdn` is the same with a switch that makes it hang (every request, GET or POST, waits until
+released), to show that nothing a signer worker does waits for a slow CDN, and that a client
+kit call gives up on a server that never answers after its timeout.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -69,6 +71,12 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         self.folder._enter()
         with suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
             super().do_GET()
+
+    def do_POST(self) -> None:
+        """Held as a GET is (an upload to a bucket that hangs), then refused as before."""
+        self.folder._enter()
+        with suppress(BrokenPipeError, ConnectionResetError):
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED, "Unsupported method ('POST')")
 
 
 @contextmanager
