@@ -358,3 +358,22 @@ def test_an_upload_to_a_server_that_never_answers_ends_after_its_timeout(tmp_pat
     assert isinstance(error, StorageError), repr(error)
     assert str(error) == "cannot upload data/x/a.json: ReadTimeout (nothing received in 0.2 s)"
     assert waits == [0.0], "one try, then one more as the backoff says"
+
+
+def test_an_upload_whose_body_the_server_stops_taking_ends_after_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """A server that stops reading the body (a bucket that hangs mid-upload) timed the
+    upload out while sending; requests calls that a ConnectionError, and the message said
+    only that, not that nothing could be sent for `timeout` seconds."""
+    big = tmp_path / "big.bin"
+    with big.open("wb") as file:
+        file.truncate(64 * 1024 * 1024)  # more than loopback's socket buffers hold
+    with cdn(tmp_path) as bucket, big.open("rb") as data:
+        bucket.hang()
+        post = {"url": bucket.url, "fields": {"key": "data/x/${filename}"}, "folder": "data/x/"}
+        error = raised(
+            lambda: upload(post, "big.bin", data, timeout=0.2, backoff=Waits().backoff(attempts=1))
+        )
+    assert isinstance(error, StorageError), repr(error)
+    assert str(error) == "cannot upload data/x/big.bin: ConnectionError (nothing sent in 0.2 s)"
