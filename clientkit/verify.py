@@ -181,7 +181,9 @@ def verify_epoch(
             "the sealed file cannot open before (or this machine's clock is behind)",
         )
         return outcome
-    sealed = source.get(layout.sealed_key(epoch_id))
+    read, sealed = _fetch(outcome, source, layout.sealed_key(epoch_id), "sealed file")
+    if not read:
+        return outcome
     outcome.add(
         "sealed file",
         sealed is not None,
@@ -213,7 +215,22 @@ def verify_epoch(
     )
     if entry.audit is not None and entry.audit.revealed:
         _check_audit(outcome, source, epoch_id, entry.audit, document)
-    revealed = source.get(layout.revealed_key(epoch_id))
+    _check_revealed(outcome, source, entry, plaintext)
+    if check_current and entry.epoch.start <= now < entry.epoch.end:
+        _check_current(outcome, source, entries, epoch_id, plaintext)
+    return outcome
+
+
+def _check_revealed(
+    outcome: Outcome, source: Source, entry: layout.IndexEntry, plaintext: bytes
+) -> None:
+    """The plain file, once published, is the sealed plaintext byte for byte. Its absence
+    (or a failed read) is advisory: the plaintext already matched its commitment."""
+    read, revealed = _fetch(
+        outcome, source, layout.revealed_key(entry.epoch_id), "revealed file", advisory=True
+    )
+    if not read:
+        return
     if revealed is None:
         outcome.add(
             "revealed file",
@@ -223,17 +240,27 @@ def verify_epoch(
             else "missing, though index.json marks it revealed (a CDN lagging or a file lost)",
             advisory=True,
         )
-    else:
-        outcome.add(
-            "revealed file",
-            revealed == plaintext,
-            "byte-identical to the sealed plaintext"
-            if revealed == plaintext
-            else "differs from the sealed plaintext",
-        )
-    if check_current and entry.epoch.start <= now < entry.epoch.end:
-        _check_current(outcome, source, entries, epoch_id, plaintext)
-    return outcome
+        return
+    outcome.add(
+        "revealed file",
+        revealed == plaintext,
+        "byte-identical to the sealed plaintext"
+        if revealed == plaintext
+        else "differs from the sealed plaintext",
+    )
+
+
+def _fetch(
+    outcome: Outcome, source: Source, key: str, check: str, *, advisory: bool = False
+) -> tuple[bool, bytes | None]:
+    """Whether `key` could be read, and its bytes (None: not published). A read that fails
+    (after the source's retries) is `check` failed, saying why, rather than an exception
+    past verify_epoch: its caller gets every check it made."""
+    try:
+        return True, source.get(key)
+    except SourceError as exc:
+        outcome.add(check, False, str(exc), advisory=advisory)
+        return False, None
 
 
 def _open_sealed(
@@ -335,7 +362,9 @@ def _check_current(
 ) -> None:
     """current.json must be the running epoch's committed bytes, or still an earlier
     epoch's committed bytes (the planner has not revealed the running one yet)."""
-    current = source.get(layout.CURRENT_KEY)
+    read, current = _fetch(outcome, source, layout.CURRENT_KEY, layout.CURRENT_KEY)
+    if not read:
+        return
     if current is None or current == plaintext:
         detail = "not published" if current is None else f"byte-identical to {epoch_id}'s"
         outcome.add(layout.CURRENT_KEY, True, detail)
@@ -363,7 +392,9 @@ def _check_audit(
     document: dict[str, Any],
 ) -> None:
     """The validators' key revealed after the epoch: committed, and about this assignment."""
-    body = source.get(layout.audit_revealed_key(epoch_id))
+    read, body = _fetch(outcome, source, layout.audit_revealed_key(epoch_id), "audit key")
+    if not read:
+        return
     if body is None or timelock.commitment(body) != audit.commitment:
         outcome.add("audit key", False, "missing, or its sha256 differs from its commitment")
         return

@@ -47,6 +47,7 @@ from clientkit import (
 from clientkit.chain import HistoryRewritten
 from clientkit.drand import fetch_signature
 from clientkit.errors import ClientKitError
+from clientkit.layout import SourceError
 from planner import jobs
 
 from conftest import NOW, REPO, SIGNER_DEMO_METAGRAPH
@@ -135,6 +136,47 @@ def test_sealed_assignment_reports_the_failed_check(published, relay: Relay) -> 
     with pytest.raises(AssignmentError) as damaged:
         sealed_assignment(url, now=NOW, relays=[relay.url], round_for=at_round_123)
     assert not isinstance(damaged.value, NotOpenYet)
+
+
+def failing_reads(monkeypatch, url: str, prefix: str) -> None:
+    """The CDN answers 502 (after its retries) for every key under `prefix`."""
+    read = verify.HttpSource.get
+
+    def flaky(source: verify.HttpSource, key: str) -> bytes | None:
+        if key.startswith(prefix):
+            raise SourceError(f"cannot fetch {url}/{key}: HTTP 502")
+        return read(source, key)
+
+    monkeypatch.setattr(verify.HttpSource, "get", flaky)
+
+
+def test_a_sealed_file_the_cdn_fails_to_serve_is_an_assignment_error(
+    published, relay: Relay, monkeypatch
+) -> None:
+    """The CDN failing on the sealed file raised clientkit.layout.SourceError out of
+    sealed_assignment, which is no AssignmentError: a miner catching AssignmentError, as
+    the docs say, crashed. It is the failed "sealed file" check of verify_epoch."""
+    url, _ = published
+    failing_reads(monkeypatch, url, "sealed/")
+    with pytest.raises(AssignmentError, match=r"sealed file: cannot fetch .*: HTTP 502") as caught:
+        sealed_assignment(url, now=NOW, relays=[relay.url], round_for=at_round_123)
+    assert not isinstance(caught.value, NotOpenYet)
+    outcome = verify.verify_epoch(verify.HttpSource(url), None, NOW, [relay.url], at_round_123)
+    assert [(c.name, c.ok) for c in outcome.checks][-1] == ("sealed file", False)
+
+
+def test_a_plain_file_the_cdn_fails_to_serve_leaves_the_sealed_one_usable(
+    published, relay: Relay, monkeypatch
+) -> None:
+    """Once the sealed plaintext matches its commitment, the plain file is only compared
+    with it: a read that fails is an advisory check, as a missing file is."""
+    url, _ = published
+    failing_reads(monkeypatch, url, "epochs/")
+    got = sealed_assignment(url, now=NOW, relays=[relay.url], round_for=at_round_123)
+    assert (got.epoch_id, got.via) == ("2026-11-25T16-00-00", "sealed")
+    outcome = verify.verify_epoch(verify.HttpSource(url), None, NOW, [relay.url], at_round_123)
+    (check,) = [c for c in outcome.checks if c.name == "revealed file"]
+    assert not check.ok and check.advisory and "HTTP 502" in check.detail
 
 
 def test_an_epoch_not_started_says_when_it_opens(published, relay: Relay) -> None:
