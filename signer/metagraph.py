@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from typing import Any
 from bittensor_core import ss58_decode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from clientkit.files import replace_file
 from clientkit.layout import parse_json
 from signer.errors import SignerError, SignerFailure
 
@@ -146,19 +146,10 @@ def load_snapshot(path: Path, netuid: int) -> Snapshot:
 
 
 def write_snapshot(path: Path, data: Mapping[str, Any]) -> None:
-    """Replace `path` in one step, so a reader sees the old file or the new one, never half."""
+    """Replace `path` in one step, so a reader sees the old file or the new one, never half
+    (clientkit.files.replace_file; readable by this user alone, as mkstemp made it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, (json.dumps(data, indent=2) + "\n").encode(), 0o600)
 
 
 def iso(instant: datetime) -> str:
