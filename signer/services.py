@@ -95,23 +95,27 @@ class Services:
         to refresh at once when it is missing or not the current epoch's.
         """
         epoch = self.current_epoch()
-        if self.current_cache is None:
-            return current_assignment(read_current(self.settings.published), epoch)
         try:
-            return current_assignment(self.current_cache.current(), epoch)
+            return current_assignment(self._current_body(), epoch)
         except SignerError:
-            self.current_cache.wake()
+            if self.current_cache is not None:
+                self.current_cache.wake()
             raise
 
     def current_at_hand(self) -> bytes | None:
-        """current.json as this signer has it without asking the network: the folder's
-        file, or the background copy of a URL's (never a fetch). None when there is none."""
+        """current.json as this signer has it without asking the network (_current_body),
+        None when there is none."""
         try:
-            if self.current_cache is None:
-                return read_current(self.settings.published)
-            return self.current_cache.current()
+            return self._current_body()
         except SignerError:
             return None
+
+    def _current_body(self) -> bytes:
+        """current.json: the folder's file, or the background copy of a URL's (never a
+        fetch); 503 when there is none."""
+        if self.current_cache is None:
+            return read_current(self.settings.published)
+        return self.current_cache.current()
 
     def bucket(self) -> tuple[Any, str]:
         """The S3 client and bucket, or 503 when this signer has no bucket configured."""
