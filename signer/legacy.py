@@ -204,8 +204,7 @@ def miner_status(body: MinerStatusRequest) -> Response:
     refusal = svc.not_recent(body.epoch_id)
     if refusal is not None:
         raise SignerError(404, "epoch_not_found", refusal)
-    reported = next(e for e in svc.recent_epochs() if e.id == body.epoch_id)
-    document = _revealed(svc, reported)
+    document = _revealed(svc, epoch_from_id(body.epoch_id, svc.settings.epoch_hours))
     if document is None:
         raise _not_found(svc, body.epoch_id)
     if document.get("nonce") != body.nonce:
