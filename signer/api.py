@@ -33,56 +33,42 @@ from signer.models import (
     ValidatorAccessResponse,
     ValidatorUploadRequest,
     ValidatorUploadResponse,
+    error_doc,
 )
 from signer.reuse import Issued
 from signer.services import Services, services
 from signer.taoauth import Admission, authenticate
 
 SECURITY: list[dict[str, list[str]]] = [{"hotkeySignature": []}, {"taoHeaders": []}]
-ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
-
-
-def _error(description: str, code: str, detail: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/json": {
-                "schema": ERROR_SCHEMA,
-                "example": {"error": code, "detail": detail},
-            }
-        },
-    }
-
-
 COMMON_ERRORS: dict[str | int, Any] = {
-    400: _error("Body is not JSON", "invalid_request", "the request body is not valid JSON"),
-    401: _error(
+    400: error_doc("Body is not JSON", "invalid_request", "the request body is not valid JSON"),
+    401: error_doc(
         "Bad signature or timestamp outside the window",
         "invalid_signature",
         "signature does not match the hotkey and the signed message",
     ),
-    413: _error(
+    413: error_doc(
         "Body too large", "payload_too_large", "the request body is larger than 16384 bytes"
     ),
-    422: _error("Missing or malformed fields", "invalid_request", "hotkey: not an SS58 address"),
-    429: _error(
+    422: error_doc("Missing or malformed fields", "invalid_request", "hotkey: not an SS58 address"),
+    429: error_doc(
         "Rate limited (see Retry-After)",
         "rate_limited",
         "rate limit exceeded (10 per 1 minute); retry in 42 s",
     ),
-    503: _error(
+    503: error_doc(
         "No usable metagraph snapshot, no bucket configured, or the rate-limit counters "
         "unreachable (see Retry-After)",
         "metagraph_unavailable",
         "no metagraph snapshot yet; retry shortly",
     ),
 }
-ASSIGNMENT_UNAVAILABLE = _error(
+ASSIGNMENT_UNAVAILABLE = error_doc(
     "A published assignment file cannot be read or used (see Retry-After)",
     "assignment_unavailable",
     "the published epochs/2026-11-25T12-00-00.json is not valid JSON: nested too deeply",
 )
-VALIDATOR_403 = _error(
+VALIDATOR_403 = error_doc(
     "Not registered, no validator permit, or stake below the minimum",
     "insufficient_stake",
     "validator alpha stake 5000 is not above the minimum of 20000 alpha",
@@ -161,7 +147,7 @@ signature = keypair.sign(message.encode()).hex()
     responses={
         200: FolderAccessResponse,
         **COMMON_ERRORS,
-        403: _error(
+        403: error_doc(
             "Not registered, or the coldkey does not own the hotkey",
             "coldkey_mismatch",
             "coldkey is not the coldkey that owns this hotkey in the metagraph",
@@ -207,7 +193,7 @@ cannot bound the size.""",
     responses={
         200: FileUploadResponse,
         **COMMON_ERRORS,
-        403: _error("Not registered", "not_registered", "hotkey is not registered on netuid 46"),
+        403: error_doc("Not registered", "not_registered", "hotkey is not registered on netuid 46"),
     },
 )
 def get_file_upload_url(body: FileUploadRequest) -> Response:
@@ -324,7 +310,7 @@ value.""",
     responses={
         200: ValidatorUploadResponse,
         **COMMON_ERRORS,
-        403: _error(
+        403: error_doc(
             "Not a validator, epochId outside the accepted range, or epochId off this "
             "signer's EPOCH_HOURS grid",
             "epoch_not_allowed",
@@ -456,7 +442,7 @@ keys a call, taken from the miner's listing); keys outside that folder are retur
     responses={
         200: MinerFilesResponse,
         **COMMON_ERRORS,
-        400: _error(
+        400: error_doc(
             "No requested key is in the miner's folder",
             "no_valid_files",
             "none of the keys is under data/hotkey=5FHneW46.../",
@@ -504,7 +490,7 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
     )
 
 
-NOT_REVEALED = _error(
+NOT_REVEALED = error_doc(
     "No assignment revealed for the current epoch yet (`not_revealed`), or the published "
     "current.json cannot be read or used (`assignment_unavailable`, naming it); see "
     "Retry-After",

@@ -61,8 +61,9 @@ def openapi_document(app: OpenAPI) -> dict[str, Any]:
     spec = copy.deepcopy(app.api_doc)
     for path_item in spec["paths"].values():
         for operation in path_item.values():
-            if "requestBody" not in operation:
-                # flask-openapi3 adds a 422 to every operation; only bodies are validated.
+            if "requestBody" not in operation and not operation.get("parameters"):
+                # flask-openapi3 adds a 422 to every operation; only a body or parameters
+                # can be refused by validation.
                 operation["responses"].pop("422", None)
     schemas = spec["components"]["schemas"]
     for model in (Assignment, PublishedIndex):

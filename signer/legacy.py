@@ -20,7 +20,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from clientkit.epochs import Epoch, EpochError, epoch_from_id
 from signer import auth
-from signer.api import ASSIGNMENT_UNAVAILABLE, COMMON_ERRORS, SECURITY, SIGNING_HOWTO, _error
+from signer.api import ASSIGNMENT_UNAVAILABLE, COMMON_ERRORS, SECURITY, SIGNING_HOWTO
 from signer.errors import SignerError
 from signer.models import (
     LegacyEpochAssignment,
@@ -29,6 +29,7 @@ from signer.models import (
     LegacyStats,
     MinerStatusRequest,
     MinerStatusResponse,
+    error_doc,
 )
 from signer.services import Services, services
 from signer.taoauth import authenticate
@@ -38,7 +39,7 @@ TAG = Tag(name="legacy", description="The old server's zipcode paths, kept for r
 legacy_api = APIBlueprint("legacy", __name__, abp_tags=[TAG])
 status_api = APIBlueprint("legacy_status", __name__, abp_tags=[TAG])
 
-EPOCH_NOT_FOUND = _error(
+EPOCH_NOT_FOUND = error_doc(
     "No revealed assignment for this epoch, or epochId off this signer's EPOCH_HOURS grid",
     "epoch_not_found",
     "epoch 2026-11-25T20-00-00 has no revealed assignment (epochs/2026-11-25T20-00-00.json "
@@ -145,7 +146,16 @@ and `status` (`ACTIVE` for the current epoch, `COMPLETED` before it); 404 for an
 whose assignment is not revealed (not started, or not planned), saying so with the setting's
 value for an `epochId` that starts no epoch of this signer's EPOCH_HOURS grid; 503
 `assignment_unavailable`, naming the file, when the published file cannot be read or used.""",
-    responses={200: LegacyEpochAssignment, 404: EPOCH_NOT_FOUND, 503: ASSIGNMENT_UNAVAILABLE},
+    responses={
+        200: LegacyEpochAssignment,
+        404: EPOCH_NOT_FOUND,
+        422: error_doc(
+            "epochId is not written YYYY-MM-DDTHH-00-00",
+            "invalid_request",
+            "epoch_id: String should match pattern '^\\d{4}-\\d{2}-\\d{2}T\\d{2}-00-00$'",
+        ),
+        503: ASSIGNMENT_UNAVAILABLE,
+    },
 )
 def epoch_assignment(path: LegacyEpochPath) -> Response:
     svc = services()
@@ -177,9 +187,9 @@ setting's value.""",
     responses={
         200: MinerStatusResponse,
         **COMMON_ERRORS,
-        400: _error("nonce is not the epoch's", "invalid_nonce", "nonce is not epoch X's nonce"),
+        400: error_doc("nonce is not the epoch's", "invalid_nonce", "nonce is not epoch X's nonce"),
         404: EPOCH_NOT_FOUND,
-        503: _error(
+        503: error_doc(
             "No usable metagraph snapshot, the rate-limit counters unreachable, or the "
             "epoch's published assignment cannot be read or used (`assignment_unavailable`, "
             "naming the file); see Retry-After",

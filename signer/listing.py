@@ -38,6 +38,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from signer import credentials
 from signer.errors import SignerError, log
+from signer.models import error_doc
 from signer.services import Services, services
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -209,10 +210,27 @@ def _xml(svc: Services, query: ListQuery, entries: list[tuple], truncated: bool)
 
 
 LIST_ERRORS: dict[str | int, Any] = {
-    400: {"description": "Unreadable continuation-token"},
-    403: {"description": "Changed or expired URL (invalid_list_signature, list_url_expired)"},
-    422: {"description": "Missing or malformed query parameters"},
-    502: {"description": "The bucket could not be listed"},
+    400: error_doc(
+        "Unreadable continuation-token",
+        "invalid_request",
+        "continuation-token is not one this signer issued",
+    ),
+    403: error_doc(
+        "Changed or expired URL (invalid_list_signature, list_url_expired), or a key outside "
+        "its prefixes (outside_prefix)",
+        "list_url_expired",
+        "this list URL has expired; ask for a new one",
+    ),
+    422: error_doc(
+        "Missing or malformed query parameters",
+        "invalid_request",
+        "expires: Field required; signature: Field required",
+    ),
+    502: error_doc(
+        "The bucket could not be listed (storage_unavailable)",
+        "storage_unavailable",
+        "the bucket could not be listed; retry shortly",
+    ),
 }
 
 

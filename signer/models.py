@@ -82,6 +82,22 @@ class OpenAPIConfig(ConfigDict, total=False):
     openapi_extra: dict[str, Any]
 
 
+ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def error_doc(description: str, code: str, detail: str) -> dict[str, Any]:
+    """An operation's OpenAPI response for a refusal: an ErrorResponse, with an example."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": ERROR_SCHEMA,
+                "example": {"error": code, "detail": detail},
+            }
+        },
+    }
+
+
 class ErrorResponse(BaseModel):
     """Every failure: a stable code, a detail naming what is wrong (never echoing input)."""
 

@@ -10,8 +10,10 @@ are checked against the schemas the document gives them on the CDN.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -28,8 +30,9 @@ from schemathesis.checks import (
 
 from planner.jobs import tick
 from planner.store import LocalStore
-from signer import create_app
+from signer import create_app, listing
 from signer.docs import PUBLISHED_TAG
+from signer.services import services
 
 from conftest import NOW
 from servers import signer_client as sc
@@ -103,6 +106,91 @@ def test_signed_requests_get_documented_credentials(schema, method, path):
     response = case.call()
     assert response.status_code == 200, response.text
     case.validate_response(response, checks=CHECKS)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One way to be refused: the request, the settings it needs, the answer expected."""
+
+    method: str
+    path: str
+    status: int
+    code: str
+    settings: dict[str, str] = field(default_factory=dict)
+    request: dict[str, Any] = field(default_factory=dict)
+    times: int = 1  # the same request sent this many times, the last one judged
+
+
+# In a path, `{list}` is a list URL the signer under test grants and `{query}` its query.
+STALE = sc.NOW - 1000
+REFUSALS = {
+    "not JSON": Refusal(
+        "POST",
+        "/get-folder-access",
+        400,
+        "invalid_request",
+        request={"data": b"{", "content_type": "application/json"},
+    ),
+    "path parameter": Refusal(
+        "GET", "/api/v1/zipcode-assignments/epoch/2026-11-25", 422, "invalid_request"
+    ),
+    "list query missing": Refusal("GET", "/s3/list?prefix=data/", 422, "invalid_request"),
+    "object query missing": Refusal("GET", "/s3/list/x", 422, "invalid_request"),
+    "list token": Refusal("GET", "{list}&continuation-token=%21", 400, "invalid_request"),
+    "list signature": Refusal(
+        "GET",
+        "/s3/list?prefix=data/&expires=1795629600&signature=" + "0" * 64,
+        403,
+        "invalid_list_signature",
+    ),
+    "object outside": Refusal("GET", "/s3/list/other?{query}", 403, "outside_prefix"),
+    "storage down": Refusal("GET", "{list}", 502, "storage_unavailable"),
+}
+
+
+def _list_url(app) -> str:
+    """The path and query of a list URL of `app`, as /get-validator-access grants it."""
+    with app.test_request_context():
+        url = listing.list_url(services(), ["data/hotkey="], 3600)
+    return url.removeprefix("http://localhost")
+
+
+def path_parameters(template: str, path: str) -> dict[str, str]:
+    """The values a concrete path gives the `{name}` segments of its template."""
+    return {
+        name[1:-1]: value
+        for name, value in zip(template.split("/"), path.split("/"), strict=True)
+        if name.startswith("{")
+    }
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS.values()), ids=list(REFUSALS))
+def test_each_refusal_is_documented_for_its_operation(signer_config, published, refusal):
+    """What a client coding from /openapi.json must find for each refusal: its status among
+    the operation's responses, an ErrorResponse body, and the headers it carries."""
+    app = create_app({**signer_config, **refusal.settings})
+    url = _list_url(app)
+    path = refusal.path.format(list=url, query=url.partition("?")[2])
+    client = app.test_client()
+    for _ in range(refusal.times):
+        response = client.open(path, method=refusal.method, **refusal.request)
+    assert (response.status_code, response.json["error"]) == (refusal.status, refusal.code)
+
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    route = path.partition("?")[0]
+    operation = schema.find_operation_by_path(refusal.method, route)
+    assert operation is not None, path
+    case = operation.Case(path_parameters=path_parameters(operation.path, route))
+    # A 5xx is what these refusals are; the other checks still hold.
+    case.validate_response(response, checks=CHECKS[1:] if refusal.status >= 500 else CHECKS)
+    answers = schema.raw_schema["paths"][operation.path][refusal.method.lower()]["responses"]
+    answer = answers[str(refusal.status)]
+    assert answer["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorResponse"
+    }
+    for header in ("Retry-After", "Allow"):
+        if header in response.headers:
+            assert header in answer.get("headers", {}), header
 
 
 @pytest.mark.parametrize(

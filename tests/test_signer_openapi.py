@@ -100,11 +100,20 @@ def test_security_scheme_is_declared(spec):
     assert operation["security"] == [{"hotkeySignature": []}, {"taoHeaders": []}]
 
 
-def test_only_operations_with_a_body_list_422(spec):
+def test_operations_that_validate_a_body_or_parameters_list_422_as_one_error(spec):
+    """A 422 is one ErrorResponse (flask-openapi3's default says a list of them), listed
+    where validation can refuse: a body, a path parameter, a query."""
     for path, item in spec["paths"].items():
         for method, operation in item.items():
-            has_body = "requestBody" in operation
-            assert ("422" in operation["responses"]) == has_body, (method, path)
+            validated = "requestBody" in operation or bool(operation.get("parameters"))
+            published = "servers" in operation
+            assert ("422" in operation["responses"]) == (validated and not published), (
+                method,
+                path,
+            )
+            if "422" in operation["responses"]:
+                content = operation["responses"]["422"]["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
 
 
 def test_published_files_have_the_cdn_as_their_server(signer_config):
