@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from signer import auth, credentials, listing, published
 from signer.errors import SignerError
 from signer.models import (
+    RATE_LIMITED,
     Assignment,
     FileUploadRequest,
     FileUploadResponse,
@@ -34,6 +35,7 @@ from signer.models import (
     ValidatorUploadRequest,
     ValidatorUploadResponse,
     error_doc,
+    retry_after,
 )
 from signer.reuse import Issued
 from signer.services import Services, services
@@ -51,22 +53,22 @@ COMMON_ERRORS: dict[str | int, Any] = {
         "Body too large", "payload_too_large", "the request body is larger than 16384 bytes"
     ),
     422: error_doc("Missing or malformed fields", "invalid_request", "hotkey: not an SS58 address"),
-    429: error_doc(
-        "Rate limited (see Retry-After)",
-        "rate_limited",
-        "rate limit exceeded (10 per 1 minute); retry in 42 s",
-    ),
+    429: RATE_LIMITED,
     503: error_doc(
-        "No usable metagraph snapshot, no bucket configured, or the rate-limit counters "
-        "unreachable (see Retry-After)",
+        "No usable metagraph snapshot (`metagraph_unavailable`, `metagraph_stale`), no bucket "
+        "configured (`bucket_not_configured`, no Retry-After), or the rate-limit counters "
+        "unreachable (`limits_unavailable`); see Retry-After",
         "metagraph_unavailable",
         "no metagraph snapshot yet; retry shortly",
+        retry_after(required=False),
     ),
 }
 ASSIGNMENT_UNAVAILABLE = error_doc(
-    "A published assignment file cannot be read or used (see Retry-After)",
+    "A published assignment file cannot be read or used (`assignment_unavailable`), or the "
+    "rate-limit counters unreachable (`limits_unavailable`); see Retry-After",
     "assignment_unavailable",
     "the published epochs/2026-11-25T12-00-00.json is not valid JSON: nested too deeply",
+    retry_after(required=True),
 )
 VALIDATOR_403 = error_doc(
     "Not registered, no validator permit, or stake below the minimum",
@@ -491,11 +493,12 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
 
 
 NOT_REVEALED = error_doc(
-    "No assignment revealed for the current epoch yet (`not_revealed`), or the published "
-    "current.json cannot be read or used (`assignment_unavailable`, naming it); see "
-    "Retry-After",
+    "No assignment revealed for the current epoch yet (`not_revealed`), the published "
+    "current.json cannot be read or used (`assignment_unavailable`, naming it), or the "
+    "rate-limit counters unreachable (`limits_unavailable`); see Retry-After",
     "not_revealed",
     "epoch 2026-11-25T16-00-00 is not revealed yet (current.json still holds 2026-11-25T12-00-00)",
+    retry_after(required=True),
 )
 
 
@@ -513,6 +516,7 @@ URL, the answer is a 302 redirect to `<base>/current.json` on the CDN instead.""
     responses={
         200: Assignment,
         302: {"description": "Redirect to current.json on the CDN"},
+        429: RATE_LIMITED,
         503: NOT_REVEALED,
     },
 )
@@ -537,7 +541,7 @@ for everyone and is public once its epoch has started. Same body as
 `/assignments/current` plus `"success": true`. When SIGNER_PUBLISHED is a base URL, the
 answer comes from the signer's copy of `<base>/current.json`, refreshed in the background
 every 10 s (at once when it is not the current epoch's), never from a request to the CDN.""",
-    responses={200: LegacyAssignment, 503: NOT_REVEALED},
+    responses={200: LegacyAssignment, 429: RATE_LIMITED, 503: NOT_REVEALED},
 )
 def legacy_current_assignment() -> Response:
     svc = services()

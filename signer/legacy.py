@@ -23,6 +23,8 @@ from signer import auth
 from signer.api import ASSIGNMENT_UNAVAILABLE, COMMON_ERRORS, SECURITY, SIGNING_HOWTO
 from signer.errors import SignerError
 from signer.models import (
+    LIMITS_UNAVAILABLE,
+    RATE_LIMITED,
     LegacyEpochAssignment,
     LegacyEpochPath,
     LegacyHealth,
@@ -30,6 +32,7 @@ from signer.models import (
     MinerStatusRequest,
     MinerStatusResponse,
     error_doc,
+    retry_after,
 )
 from signer.services import Services, services
 from signer.taoauth import authenticate
@@ -85,7 +88,7 @@ in its field names: `epochStatus.currentEpoch.id` (the epoch id on the UTC grid)
 `epochStatus.timing.timeUntilEpochEnd` (seconds), and, once the epoch's assignment is
 revealed, its `nonce`, `zipcodeCount`, `targetListings` and `actualExpected`.
 `currentEpoch.timeUntilEpochEnd` repeats the timing, which a validator reads there.""",
-    responses={200: LegacyStats},
+    responses={200: LegacyStats, 429: RATE_LIMITED, 503: LIMITS_UNAVAILABLE},
 )
 def stats() -> Response:
     svc = services()
@@ -154,6 +157,7 @@ value for an `epochId` that starts no epoch of this signer's EPOCH_HOURS grid; 5
             "invalid_request",
             "epoch_id: String should match pattern '^\\d{4}-\\d{2}-\\d{2}T\\d{2}-00-00$'",
         ),
+        429: RATE_LIMITED,
         503: ASSIGNMENT_UNAVAILABLE,
     },
 )
@@ -190,11 +194,13 @@ setting's value.""",
         400: error_doc("nonce is not the epoch's", "invalid_nonce", "nonce is not epoch X's nonce"),
         404: EPOCH_NOT_FOUND,
         503: error_doc(
-            "No usable metagraph snapshot, the rate-limit counters unreachable, or the "
-            "epoch's published assignment cannot be read or used (`assignment_unavailable`, "
-            "naming the file); see Retry-After",
-            "metagraph_unavailable",
-            "no metagraph snapshot yet; retry shortly",
+            "The rate-limit counters unreachable (`limits_unavailable`), or the epoch's "
+            "published assignment cannot be read or used (`assignment_unavailable`, naming "
+            "the file); see Retry-After",
+            "limits_unavailable",
+            "the rate-limit counters (SIGNER_RATELIMIT_STORAGE) cannot be reached just now; "
+            "retry in a few seconds",
+            retry_after(required=True),
         ),
     },
 )

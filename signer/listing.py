@@ -38,7 +38,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from signer import credentials
 from signer.errors import SignerError, log
-from signer.models import error_doc
+from signer.models import LIMITS_UNAVAILABLE, RATE_LIMITED, error_doc
 from signer.services import Services, services
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -232,6 +232,12 @@ LIST_ERRORS: dict[str | int, Any] = {
         "the bucket could not be listed; retry shortly",
     ),
 }
+COUNTED_LIST_ERRORS: dict[str | int, Any] = {
+    **LIST_ERRORS,
+    429: RATE_LIMITED,
+    503: LIMITS_UNAVAILABLE,
+}
+"""Listing counts against the per-address limit; reading an object does not."""
 
 
 @listing_api.get(
@@ -242,7 +248,7 @@ LIST_ERRORS: dict[str | int, Any] = {
 ListObjectsV2 XML for the union of the signed prefixes. A client may add S3's
 `start-after`, `continuation-token` (from `NextContinuationToken`) and `max-keys`
 (1..1000): none is signed, all stay within the prefixes.""",
-    responses={200: {"description": "S3 ListObjectsV2 XML"}, **LIST_ERRORS},
+    responses={200: {"description": "S3 ListObjectsV2 XML"}, **COUNTED_LIST_ERRORS},
 )
 def list_objects(query: ListQuery) -> Response:
     svc = services()

@@ -85,9 +85,11 @@ class OpenAPIConfig(ConfigDict, total=False):
 ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
-def error_doc(description: str, code: str, detail: str) -> dict[str, Any]:
+def error_doc(
+    description: str, code: str, detail: str, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """An operation's OpenAPI response for a refusal: an ErrorResponse, with an example."""
-    return {
+    answer: dict[str, Any] = {
         "description": description,
         "content": {
             "application/json": {
@@ -96,6 +98,36 @@ def error_doc(description: str, code: str, detail: str) -> dict[str, Any]:
             }
         },
     }
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def retry_after(required: bool) -> dict[str, Any]:
+    """The Retry-After header of a refusal that asking again later may cure; `required`
+    when every such refusal carries it."""
+    return {
+        "Retry-After": {
+            "description": "seconds to wait before asking again",
+            "required": required,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    }
+
+
+RATE_LIMITED = error_doc(
+    "Rate limited: the client's address or the hotkey is over its limit (see Retry-After)",
+    "rate_limited",
+    "rate limit exceeded (10 per 1 minute); retry in 42 s",
+    retry_after(required=True),
+)
+LIMITS_UNAVAILABLE = error_doc(
+    "The rate-limit counters cannot be reached (`limits_unavailable`; see Retry-After)",
+    "limits_unavailable",
+    "the rate-limit counters (SIGNER_RATELIMIT_STORAGE) cannot be reached just now; retry "
+    "in a few seconds",
+    retry_after(required=True),
+)
 
 
 class ErrorResponse(BaseModel):

@@ -123,6 +123,18 @@ class Refusal:
 
 # In a path, `{list}` is a list URL the signer under test grants and `{query}` its query.
 STALE = sc.NOW - 1000
+LIMITED = {"SIGNER_RATELIMIT_ADDRESS": "1/minute"}
+NO_COUNTERS = {"SIGNER_RATELIMIT_STORAGE": "redis://127.0.0.1:9"}
+# An operation of each kind the per-address limit counts.
+COUNTED = [
+    ("GET", "/assignments/current", {}),
+    ("GET", "/api/v1/zipcode-assignments/current", {}),
+    ("GET", "/api/v1/zipcode-assignments/stats", {}),
+    ("GET", f"/api/v1/zipcode-assignments/epoch/{sc.EPOCH}", {}),
+    ("GET", "{list}", {}),
+    ("POST", "/get-folder-access", {"json": sc.folder_access()}),
+    ("POST", "/api/v1/zipcode-assignments/status", {"json": sc.miner_status("0")}),
+]
 REFUSALS = {
     "not JSON": Refusal(
         "POST",
@@ -145,6 +157,18 @@ REFUSALS = {
     ),
     "object outside": Refusal("GET", "/s3/list/other?{query}", 403, "outside_prefix"),
     "storage down": Refusal("GET", "{list}", 502, "storage_unavailable"),
+    **{
+        f"rate limited {method} {path}": Refusal(
+            method, path, 429, "rate_limited", LIMITED, request, times=2
+        )
+        for method, path, request in COUNTED
+    },
+    **{
+        f"counters down {method} {path}": Refusal(
+            method, path, 503, "limits_unavailable", NO_COUNTERS, request
+        )
+        for method, path, request in COUNTED
+    },
 }
 
 
@@ -165,7 +189,7 @@ def path_parameters(template: str, path: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("refusal", list(REFUSALS.values()), ids=list(REFUSALS))
-def test_each_refusal_is_documented_for_its_operation(signer_config, published, refusal):
+def test_each_refusal_is_documented_for_its_operation(signer_config, schema, refusal):
     """What a client coding from /openapi.json must find for each refusal: its status among
     the operation's responses, an ErrorResponse body, and the headers it carries."""
     app = create_app({**signer_config, **refusal.settings})
@@ -176,7 +200,6 @@ def test_each_refusal_is_documented_for_its_operation(signer_config, published, 
         response = client.open(path, method=refusal.method, **refusal.request)
     assert (response.status_code, response.json["error"]) == (refusal.status, refusal.code)
 
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     route = path.partition("?")[0]
     operation = schema.find_operation_by_path(refusal.method, route)
     assert operation is not None, path

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from signer import create_app
+from signer import EXEMPT, create_app
 
 SIGNED = {
     ("post", "/get-folder-access"): "s3:data:access:{coldkey}:{hotkey}:{timestamp}",
@@ -183,3 +183,36 @@ def test_validation_errors_follow_the_documented_shape(client, spec):
     documented = set(spec["components"]["schemas"]["ErrorResponse"]["properties"])
     assert set(response.json) <= documented
     assert {f["field"] for f in response.json["fields"]} == {"hotkey", "miner_hotkey"}
+
+
+def _name(view) -> str:
+    """A view's name, the same for flask-openapi3's wrapper and the function it wraps."""
+    return f"{view.__module__}.{view.__qualname__}"
+
+
+def _operations_of(app) -> dict[tuple[str, str], str]:
+    """(method, OpenAPI path) of each route to the name of the view serving it."""
+    views = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            views[method.lower(), path] = _name(app.view_functions[rule.endpoint])
+    return views
+
+
+def test_operations_the_address_limit_counts_document_429_and_retry_after(app, spec):
+    """Every request but the probes' and object reads' counts against the per-address limit,
+    so each other operation can answer 429, and 503 when the counters cannot be reached;
+    both carry Retry-After (a 429 always)."""
+    views = _operations_of(app)
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "servers" in operation:
+                continue  # a file on the CDN
+            answers = operation["responses"]
+            if views[method, path] in {_name(view) for view in EXEMPT}:
+                assert "429" not in answers, (method, path)
+                continue
+            assert answers["429"]["headers"]["Retry-After"]["required"] is True, (method, path)
+            assert "limits_unavailable" in answers["503"]["description"], (method, path)
+            assert "Retry-After" in answers["503"]["headers"], (method, path)
