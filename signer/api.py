@@ -49,6 +49,11 @@ COMMON_ERRORS: dict[str | int, Any] = {
         "invalid_signature",
         "signature does not match the hotkey and the signed message",
     ),
+    408: error_doc(
+        "The body stopped arriving before its end (the connection is then closed)",
+        "request_timeout",
+        "the request body did not arrive in time: part of it came, then nothing",
+    ),
     413: error_doc(
         "Body too large", "payload_too_large", "the request body is larger than 16384 bytes"
     ),

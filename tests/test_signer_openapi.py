@@ -216,3 +216,13 @@ def test_operations_the_address_limit_counts_document_429_and_retry_after(app, s
             assert answers["429"]["headers"]["Retry-After"]["required"] is True, (method, path)
             assert "limits_unavailable" in answers["503"]["description"], (method, path)
             assert "Retry-After" in answers["503"]["headers"], (method, path)
+
+
+def test_operations_taking_a_body_document_its_408(spec):
+    """A body that stops arriving is a 408 request_timeout from the app (signer/body.py),
+    whichever operation it was sent to (tests/test_signer_slow_clients.py sends them)."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation:
+                answer = operation["responses"]["408"]["content"]["application/json"]
+                assert answer["example"]["error"] == "request_timeout", (method, path)

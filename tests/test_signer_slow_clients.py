@@ -86,6 +86,8 @@ def test_stalled_requests_get_a_408_and_leave_the_workers_free(tmp_path):
             status, body = answer(sock)
             assert (status, body["error"]) == (408, "request_timeout"), body
             assert "did not arrive" in body["detail"]
+        spec = requests.get(f"{base}/openapi.json", timeout=PATIENCE).json()
+        assert "408" in spec["paths"]["/get-folder-access"]["post"]["responses"]
 
 
 def test_worker_hook_freezes_what_the_app_loaded_out_of_garbage_collection():
