@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from planner.jobs import tick
 from signer.config import ENV_NAMES
 
 from conftest import REPO
+from servers import signer_client as sc
 from servers.fake_chain import DEMO_METAGRAPH
 from servers.make_run import running_demo
 from servers.signer_gunicorn import gunicorn_signer
@@ -30,6 +32,7 @@ from servers.static_http import serve_folder
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -184,6 +187,42 @@ def test_swagger_ui_shows_every_operation_and_runs_one(chrome, signer_url, publi
     chrome.execute_script("arguments[0].scrollIntoView()", block)
     screenshot(chrome, "docs-try-it-out.png")
     assert_loopback_only(requested_urls(chrome))
+
+
+def test_swagger_try_it_out_gets_credentials_for_a_signed_body(chrome, signer_url):
+    """A validator signs the documented message itself, pastes the body into Try it out and
+    gets its credentials: the explorer sends what a client would."""
+    timestamp = int(time.time())
+    body = {
+        "hotkey": sc.address("//Alice"),
+        "timestamp": timestamp,
+        "signature": sc.sign("//Alice", f"s3:validator:access:{timestamp}"),
+    }
+    chrome.get(f"{signer_url}/docs")
+    wait = WebDriverWait(chrome, WAIT)
+    wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
+    blocks = {
+        operation(block): block for block in chrome.find_elements(By.CSS_SELECTOR, ".opblock")
+    }
+    block = blocks[("POST", "/get-validator-access")]
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+    block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+    editor = wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, "textarea.body-param__text"))
+    editor[0].send_keys(Keys.CONTROL, "a")
+    editor[0].send_keys(Keys.DELETE)
+    editor[0].send_keys(json.dumps(body))
+    block.find_element(By.CSS_SELECTOR, ".execute").click()
+    status = wait.until(
+        lambda _: block.find_elements(
+            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
+        )
+    )
+    chrome.execute_script("arguments[0].scrollIntoView()", block)
+    screenshot(chrome, "docs-signed-try-it-out.png")
+    answer = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+    assert status[0].text.strip() == "200", answer
+    assert json.loads(answer)["validator_hotkey"] == body["hotkey"]
 
 
 def test_status_page_lists_the_epochs_and_counts_down(chrome, published):
