@@ -262,9 +262,9 @@ Who: a registered hotkey with a validator permit and an alpha stake strictly abo
 SIGNER_MIN_VALIDATOR_STAKE (20,000 by default; SIGNER_VALIDATOR_STAKE_RULE chooses another
 rule).
 
-Grants: presigned ListObjectsV2 URLs of `data/hotkey=` (first page; use
-`/get-miner-list` for a miner's pages) and a presigned POST for
-`validators/{{hotkey}}/epoch={{currentEpochId}}/`.""",
+Grants: two `/s3/list` URLs of this signer listing `data/hotkey=` (all of it, and one
+prefix per miner), paged by appending `&start-after=` or `&continuation-token=`, and a
+presigned POST for `validators/{{hotkey}}/epoch={{currentEpochId}}/`.""",
     security=SECURITY,
     responses={200: ValidatorAccessResponse, **COMMON_ERRORS, 403: VALIDATOR_403},
 )
@@ -442,15 +442,16 @@ def get_miner_specific_access(body: MinerListRequest) -> Response:
 
 Who: a validator (permit and minimum stake).
 
-Grants: one presigned GET URL per key under `data/hotkey={{miner_hotkey}}/` (at most 1,000
-keys a call, taken from the miner's listing); keys outside that folder are returned in
-`invalid_files` and get no URL.""",
+Grants: one presigned GET URL per key under `data/hotkey={{miner_hotkey}}/` or
+`validators/{{miner_hotkey}}/` (at most 1,000 keys a call, taken from the miner's listing);
+other keys, and keys with a `..` segment, are returned in `invalid_files` and get no URL.""",
     security=SECURITY,
     responses={
         200: MinerFilesResponse,
         **COMMON_ERRORS,
         400: error_doc(
-            "No requested key is in the miner's folder",
+            "Body is not JSON (`invalid_request`), or no requested key is in the miner's "
+            "folders (`no_valid_files`)",
             "no_valid_files",
             "none of the keys is under data/hotkey=5FHneW46.../",
         ),

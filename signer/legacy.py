@@ -23,6 +23,7 @@ from signer import auth
 from signer.api import ASSIGNMENT_UNAVAILABLE, COMMON_ERRORS, SECURITY, SIGNING_HOWTO
 from signer.errors import SignerError
 from signer.models import (
+    EXAMPLE_EPOCH,
     LIMITS_UNAVAILABLE,
     RATE_LIMITED,
     LegacyEpochAssignment,
@@ -191,7 +192,11 @@ setting's value.""",
     responses={
         200: MinerStatusResponse,
         **COMMON_ERRORS,
-        400: error_doc("nonce is not the epoch's", "invalid_nonce", "nonce is not epoch X's nonce"),
+        400: error_doc(
+            "Body is not JSON (`invalid_request`), or nonce is not the epoch's (`invalid_nonce`)",
+            "invalid_nonce",
+            f"nonce is not epoch {EXAMPLE_EPOCH}'s nonce",
+        ),
         404: EPOCH_NOT_FOUND,
         503: error_doc(
             "The rate-limit counters unreachable (`limits_unavailable`), or the epoch's "

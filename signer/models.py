@@ -318,13 +318,18 @@ class ValidatorUploadResponse(PresignedPost):
 
 
 class GlobalUrls(BaseModel):
-    list_all_data: str = Field(description="presigned ListObjectsV2 of data/hotkey= (first page)")
+    list_all_data: str = Field(
+        description="an /s3/list URL of this signer: ListObjectsV2 pages (S3's XML) of "
+        "data/hotkey=; append &start-after=<key> or &continuation-token=<NextContinuationToken> "
+        "for the next page"
+    )
 
 
 class MinerUrls(BaseModel):
     list_all_miners: str = Field(
-        description="presigned ListObjectsV2 of data/hotkey= with Delimiter '/': one "
-        "CommonPrefix per miner (first page)"
+        description="an /s3/list URL of this signer listing data/hotkey= with delimiter '/': "
+        "one CommonPrefix per miner; append &start-after=<key> or "
+        "&continuation-token=<NextContinuationToken> for the next page"
     )
 
 
@@ -408,7 +413,7 @@ class MinerFilesResponse(BaseModel):
 
     miner_hotkey: str
     file_urls: dict[str, FileUrl]
-    invalid_files: list[str] = Field(description="requested keys outside the miner's folder")
+    invalid_files: list[str] = Field(description="requested keys outside the miner's folders")
     expiry: str
     expiry_seconds: int
 

@@ -226,3 +226,26 @@ def test_operations_taking_a_body_document_its_408(spec):
             if "requestBody" in operation:
                 answer = operation["responses"]["408"]["content"]["application/json"]
                 assert answer["example"]["error"] == "request_timeout", (method, path)
+
+
+def test_validator_urls_are_described_as_what_they_are(spec):
+    """/get-validator-access answers list URLs of this signer, which a client may page with
+    start-after or continuation-token, and /get-file-presigned-urls serves the miner's
+    validator folder too: a client reading only the document must learn both."""
+    schemas = spec["components"]["schemas"]
+    for schema, name in (("GlobalUrls", "list_all_data"), ("MinerUrls", "list_all_miners")):
+        text = schemas[schema]["properties"][name]["description"]
+        assert "/s3/list" in text and "continuation-token" in text, name
+        assert "presigned" not in text, name
+    access = spec["paths"]["/get-validator-access"]["post"]["description"]
+    assert "`/s3/list` URLs" in access
+    files = spec["paths"]["/get-file-presigned-urls"]["post"]["description"]
+    assert "`validators/{miner_hotkey}/`" in files
+
+
+def test_every_400_of_an_operation_taking_a_body_says_it_is_for_a_body_not_json(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation:
+                answer = operation["responses"]["400"]["description"]
+                assert "not JSON" in answer, (method, path)
