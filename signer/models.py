@@ -380,7 +380,8 @@ class MinerFilesRequest(BaseModel):
             "example": {
                 "hotkey": ALICE,
                 "timestamp": EXAMPLE_TIMESTAMP,
-                "signature": "0x" + "00" * 64,
+                "signature": "66542d6c33205f8bb3daa5cd36d7ff0c82c3be1c3f7f0503ac2d81e00abc4027"
+                "98ae65ba8df59860c033a932da0403126041b3aaa37baebfd8614bba43e06083",
                 "miner_hotkey": BOB,
                 "file_keys": [f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/19103.parquet"],
             },
@@ -602,7 +603,8 @@ class MinerStatusRequest(BaseModel):
             "example": {
                 "hotkey": BOB,
                 "timestamp": EXAMPLE_TIMESTAMP,
-                "signature": "0x" + "00" * 64,
+                "signature": "7ac8d8a10ed152736ff6a6fcfe188cd1490defcc9c04f287bbb0ff5c7a2e2175"
+                "8f5a0b871a91a93213ae7d4853ec084c3795cbb2d903a3fb146b0b8ce0dcfc85",
                 "epochId": EXAMPLE_EPOCH,
                 "nonce": "9f2c4e1a7b3d5f60",
                 "status": "IN_PROGRESS",

@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from bittensor_core import Keypair
 
 from signer import EXEMPT, create_app
 
@@ -249,3 +250,18 @@ def test_every_400_of_an_operation_taking_a_body_says_it_is_for_a_body_not_json(
             if "requestBody" in operation:
                 answer = operation["responses"]["400"]["description"]
                 assert "not JSON" in answer, (method, path)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "message"),
+    [(m, p, text) for (m, p), text in SIGNED.items()]
+    + [("post", "/api/v1/zipcode-assignments/status", "zipcode:status:{epochId}:{timestamp}")],
+    ids=[p for _, p in SIGNED] + ["/api/v1/zipcode-assignments/status"],
+)
+def test_each_request_example_is_signed_over_its_documented_message(spec, method, path, message):
+    """An example a client copies to check its own signing must verify (sr25519 signatures
+    differ each time, so a client compares by verifying, not by equality)."""
+    example = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["example"]
+    signed = message.format(**example).encode("utf-8")
+    signature = bytes.fromhex(example["signature"].removeprefix("0x"))
+    assert Keypair(ss58_address=example["hotkey"]).verify(signed, signature)
