@@ -35,6 +35,7 @@ from signer.models import (
     ValidatorUploadRequest,
     ValidatorUploadResponse,
     error_doc,
+    redirect_doc,
     retry_after,
 )
 from signer.reuse import Issued
@@ -521,7 +522,7 @@ sha256 matches the epoch's commitment in `index.json`. When SIGNER_PUBLISHED is 
 URL, the answer is a 302 redirect to `<base>/current.json` on the CDN instead.""",
     responses={
         200: Assignment,
-        302: {"description": "Redirect to current.json on the CDN"},
+        302: redirect_doc("Redirect to current.json on the CDN"),
         429: RATE_LIMITED,
         503: NOT_REVEALED,
     },

@@ -38,7 +38,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from signer import credentials
 from signer.errors import SignerError, log
-from signer.models import LIMITS_UNAVAILABLE, RATE_LIMITED, error_doc
+from signer.models import LIMITS_UNAVAILABLE, RATE_LIMITED, error_doc, redirect_doc
 from signer.services import Services, services
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -264,7 +264,7 @@ def list_objects(query: ListQuery) -> Response:
 as released validators build object URLs from it. 302 to a presigned GET of the key, valid
 until the list URL's expiry, when the key is under one of its prefixes; 403 otherwise.""",
     responses={
-        302: {"description": "Redirect to a presigned GET of the object"},
+        302: redirect_doc("Redirect to a presigned GET of the object"),
         **LIST_ERRORS,
         404: {"description": "A key with control characters matches no route"},
     },

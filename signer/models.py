@@ -115,6 +115,20 @@ def retry_after(required: bool) -> dict[str, Any]:
     }
 
 
+def redirect_doc(description: str) -> dict[str, Any]:
+    """An operation's OpenAPI 302: where to, in Location."""
+    return {
+        "description": description,
+        "headers": {
+            "Location": {
+                "description": "the URL to GET instead",
+                "required": True,
+                "schema": {"type": "string", "format": "uri"},
+            }
+        },
+    }
+
+
 RATE_LIMITED = error_doc(
     "Rate limited: the client's address or the hotkey is over its limit (see Retry-After)",
     "rate_limited",

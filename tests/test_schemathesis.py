@@ -217,6 +217,27 @@ def test_each_refusal_is_documented_for_its_operation(signer_config, schema, ref
 
 
 @pytest.mark.parametrize(
+    ("template", "parameters", "settings"),
+    [
+        ("/s3/list/{key}", {"key": "data/hotkey=x/1.parquet"}, {}),
+        ("/assignments/current", {}, {"SIGNER_PUBLISHED": "http://127.0.0.1:9/s46"}),
+    ],
+)
+def test_redirects_send_the_location_they_document(
+    signer_config, schema, template, parameters, settings
+):
+    app = create_app({**signer_config, **settings})
+    query = _list_url(app).partition("?")[2]
+    response = app.test_client().get(f"{template.format(**parameters)}?{query}")
+    assert response.status_code == 302
+    case = schema[template]["GET"].Case(path_parameters=parameters)
+    case.validate_response(response, checks=CHECKS)
+    answer = schema.raw_schema["paths"][template]["get"]["responses"]["302"]
+    assert answer["headers"]["Location"]["required"] is True
+    assert response.headers["Location"].startswith("http://127.0.0.1:9/")
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/assignments/current",
