@@ -143,6 +143,101 @@ REFUSALS = {
         "invalid_request",
         request={"data": b"{", "content_type": "application/json"},
     ),
+    "no valid file": Refusal(
+        "POST",
+        "/get-file-presigned-urls",
+        400,
+        "no_valid_files",
+        request={"json": sc.miner_files(keys=["elsewhere/1.parquet"])},
+    ),
+    "wrong nonce": Refusal(
+        "POST",
+        "/api/v1/zipcode-assignments/status",
+        400,
+        "invalid_nonce",
+        request={"json": sc.miner_status("0")},
+    ),
+    "bad signature": Refusal(
+        "POST",
+        "/get-folder-access",
+        401,
+        "invalid_signature",
+        request={"json": sc.folder_access(signer="//Alice")},
+    ),
+    "stale timestamp": Refusal(
+        "POST",
+        "/get-validator-access",
+        401,
+        "stale_timestamp",
+        request={"json": sc.validator_access(timestamp=STALE)},
+    ),
+    "bad tao headers": Refusal(
+        "POST",
+        "/get-file-upload-url",
+        401,
+        "invalid_tao_headers",
+        request={
+            "data": b'{"job_id": "j", "filename": "f"}',
+            "headers": {"X-Tao-Version": "2", "Content-Type": "application/json"},
+        },
+    ),
+    "coldkey mismatch": Refusal(
+        "POST",
+        "/get-folder-access",
+        403,
+        "coldkey_mismatch",
+        request={"json": sc.folder_access(coldkey="//Alice")},
+    ),
+    "not a validator": Refusal(
+        "POST",
+        "/get-miner-list",
+        403,
+        "not_a_validator",
+        request={"json": sc.miner_list(hotkey="//Bob")},
+    ),
+    "epoch not allowed": Refusal(
+        "POST",
+        "/api/v1/s3-access/validator-upload",
+        403,
+        "epoch_not_allowed",
+        request={"json": sc.validator_upload(epoch_id="2026-11-20T16-00-00")},
+    ),
+    "epoch not revealed": Refusal(
+        "GET", "/api/v1/zipcode-assignments/epoch/2026-12-25T16-00-00", 404, "epoch_not_found"
+    ),
+    "body too large": Refusal(
+        "POST",
+        "/get-miner-specific-access",
+        413,
+        "payload_too_large",
+        request={"data": b"{" + b" " * 20000 + b"}", "content_type": "application/json"},
+    ),
+    "missing field": Refusal(
+        "POST", "/get-miner-list", 422, "invalid_request", request={"json": {"hotkey": 1}}
+    ),
+    "no snapshot": Refusal(
+        "POST",
+        "/get-validator-access",
+        503,
+        "metagraph_unavailable",
+        {"SIGNER_METAGRAPH": "/nonexistent/metagraph.json"},
+        {"json": sc.validator_access()},
+    ),
+    "no bucket": Refusal(
+        "POST",
+        "/get-folder-access",
+        503,
+        "bucket_not_configured",
+        {"S3_BUCKET": "", "S3_ACCESS_KEY_ID": "", "S3_SECRET_ACCESS_KEY": ""},
+        {"json": sc.folder_access()},
+    ),
+    "not revealed": Refusal(
+        "GET",
+        "/api/v1/zipcode-assignments/current",
+        503,
+        "not_revealed",
+        {"SIGNER_PUBLISHED": "/nonexistent/published"},
+    ),
     "path parameter": Refusal(
         "GET", "/api/v1/zipcode-assignments/epoch/2026-11-25", 422, "invalid_request"
     ),
