@@ -15,6 +15,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.wrappers import Response as BaseResponse
 
 from signer import auth, credentials, listing, published
+from signer.bodylimit import FILE_URLS_MAX_BODY
 from signer.errors import SignerError
 from signer.models import (
     RATE_LIMITED,
@@ -457,6 +458,11 @@ other keys, and keys with a `..` segment, are returned in `invalid_files` and ge
             "none of the keys is under data/hotkey=5FHneW46.../",
         ),
         403: VALIDATOR_403,
+        413: error_doc(
+            "Body too large: this endpoint alone takes up to 1 MiB + 16 KiB (1,000 keys)",
+            "payload_too_large",
+            f"the request body is larger than {FILE_URLS_MAX_BODY} bytes",
+        ),
     },
 )
 def get_file_presigned_urls(body: MinerFilesRequest) -> Response:

@@ -265,3 +265,21 @@ def test_each_request_example_is_signed_over_its_documented_message(spec, method
     signed = message.format(**example).encode("utf-8")
     signature = bytes.fromhex(example["signature"].removeprefix("0x"))
     assert Keypair(ss58_address=example["hotkey"]).verify(signed, signature)
+
+
+def test_each_413_example_names_the_limit_its_operation_applies(client, spec):
+    """A body one byte over an operation's limit gets the 413 its document shows, limit and
+    all (/get-file-presigned-urls takes far more than the others)."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" not in operation:
+                continue
+            example = operation["responses"]["413"]["content"]["application/json"]["example"]
+            limit = int(re.search(r"larger than (\d+) bytes", example["detail"])[1])
+            fits = b"{" + b" " * (limit - 2) + b"}"
+            for body, refused in ((fits, False), (fits + b" ", True)):
+                answer = client.open(
+                    path, method=method, data=body, content_type="application/json"
+                )
+                assert (answer.status_code == 413) is refused, (method, path, len(body))
+            assert answer.json == example, (method, path)
