@@ -76,6 +76,12 @@ EpochId = Annotated[
 ]
 
 
+TIME: dict[str, Any] = {"format": "date-time"}
+"""A time an answer gives: RFC 3339 in UTC, `Z` (e.g. 2026-11-25T20:15:00Z)."""
+URL: dict[str, Any] = {"format": "uri"}
+"""A URL an answer gives: absolute."""
+
+
 class OpenAPIConfig(ConfigDict, total=False):
     """pydantic's model config plus what flask-openapi3 reads from it."""
 
@@ -273,7 +279,7 @@ PRESIGNED_FIELDS_EXAMPLE = {
 class PresignedPost(BaseModel):
     """An S3 POST form: send `fields` plus a `file` part as multipart/form-data to `url`."""
 
-    url: str = Field(description="POST target (the bucket endpoint)")
+    url: str = Field(description="POST target (the bucket endpoint)", json_schema_extra=URL)
     fields: dict[str, str] = Field(
         description="form fields to send unchanged, except `key`: replace `${filename}` "
         "(or the whole key) with a name inside `folder`. The policy pins Content-Type to "
@@ -282,7 +288,9 @@ class PresignedPost(BaseModel):
         examples=[PRESIGNED_FIELDS_EXAMPLE],
     )
     folder: str = Field(description="every uploaded key must start with this prefix")
-    expiry: str = Field(description="when the policy expires (ISO-8601 UTC)")
+    expiry: str = Field(
+        description="when the policy expires (ISO-8601 UTC)", json_schema_extra=TIME
+    )
     expiry_seconds: int = Field(description="seconds from issue to expiry")
     max_upload_bytes: int = Field(description="largest object the policy accepts")
 
@@ -297,8 +305,12 @@ class FolderAccessResponse(PresignedPost):
 
     success: Literal[True] = Field(True, description="always true, as the old server said")
     epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
-    list_url: str = Field(description="presigned ListObjectsV2 GET of data/hotkey={hotkey}/")
-    list_expiry: str = Field(description="when list_url expires (ISO-8601 UTC)")
+    list_url: str = Field(
+        description="presigned ListObjectsV2 GET of data/hotkey={hotkey}/", json_schema_extra=URL
+    )
+    list_expiry: str = Field(
+        description="when list_url expires (ISO-8601 UTC)", json_schema_extra=TIME
+    )
 
 
 class FileUploadResponse(BaseModel):
@@ -312,7 +324,7 @@ class FileUploadResponse(BaseModel):
     s3_key: str = Field(
         examples=[f"data/hotkey={BOB}/epoch={EXAMPLE_EPOCH}/job_id=zillow-pa/data_1.parquet"]
     )
-    url: str = Field(description="POST target (the bucket endpoint)")
+    url: str = Field(description="POST target (the bucket endpoint)", json_schema_extra=URL)
     fields: dict[str, str] = Field(description="form fields, `key` included, to send unchanged")
     expires_in_seconds: int
     method: Literal["POST"] = Field(
@@ -335,7 +347,8 @@ class GlobalUrls(BaseModel):
     list_all_data: str = Field(
         description="an /s3/list URL of this signer: ListObjectsV2 pages (S3's XML) of "
         "data/hotkey=; append &start-after=<key> or &continuation-token=<NextContinuationToken> "
-        "for the next page"
+        "for the next page",
+        json_schema_extra=URL,
     )
 
 
@@ -343,7 +356,8 @@ class MinerUrls(BaseModel):
     list_all_miners: str = Field(
         description="an /s3/list URL of this signer listing data/hotkey= with delimiter '/': "
         "one CommonPrefix per miner; append &start-after=<key> or "
-        "&continuation-token=<NextContinuationToken> for the next page"
+        "&continuation-token=<NextContinuationToken> for the next page",
+        json_schema_extra=URL,
     )
 
 
@@ -366,7 +380,9 @@ class ValidatorAccessResponse(BaseModel):
     region: str
     validator_hotkey: str
     epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
-    expiry: str = Field(description="when the list URLs expire (ISO-8601 UTC)")
+    expiry: str = Field(
+        description="when the list URLs expire (ISO-8601 UTC)", json_schema_extra=TIME
+    )
     expiry_seconds: int
     urls: ValidatorUrls
     upload: PresignedPost
@@ -377,12 +393,16 @@ class MinerListResponse(BaseModel):
         openapi_extra={"description": "One presigned URL for one page of a miner's listing."}
     )
 
-    list_url: str = Field(description="GET it for one ListObjectsV2 page (XML)")
-    miner_url: str = Field(description="the same URL, under the old server's name")
+    list_url: str = Field(
+        description="GET it for one ListObjectsV2 page (XML)", json_schema_extra=URL
+    )
+    miner_url: str = Field(
+        description="the same URL, under the old server's name", json_schema_extra=URL
+    )
     miner_hotkey: str
     prefix: str = Field(examples=[f"data/hotkey={BOB}/"])
     continuation_token: str | None
-    expiry: str = Field(description="when list_url expires (ISO-8601 UTC)")
+    expiry: str = Field(description="when list_url expires (ISO-8601 UTC)", json_schema_extra=TIME)
     expiry_seconds: int
 
 
@@ -415,7 +435,7 @@ class MinerFilesRequest(BaseModel):
 
 
 class FileUrl(BaseModel):
-    presigned_url: str = Field(description="GET it to read the object")
+    presigned_url: str = Field(description="GET it to read the object", json_schema_extra=URL)
     file_key: str
     file_name: str
     expires_in_seconds: int
@@ -429,7 +449,7 @@ class MinerFilesResponse(BaseModel):
     miner_hotkey: str
     file_urls: dict[str, FileUrl]
     invalid_files: list[str] = Field(description="requested keys outside the miner's folders")
-    expiry: str
+    expiry: str = Field(description="when the URLs expire (ISO-8601 UTC)", json_schema_extra=TIME)
     expiry_seconds: int
 
 
@@ -511,7 +531,7 @@ class MetagraphStatus(BaseModel):
     usable: bool
     netuid: int | None = None
     block: int | None = None
-    fetchedAt: str | None = None
+    fetchedAt: str | None = Field(None, json_schema_extra=TIME)
     ageSeconds: float | None = None
     maxAgeSeconds: int | None = None
     neurons: int | None = None
@@ -554,8 +574,8 @@ class Readiness(BaseModel):
 class LegacyCurrentEpoch(BaseModel):
     id: str = Field(examples=[EXAMPLE_EPOCH])
     status: Literal["ACTIVE"]
-    startTime: str = Field(examples=["2026-11-25T16:00:00.000Z"])
-    endTime: str = Field(examples=["2026-11-25T20:00:00.000Z"])
+    startTime: str = Field(examples=["2026-11-25T16:00:00.000Z"], json_schema_extra=TIME)
+    endTime: str = Field(examples=["2026-11-25T20:00:00.000Z"], json_schema_extra=TIME)
     timeUntilEpochEnd: int = Field(description="seconds until the epoch ends")
     nonce: str | None = Field(None, description="the assignment's nonce once it is revealed")
     zipcodeCount: int | None = None
@@ -570,7 +590,7 @@ class LegacyTiming(BaseModel):
 
 
 class LegacyNextEpoch(BaseModel):
-    startTime: str
+    startTime: str = Field(json_schema_extra=TIME)
 
 
 class LegacyEpochStatus(BaseModel):
@@ -641,7 +661,9 @@ class MinerStatusResponse(BaseModel):
     message: str
     epochId: str = Field(examples=[EXAMPLE_EPOCH])
     status: str
-    timestamp: str = Field(description="when the signer received it (ISO-8601 UTC)")
+    timestamp: str = Field(
+        description="when the signer received it (ISO-8601 UTC)", json_schema_extra=TIME
+    )
 
 
 class LegacyHealth(BaseModel):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import jsonschema_rs
 import pytest
 from bittensor_core import Keypair
 
 from signer import EXEMPT, create_app
+
+from servers import signer_client as sc
 
 SIGNED = {
     ("post", "/get-folder-access"): "s3:data:access:{coldkey}:{hotkey}:{timestamp}",
@@ -283,3 +286,60 @@ def test_each_413_example_names_the_limit_its_operation_applies(client, spec):
                 )
                 assert (answer.status_code == 413) is refused, (method, path, len(body))
             assert answer.json == example, (method, path)
+
+
+FORMATS = {
+    "PresignedPost": {"url": "uri", "expiry": "date-time"},
+    "FolderAccessResponse": {"list_url": "uri", "list_expiry": "date-time"},
+    "FileUploadResponse": {"url": "uri"},
+    "GlobalUrls": {"list_all_data": "uri"},
+    "MinerUrls": {"list_all_miners": "uri"},
+    "ValidatorAccessResponse": {"expiry": "date-time"},
+    "MinerListResponse": {"list_url": "uri", "miner_url": "uri", "expiry": "date-time"},
+    "FileUrl": {"presigned_url": "uri"},
+    "MinerFilesResponse": {"expiry": "date-time"},
+    "MinerStatusResponse": {"timestamp": "date-time"},
+    "LegacyCurrentEpoch": {"startTime": "date-time", "endTime": "date-time"},
+    "LegacyNextEpoch": {"startTime": "date-time"},
+    "MetagraphStatus": {"fetchedAt": "date-time"},
+}
+ANSWERS = {
+    "/get-folder-access": sc.folder_access,
+    "/get-file-upload-url": sc.file_upload,
+    "/get-validator-access": sc.validator_access,
+    "/api/v1/s3-access/validator-upload": sc.validator_upload,
+    "/get-miner-list": sc.miner_list,
+    "/get-miner-specific-access": sc.miner_list,
+    "/get-file-presigned-urls": sc.miner_files,
+}
+
+
+def _declared_format(schema: dict) -> str | None:
+    return schema.get("format") or next(
+        (option["format"] for option in schema.get("anyOf", ()) if "format" in option), None
+    )
+
+
+def test_times_and_urls_declare_the_format_the_answers_have(client, spec):
+    """Every time an answer gives is an RFC 3339 date-time, every URL an absolute URI: the
+    schemas say so, and real answers validate with formats checked."""
+    schemas = spec["components"]["schemas"]
+    for model, fields in FORMATS.items():
+        for name, expected in fields.items():
+            assert _declared_format(schemas[model]["properties"][name]) == expected, (model, name)
+    answers = [("post", path, client.post(path, json=body())) for path, body in ANSWERS.items()]
+    answers += [("get", "/readyz", client.get("/readyz"))]
+    answers += [
+        (
+            "get",
+            "/api/v1/zipcode-assignments/stats",
+            client.get("/api/v1/zipcode-assignments/stats"),
+        )
+    ]
+    for method, path, answer in answers:
+        assert answer.status_code == 200, (path, answer.json)
+        schema = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+        checker = jsonschema_rs.validator_for(
+            {**schema["schema"], "components": spec["components"]}, validate_formats=True
+        )
+        checker.validate(answer.json)
