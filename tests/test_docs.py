@@ -37,6 +37,7 @@ from clientkit.config import Settings as ClientKitSettings
 from envsettings import shown_default
 from planner.cli import cli as planner_cli
 from planner.config import Settings as PlannerSettings
+from signer import create_app
 from signer.cli import cli as signer_cli
 from signer.config import ENV_NAMES, load_settings
 from signer.config import Settings as SignerSettings
@@ -377,3 +378,33 @@ def test_every_relative_link_in_the_docs_resolves(page: Path, target: str):
     assert resolved.exists(), f"{page.name}: {target} does not exist"
     if anchor:
         assert anchor in _anchors(resolved), f"{page.name}: no heading #{anchor} in {path}"
+
+
+SIGNED_MESSAGE = re.compile(r"`((?:s3|zipcode):[^`]+)`")
+
+
+def _shape(message: str) -> str:
+    """A signed message with its placeholders blanked: `{epochId}` and `{epoch_id}` agree."""
+    return re.sub(r"\{[^}]+\}", "{}", message)
+
+
+def test_design_md_gives_each_signed_endpoint_its_message(signer_config):
+    """docs/design.md's endpoint table against the messages the signer documents (and
+    checks: tests/test_signer_openapi.py): every signed operation in a row of its own
+    message, and no row calling a signed operation unsigned."""
+    spec = create_app(signer_config).test_client().get("/openapi.json").json
+    signed = {
+        f"{method.upper()} {path}": _shape(SIGNED_MESSAGE.search(operation["description"])[1])
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security")
+    }
+    text = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
+    table = text[text.index("| endpoint | who | signed message |") :].split("\n\n")[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        endpoints, _, message = (cell.strip() for cell in line.strip("|").split("|"))
+        for endpoint in re.findall(r"`((?:GET|POST) [^`]+)`", endpoints):
+            rows[endpoint] = _shape(message.strip("`"))
+    for endpoint, message in signed.items():
+        assert rows.get(endpoint) == message, endpoint
