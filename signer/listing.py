@@ -76,7 +76,8 @@ class ObjectPath(BaseModel):
         min_length=1,
         max_length=1024,
         pattern=r"^[^\x00-\x1f\x7f/][^\x00-\x1f\x7f]*$",
-        description="object key (no control characters: such a path routes nowhere, 404)",
+        description="object key, without control characters (422; a line break routes "
+        "nowhere, 404)",
     )
 
 
@@ -266,7 +267,11 @@ until the list URL's expiry, when the key is under one of its prefixes; 403 othe
     responses={
         302: redirect_doc("Redirect to a presigned GET of the object"),
         **LIST_ERRORS,
-        404: {"description": "A key with control characters matches no route"},
+        404: error_doc(
+            "A key with a line break matches no route (`not_found`)",
+            "not_found",
+            "no such endpoint; /docs lists them all",
+        ),
     },
 )
 def read_object(path: ObjectPath, query: ListQuery) -> BaseResponse:

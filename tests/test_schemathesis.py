@@ -252,6 +252,8 @@ REFUSALS = {
     ),
     "object outside": Refusal("GET", "/s3/list/other?{query}", 403, "outside_prefix"),
     "storage down": Refusal("GET", "{list}", 502, "storage_unavailable"),
+    "object key control": Refusal("GET", "/s3/list/a%01b?{query}", 422, "invalid_request"),
+    "object key unroutable": Refusal("GET", "/s3/list/a%0Ab?{query}", 404, "not_found"),
     **{
         f"rate limited {method} {path}": Refusal(
             method, path, 429, "rate_limited", LIMITED, request, times=2
