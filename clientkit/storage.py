@@ -99,7 +99,8 @@ def upload(
     """Upload `data` as `name` inside the credential's folder; returns the object key.
 
     `post` is the signer's answer (`url`, `fields`, `folder`). `name` may contain
-    sub-folders; S3 refuses anything outside the folder or above the size limit. `data` is
+    sub-folders (not `.`, `..`, empty segments or `${filename}`: refused before sending); S3
+    refuses anything outside the folder or above the size limit. `data` is
     bytes, text (sent as UTF-8) or a file open for reading, sent from its position to its
     end: streamed if it can seek (it is measured first), read into memory if not (a pipe).
     Busy answers and failed connections are retried (clientkit.retry), each try sending the
@@ -111,8 +112,7 @@ def upload(
     fields = dict(granted(post, "fields", dict, "upload credential"))
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items()):
         raise StorageError("the signer's upload credential has fields that are not text")
-    if not name or name.startswith("/") or ".." in name.split("/"):
-        raise StorageError(f"{name!r} is not a file name inside {folder}")
+    _check_name(name, folder)
     key = fields.get("key", folder + "${filename}").replace("${filename}", name)
     fields["key"] = key
     form = Form.of(fields, name.rsplit("/", 1)[-1], _content(data, key))
@@ -134,6 +134,19 @@ def upload(
     if response.status_code not in (200, 201, 204):
         raise StorageError(f"upload of {key} refused: {_s3_error(response)}")
     return key
+
+
+def _check_name(name: str, folder: str) -> None:
+    """A StorageError, before anything is sent, unless S3 stores `name` under the very key
+    upload returns: a POST's key has `${filename}` replaced with the file's name, and servers
+    differ on `.` and empty segments (`a//b`, a trailing `/`: merged, refused or kept)."""
+    segments = name.split("/")
+    if "${filename}" in name or any(s in ("", ".", "..") for s in segments):
+        raise StorageError(
+            f"{name!r} is not a file name inside {folder}: use names like a.json or "
+            "sub/a.json, without ., .., empty segments (a leading, trailing or double /) "
+            "or ${filename} (S3 replaces it)"
+        )
 
 
 # The form, streamed. requests' `files=` built the whole multipart body in memory, the file

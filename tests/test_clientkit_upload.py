@@ -314,3 +314,19 @@ def test_s3_refuses_a_file_over_the_limit_while_it_streams(
         upload(post, "big.bin", io.BytesIO(b"x" * (MB + 1)))
     key = upload(post, "exact.bin", io.BytesIO(b"x" * MB))
     assert stored(s3_server, s3_bucket, key) == (b"x" * MB, UPLOAD_CONTENT_TYPE)
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    "name", ["a${filename}b.json", "dir/", "a//b.json", "./c.json", "d/./e.json"]
+)
+def test_a_name_s3_would_store_under_another_key_is_refused_before_sending(
+    s3_server: S3Endpoint, s3_bucket: str, s3_post: dict[str, Any], name: str
+) -> None:
+    """S3 replaces `${filename}` in a POST's key with the file's name, and servers differ on
+    `.` and empty path segments (SeaweedFS merges `a//b`, refuses `./c`; AWS keeps both): the
+    key upload returned was not always the key stored. Such a name never leaves the client."""
+    with pytest.raises(StorageError, match=f"{re.escape(repr(name))} is not a file name inside"):
+        upload(s3_post, name, b"x")
+    listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=FOLDER)
+    assert listed.get("Contents", []) == []
