@@ -30,7 +30,7 @@ from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
 from clientkit.retry import Backoff
-from clientkit.signer import Addressed, SignerClient, address_of
+from clientkit.signer import Addressed, SignerClient, SignerError, address_of
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0
@@ -483,14 +483,32 @@ def read_miner_files(
     SignerClient's."""
     how = Reading(session, timeout, backoff)
     for batch in _batches(keys):
-        answer = signer.file_urls(miner_hotkey, batch)
+        answer = _file_urls(signer, miner_hotkey, batch)
         refused = answer.get("invalid_files") or []
         if refused:
-            raise StorageError(f"not in the miner's folder: {', '.join(map(str, refused))}")
+            raise _outside(refused)
         urls = granted(answer, "file_urls", dict, "file URLs")
         for key in batch:
             url = granted(urls.get(key) or {}, "presigned_url", str, f"file URL of {key}")
             yield key, _get(url, how, "read", "reading", max_bytes)
+
+
+def _file_urls(
+    signer: SignerClient, miner_hotkey: str | Addressed, batch: list[str]
+) -> dict[str, Any]:
+    """The signer's presigned GETs for `batch`. A batch with none of the miner's keys is
+    refused whole (no_valid_files): the same mistake as one outside key among others, so
+    the same StorageError naming them."""
+    try:
+        return signer.file_urls(miner_hotkey, batch)
+    except SignerError as exc:
+        if exc.code == "no_valid_files":
+            raise _outside(batch) from exc
+        raise
+
+
+def _outside(keys: list[Any]) -> StorageError:
+    return StorageError(f"not in the miner's folder: {', '.join(map(str, keys))}")
 
 
 def read_object(

@@ -328,6 +328,10 @@ def test_a_presigned_read_opens_one_object_only(
     assert dict(read_miner_files(validator, BOB, [bob_key])) == {bob_key: b"bob"}
     with pytest.raises(StorageError, match=f"not in the miner's folder: {charlie_key}"):
         list(read_miner_files(validator, BOB, [bob_key, charlie_key]))
+    # The signer refuses a batch with no key of the miner's outright (400 no_valid_files):
+    # the same mistake, the same StorageError, not a SignerError the docs do not promise.
+    with pytest.raises(StorageError, match=f"not in the miner's folder: {charlie_key}"):
+        list(read_miner_files(validator, BOB, [charlie_key]))
 
     url = validator.file_urls(BOB, [bob_key])["file_urls"][bob_key]["presigned_url"]
     with pytest.raises(StorageError, match="refused: HTTP 403"):
