@@ -23,6 +23,10 @@ TOLD_TO_WAIT = frozenset({429, 503})
 """Statuses retried when they carry Retry-After (a 429 without it is retried too)."""
 TRANSIENT = frozenset({502, 504})
 """A proxy in front of the service failed: retried with backoff."""
+STORAGE_TRANSIENT = TRANSIENT | {500, 503}
+"""S3 and Spaces throttle with 503 SlowDown, and fail now and then with 500 InternalError,
+neither with Retry-After: both are retried with backoff, as AWS's SDKs do. (The signer's
+503 without Retry-After means it is misconfigured, and is final.)"""
 
 
 def retry_after_seconds(value: str | None, now: Callable[[], datetime]) -> float | None:
@@ -56,25 +60,35 @@ class Backoff:
         """Full jitter: anywhere between 0 and base * 2**attempt (at most `cap`)."""
         return self.jitter() * min(self.cap, self.base * 2**attempt)
 
-    def wait_for(self, response: requests.Response | None, attempt: int) -> float | None:
-        """Seconds to wait before the next try, or None when this answer is final."""
+    def wait_for(
+        self,
+        response: requests.Response | None,
+        attempt: int,
+        transient: frozenset[int] = TRANSIENT,
+    ) -> float | None:
+        """Seconds to wait before the next try, or None when this answer is final. A status
+        of `transient` is retried with backoff unless it says how long to wait."""
         if attempt + 1 >= self.attempts:
             return None
-        if response is None or response.status_code in TRANSIENT:
+        if response is None:
             return self.backoff(attempt)
-        if response.status_code not in TOLD_TO_WAIT:
-            return None
+        status = response.status_code
         told = retry_after_seconds(response.headers.get("Retry-After"), self.now)
-        if told is None:
-            return self.backoff(attempt) if response.status_code == 429 else None
-        if told > self.cap:
-            return None
-        return told + self.jitter() * self.base
+        if status in TOLD_TO_WAIT and told is not None:
+            return None if told > self.cap else told + self.jitter() * self.base
+        if status in transient or status == 429:
+            return self.backoff(attempt)
+        return None
 
-    def run(self, request: Callable[[], requests.Response]) -> requests.Response:
+    def run(
+        self,
+        request: Callable[[], requests.Response],
+        transient: frozenset[int] = TRANSIENT,
+    ) -> requests.Response:
         """Call `request` until its answer is final; the last connection error is raised as is.
 
         `request` is called anew for each try, so a signed body can carry a fresh timestamp.
+        `transient` are the statuses retried with backoff (STORAGE_TRANSIENT for S3).
         """
         attempt = 0
         while True:
@@ -85,7 +99,7 @@ class Backoff:
                 if delay is None:
                     raise
             else:
-                delay = self.wait_for(response, attempt)
+                delay = self.wait_for(response, attempt, transient)
                 if delay is None:
                     return response
                 response.close()

@@ -29,7 +29,7 @@ from urllib3.filepost import choose_boundary, encode_multipart_formdata
 from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
-from clientkit.retry import Backoff
+from clientkit.retry import STORAGE_TRANSIENT, Backoff
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -128,7 +128,7 @@ def upload(
         )
 
     try:
-        response = (backoff or Backoff()).run(attempt)
+        response = (backoff or Backoff()).run(attempt, STORAGE_TRANSIENT)
     except requests.RequestException as exc:
         raise StorageError(f"cannot upload {key}: {failure(exc, timeout)}") from exc
     if response.status_code not in (200, 201, 204):
@@ -376,7 +376,8 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
         )
     try:
         response = (how.backoff or Backoff()).run(
-            lambda: (how.session or requests).get(url, timeout=how.timeout, stream=True)
+            lambda: (how.session or requests).get(url, timeout=how.timeout, stream=True),
+            STORAGE_TRANSIENT,
         )
         with response:
             ok = response.status_code == 200

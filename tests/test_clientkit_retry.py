@@ -160,6 +160,39 @@ def test_published_files_and_presigned_reads_are_retried_too() -> None:
     assert len(script.requests) == 1, "a refusal is final"
 
 
+SLOW_DOWN = Answer(
+    503,
+    {"Content-Type": "application/xml"},
+    b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+)
+INTERNAL = Answer(
+    500,
+    {"Content-Type": "application/xml"},
+    b"<Error><Code>InternalError</Code><Message>Please try again.</Message></Error>",
+)
+
+
+def test_s3_throttling_without_retry_after_is_waited_out() -> None:
+    """S3 and Spaces throttle with 503 SlowDown and fail now and then with 500 InternalError,
+    neither with Retry-After, both to be retried (as AWS's own SDKs do): at an epoch's start
+    every miner uploads at once. A miner's upload gave up at the first SlowDown."""
+    waits = Waits()
+    backoff = waits.backoff(jitter=1.0, base=0.5)
+    with scripted_server([SLOW_DOWN, INTERNAL, Answer(204)]) as script:
+        post = {"url": script.url, "fields": {"key": "data/x/${filename}"}, "folder": "data/x/"}
+        assert upload(post, "a.json", b"{}", backoff=backoff) == "data/x/a.json"
+    assert len(script.requests) == 3 and waits == [0.5, 1.0]
+
+    with scripted_server([SLOW_DOWN, INTERNAL, Answer(200, {}, b"object")]) as script:
+        assert read_object(f"{script.url}/k?X-Amz-Signature=f00", backoff=backoff) == b"object"
+    assert len(script.requests) == 3
+
+    with scripted_server([SLOW_DOWN]) as script, pytest.raises(StorageError) as caught:
+        upload(post | {"url": script.url}, "a.json", b"{}", backoff=backoff)
+    assert "refused: HTTP 503 SlowDown: Please reduce your request rate." in str(caught.value)
+    assert len(script.requests) == 4, "given up after the policy's tries"
+
+
 # A server that takes the connection and never answers held a read for 4 tries of 60 s each,
 # and the caller could not say otherwise: each read takes `timeout` (seconds a try) and
 # `backoff` (the tries), as upload does. The URLs are presigned: the signature in their query
