@@ -4,6 +4,8 @@ The kit reads from servers it cannot vouch for: the CDN, drand relays, the signe
 body is streamed and given up once past its limit, counted decompressed, so that no answer
 (a gzip body that inflates without end, a server that never stops sending) fills a miner's
 memory. Each caller says what its answers can legitimately weigh and words its own error.
+A connection cut while the body comes is a failed connection, retried like one that fails
+before the answer (`read_retryable`, read inside the try).
 """
 
 from __future__ import annotations
@@ -24,3 +26,12 @@ def read_bounded(response: requests.Response, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def read_retryable(response: requests.Response, limit: int) -> bytes | None:
+    """read_bounded, a connection cut mid-body (requests' ChunkedEncodingError) raised as the
+    requests.ConnectionError it is, which clientkit.retry.Backoff tries again."""
+    try:
+        return read_bounded(response, limit)
+    except requests.exceptions.ChunkedEncodingError as exc:
+        raise requests.ConnectionError(*exc.args) from exc

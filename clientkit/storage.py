@@ -26,7 +26,7 @@ import requests
 from urllib3.fields import RequestField
 from urllib3.filepost import choose_boundary, encode_multipart_formdata
 
-from clientkit.bounded import read_bounded
+from clientkit.bounded import read_retryable
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff
@@ -374,18 +374,23 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
             f"cannot {verb} a {type(url).__name__}: a presigned URL is a str (of a signer's "
             "answer, its list_url, or a file's presigned_url)"
         )
-    try:
-        response = (how.backoff or Backoff()).run(
-            lambda: (how.session or requests).get(url, timeout=how.timeout, stream=True),
-            STORAGE_TRANSIENT,
-        )
+    bodies: list[bytes | None] = []
+
+    def attempt() -> requests.Response:
+        # The body is read inside the try: a connection cut mid-body is tried again.
+        response = (how.session or requests).get(url, timeout=how.timeout, stream=True)
         with response:
             ok = response.status_code == 200
-            body = read_bounded(response, limit if ok else MAX_ERROR_BYTES)
+            bodies.append(read_retryable(response, limit if ok else MAX_ERROR_BYTES))
+        return response
+
+    try:
+        response = (how.backoff or Backoff()).run(attempt, STORAGE_TRANSIENT)
     except requests.RequestException as exc:
         # Not chained: requests' own message quotes the URL, signature included.
         said = failure(exc, how.timeout)
         raise StorageError(f"cannot {verb} {_without_query(url)}: {said}") from None
+    ok, body = response.status_code == 200, bodies[-1]
     if not ok:
         refusal = _s3_error_of(response.status_code, body)
         raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}")

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from clientkit import chain, drand, layout, timelock
-from clientkit.bounded import read_bounded
+from clientkit.bounded import read_retryable
 from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.failures import failure
 from clientkit.layout import Source, SourceError
@@ -53,18 +53,25 @@ class HttpSource:
 
     def get(self, key: str) -> bytes | None:
         url = f"{self.base_url}/{key}"
-        try:
-            response = self.backoff.run(
-                lambda: self.session.get(url, timeout=self.timeout, stream=True)
-            )
+        bodies: list[bytes | None] = []
+
+        def attempt() -> requests.Response:
+            # The body is read inside the try: a connection cut mid-body is tried again.
+            response = self.session.get(url, timeout=self.timeout, stream=True)
             with response:
-                if response.status_code in (403, 404):
-                    return None
-                if response.status_code != 200:
-                    raise SourceError(f"cannot fetch {url}: HTTP {response.status_code}")
-                body = read_bounded(response, MAX_PUBLISHED_BYTES)
+                if response.status_code == 200:
+                    bodies.append(read_retryable(response, MAX_PUBLISHED_BYTES))
+            return response
+
+        try:
+            status = self.backoff.run(attempt).status_code
         except requests.RequestException as exc:
             raise SourceError(f"cannot fetch {url}: {failure(exc, self.timeout)}") from exc
+        if status in (403, 404):
+            return None
+        if status != 200:
+            raise SourceError(f"cannot fetch {url}: HTTP {status}")
+        body = bodies[-1]
         if body is None:
             raise SourceError(
                 f"{url} is larger than {MAX_PUBLISHED_BYTES} bytes (decompressed): not read"

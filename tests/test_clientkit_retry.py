@@ -37,7 +37,7 @@ from clientkit import (
 )
 from clientkit.verify import HttpSource
 
-from servers.busy_http import Answer, Answers, scripted_server, serving
+from servers.busy_http import Answer, Answers, Request, Script, scripted_server, serving
 from servers.seaweed import free_ports
 from servers.static_http import cdn
 
@@ -315,6 +315,49 @@ def test_a_body_that_stops_coming_ends_the_read_after_its_timeout() -> None:
     assert str(error).startswith(f"cannot read {url}/x.json: ")
     assert "nothing received in 0.2 s" in str(error)
     assert "5ec12e7" not in str(error)
+
+
+@contextmanager
+def cut_off_once(body: bytes) -> Iterator[Script]:
+    """A server whose first answer announces `body` and closes the connection a tenth of
+    the way through it (a reset mid-download), then serves it whole; yields its script."""
+    script = Script([Answer(200, {}, body)])
+    tries = iter(range(1_000))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            script.requests.append(Request("GET", self.path, b""))
+            first = next(tries) == 0
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 10] if first else body)
+            self.close_connection = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep test output clean."""
+
+    with serving(Handler, script):
+        yield script
+
+
+@pytest.mark.parametrize("name", ["read_object", "list_page", "published file"])
+def test_a_read_cut_off_mid_body_is_tried_again(name: str) -> None:
+    """A connection that fails while the body comes is a failed connection as much as one
+    that fails before: a validator reading a large object lost it at the first reset."""
+    listing = (
+        b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        + b"<Contents><Key>k</Key><Size>1</Size></Contents>" * 100
+        + b"</ListBucketResult>"
+    )
+    waits = Waits()
+    with cut_off_once(listing) as script:
+        if name == "published file":
+            result = HttpSource(script.url, backoff=waits.backoff()).get("index.json")
+        else:
+            result = READS[name](f"{script.url}/k?{SIGNATURE}", None, backoff=waits.backoff())
+    assert len(script.requests) == 2 and len(waits) == 1
+    assert result == listing if name != "list_page" else len(result.objects) == 100
 
 
 class Recording(requests.Session):
