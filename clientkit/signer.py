@@ -16,6 +16,7 @@ from bittensor_core import CRYPTO_SR25519, Keypair
 
 from clientkit.bounded import read_bounded
 from clientkit.errors import ClientKitError
+from clientkit.failures import failure
 from clientkit.retry import Backoff
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -136,7 +137,7 @@ class SignerClient:
             with self.backoff.run(attempt) as response:
                 text = read_bounded(response, MAX_ANSWER_BYTES)
         except requests.RequestException as exc:
-            raise SignerError(0, "unreachable", f"{url}: {type(exc).__name__}") from exc
+            raise SignerError(0, "unreachable", f"{url}: {failure(exc, self.timeout)}") from exc
         if text is None:
             raise SignerError(
                 response.status_code,

@@ -415,6 +415,27 @@ def test_an_assignment_from_a_cdn_that_never_answers_ends_after_its_timeout(
     assert waits == [0.0], "one try, then one more as the backoff says"
 
 
+def test_a_signer_that_never_answers_is_reported_with_its_timeout(tmp_path: Path) -> None:
+    """The signer's timeout said only `unreachable: <url>: ReadTimeout`, where every other
+    read of the kit says how long nothing came (clientkit.failures)."""
+    waits = Waits()
+    with cdn(tmp_path) as signer:
+        signer.hang()
+        client = SignerClient(
+            signer.url,
+            Keypair.create_from_uri("//Alice"),
+            timeout=0.2,
+            backoff=waits.backoff(attempts=2, jitter=0.0),
+        )
+        error = raised(client.validator_access)
+    assert isinstance(error, SignerError), repr(error)
+    assert (error.status, error.code) == (0, "unreachable")
+    assert error.detail == (
+        f"{signer.url}/get-validator-access: ReadTimeout (nothing received in 0.2 s)"
+    )
+    assert waits == [0.0], "one try, then one more as the backoff says"
+
+
 def test_an_upload_to_a_server_that_never_answers_ends_after_its_timeout(tmp_path: Path) -> None:
     """An upload timing out said `cannot upload <key>: ReadTimeout`, without the wait that
     the reads name."""
