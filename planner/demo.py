@@ -5,8 +5,9 @@ CDN would (CORS included, so Swagger's "Try it out" reaches it), and starts the 
 gunicorn with the demo metagraph. The secret is generated once and kept in the state folder
 (git-ignored): a demo has no built-in key.
 
-A first run must not surprise: busy ports are found before any work, the URLs are printed
-only once both servers answer, and Ctrl-C or SIGTERM stops every process it started.
+A first run must not surprise: malformed or busy ports are found before any work, the URLs
+are printed only once both servers answer, and Ctrl-C or SIGTERM stops every process it
+started.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def demo_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+class DemoError(Exception):
+    """A setting the demo cannot start with; the message names it."""
+
+
 class CdnHandler(SimpleHTTPRequestHandler):
     """The published folder as Spaces serves it with the CORS rule docs/deploy-digitalocean.md
     sets: any origin may GET, so a page on the signer's port can read these files."""
@@ -53,6 +58,17 @@ class CdnHandler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """The demo's terminal shows the signer's log, not every static file served."""
+
+
+def port_setting(environ: dict[str, str], name: str, default: int) -> int:
+    """A port from the environment (`default` when unset or empty), or a DemoError naming it."""
+    value = environ.get(name) or str(default)
+    if not (value.isascii() and value.isdigit() and 0 < int(value) < 65536):
+        raise DemoError(
+            f"cannot start the demo: {name} must be a port number from 1 to 65535, got "
+            f"{value!r}, e.g. `make run PORT=8100 CDN_PORT=8101`."
+        )
+    return int(value)
 
 
 def busy_port(host: str, ports: dict[str, int]) -> str | None:
@@ -114,20 +130,24 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         return _run()
+    except DemoError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
 
 
 def _run() -> int:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8000"))
-    cdn_port = int(os.environ.get("CDN_PORT") or port + 1)
+    environ = dict(os.environ)
+    host = environ.get("HOST", "127.0.0.1")
+    port = port_setting(environ, "PORT", 8000)
+    cdn_port = port_setting(environ, "CDN_PORT", port + 1)
     problem = busy_port(host, {"PORT": port, "CDN_PORT": cdn_port})
     if problem:
         print(problem, file=sys.stderr)
         return 1
     cdn = f"http://{host}:{cdn_port}"
-    env = dict(os.environ)
+    env = dict(environ)
     state = Path(env.get("PLANNER_STATE", ".planner"))
     env.setdefault("PLANNER_SECRET", demo_secret(state / "demo-secret"))
     env.update(

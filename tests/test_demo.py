@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from planner import demo as demo_module
+
 from servers.make_run import RUNNING, Demo, descendants, make_run, running, running_demo
 from servers.seaweed import free_ports
 
@@ -78,3 +80,18 @@ def test_a_busy_port_is_named_before_any_work(tmp_path: Path) -> None:
         assert "make run PORT=8100 CDN_PORT=8101" in message
         assert RUNNING not in out and "http://" not in out
         assert not (tmp_path / "published").exists(), "no work before the ports are checked"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("PORT", "abc"), ("PORT", "70000"), ("CDN_PORT", "80o1")]
+)
+def test_a_malformed_port_is_named_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(demo_module.subprocess, "run", pytest.fail)  # no work either
+
+    assert demo_module.main() == 1
+    message = capsys.readouterr().err
+    assert f"{name} must be a port number from 1 to 65535, got {value!r}" in message
+    assert "Traceback" not in message
