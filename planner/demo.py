@@ -7,7 +7,8 @@ gunicorn with the demo metagraph. The secret is generated once and kept in the s
 
 A first run must not surprise: malformed or busy ports are found before any work, the URLs
 are printed only once both servers answer, and Ctrl-C or SIGTERM stops every process it
-started.
+started. It never publishes to a bucket: SPACES_* settings left in the shell (deploy steps 6
+and 7 export them) are not passed to its tick.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def port_setting(environ: dict[str, str], name: str, default: int) -> int:
             f"{value!r}, e.g. `make run PORT=8100 CDN_PORT=8101`."
         )
     return int(value)
+
+
+def local_only(environ: dict[str, str]) -> dict[str, str]:
+    """The environment without the publishing bucket's settings: the demo's tick writes the
+    local folder that its static server serves, never a real bucket."""
+    return {name: value for name, value in environ.items() if not name.startswith("SPACES_")}
 
 
 def busy_port(host: str, ports: dict[str, int]) -> str | None:
@@ -147,7 +154,7 @@ def _run() -> int:
         print(problem, file=sys.stderr)
         return 1
     cdn = f"http://{host}:{cdn_port}"
-    env = dict(environ)
+    env = local_only(environ)
     state = Path(env.get("PLANNER_STATE", ".planner"))
     env.setdefault("PLANNER_SECRET", demo_secret(state / "demo-secret"))
     env.update(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,3 +96,25 @@ def test_a_malformed_port_is_named_not_a_traceback(
     message = capsys.readouterr().err
     assert f"{name} must be a port number from 1 to 65535, got {value!r}" in message
     assert "Traceback" not in message
+
+
+def test_the_demo_never_publishes_to_a_bucket_left_in_the_shell(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Deploy steps 6 and 7 export SPACES_*; `make run` in that shell stays local."""
+    for name in ("SPACES_BUCKET", "SPACES_ENDPOINT_URL", "SPACES_KEY", "SPACES_SECRET"):
+        monkeypatch.setenv(name, "subnet46-published")
+    monkeypatch.setenv("S3_BUCKET", "subnet46-data")
+    monkeypatch.setenv("PLANNER_STATE", str(tmp_path))
+    monkeypatch.setenv("PORT", str(free_ports(1)[0]))
+    ticks: list[dict[str, str]] = []
+
+    def tick(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+        ticks.append(env)
+        return subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.setattr(demo_module.subprocess, "run", tick)
+
+    assert demo_module.main() == 1
+    assert [name for name in ticks[0] if name.startswith("SPACES_")] == []
+    assert ticks[0]["S3_BUCKET"] == "subnet46-data", "the signer's data bucket is still used"
