@@ -58,15 +58,31 @@ class SelectionConfig:
 
     def __post_init__(self) -> None:
         if self.target_listings <= 0:
-            raise SelectionError("PLANNER_TARGET_LISTINGS must be a positive number")
+            raise SelectionError(
+                f"PLANNER_TARGET_LISTINGS must be more than 0, got {self.target_listings}"
+            )
         if not 0 <= self.tolerance_percent < 100:
-            raise SelectionError("PLANNER_TOLERANCE_PERCENT must be between 0 and 100")
+            raise SelectionError(
+                "PLANNER_TOLERANCE_PERCENT must be at least 0 and less than 100, "
+                f"got {self.tolerance_percent:g}"
+            )
         if self.cooldown_hours < 0:
-            raise SelectionError("the cooldown cannot be negative")
-        if not 0 <= self.min_listings <= self.max_listings:
-            raise SelectionError("listing bounds need 0 <= min_listings <= max_listings")
+            raise SelectionError(
+                f"PLANNER_COOLDOWN_HOURS must not be negative, got {self.cooldown_hours:g}"
+            )
+        if self.min_listings < 0:
+            raise SelectionError(
+                f"PLANNER_MIN_LISTINGS must not be negative, got {self.min_listings}"
+            )
+        if self.min_listings > self.max_listings:
+            raise SelectionError(
+                f"PLANNER_MIN_LISTINGS ({self.min_listings}) must not be more than "
+                f"PLANNER_MAX_LISTINGS ({self.max_listings})"
+            )
         if self.coverage_days <= 0:
-            raise SelectionError("PLANNER_COVERAGE_DAYS must be a positive number of days")
+            raise SelectionError(
+                f"PLANNER_COVERAGE_DAYS must be more than 0, got {self.coverage_days:g}"
+            )
 
     def due_after(self, epoch_seconds: float) -> float:
         """Seconds after its last epoch that a zipcode is due: two epochs before the

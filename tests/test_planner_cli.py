@@ -816,6 +816,36 @@ def test_settings_that_would_fail_later_are_refused_by_name(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"PLANNER_TARGET_LISTINGS": "-5"}, "PLANNER_TARGET_LISTINGS must be more than 0, got -5"),
+        (
+            {"PLANNER_TOLERANCE_PERCENT": "100"},
+            "PLANNER_TOLERANCE_PERCENT must be at least 0 and less than 100, got 100",
+        ),
+        ({"PLANNER_COOLDOWN_HOURS": "-1"}, "PLANNER_COOLDOWN_HOURS must not be negative, got -1"),
+        ({"PLANNER_MIN_LISTINGS": "-1"}, "PLANNER_MIN_LISTINGS must not be negative, got -1"),
+        (
+            {"PLANNER_MIN_LISTINGS": "500", "PLANNER_MAX_LISTINGS": "10"},
+            "PLANNER_MIN_LISTINGS (500) must not be more than PLANNER_MAX_LISTINGS (10)",
+        ),
+        ({"PLANNER_COVERAGE_DAYS": "0"}, "PLANNER_COVERAGE_DAYS must be more than 0, got 0"),
+    ],
+)
+def test_selection_bounds_out_of_range_name_the_setting_and_value(
+    env, monkeypatch, settings, says
+) -> None:
+    """They said "listing bounds need 0 <= min_listings <= max_listings" and "the cooldown
+    cannot be negative", naming no setting, and refused a tolerance of 100 while saying
+    "between 0 and 100"."""
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: {says}\n"
+
+
 def test_a_crlf_env_file_gives_the_same_settings(env, monkeypatch, tmp_path) -> None:
     """`set -a; . ./.env` of a file with CRLF line endings gave each value a trailing "\\r":
     folders named "published\\r" and "state\\r", and a fresh plan in them."""
