@@ -433,7 +433,9 @@ def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
             "at the bucket that holds it (SPACES_*), or unset PLANNER_SECRET to verify as a "
             "miner does"
         )
-    state = state_io.decrypt(blob, planner.secret, planner.legacy_state_key)
+    state = state_io.decrypt(
+        blob, planner.secret, planner.legacy_state_key, state_io.described(planner.private)
+    )
     index = {e.epoch_id: e for e in map(layout.IndexEntry.from_json, items)}
     record = _sealed_record(planner, state)
     problems = [_change_text(*change) for change in _changes(state, index, record)]

@@ -134,31 +134,39 @@ def encrypt(state: PlannerState, master: bytes) -> bytes:
     return MAGIC + nonce + AESGCM(state_key(master)).encrypt(nonce, payload, MAGIC)
 
 
-def decrypt(blob: bytes, master: bytes, legacy_key: bytes | None = None) -> PlannerState:
-    """Open a state file; `legacy_key` (planner.keys.legacy_state_key) opens format 1."""
+def described(store: Store) -> str:
+    """The state file and where it is, as errors name it: a bucket and a folder may both be
+    configured, and the operator must know which state was meant."""
+    return f"the planner state ({STATE_KEY} in {store.describe()})"
+
+
+def decrypt(
+    blob: bytes, master: bytes, legacy_key: bytes | None = None, name: str = "the planner state"
+) -> PlannerState:
+    """Open a state file; `legacy_key` (planner.keys.legacy_state_key) opens format 1. Errors
+    call it `name` (`described(store)` says where it is)."""
     if blob.startswith(MAGIC):
         magic, key = MAGIC, state_key(master)
     elif blob.startswith(LEGACY_MAGIC):
         if legacy_key is None:
             raise StateError(
-                "the planner state is in format 1 (written before keys were derived through "
+                f"{name} is in format 1 (written before keys were derived through "
                 "scrypt): run `planner tick` once with PLANNER_SECRET, which converts it"
             )
         magic, key = LEGACY_MAGIC, legacy_key
     else:
-        raise StateError("the planner state is not a planner state file (wrong header)")
+        raise StateError(f"{name} is not a planner state file (wrong header)")
     nonce, body = blob[len(magic) : len(magic) + 12], blob[len(magic) + 12 :]
     try:
         payload = AESGCM(key).decrypt(nonce, body, magic)
     except InvalidTag as exc:
         raise StateError(
-            "the planner state cannot be opened with this PLANNER_SECRET (another secret, "
-            "or a damaged file)"
+            f"{name} cannot be opened with this PLANNER_SECRET (another secret, or a damaged file)"
         ) from exc
     try:
         return PlannerState.from_json(json.loads(gzip.decompress(payload)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StateError(f"the planner state is damaged: {exc}") from exc
+        raise StateError(f"{name} is damaged: {exc}") from exc
 
 
 def load(store: Store, master: bytes, legacy_key: bytes | None = None) -> PlannerState | None:
@@ -166,7 +174,7 @@ def load(store: Store, master: bytes, legacy_key: bytes | None = None) -> Planne
     blob = store.get(STATE_KEY)
     if blob is None:
         return None
-    state = decrypt(blob, master, legacy_key)
+    state = decrypt(blob, master, legacy_key, described(store))
     if blob.startswith(LEGACY_MAGIC):
         save(store, state, master)
     return state

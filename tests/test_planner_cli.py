@@ -415,6 +415,20 @@ def test_rotate_secret_re_encrypts_the_state(env, monkeypatch, tmp_path) -> None
     )
 
 
+def test_a_state_the_secret_cannot_open_is_named_with_where_it_is(env, tmp_path) -> None:
+    """It said only "the planner state cannot be opened with this PLANNER_SECRET": with
+    SPACES_* and PLANNER_STATE both in play, the operator could not tell which state."""
+    run("plan", "--now", NOW_ISO, "--days", "1")
+    other = CliRunner().invoke(
+        cli, ["plan", "--now", NOW_ISO], env={"PLANNER_SECRET": keys.new_secret()}
+    )
+    assert other.exit_code == 1
+    assert other.output == (
+        f"Error: the planner state (planner-state.enc in {tmp_path / 'state'}) cannot be "
+        "opened with this PLANNER_SECRET (another secret, or a damaged file)\n"
+    )
+
+
 def test_rotate_secret_without_a_state_names_where_it_looked(env, monkeypatch, tmp_path) -> None:
     """It "succeeded" on a fresh folder, writing a new empty state: an operator who forgot
     SPACES_* rotated a local file, then every production tick failed."""
