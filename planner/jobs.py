@@ -796,7 +796,16 @@ def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:
     """
     index = layout.read_index(planner.public)
     _check_epoch_length(planner, index)
-    state = state_io.load(planner.private, planner.secret, planner.legacy_state_key)
+    try:
+        state = state_io.load(planner.private, planner.secret, planner.legacy_state_key)
+    except state_io.StateError:
+        if _opens_with(planner.private, new_secret):
+            raise PlanError(
+                f"{state_io.described(planner.private)} is already encrypted under "
+                "PLANNER_NEW_SECRET: the rotation is done; now set PLANNER_SECRET to the new "
+                "value wherever the planner runs"
+            ) from None
+        raise
     if state is None:
         raise PlanError(
             f"there is no private state ({state_io.STATE_KEY} in "
@@ -806,6 +815,18 @@ def rotate_secret(planner: Planner, new_secret: bytes) -> str | None:
         )
     state_io.save(planner.private, state, new_secret)
     return max(set(index) | set(state.pending), default=None)
+
+
+def _opens_with(private: Store, master: bytes) -> bool:
+    """Whether the state opens with `master`: a rotation run twice finds it rotated already."""
+    blob = private.get(state_io.STATE_KEY)
+    if blob is None:
+        return False
+    try:
+        state_io.decrypt(blob, master)
+    except state_io.StateError:
+        return False
+    return True
 
 
 def tick(planner: Planner, now: datetime) -> tuple[PlanResult, RevealResult]:

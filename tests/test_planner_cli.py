@@ -429,6 +429,27 @@ def test_a_state_the_secret_cannot_open_is_named_with_where_it_is(env, tmp_path)
     )
 
 
+def test_rotate_secret_run_twice_says_the_rotation_is_done(env, monkeypatch, tmp_path) -> None:
+    """The second run (a retry, a second terminal) said the state "cannot be opened with this
+    PLANNER_SECRET (another secret, or a damaged file)", as if it had been lost."""
+    run("plan", "--now", NOW_ISO, "--days", "1")
+    new = keys.new_secret()
+    monkeypatch.setenv("PLANNER_NEW_SECRET", new)
+    assert run("rotate-secret").exit_code == 0
+    rotated = (tmp_path / "state/planner-state.enc").read_bytes()
+
+    again = CliRunner().invoke(cli, ["rotate-secret"])
+    assert again.exit_code == 1
+    assert again.output == (
+        f"Error: the planner state (planner-state.enc in {tmp_path / 'state'}) is already "
+        "encrypted under PLANNER_NEW_SECRET: the rotation is done; now set PLANNER_SECRET to "
+        "the new value wherever the planner runs\n"
+    )
+    assert (tmp_path / "state/planner-state.enc").read_bytes() == rotated
+    monkeypatch.setenv("PLANNER_SECRET", new)
+    assert run("plan", "--now", NOW_ISO, "--days", "2").exit_code == 0
+
+
 def test_rotate_secret_without_a_state_names_where_it_looked(env, monkeypatch, tmp_path) -> None:
     """It "succeeded" on a fresh folder, writing a new empty state: an operator who forgot
     SPACES_* rotated a local file, then every production tick failed."""
