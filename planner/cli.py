@@ -467,7 +467,9 @@ def preview(ctx: Context, report_path: Path, period_days: float, **options: Any)
 def rotate_secret(ctx: Context, **options: Any) -> None:
     """Re-encrypt the private state from PLANNER_SECRET to PLANNER_NEW_SECRET."""
     ctx.override_run(**options)
-    new = keys.check_strength(ctx.settings.new_secret, "PLANNER_NEW_SECRET")
+    new = keys.check_strength(
+        ctx.settings.new_secret, "PLANNER_NEW_SECRET", "`planner rotate-secret`"
+    )
     with _alone(ctx.settings):
         last = jobs.rotate_secret(ctx.planner(), keys.master_key(new))
     click.echo("the private state is now encrypted under PLANNER_NEW_SECRET")

@@ -62,11 +62,14 @@ def estimated_bits(secret: str) -> float:
     return novel * per_char
 
 
-def check_strength(secret: str | None, name: str = "PLANNER_SECRET") -> bytes:
-    """The secret as bytes, or a SecretError saying what is wrong and how to fix it."""
+def check_strength(
+    secret: str | None, name: str = "PLANNER_SECRET", needed_by: str = "planning"
+) -> bytes:
+    """The secret as bytes, or a SecretError saying what is wrong, what needs it (a missing
+    one) and how to fix it."""
     if not secret:
         raise SecretError(
-            f"{name} is not set; planning needs it and there is no default: {GENERATE_HINT}"
+            f"{name} is not set; {needed_by} needs it and there is no default: {GENERATE_HINT}"
         )
     if len(secret) < MIN_SECRET_LENGTH:
         raise SecretError(

@@ -429,6 +429,17 @@ def test_a_state_the_secret_cannot_open_is_named_with_where_it_is(env, tmp_path)
     )
 
 
+def test_rotate_secret_without_the_new_secret_says_it_needs_it(env) -> None:
+    """It said "PLANNER_NEW_SECRET is not set; planning needs it": rotating is what does."""
+    run("plan", "--now", NOW_ISO, "--days", "1")
+    result = CliRunner().invoke(cli, ["rotate-secret"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: PLANNER_NEW_SECRET is not set; `planner rotate-secret` needs it and there is "
+        "no default: generate one with `planner new-secret`\n"
+    )
+
+
 def test_rotate_secret_run_twice_says_the_rotation_is_done(env, monkeypatch, tmp_path) -> None:
     """The second run (a retry, a second terminal) said the state "cannot be opened with this
     PLANNER_SECRET (another secret, or a damaged file)", as if it had been lost."""
