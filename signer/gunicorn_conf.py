@@ -25,6 +25,11 @@ one with input waiting (a body the app refused without reading it, a pipelined r
 drained while its input keeps coming, and closed once `drain_quiet_seconds` pass without
 any: a client that sent more and kept the connection open held the worker 2 s too.
 
+The settings are checked once in the master, before it binds or starts a worker: a missing
+or malformed one stops gunicorn with the signer's one-line message (exit 1), where each
+worker used to print a traceback of the app factory and the master then gave up with
+"Worker failed to boot".
+
 A worker holds about 115,000 objects once the app is loaded (bittensor's keys, botocore,
 pydantic models), which live as long as it does. Python's full garbage collection walked
 them all, about 100 ms during which the worker answered nothing (seen under the benchmark,
@@ -188,6 +193,17 @@ class DeadlineSocket:
         self._answered = True
         self._sock.settimeout(self._seconds)
         self._sock.sendall(data, *flags)
+
+
+def on_starting(server: Any) -> None:
+    """gunicorn's hook, in the master before anything starts: the settings the app factory
+    reads are checked here, and a bad one is gunicorn's `Error: <message>` (exit 1)."""
+    from signer.config import ConfigError, load_settings
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 def post_worker_init(worker: Any) -> None:

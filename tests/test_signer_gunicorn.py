@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 
 import pytest
@@ -11,7 +13,8 @@ from signer.config import ENV_NAMES
 
 from servers import signer_client as sc
 from servers.fake_chain import DEMO_METAGRAPH as DEMO
-from servers.signer_gunicorn import gunicorn_signer, procfile_command
+from servers.seaweed import free_ports
+from servers.signer_gunicorn import ROOT, gunicorn_signer, procfile_command
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +58,34 @@ def test_gunicorn_serves_signed_requests_and_docs(tmp_path, monkeypatch):
     assert '"endpoint": "/get-folder-access"' in log
     assert body["signature"] not in log
     assert "gunicorn-secret" not in log
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "SIGNER_METAGRAPH is required: the path of the metagraph snapshot JSON"),
+        (
+            {"SIGNER_METAGRAPH": str(DEMO), "SIGNER_RATELIMIT_MINER": "10/minut"},
+            "SIGNER_RATELIMIT_MINER must be rate limits like '10/minute;200/day', got '10/minut'",
+        ),
+    ],
+)
+def test_gunicorn_with_a_bad_setting_stops_with_its_message_not_a_traceback(
+    tmp_path, monkeypatch, env, says
+):
+    """Each worker printed a traceback of create_app, then the master gave up with "Worker
+    failed to boot": the setting was named only deep inside the log (App Platform's)."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    started = subprocess.run(
+        procfile_command(free_ports(1)[0], workers=2),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1
+    assert f"Error: {says}" in started.stderr
+    assert "Traceback" not in started.stderr
+    assert "Booting worker" not in started.stderr, "nothing is started with a bad setting"
