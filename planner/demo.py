@@ -2,8 +2,8 @@
 
 Seals the coming week into published/, reveals the current epoch, serves published/ as the
 CDN would (CORS included, so Swagger's "Try it out" reaches it), and starts the signer under
-gunicorn with the demo metagraph. The secret is generated once and kept in the state folder
-(git-ignored): a demo has no built-in key.
+gunicorn, with the Procfile's settings module, on the demo metagraph. The secret is
+generated once and kept in the state folder (git-ignored): a demo has no built-in key.
 
 A first run must not surprise: malformed or busy ports are found before any work, the URLs
 are printed only once both servers answer, and Ctrl-C or SIGTERM stops every process it
@@ -170,7 +170,8 @@ def _run() -> int:
     static = serve_published(host, cdn_port, env.get("PLANNER_PUBLISHED", "published"))
     signer = subprocess.Popen(
         [
-            *(sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}"),
+            *(sys.executable, "-m", "gunicorn", "--config", "python:signer.gunicorn_conf"),
+            *("--bind", f"{host}:{port}"),
             *("--workers", "2", "--timeout", "30", "signer:create_app()"),
         ],
         env=env,

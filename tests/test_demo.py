@@ -118,3 +118,15 @@ def test_the_demo_never_publishes_to_a_bucket_left_in_the_shell(
     assert demo_module.main() == 1
     assert [name for name in ticks[0] if name.startswith("SPACES_")] == []
     assert ticks[0]["S3_BUCKET"] == "subnet46-data", "the signer's data bucket is still used"
+
+
+def test_the_demo_signer_runs_with_the_procfile_settings(tmp_path: Path) -> None:
+    """The demo started gunicorn without signer.gunicorn_conf: no JSON answers to malformed
+    requests, no request deadline, and a bad signer setting was a traceback per worker."""
+    process = make_run(tmp_path, free_ports(2), {"SIGNER_RATELIMIT_MINER": "10/minut"})
+    out, _ = process.communicate(timeout=300)
+    log = (tmp_path / "demo.log").read_text()
+    assert process.returncode != 0
+    assert "Error: SIGNER_RATELIMIT_MINER must be rate limits like" in log
+    assert "Traceback" not in log
+    assert RUNNING not in out

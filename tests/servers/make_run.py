@@ -36,7 +36,11 @@ class Demo:
         self.started.set()
 
 
-def make_run(tmp_path: Path, ports: list[int]) -> subprocess.Popen[str]:
+def make_run(
+    tmp_path: Path, ports: list[int], settings: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`make run` on `ports`, publishing under `tmp_path`, with `settings` and none of the
+    caller's own."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -44,6 +48,7 @@ def make_run(tmp_path: Path, ports: list[int]) -> subprocess.Popen[str]:
         and k not in ("EPOCH_HOURS", "PORT", "HOST", "CDN_PORT")
     }
     env.update(PLANNER_PUBLISHED=str(tmp_path / "published"), PLANNER_STATE=str(tmp_path / "st"))
+    env.update(settings or {})
     return subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={ports[0]}", f"CDN_PORT={ports[1]}"],
         cwd=REPO,
