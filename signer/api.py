@@ -36,6 +36,7 @@ from signer.models import (
     ValidatorUploadRequest,
     ValidatorUploadResponse,
     error_doc,
+    invalid_doc,
     redirect_doc,
     retry_after,
 )
@@ -59,7 +60,7 @@ COMMON_ERRORS: dict[str | int, Any] = {
     413: error_doc(
         "Body too large", "payload_too_large", "the request body is larger than 16384 bytes"
     ),
-    422: error_doc("Missing or malformed fields", "invalid_request", "hotkey: not an SS58 address"),
+    422: invalid_doc("Missing or malformed fields", {"hotkey": "Value error, not an SS58 address"}),
     429: RATE_LIMITED,
     503: error_doc(
         "No usable metagraph snapshot (`metagraph_unavailable`, `metagraph_stale`), no bucket "

@@ -33,6 +33,7 @@ from signer.models import (
     MinerStatusRequest,
     MinerStatusResponse,
     error_doc,
+    invalid_doc,
     retry_after,
 )
 from signer.services import Services, services
@@ -153,10 +154,9 @@ value for an `epochId` that starts no epoch of this signer's EPOCH_HOURS grid; 5
     responses={
         200: LegacyEpochAssignment,
         404: EPOCH_NOT_FOUND,
-        422: error_doc(
+        422: invalid_doc(
             "epochId is not written YYYY-MM-DDTHH-00-00",
-            "invalid_request",
-            "epoch_id: String should match pattern '^\\d{4}-\\d{2}-\\d{2}T\\d{2}-00-00$'",
+            {"epoch_id": "String should match pattern '^\\d{4}-\\d{2}-\\d{2}T\\d{2}-00-00$'"},
         ),
         429: RATE_LIMITED,
         503: ASSIGNMENT_UNAVAILABLE,

@@ -38,7 +38,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from signer import credentials
 from signer.errors import SignerError, log
-from signer.models import LIMITS_UNAVAILABLE, RATE_LIMITED, error_doc, redirect_doc
+from signer.models import LIMITS_UNAVAILABLE, RATE_LIMITED, error_doc, invalid_doc, redirect_doc
 from signer.services import Services, services
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -222,10 +222,9 @@ LIST_ERRORS: dict[str | int, Any] = {
         "list_url_expired",
         "this list URL has expired; ask for a new one",
     ),
-    422: error_doc(
+    422: invalid_doc(
         "Missing or malformed query parameters",
-        "invalid_request",
-        "expires: Field required; signature: Field required",
+        {"expires": "Field required", "signature": "Field required"},
     ),
     502: error_doc(
         "The bucket could not be listed (storage_unavailable)",

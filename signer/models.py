@@ -109,6 +109,19 @@ def error_doc(
     return answer
 
 
+def invalid_doc(description: str, fields: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI 422 of an operation, its example the answer to the `fields` refused."""
+    answer = error_doc(
+        description,
+        "invalid_request",
+        "; ".join(f"{field}: {message}" for field, message in fields.items()),
+    )
+    answer["content"]["application/json"]["example"]["fields"] = [
+        {"field": field, "message": message} for field, message in fields.items()
+    ]
+    return answer
+
+
 def retry_after(required: bool) -> dict[str, Any]:
     """The Retry-After header of a refusal that asking again later may cure; `required`
     when every such refusal carries it."""

@@ -343,3 +343,17 @@ def test_times_and_urls_declare_the_format_the_answers_have(client, spec):
             {**schema["schema"], "components": spec["components"]}, validate_formats=True
         )
         checker.validate(answer.json)
+
+
+def test_each_422_example_is_what_its_operation_answers(client, spec):
+    """The documented 422 is the answer to its example's request with a hotkey that is no
+    SS58 address: the same code, detail and fields."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" not in operation:
+                continue
+            body = operation["requestBody"]["content"]["application/json"]["example"]
+            wrong = {**body, "hotkey": "5" + "x" * 47}
+            answer = client.open(path, method=method, json=wrong)
+            example = operation["responses"]["422"]["content"]["application/json"]["example"]
+            assert (answer.status_code, answer.json) == (422, example), (method, path)
