@@ -46,11 +46,17 @@ from signer.taoauth import Admission, authenticate
 
 SECURITY: list[dict[str, list[str]]] = [{"hotkeySignature": []}, {"taoHeaders": []}]
 COMMON_ERRORS: dict[str | int, Any] = {
-    400: error_doc("Body is not JSON", "invalid_request", "the request body is not valid JSON"),
+    400: error_doc(
+        "Body is not JSON",
+        "invalid_request",
+        "the request body is not valid JSON (Expecting property name enclosed in double "
+        "quotes: line 1 column 2 (char 1))",
+    ),
     401: error_doc(
         "Bad signature or timestamp outside the window",
         "invalid_signature",
-        "signature does not match the hotkey and the signed message",
+        "signature does not match the hotkey and the signed message (see this endpoint's "
+        "message format in /docs)",
     ),
     408: error_doc(
         "The body stopped arriving before its end (the connection is then closed)",
@@ -67,7 +73,7 @@ COMMON_ERRORS: dict[str | int, Any] = {
         "configured (`bucket_not_configured`, no Retry-After), or the rate-limit counters "
         "unreachable (`limits_unavailable`); see Retry-After",
         "metagraph_unavailable",
-        "no metagraph snapshot yet; retry shortly",
+        "no metagraph snapshot yet; retry shortly (the operator runs sync-metagraph)",
         retry_after(required=False),
     ),
 }
@@ -203,7 +209,11 @@ cannot bound the size.""",
     responses={
         200: FileUploadResponse,
         **COMMON_ERRORS,
-        403: error_doc("Not registered", "not_registered", "hotkey is not registered on netuid 46"),
+        403: error_doc(
+            "Not registered",
+            "not_registered",
+            "hotkey is not registered on netuid 46 (metagraph block 6543210)",
+        ),
     },
 )
 def get_file_upload_url(body: FileUploadRequest) -> Response:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import jsonschema_rs
 import pytest
 from bittensor_core import Keypair
 
+from planner.jobs import tick
+from planner.store import LocalStore
 from signer import EXEMPT, create_app
 
+from conftest import NOW
 from servers import signer_client as sc
 
 SIGNED = {
@@ -357,3 +361,26 @@ def test_each_422_example_is_what_its_operation_answers(client, spec):
             answer = client.open(path, method=method, json=wrong)
             example = operation["responses"]["422"]["content"]["application/json"]["example"]
             assert (answer.status_code, answer.json) == (422, example), (method, path)
+
+
+EXAMPLE_ANSWERS = {
+    ("/get-folder-access", 400): {"data": b"{", "content_type": "application/json"},
+    ("/get-folder-access", 401): {"json": sc.folder_access(signer="//Alice")},
+    ("/get-folder-access", 403): {"json": sc.folder_access(coldkey="//Alice")},
+    ("/get-file-upload-url", 403): {"json": sc.file_upload(hotkey="//Nobody")},
+    ("/get-validator-access", 403): {"json": sc.validator_access(hotkey="//Dave")},
+    ("/api/v1/zipcode-assignments/status", 400): {"json": sc.miner_status("0")},
+}
+
+
+@pytest.mark.parametrize(("path", "status"), list(EXAMPLE_ANSWERS), ids=str)
+def test_error_examples_are_answers_the_signer_gives(
+    make_planner, signer_config, client, spec, path, status
+):
+    """A client matching on a documented example (a log filter, a test double) sees the
+    same text from the signer: no example is shortened or reworded."""
+    tick(make_planner(public=LocalStore(Path(signer_config["SIGNER_PUBLISHED"]))), NOW)
+    answer = client.post(path, **EXAMPLE_ANSWERS[path, status])
+    documented = spec["paths"][path]["post"]["responses"][str(status)]
+    assert answer.status_code == status
+    assert answer.json == documented["content"]["application/json"]["example"]
