@@ -16,6 +16,7 @@ import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from flask_openapi3 import OpenAPI
 
+from signer import taoauth
 from signer.models import Assignment, PublishedIndex
 from signer.services import services
 
@@ -65,6 +66,9 @@ def openapi_document(app: OpenAPI) -> dict[str, Any]:
                 # flask-openapi3 adds a 422 to every operation; only a body or parameters
                 # can be refused by validation.
                 operation["responses"].pop("422", None)
+            if {"taoHeaders": []} in operation.get("security", ()):
+                # Read by signer/taoauth.py, not validated by flask-openapi3: declared here.
+                operation.setdefault("parameters", []).extend(taoauth.OPENAPI_PARAMETERS)
     schemas = spec["components"]["schemas"]
     for model in (Assignment, PublishedIndex):
         schema = model.model_json_schema(ref_template=REF_TEMPLATE, mode="serialization")

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bittensor_core import ss58_decode
 from flask import g, request
@@ -47,6 +47,29 @@ ENVIRON_KEYS = tuple("HTTP_" + name.upper().replace("-", "_") for name in HEADER
 VERSION = "2"
 NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 DIGITS = re.compile(r"[0-9]{1,16}")
+OPENAPI_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": f"header signing (all five, or none): {meaning}",
+        "schema": {"type": "string", **form},
+    }
+    for name, meaning, form in (
+        ("X-Tao-Version", "`2`", {"enum": [VERSION]}),
+        ("X-Tao-Timestamp", "unix time in milliseconds", {"pattern": f"^{DIGITS.pattern}$"}),
+        ("X-Tao-Nonce", "a fresh random id (a UUID)", {"pattern": f"^{NONCE.pattern}$"}),
+        ("X-Tao-Signed-By", "the hotkey (SS58)", {}),
+        (
+            "X-Tao-Signature",
+            "base64 (or hex) sr25519 signature over "
+            "`sha256(body).hexdigest() + '.' + nonce + '.' + timestamp`",
+            {},
+        ),
+    )
+]
+"""The five headers as the OpenAPI document declares them (signer/docs.py), in the form
+read_headers checks, so a client generated from it can send them."""
 NONCE_KEY = "signer/tao-nonce/{public_key}/{nonce}"
 """A nonce's counter, named by the signer's public key: the same key spelled under another
 SS58 network prefix verifies the same signature, and must not make a replay a new nonce."""

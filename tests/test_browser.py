@@ -34,6 +34,7 @@ from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -223,6 +224,43 @@ def test_swagger_try_it_out_gets_credentials_for_a_signed_body(chrome, signer_ur
     answer = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
     assert status[0].text.strip() == "200", answer
     assert json.loads(answer)["validator_hotkey"] == body["hotkey"]
+
+
+def test_swagger_try_it_out_sends_a_header_signed_request(chrome, signer_url):
+    """The X-Tao-* headers the document declares are fields of Try it out: a miner signs the
+    body it pastes, fills in the headers, and gets its upload form."""
+    body = '{"job_id": "zillow-pa", "filename": "data_1.parquet"}'
+    headers = sc.tao_headers("//Bob", body.encode())
+    chrome.get(f"{signer_url}/docs")
+    wait = WebDriverWait(chrome, WAIT)
+    wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
+    blocks = {
+        operation(block): block for block in chrome.find_elements(By.CSS_SELECTOR, ".opblock")
+    }
+    block = blocks[("POST", "/get-file-upload-url")]
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+    block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+    editor = wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, "textarea.body-param__text"))
+    editor[0].send_keys(Keys.CONTROL, "a")
+    editor[0].send_keys(Keys.DELETE)
+    editor[0].send_keys(body)
+    version = block.find_element(By.CSS_SELECTOR, 'tr[data-param-name="X-Tao-Version"] select')
+    Select(version).select_by_visible_text(headers["X-Tao-Version"])
+    for name in ("X-Tao-Timestamp", "X-Tao-Nonce", "X-Tao-Signed-By", "X-Tao-Signature"):
+        field = block.find_element(By.CSS_SELECTOR, f'tr[data-param-name="{name}"] input')
+        field.send_keys(headers[name])
+    block.find_element(By.CSS_SELECTOR, ".execute").click()
+    status = wait.until(
+        lambda _: block.find_elements(
+            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
+        )
+    )
+    chrome.execute_script("arguments[0].scrollIntoView()", block)
+    screenshot(chrome, "docs-header-signed-try-it-out.png")
+    answer = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+    assert status[0].text.strip() == "200", answer
+    assert json.loads(answer)["s3_key"].endswith("/job_id=zillow-pa/data_1.parquet")
 
 
 def test_status_page_lists_the_epochs_and_counts_down(chrome, published):

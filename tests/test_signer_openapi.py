@@ -384,3 +384,30 @@ def test_error_examples_are_answers_the_signer_gives(
     documented = spec["paths"][path]["post"]["responses"][str(status)]
     assert answer.status_code == status
     assert answer.json == documented["content"]["application/json"]["example"]
+
+
+TAO_HEADERS = {
+    "X-Tao-Version",
+    "X-Tao-Timestamp",
+    "X-Tao-Nonce",
+    "X-Tao-Signed-By",
+    "X-Tao-Signature",
+}
+
+
+def test_header_signed_operations_declare_the_tao_headers(client, spec):
+    """A client built from the document (or Try it out) can send what header signing needs:
+    each operation that takes it declares the five X-Tao-* headers, in the form the signer
+    checks, and a real header-signed request meets those schemas and is answered."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if {"taoHeaders": []} in operation.get("security", ()):
+                declared = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+                assert declared == TAO_HEADERS, (method, path)
+    operation = spec["paths"]["/get-file-upload-url"]["post"]
+    body = b'{"job_id": "zillow-pa", "filename": "data_1.parquet"}'
+    headers = sc.tao_headers("//Bob", body, millis=sc.NOW * 1000)
+    for parameter in operation["parameters"]:
+        assert parameter["required"] is False, parameter["name"]
+        jsonschema_rs.validate(parameter["schema"], headers[parameter["name"]])
+    assert client.post("/get-file-upload-url", data=body, headers=headers).status_code == 200
