@@ -248,7 +248,13 @@ COUNTED_LIST_ERRORS: dict[str | int, Any] = {
 ListObjectsV2 XML for the union of the signed prefixes. A client may add S3's
 `start-after`, `continuation-token` (from `NextContinuationToken`) and `max-keys`
 (1..1000): none is signed, all stay within the prefixes.""",
-    responses={200: {"description": "S3 ListObjectsV2 XML"}, **COUNTED_LIST_ERRORS},
+    responses={
+        200: {
+            "description": "S3 ListObjectsV2 XML",
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        },
+        **COUNTED_LIST_ERRORS,
+    },
 )
 def list_objects(query: ListQuery) -> Response:
     svc = services()

@@ -77,6 +77,14 @@ def names(root: ET.Element) -> list[str]:
     return keys + [e.text for e in root.findall("s3:CommonPrefixes/s3:Prefix", S3)]
 
 
+def test_a_page_has_the_media_type_the_document_gives_it(world):
+    client, _, _ = world
+    answer = client.get(local(miner_url(client)))
+    documented = client.get("/openapi.json").json["paths"]["/s3/list"]["get"]["responses"]
+    assert answer.status_code == 200
+    assert list(documented["200"]["content"]) == [answer.mimetype]
+
+
 def test_a_miners_url_pages_through_its_data_then_its_validator_folder(world):
     client, _, keys = world
     url = miner_url(client)
