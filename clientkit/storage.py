@@ -16,8 +16,10 @@ import functools
 import io
 import itertools
 import json
+import math
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
@@ -486,17 +488,51 @@ def read_miner_files(
     """Each key's bytes, read with presigned GETs the signer issues a batch at a time; an
     object over `max_bytes` is a StorageError (skip large keys by their listed size).
     `timeout` and `backoff` are each GET's, as in read_object; the signer's requests are the
-    SignerClient's."""
+    SignerClient's. A batch's URLs that run out before all are read (the caller scoring
+    each file as it comes) are asked for again for the keys left."""
     how = Reading(session, timeout, backoff)
     for batch in _batches(keys):
-        answer = _file_urls(signer, miner_hotkey, batch)
+        for key, url in _fresh_urls(signer, miner_hotkey, batch):
+            yield key, _get(url, how, "read", "reading", max_bytes)
+
+
+def _fresh_urls(
+    signer: SignerClient, miner_hotkey: str | Addressed, batch: list[str]
+) -> Iterator[tuple[str, str]]:
+    """Each key of `batch` with a presigned GET that has not expired: the signer's last for
+    SIGNER_LIST_URL_TTL (an hour by default), and a batch of 1,000 large files, or of files
+    scored as they come, takes longer. Once they are about to run out, the keys still to
+    read are asked for again; at least one is read per request, so a short lifetime slows
+    the reading down but never stops it."""
+    pending = batch
+    while pending:
+        answer = _file_urls(signer, miner_hotkey, pending)
         refused = answer.get("invalid_files") or []
         if refused:
             raise _outside(refused)
         urls = granted(answer, "file_urls", dict, "file URLs")
-        for key in batch:
-            url = granted(urls.get(key) or {}, "presigned_url", str, f"file URL of {key}")
-            yield key, _get(url, how, "read", "reading", max_bytes)
+        fresh_until = time.monotonic() + _lifetime(urls.values())
+        read = 0
+        for key in pending:
+            if read and time.monotonic() >= fresh_until:
+                break
+            yield key, granted(urls.get(key) or {}, "presigned_url", str, f"file URL of {key}")
+            read += 1
+        pending = pending[read:]
+
+
+def _lifetime(grants: Iterable[Any]) -> float:
+    """Seconds the signer's file URLs can still be used, a tenth (at most a minute) short of
+    the shortest `expires_in_seconds` for the time it took to answer; without one, forever."""
+    lifetimes = [
+        g["expires_in_seconds"]
+        for g in grants
+        if isinstance(g, Mapping) and isinstance(g.get("expires_in_seconds"), int | float)
+    ]
+    if not lifetimes:
+        return math.inf
+    shortest = min(lifetimes)
+    return shortest - min(60.0, shortest / 10)
 
 
 def _file_urls(

@@ -313,6 +313,35 @@ def test_listing_a_miner_returns_every_object_across_pages(
         list_page(reused)
 
 
+def test_reading_a_miners_files_outlasts_their_presigned_urls(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The signer's GETs for a batch of 1,000 keys last SIGNER_LIST_URL_TTL (an hour), and
+    read_miner_files reads them one by one as the validator scores each: a validator taking
+    more than 3.6 s a file (large files, or slow scoring) met `Request has expired` halfway.
+    A batch's URLs are asked for again once they have run out."""
+    epoch = current_epoch()
+    keys = [f"data/hotkey={BOB}/epoch={epoch}/{n}.json" for n in range(3)]
+    admin = s3_server.client()
+    for key in keys:
+        admin.put_object(Bucket=s3_bucket, Key=key, Body=key.encode())
+    env = {
+        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
+        "SIGNER_LIST_URL_TTL": "2",
+        **s3_settings(s3_server, s3_bucket),
+    }
+    with gunicorn_signer(env, tmp_path) as url:
+        validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
+        read = {}
+        for key, data in read_miner_files(validator, BOB, keys):
+            read[key] = data
+            time.sleep(2.5)  # scoring it
+    assert read == {key: key.encode() for key in keys}
+
+
 def test_a_presigned_read_opens_one_object_only(
     served_signer: str, s3_server: S3Endpoint, s3_bucket: str
 ) -> None:
