@@ -117,7 +117,10 @@ def upload(
     _check_name(name, folder)
     key = fields.get("key", folder + "${filename}").replace("${filename}", name)
     fields["key"] = key
-    form = Form.of(fields, name.rsplit("/", 1)[-1], _content(data, key))
+    content = _content(data, key)
+    if content.size == 0:
+        raise StorageError(_nothing_to_send(data, key))
+    form = Form.of(fields, name.rsplit("/", 1)[-1], content)
 
     def attempt() -> requests.Response:
         # Never redirected: the form would go, file and all, wherever a 307 points.
@@ -237,6 +240,18 @@ def _content(data: object, key: str) -> Content:
         f"cannot upload {key}: the data is a {type(data).__name__}, not bytes, text or a file "
         "open for reading"
     )
+
+
+def _nothing_to_send(data: object, key: str) -> str:
+    """Why an upload of no bytes is refused before sending (S3 would answer EntityTooSmall):
+    most often a file just written, still at its end."""
+    position = _position(data) if callable(getattr(data, "read", None)) else None
+    if position:
+        return (
+            f"cannot upload {key}: the file is at its end (position {position}), and a file "
+            "is sent from where it is: after writing it, call file.seek(0)"
+        )
+    return f"cannot upload {key}: no data: S3 stores no empty object"
 
 
 def _in_memory(data: bytes | bytearray | memoryview) -> Content:

@@ -170,7 +170,6 @@ BODIES = {
     "StringIO": lambda tmp: io.StringIO("s\u2603\nline\r\n" * 300_000),
     "text file": text_file,
     "pipe": lambda tmp: io.BufferedReader(Pipe(bytes(range(256)) * 1200)),
-    "empty": lambda tmp: io.BytesIO(b""),
 }
 
 
@@ -328,5 +327,21 @@ def test_a_name_s3_would_store_under_another_key_is_refused_before_sending(
     key upload returned was not always the key stored. Such a name never leaves the client."""
     with pytest.raises(StorageError, match=f"{re.escape(repr(name))} is not a file name inside"):
         upload(s3_post, name, b"x")
+    listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=FOLDER)
+    assert listed.get("Contents", []) == []
+
+
+@pytest.mark.s3
+def test_a_file_written_and_not_rewound_is_refused_saying_so(
+    s3_server: S3Endpoint, s3_bucket: str, s3_post: dict[str, Any], tmp_path: Path
+) -> None:
+    """A file is sent from its position: one just written is at its end, nothing to send.
+    S3 answered `HTTP 400 EntityTooSmall`, which does not say why nor what to do."""
+    with (tmp_path / "a.json").open("w+b") as file:
+        file.write(b'{"listings": []}')
+        with pytest.raises(StorageError, match=r"is at its end .*file\.seek\(0\)"):
+            upload(s3_post, "a.json", file)
+    with pytest.raises(StorageError, match="no data: S3 stores no empty object"):
+        upload(s3_post, "b.json", b"")
     listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=FOLDER)
     assert listed.get("Contents", []) == []
