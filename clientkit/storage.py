@@ -72,12 +72,25 @@ def _s3_error(response: requests.Response) -> str:
 
 
 def _s3_error_of(status: int, body: bytes | None) -> str:
+    """`HTTP 403 Code: message` from S3's XML error, or from the signer's JSON one (its own
+    list URLs, /s3/list: `list_url_expired`, `invalid_list_signature`), when there is one."""
     try:
         root = ET.fromstring(body or b"")
         code, message = root.findtext("Code"), root.findtext("Message")
     except ET.ParseError:
-        code = message = None
+        code, message = _signer_error(body or b"")
     return f"HTTP {status}" + (f" {code}: {message}" if code else "")
+
+
+def _signer_error(body: bytes) -> tuple[str | None, str | None]:
+    """The signer's `{"error", "detail"}`, or (None, None)."""
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(answer, dict) or not isinstance(answer.get("error"), str):
+        return None, None
+    return answer["error"], str(answer.get("detail", ""))
 
 
 def granted(answer: Mapping[str, Any], name: str, kind: type, what: str) -> Any:

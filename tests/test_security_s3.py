@@ -345,6 +345,18 @@ def test_reading_a_miners_files_outlasts_their_presigned_urls(
     assert read == {key: key.encode() for key in keys}
 
 
+def test_a_list_url_the_signer_refuses_says_why(served_signer: str) -> None:
+    """The signer's own list URLs (/s3/list) answer a refusal as the signer's JSON, not S3's
+    XML: the kit said only `refused: HTTP 403`, not that the URL was changed or expired and
+    a new one must be asked for."""
+    validator = SignerClient(served_signer, Keypair.create_from_uri("//Alice"))
+    url = validator.validator_access()["urls"]["global"]["list_all_data"]
+    with pytest.raises(StorageError) as caught:
+        list_page(url.replace("prefix=", "prefix=x"))
+    assert "refused: HTTP 403 invalid_list_signature: " in str(caught.value)
+    assert "ask the signer for a new URL" in str(caught.value)
+
+
 def test_a_presigned_read_opens_one_object_only(
     served_signer: str, s3_server: S3Endpoint, s3_bucket: str
 ) -> None:
