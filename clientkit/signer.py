@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import requests
 from bittensor_core import CRYPTO_SR25519, Keypair
 
-from clientkit.bounded import read_bounded
+from clientkit.bounded import read_retryable
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
 from clientkit.retry import Backoff
@@ -125,19 +125,24 @@ class SignerClient:
     ) -> dict[str, Any]:
         """POST `fields` signed with `message`; each retry is signed with a new timestamp."""
         url = f"{self.base_url}{path}"
+        texts: list[bytes | None] = []
 
         def attempt() -> requests.Response:
             body = {**fields, **self._signed(message)}
             # Never redirected: a 307 would carry the signed body to wherever it points.
-            return self.session.post(
+            response = self.session.post(
                 url, json=body, timeout=self.timeout, allow_redirects=False, stream=True
             )
+            # The answer is read inside the try: one cut mid-body is asked for again.
+            with response:
+                texts.append(read_retryable(response, MAX_ANSWER_BYTES))
+            return response
 
         try:
-            with self.backoff.run(attempt) as response:
-                text = read_bounded(response, MAX_ANSWER_BYTES)
+            response = self.backoff.run(attempt)
         except requests.RequestException as exc:
             raise SignerError(0, "unreachable", f"{url}: {failure(exc, self.timeout)}") from exc
+        text = texts[-1]
         if text is None:
             raise SignerError(
                 response.status_code,
