@@ -130,10 +130,7 @@ def upload(
     _check_name(name, folder)
     key = fields.get("key", folder + "${filename}").replace("${filename}", name)
     fields["key"] = key
-    content = _content(data, key)
-    if content.size == 0:
-        raise StorageError(_nothing_to_send(data, key))
-    form = Form.of(fields, name.rsplit("/", 1)[-1], content)
+    form = Form.of(fields, name.rsplit("/", 1)[-1], _sendable(post, data, key))
 
     def attempt() -> requests.Response:
         # Never redirected: the form would go, file and all, wherever a 307 points.
@@ -253,6 +250,22 @@ def _content(data: object, key: str) -> Content:
         f"cannot upload {key}: the data is a {type(data).__name__}, not bytes, text or a file "
         "open for reading"
     )
+
+
+def _sendable(post: Mapping[str, Any], data: object, key: str) -> Content:
+    """The file part, refused before sending if S3 would refuse it: empty, or over the
+    credential's `max_upload_bytes` (which S3 finds out only once it has received it all,
+    gigabytes perhaps)."""
+    content = _content(data, key)
+    if content.size == 0:
+        raise StorageError(_nothing_to_send(data, key))
+    limit = post.get("max_upload_bytes")
+    if isinstance(limit, int) and content.size > limit:
+        raise StorageError(
+            f"cannot upload {key}: it is {content.size} bytes, over this credential's "
+            f"max_upload_bytes, {limit}: not sent"
+        )
+    return content
 
 
 def _nothing_to_send(data: object, key: str) -> str:

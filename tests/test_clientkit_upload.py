@@ -345,3 +345,20 @@ def test_a_file_written_and_not_rewound_is_refused_saying_so(
         upload(s3_post, "b.json", b"")
     listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=FOLDER)
     assert listed.get("Contents", []) == []
+
+
+def test_a_file_over_the_credentials_limit_is_not_sent(tmp_path: Path) -> None:
+    """S3 refuses an object over the policy's size only once it has received it: a miner
+    sent a file of gigabytes for nothing (and a server closing the connection early is a
+    failed connection, tried again). The credential says its max_upload_bytes."""
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"x" * (MB + 1))
+    with sink_server([Answer(204)]) as sink, path.open("rb") as file:
+        post = {**loopback_post(sink.url), "max_upload_bytes": MB}
+        with pytest.raises(StorageError) as caught:
+            upload(post, "big.bin", file)
+    assert str(caught.value) == (
+        f"cannot upload {FOLDER}big.bin: it is {MB + 1} bytes, over this credential's "
+        f"max_upload_bytes, {MB}: not sent"
+    )
+    assert sink.received == []
