@@ -437,7 +437,8 @@ def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
         blob, planner.secret, planner.legacy_state_key, state_io.described(planner.private)
     )
     index = {e.epoch_id: e for e in map(layout.IndexEntry.from_json, items)}
-    record = _sealed_record(planner, state)
+    sealed_with = replace(planner, epoch_hours=_sealed_length(planner, state, index))
+    record = _sealed_record(sealed_with, state)
     problems = [_change_text(*change) for change in _changes(state, index, record)]
     problems += [
         f"index.json lists {epoch_id}, which this planner never sealed"
@@ -450,6 +451,20 @@ def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
         )
     listed = sum(1 for epoch_id in record if epoch_id in index)
     return f"the {listed} entries this planner sealed are listed unchanged ({where})"
+
+
+def _sealed_length(
+    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
+) -> int:
+    """The epoch length this planner sealed with: that of the entries its state recorded,
+    else the one index.json lists, else EPOCH_HOURS. `verify` reads any length without
+    being told it, and the machine it runs on may not set EPOCH_HOURS as the job does."""
+    recorded = map(layout.IndexEntry.from_json, state.committed.values())
+    for entries in (recorded, index.values()):
+        lengths = {entry.epoch.hours for entry in entries}
+        if len(lengths) == 1:
+            return lengths.pop()
+    return planner.epoch_hours
 
 
 def _foreign(index: dict[str, Any], record: dict[str, layout.IndexEntry]) -> list[str]:

@@ -91,6 +91,22 @@ def test_verify_on_a_six_hour_grid(six_hours, relay) -> None:
     assert result.output.splitlines()[-1] == f"epoch {CURRENT} verified"
 
 
+def test_verify_with_the_secret_reads_the_length_without_being_told(
+    six_hours, relay, monkeypatch
+) -> None:
+    """With PLANNER_SECRET and EPOCH_HOURS left at 4 (the verify cron of docs/operations.md
+    sets SPACES_* and the secret), verify stopped with "Error: 2026-11-26T06-00-00 is not
+    the start of a 4-hour epoch": no check line, the length named nowhere."""
+    run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
+    monkeypatch.delenv("EPOCH_HOURS")
+    result = run("verify", "--now", AT_19, "--drand-url", relay.url, obj=on_test_round())
+    assert result.exit_code == 0, result.output
+    assert "ok   planner state: the 5 entries this planner sealed are listed unchanged" in (
+        result.output
+    )
+    assert result.output.splitlines()[-1] == f"epoch {CURRENT} verified"
+
+
 def test_verify_checks_the_round_of_a_six_hour_epoch_start(six_hours, relay) -> None:
     """With the real clock the round of 18:00 is expected, not that of a 4-hour grid."""
     run("tick", "--now", AT_19, "--days", "1", obj=on_test_round())
