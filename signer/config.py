@@ -51,9 +51,14 @@ def _network(value: str) -> str:
 
 def _rates(value: str) -> str:
     try:
-        parse_many(value)
+        items = parse_many(value)
     except ValueError:
         raise ValueError(f"must be rate limits like '10/minute;200/day', got {value!r}") from None
+    if any(item.amount < 1 for item in items):
+        raise ValueError(
+            f"must allow at least 1 request per window, got {value!r} (a limit of 0 refuses "
+            "every request)"
+        )
     return value
 
 

@@ -143,3 +143,17 @@ def test_values_are_read_without_surrounding_whitespace():
     )
     assert (settings.s3_bucket, settings.s3_access_key_id) == ("data", "k")
     assert settings.s3_secret_access_key == "s"
+
+
+@pytest.mark.parametrize(
+    "name", ["SIGNER_RATELIMIT_ADDRESS", "SIGNER_RATELIMIT_MINER", "SIGNER_RATELIMIT_VALIDATOR"]
+)
+def test_a_limit_of_zero_requests_is_refused(name):
+    """`0/minute` (meant as "no limit"?) was accepted, and the signer then answered every
+    request 429 but the probes: /healthz stayed green through a complete outage."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, name: "10/minute;0/day"})
+    assert str(refused.value) == (
+        f"{name} must allow at least 1 request per window, got '10/minute;0/day' (a limit "
+        "of 0 refuses every request)"
+    )
