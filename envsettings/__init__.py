@@ -131,10 +131,11 @@ class EnvSettings(BaseSettings):
         names = cls.env_names()
         given = {names[k]: v for k, v in overrides.items() if v is not None}
         flags = {names[k]: cls.flag(k) for k in overrides if overrides[k] is not None}
+        offered = {names[k]: cls.flag(k) for k in overrides}
         try:
             return cls(**{**values, **given})
         except ValidationError as exc:
-            problems = [_describe(cls, error) for error in exc.errors()]
+            problems = [_describe(cls, error, offered) for error in exc.errors()]
         for env_name, rule in problems:
             if env_name in flags:
                 import click
@@ -147,8 +148,11 @@ def _field(cls: type[EnvSettings], env_name: str) -> FieldInfo | None:
     return next((f for f in cls.model_fields.values() if f.alias == env_name), None)
 
 
-def _describe(cls: type[EnvSettings], error: ErrorDetails) -> tuple[str, str]:
-    """One validation error as (setting, rule broken): `must be ..., got '...'`."""
+def _describe(
+    cls: type[EnvSettings], error: ErrorDetails, offered: Mapping[str, str]
+) -> tuple[str, str]:
+    """One validation error as (setting, rule broken): `must be ..., got '...'`. A missing
+    setting that the command has an option for (`offered`, env name -> flag) names both."""
     env_name = str(error["loc"][0]) if error["loc"] else ""
     info = _field(cls, env_name)
     context = error.get("ctx") or {}
@@ -158,7 +162,8 @@ def _describe(cls: type[EnvSettings], error: ErrorDetails) -> tuple[str, str]:
     kind = error["type"]
     bounds = {type(m).__name__: m for m in info.metadata}
     if kind == "missing":
-        return env_name, f"is required: {info.description}"
+        alternative = f"(or {offered[env_name]}) " if env_name in offered else ""
+        return env_name, f"{alternative}is required: {info.description}"
     if kind in ("int_parsing", "int_from_float", "int_type"):
         return env_name, f"must be a whole number{got}"
     if kind in ("float_parsing", "float_type", "finite_number"):

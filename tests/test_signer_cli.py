@@ -88,7 +88,9 @@ def test_sync_needs_an_output(runner, monkeypatch):
     monkeypatch.delenv("SIGNER_METAGRAPH", raising=False)
     result = runner.invoke(cli, ["sync-metagraph"], obj=state_with(fake_metagraph))
     assert result.exit_code == 1
-    assert "Error: SIGNER_METAGRAPH is required" in result.output
+    assert "Error: SIGNER_METAGRAPH (or --output) is required" in result.output, (
+        "the option that gives it is named too"
+    )
     assert "--output" in runner.invoke(cli, ["sync-metagraph", "--help"]).output
 
 
