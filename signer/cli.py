@@ -7,6 +7,7 @@ same name, same rule, same environment variable.
 from __future__ import annotations
 
 import functools
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,4 +103,20 @@ def sync_metagraph(state: CliState, **overrides: Any) -> None:
 @friendly
 def serve(host: str, port: int) -> None:
     """Run the development server (production: gunicorn, see the Procfile)."""
-    create_app().run(host=host, port=port)
+    app = create_app()
+    _check_address(host, port)
+    app.run(host=host, port=port)
+
+
+def _check_address(host: str, port: int) -> None:
+    """Bind once before the server does: werkzeug says only "Name or service not known" or
+    "Cannot assign requested address", naming neither the address nor its setting."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve on {host} port {port} (--host/HOST, --port/PORT): {exc.strerror or exc}"
+        ) from None

@@ -113,3 +113,16 @@ def test_serve_names_the_environment_it_reads(runner, monkeypatch):
 
 def test_h_is_help(runner):
     assert runner.invoke(cli, ["-h"]).output == runner.invoke(cli, ["--help"]).output
+
+
+def test_serve_on_an_address_it_cannot_take_names_host_and_port(runner, monkeypatch):
+    """Werkzeug printed only "Name or service not known" (a HOST typo) or "Cannot assign
+    requested address" (an address of another machine), naming neither setting."""
+    monkeypatch.setenv("SIGNER_METAGRAPH", str(DEMO))
+    monkeypatch.setenv("SIGNER_METAGRAPH_REFRESH", "0")
+    for host in ("notahost.invalid", "192.0.2.1"):
+        result = runner.invoke(cli, ["serve", "--host", host, "--port", "8123"])
+        assert result.exit_code == 1
+        assert result.output.startswith(
+            f"Error: cannot serve on {host} port 8123 (--host/HOST, --port/PORT): "
+        )
