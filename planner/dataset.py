@@ -135,7 +135,7 @@ def load_dataset(path: str | Path, count_column: str | None = None) -> Dataset:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DatasetError([f"cannot read the file: {exc.strerror}"], str(path)) from exc
+        raise DatasetError([_unreadable(path, exc.strerror)], str(path)) from exc
     return parse_dataset(raw, str(path), count_column)
 
 
@@ -459,6 +459,13 @@ def summarise(
 PRIORITY_LINE = re.compile(r"([A-Za-z]{2})(?:(?:\s*:\s*|\s+)(\S+))?")
 
 
+def _unreadable(path: Path, reason: str | None) -> str:
+    """Why a file cannot be read; a relative path names the folder it was read in, since cron
+    starts in the home folder, not in the checkout the path is relative to."""
+    where = "" if path.is_absolute() else f" (a relative path, read in {Path.cwd()})"
+    return f"cannot read the file: {reason}{where}"
+
+
 def load_priorities(path: str | Path) -> list[StatePriority]:
     """Read the state priority list; raise PrioritiesError naming every bad line."""
     path = Path(path)
@@ -469,7 +476,7 @@ def load_priorities(path: str | Path) -> list[StatePriority]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise PrioritiesError([f"cannot read the file: {reason}"], str(path)) from exc
+        raise PrioritiesError([_unreadable(path, reason)], str(path)) from exc
     return parse_priorities(text, str(path))
 
 

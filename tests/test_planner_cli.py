@@ -62,6 +62,23 @@ def test_check_fails_a_file_that_can_never_be_planned(env, tmp_path) -> None:
     assert "PA" in result.output, "the summary is still shown"
 
 
+@pytest.mark.parametrize("name", ["PLANNER_DATA", "PLANNER_PRIORITIES"])
+def test_a_relative_file_not_found_names_the_folder_it_was_read_from(
+    env, tmp_path, monkeypatch, name
+) -> None:
+    """A cron line without `cd` to the checkout said only "data/zipcodes.csv: cannot read
+    the file: No such file or directory", naming no folder: cron starts in the home."""
+    relative = {"PLANNER_DATA": "data/zipcodes.csv", "PLANNER_PRIORITIES": "data/prio.txt"}
+    monkeypatch.setenv(name, relative[name])
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {relative[name]}: cannot read the file: No such file or directory (a "
+        f"relative path, read in {tmp_path})\n"
+    )
+
+
 def test_check_reports_every_bad_row_and_exits_non_zero(env, tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
