@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -143,6 +144,48 @@ def operation(block) -> tuple[str, str]:
     return method, path.get_attribute("data-path")
 
 
+def swagger_operations(chrome, base: str) -> tuple[WebDriverWait, dict[tuple[str, str], Any]]:
+    """Open `base`/docs: a wait on the page, and its operation blocks by (METHOD, path)."""
+    chrome.get(f"{base}/docs")
+    wait = WebDriverWait(chrome, WAIT)
+    try:
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
+    except TimeoutException:
+        screenshot(chrome, "docs-failed.png")
+        raise
+    blocks = chrome.find_elements(By.CSS_SELECTOR, ".opblock")
+    return wait, {operation(block): block for block in blocks}
+
+
+def try_it_out(wait: WebDriverWait, block, body: str | None = None) -> None:
+    """Open the operation and press Try it out; with `body`, it replaces the example body."""
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+    block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".execute"))
+    if body is not None:
+        editor = wait.until(
+            lambda _: block.find_elements(By.CSS_SELECTOR, "textarea.body-param__text")
+        )
+        editor[0].send_keys(Keys.CONTROL, "a")
+        editor[0].send_keys(Keys.DELETE)
+        editor[0].send_keys(body)
+
+
+def execute(chrome, wait: WebDriverWait, block, shot: str) -> tuple[str, str]:
+    """Press Execute: the live response's status and body, once screenshot as `shot`."""
+    block.find_element(By.CSS_SELECTOR, ".execute").click()
+    status = wait.until(
+        lambda _: block.find_elements(
+            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
+        )
+    )
+    chrome.execute_script("arguments[0].scrollIntoView()", block)
+    screenshot(chrome, shot)
+    answer = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+    return status[0].text.strip(), answer
+
+
 def spec_operations(base: str) -> set[tuple[str, str]]:
     spec = requests.get(f"{base}/openapi.json", timeout=10).json()
     return {
@@ -155,38 +198,17 @@ def spec_operations(base: str) -> set[tuple[str, str]]:
 
 def test_swagger_ui_shows_every_operation_and_runs_one(chrome, signer_url, published):
     expected = spec_operations(signer_url)
-    chrome.get(f"{signer_url}/docs")
-    wait = WebDriverWait(chrome, WAIT)
-    try:
-        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
-    except TimeoutException:
-        screenshot(chrome, "docs-failed.png")
-        raise
-    blocks = {
-        operation(block): block for block in chrome.find_elements(By.CSS_SELECTOR, ".opblock")
-    }
-    shown = set(blocks)
-    assert shown == expected
+    wait, blocks = swagger_operations(chrome, signer_url)
+    assert set(blocks) == expected
     assert "Subnet 46 signer" in chrome.find_element(By.CSS_SELECTOR, ".info .title").text
     screenshot(chrome, "docs.png")
 
     block = blocks[("GET", "/assignments/current")]
-    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
-    block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
-    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".execute"))
-    block.find_element(By.CSS_SELECTOR, ".execute").click()
-    status = wait.until(
-        lambda _: block.find_elements(
-            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
-        )
-    )
-    assert status[0].text.strip() == "200"
-    body = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+    try_it_out(wait, block)
+    status, body = execute(chrome, wait, block, "docs-try-it-out.png")
+    assert status == "200"
     current = json.loads((published / "current.json").read_text())
     assert json.loads(body)["epochId"] == current["epochId"]
-    chrome.execute_script("arguments[0].scrollIntoView()", block)
-    screenshot(chrome, "docs-try-it-out.png")
     assert_loopback_only(requested_urls(chrome))
 
 
@@ -199,30 +221,11 @@ def test_swagger_try_it_out_gets_credentials_for_a_signed_body(chrome, signer_ur
         "timestamp": timestamp,
         "signature": sc.sign("//Alice", f"s3:validator:access:{timestamp}"),
     }
-    chrome.get(f"{signer_url}/docs")
-    wait = WebDriverWait(chrome, WAIT)
-    wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
-    blocks = {
-        operation(block): block for block in chrome.find_elements(By.CSS_SELECTOR, ".opblock")
-    }
+    wait, blocks = swagger_operations(chrome, signer_url)
     block = blocks[("POST", "/get-validator-access")]
-    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
-    block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
-    editor = wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, "textarea.body-param__text"))
-    editor[0].send_keys(Keys.CONTROL, "a")
-    editor[0].send_keys(Keys.DELETE)
-    editor[0].send_keys(json.dumps(body))
-    block.find_element(By.CSS_SELECTOR, ".execute").click()
-    status = wait.until(
-        lambda _: block.find_elements(
-            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
-        )
-    )
-    chrome.execute_script("arguments[0].scrollIntoView()", block)
-    screenshot(chrome, "docs-signed-try-it-out.png")
-    answer = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
-    assert status[0].text.strip() == "200", answer
+    try_it_out(wait, block, json.dumps(body))
+    status, answer = execute(chrome, wait, block, "docs-signed-try-it-out.png")
+    assert status == "200", answer
     assert json.loads(answer)["validator_hotkey"] == body["hotkey"]
 
 
@@ -231,35 +234,16 @@ def test_swagger_try_it_out_sends_a_header_signed_request(chrome, signer_url):
     body it pastes, fills in the headers, and gets its upload form."""
     body = '{"job_id": "zillow-pa", "filename": "data_1.parquet"}'
     headers = sc.tao_headers("//Bob", body.encode())
-    chrome.get(f"{signer_url}/docs")
-    wait = WebDriverWait(chrome, WAIT)
-    wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
-    blocks = {
-        operation(block): block for block in chrome.find_elements(By.CSS_SELECTOR, ".opblock")
-    }
+    wait, blocks = swagger_operations(chrome, signer_url)
     block = blocks[("POST", "/get-file-upload-url")]
-    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
-    block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
-    editor = wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, "textarea.body-param__text"))
-    editor[0].send_keys(Keys.CONTROL, "a")
-    editor[0].send_keys(Keys.DELETE)
-    editor[0].send_keys(body)
+    try_it_out(wait, block, body)
     version = block.find_element(By.CSS_SELECTOR, 'tr[data-param-name="X-Tao-Version"] select')
     Select(version).select_by_visible_text(headers["X-Tao-Version"])
     for name in ("X-Tao-Timestamp", "X-Tao-Nonce", "X-Tao-Signed-By", "X-Tao-Signature"):
         field = block.find_element(By.CSS_SELECTOR, f'tr[data-param-name="{name}"] input')
         field.send_keys(headers[name])
-    block.find_element(By.CSS_SELECTOR, ".execute").click()
-    status = wait.until(
-        lambda _: block.find_elements(
-            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
-        )
-    )
-    chrome.execute_script("arguments[0].scrollIntoView()", block)
-    screenshot(chrome, "docs-header-signed-try-it-out.png")
-    answer = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
-    assert status[0].text.strip() == "200", answer
+    status, answer = execute(chrome, wait, block, "docs-header-signed-try-it-out.png")
+    assert status == "200", answer
     assert json.loads(answer)["s3_key"].endswith("/job_id=zillow-pa/data_1.parquet")
 
 
@@ -299,26 +283,10 @@ def test_status_page_lists_the_epochs_and_counts_down(chrome, published):
 def test_swagger_try_it_out_reads_the_demos_published_files(chrome, tmp_path):
     """`make run`'s static server answers with CORS, so the browser lets /docs read it."""
     with running_demo(tmp_path) as demo:
-        chrome.get(f"{demo.signer}/docs")
-        wait = WebDriverWait(chrome, WAIT)
-        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
-        blocks = {
-            operation(block): block for block in chrome.find_elements(By.CSS_SELECTOR, ".opblock")
-        }
+        wait, blocks = swagger_operations(chrome, demo.signer)
         block = blocks[("GET", "/index.json")]
-        block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-        wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
-        block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
-        wait.until(lambda _: block.find_elements(By.CSS_SELECTOR, ".execute"))
-        block.find_element(By.CSS_SELECTOR, ".execute").click()
-        status = wait.until(
-            lambda _: block.find_elements(
-                By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
-            )
-        )
-        chrome.execute_script("arguments[0].scrollIntoView()", block)
-        screenshot(chrome, "docs-published-try-it-out.png")
-        assert status[0].text.strip() == "200"
-        body = block.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+        try_it_out(wait, block)
+        status, body = execute(chrome, wait, block, "docs-published-try-it-out.png")
+        assert status == "200"
         published = json.loads((tmp_path / "published" / "index.json").read_text())
         assert json.loads(body)["epochs"] == published["epochs"]
