@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import statistics
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog, minimize_scalar
 
-from bench.common import ROOT, Options, machine_line, options, update_results, write_result
+from bench.common import ROOT, Options, machine_line, options, record
 from clientkit.epochs import epoch_at, epochs_between
 from planner import keys, selection
 from planner.dataset import load_dataset, load_priorities
@@ -281,11 +280,7 @@ def run(opts: Options) -> dict[str, Any]:
         and default["worstGapDays"] <= DEFAULT_DEADLINE
     )
     document = {"plan": plan, "guess": guess, "runs": runs, "meetsTargets": meets}
-    written = json.loads(write_result(opts, NAME, document).read_text())
-    text = markdown(written, "python -m bench.attack")
-    print(text)
-    update_results(opts, NAME, text)
-    return written
+    return record(opts, NAME, document, lambda written: markdown(written, "python -m bench.attack"))
 
 
 if __name__ == "__main__":

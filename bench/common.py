@@ -15,7 +15,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,6 +162,18 @@ def update_results(opts: Options, name: str, markdown: str) -> None:
     else:
         head, tail = text + ("\n" if text else ""), "\n"
     RESULTS.write_text(f"{head}{start}\n{markdown.strip()}\n{end}{tail}")
+
+
+def record(
+    opts: Options, name: str, figures: dict[str, Any], markdown: Callable[[dict[str, Any]], str]
+) -> dict[str, Any]:
+    """Write the figures (write_result), then print their `markdown` and put it in this
+    benchmark's section of bench/RESULTS.md (update_results): the document as written."""
+    document: dict[str, Any] = json.loads(write_result(opts, name, figures).read_text())
+    text = markdown(document)
+    print(text)
+    update_results(opts, name, text)
+    return document
 
 
 def machine_line(document: dict[str, Any]) -> str:

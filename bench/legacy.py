@@ -26,8 +26,7 @@ from bench.common import (
     machine_line,
     options,
     percentile,
-    update_results,
-    write_result,
+    record,
 )
 from clientkit.epochs import epoch_at
 
@@ -132,11 +131,7 @@ def run(opts: Options) -> dict[str, Any]:
         and legacy_figures["non200"] == 0
         and miner_figures["non200"] == 0,
     }
-    path = write_result(opts, NAME, figures)
-    document = json.loads(path.read_text())
-    update_results(opts, NAME, markdown(document))
-    print(markdown(document))
-    return document
+    return record(opts, NAME, figures, markdown)
 
 
 def markdown(document: dict[str, Any]) -> str:

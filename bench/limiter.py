@@ -24,7 +24,7 @@ from typing import Any
 
 from bittensor_core import Keypair
 
-from bench.common import Options, machine_line, options, update_results, write_result
+from bench.common import Options, machine_line, options, record
 from signer import create_app
 from signer.ratelimit import HotkeyQuota
 
@@ -150,11 +150,7 @@ def run(opts: Options) -> dict[str, Any]:
         "meetsTargets": unregistered["hotkeyCounters"] == 0
         and unregistered["statuses"] == {"403": shape["unregistered"]},
     }
-    path = write_result(opts, NAME, figures)
-    document = json.loads(path.read_text())
-    update_results(opts, NAME, markdown(document))
-    print(markdown(document))
-    return document
+    return record(opts, NAME, figures, markdown)
 
 
 def answers(statuses: dict[str, int]) -> str:

@@ -15,7 +15,6 @@ index then lists a year of epochs: the worst case a miner meets after a year.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,8 +28,7 @@ from bench.common import (
     machine_line,
     options,
     percentile,
-    update_results,
-    write_result,
+    record,
 )
 from clientkit import drand, layout, timelock
 from clientkit.assignment import Assignment, plain_assignment, sealed_assignment
@@ -137,11 +135,7 @@ def run(opts: Options) -> dict[str, Any]:
         "targets": TARGETS,
         "meetsTargets": percentile(sealed, 99) < TARGETS["p99Ms"],
     }
-    path = write_result(opts, NAME, figures)
-    document = json.loads(path.read_text())
-    update_results(opts, NAME, markdown(document))
-    print(markdown(document))
-    return document
+    return record(opts, NAME, figures, markdown)
 
 
 def markdown(document: dict[str, Any]) -> str:

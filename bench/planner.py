@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.common import BIN, Options, machine_line, measure, options, update_results, write_result
+from bench.common import BIN, Options, machine_line, measure, options, record
 from planner import keys
 
 NAME = "planner"
@@ -149,11 +149,7 @@ def run(opts: Options) -> dict[str, Any]:
         "runs": runs,
         "scaling": scaling(runs),
     }
-    path = write_result(opts, NAME, figures)
-    document = json.loads(path.read_text())
-    update_results(opts, NAME, markdown(document))
-    print(markdown(document))
-    return document
+    return record(opts, NAME, figures, markdown)
 
 
 def markdown(document: dict[str, Any]) -> str:

@@ -13,7 +13,6 @@ Target: the signer's URLs at most half of botocore's time each.
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import tempfile
@@ -23,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from unittest import mock
 
-from bench.common import Options, machine_line, options, update_results, write_result
+from bench.common import Options, machine_line, options, record
 from signer import create_app, credentials
 
 from servers import signer_client
@@ -119,11 +118,7 @@ def run(opts: Options) -> dict[str, Any]:
         "targets": TARGETS,
         "meetsTargets": ratio <= TARGETS["maxRatioToBotocore"],
     }
-    path = write_result(opts, NAME, document_figures)
-    document = json.loads(path.read_text())
-    update_results(opts, NAME, markdown(document))
-    print(markdown(document))
-    return document
+    return record(opts, NAME, document_figures, markdown)
 
 
 def markdown(document: dict[str, Any]) -> str:

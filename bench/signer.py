@@ -44,7 +44,7 @@ import redis
 import requests
 from bittensor_core import Keypair
 
-from bench.common import Options, machine_line, options, update_results, write_result
+from bench.common import Options, machine_line, options, record
 
 from servers.neurons import miners, snapshot
 from servers.seaweed import free_ports
@@ -345,11 +345,7 @@ def run(opts: Options) -> dict[str, Any]:
         "targets": TARGETS,
         "meetsTargets": all(r["meetsTargets"] for r in runs),
     }
-    path = write_result(opts, NAME, figures)
-    document = json.loads(path.read_text())
-    update_results(opts, NAME, markdown(document))
-    print(markdown(document))
-    return document
+    return record(opts, NAME, figures, markdown)
 
 
 def markdown(document: dict[str, Any]) -> str:
