@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import math
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -115,7 +116,8 @@ def upload(
 
     `post` is the signer's answer (`url`, `fields`, `folder`). `name` may contain
     sub-folders (not `.`, `..`, empty segments or `${filename}`: refused before sending); S3
-    refuses anything outside the folder or above the size limit. `data` is
+    refuses anything outside the folder or above the size limit, and any upload once the
+    form has expired (the message then says to ask the signer for a new one). `data` is
     bytes, text (sent as UTF-8) or a file open for reading, sent from its position to its
     end: streamed if it can seek (it is measured first), read into memory if not (a pipe).
     Busy answers and failed connections are retried (clientkit.retry), each try sending the
@@ -147,8 +149,29 @@ def upload(
     except requests.RequestException as exc:
         raise StorageError(f"cannot upload {key}: {failure(exc, timeout)}") from exc
     if response.status_code not in (200, 201, 204):
-        raise StorageError(f"upload of {key} refused: {_s3_error(response)}")
+        raise StorageError(_upload_refused(key, post, response))
     return key
+
+
+POLICY_EXPIRED = re.compile(r"policy expired", re.IGNORECASE)
+"""How S3 refuses a form past its expiry: `AccessDenied: Invalid according to Policy: Policy
+expired` (AWS, SeaweedFS)."""
+
+
+def _upload_refused(key: str, post: Mapping[str, Any], response: requests.Response) -> str:
+    """S3's refusal of an upload. A form past its expiry cannot be renewed, only asked for
+    again, which S3's `Policy expired` does not say: the message says it after S3's words."""
+    refusal = _s3_error(response)
+    said = f"upload of {key} refused: {refusal}"
+    if response.status_code != 403 or not POLICY_EXPIRED.search(refusal):
+        return said
+    expiry = post.get("expiry")
+    when = f" at {expiry}" if isinstance(expiry, str) else ""
+    return (
+        f"{said}: the upload credential expired{when}: ask the signer for a new one "
+        "(SignerClient.folder_access, or validator_upload for a validator's results) and "
+        "upload again"
+    )
 
 
 def _check_name(name: str, folder: str) -> None:

@@ -8,8 +8,10 @@ the file; over loopback, a sink that keeps only a digest shows what the client s
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import json
 import os
 import re
 import tracemalloc
@@ -343,6 +345,30 @@ def test_a_file_written_and_not_rewound_is_refused_saying_so(
             upload(s3_post, "a.json", file)
     with pytest.raises(StorageError, match="no data: S3 stores no empty object"):
         upload(s3_post, "b.json", b"")
+    listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=FOLDER)
+    assert listed.get("Contents", []) == []
+
+
+@pytest.mark.s3
+def test_an_expired_form_says_to_ask_for_new_credentials(
+    s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    """S3 refuses a form whose policy has expired with `HTTP 403 AccessDenied: Invalid
+    according to Policy: Policy expired`, which says neither that the credential from the
+    signer is what ran out nor what to do. S3's words are kept, and what to do follows."""
+    expired = presigned_post(s3_server.client(), s3_bucket, FOLDER, MB, -60)
+    expiry = json.loads(base64.b64decode(expired["fields"]["policy"]))["expiration"]
+    post = {**expired, "folder": FOLDER, "expiry": expiry}
+    with pytest.raises(StorageError) as caught:
+        upload(post, "late.json", b"x")
+    message = str(caught.value)
+    assert message.startswith(f"upload of {FOLDER}late.json refused: HTTP 403 AccessDenied: ")
+    assert "Policy expired" in message
+    assert message.endswith(
+        f": the upload credential expired at {expiry}: ask the signer for a new one "
+        "(SignerClient.folder_access, or validator_upload for a validator's results) and "
+        "upload again"
+    )
     listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=FOLDER)
     assert listed.get("Contents", []) == []
 

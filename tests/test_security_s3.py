@@ -185,8 +185,9 @@ def test_an_expired_credential_is_refused(
     expiration = datetime.strptime(_policy(post)["expiration"], "%Y-%m-%dT%H:%M:%SZ")
     while datetime.now(UTC) <= expiration.replace(tzinfo=UTC) + timedelta(seconds=1):
         time.sleep(0.2)
-    with pytest.raises(StorageError, match="refused: HTTP 403"):
+    with pytest.raises(StorageError, match="refused: HTTP 403") as caught:
         upload(post, "late.json", PAYLOAD)
+    assert f"the upload credential expired at {post['expiry']}: ask the signer" in str(caught.value)
     assert stored(s3_server, s3_bucket) == {}
 
 
