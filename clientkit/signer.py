@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from bittensor_core import CRYPTO_SR25519, Keypair
@@ -74,6 +75,29 @@ def signing_keypair(key: Keypair | Wallet) -> Keypair:
     return keypair
 
 
+def signer_url(base_url: str) -> str:
+    """`base_url` without its trailing /, refused here unless it is an http(s) URL with a
+    host: given without its scheme (`signer.example.org`, `localhost:8000`), every request
+    failed with requests' MissingSchema or InvalidSchema, far from the mistake."""
+    if not isinstance(base_url, str):
+        raise TypeError(
+            "the signer URL is a str, such as 'https://signer.example.org'; got a "
+            + type(base_url).__name__
+        )
+    try:
+        parts = urlsplit(base_url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ValueError(
+            f"the signer URL {base_url!r} needs http:// or https:// and a host, such as "
+            "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this "
+            "machine)"
+        )
+    return base_url.rstrip("/")
+
+
 def address_of(key: str | Addressed, name: str) -> str:
     """The SS58 address `key` is, or has (`.ss58_address`); `name` is the argument's."""
     address = key if isinstance(key, str) else getattr(key, "ss58_address", None)
@@ -103,7 +127,7 @@ class SignerClient:
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = signer_url(base_url)
         self.keypair = signing_keypair(keypair)
         self.timeout = timeout
         self.session = session or requests.Session()

@@ -867,3 +867,23 @@ def test_a_key_that_cannot_sign_is_refused_when_the_client_is_made(key, error, s
     signer with a signature error, a str at the first request with an AttributeError."""
     with pytest.raises(error, match=says):
         SignerClient("http://127.0.0.1:9", key)
+
+
+@pytest.mark.parametrize(
+    "url", ["signer.example.com", "localhost:8000", "127.0.0.1:8000", "ftp://signer.example.com"]
+)
+def test_a_signer_url_without_http_is_refused_when_the_client_is_made(url: str) -> None:
+    """A signer URL without its scheme was taken, and every request then failed with
+    requests' MissingSchema or InvalidSchema (`SignerError` `unreachable`), far from the
+    mistake."""
+    with pytest.raises(ValueError) as caught:
+        SignerClient(url, BOB)
+    assert str(caught.value) == (
+        f"the signer URL {url!r} needs http:// or https:// and a host, such as "
+        "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this machine)"
+    )
+
+
+def test_a_signer_url_that_is_not_text_is_refused_when_the_client_is_made() -> None:
+    with pytest.raises(TypeError, match=r"the signer URL is a str, .*; got a bytes"):
+        SignerClient(b"https://signer.example.org", BOB)
