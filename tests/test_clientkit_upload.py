@@ -252,6 +252,26 @@ def test_data_that_is_not_bytes_text_or_a_file_is_refused(data: Any) -> None:
         upload(loopback_post("http://127.0.0.1:9"), "a.json", data)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [Path("a.json"), Path("sub/a.json"), b"a.json"],
+    ids=["Path", "Path in a folder", "bytes"],
+)
+def test_a_name_that_is_not_text_is_refused_naming_its_type(name: Any) -> None:
+    """A pathlib.Path for the name was an AttributeError (`'PosixPath' object has no
+    attribute 'split'`) from the name's own check. An object's name is text, and a local
+    path is no name (which of its parts would be the key?): a TypeError says what to pass."""
+    with sink_server([Answer(204)]) as sink, pytest.raises(TypeError) as caught:
+        upload(loopback_post(sink.url), name, b"x")
+    assert str(caught.value) == (
+        "upload's name is the object's name inside the credential's folder, a str such as "
+        f"'07030.json' or 'sub/07030.json'; got a {type(name).__name__} (for a file on "
+        "disk, pass path.name, or path.as_posix() of a path relative to the folder to keep "
+        "its sub-folders)"
+    )
+    assert sink.received == []
+
+
 def test_a_closed_file_is_a_storage_error(tmp_path: Path) -> None:
     file = (tmp_path / "a.json").open("wb")
     file.close()
