@@ -118,15 +118,21 @@ def plain_assignment(
     source = verify.HttpSource(base_url, timeout, backoff)
     entry = _entry(source, epoch_id, _moment(now), head_file)
     key = layout.revealed_key(entry.epoch_id)
+    opens = "the sealed file opens with drand's signature from the epoch start (sealed_assignment)"
     try:
         body = source.get(key)
+    except layout.AccessDenied as exc:
+        # S3 answers 403 for a file it does not have when nobody may list the bucket (AWS,
+        # and the servers that copy it), and the plain file is asked for before it exists at
+        # every epoch's start: the sealed file decides, its own 403 an AccessDenied.
+        raise NotRevealed(
+            f"{key} is not published at {source.describe()} yet, or not readable by anyone "
+            f"(HTTP 403, which a bucket nobody may list answers for a missing file); {opens}"
+        ) from exc
     except layout.SourceError as exc:
         raise AssignmentError(str(exc)) from exc
     if body is None:
-        raise NotRevealed(
-            f"{key} is not published at {source.describe()} yet; the sealed file opens with "
-            "drand's signature from the epoch start (sealed_assignment)"
-        )
+        raise NotRevealed(f"{key} is not published at {source.describe()} yet; {opens}")
     digest = timelock.commitment(body)
     if digest != entry.commitment:
         raise AssignmentError(

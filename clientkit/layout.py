@@ -32,6 +32,11 @@ class SourceError(ClientKitError):
     """Published files that cannot be read; the message names where and which key."""
 
 
+class AccessDenied(SourceError):
+    """Published files that refuse to be read (HTTP 403): not the files' absence, which is
+    a 404, but a Space or CDN that is not public-read."""
+
+
 class IndexUnreadable(ClientKitError, ValueError):
     """A published index.json that cannot be read."""
 

@@ -20,7 +20,7 @@ from clientkit import chain, drand, layout, timelock
 from clientkit.bounded import read_retryable
 from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.failures import failure
-from clientkit.layout import Source, SourceError
+from clientkit.layout import AccessDenied, Source, SourceError
 from clientkit.retry import Backoff
 
 HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
@@ -41,7 +41,9 @@ class HttpSource:
     """Published files behind a base URL (the CDN), read-only; busy answers are retried.
 
     Each read waits `timeout` seconds a try, the tries as `backoff` says (clientkit.retry's
-    default policy if None), as clientkit.storage's reads do."""
+    default policy if None), as clientkit.storage's reads do. Only a 404 is a file not
+    published: a 403 is AccessDenied, so that a private Space or CDN is not read as one
+    with nothing published."""
 
     def __init__(
         self, base_url: str, timeout: float = TIMEOUT, backoff: Backoff | None = None
@@ -67,8 +69,15 @@ class HttpSource:
             status = self.backoff.run(attempt).status_code
         except requests.RequestException as exc:
             raise SourceError(f"cannot fetch {url}: {failure(exc, self.timeout)}") from exc
-        if status in (403, 404):
+        if status == 404:
             return None
+        if status == 403:
+            raise AccessDenied(
+                f"access denied: {url} answered HTTP 403: the published files must be "
+                "readable by anyone (the Space's files public-read, its CDN serving them "
+                "without credentials); a bucket that lets nobody list it also answers 403 "
+                "for a file it does not have"
+            )
         if status != 200:
             raise SourceError(f"cannot fetch {url}: HTTP {status}")
         body = bodies[-1]

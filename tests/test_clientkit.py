@@ -1,4 +1,5 @@
-"""The client kit's checks and messages, with the published files served over loopback HTTP.
+"""The client kit's checks and messages, with the published files served over loopback HTTP
+(or from an S3 bucket, for what a Space that is not public-read answers).
 
 What it does against the real S3 server and signer is in test_security_s3.py and
 test_end_to_end.py; here are the failures a miner must be told about clearly.
@@ -53,7 +54,7 @@ from planner import jobs
 from conftest import NOW, REPO, SIGNER_DEMO_METAGRAPH
 from servers.busy_http import Answer, scripted_server
 from servers.drand_relay import TEST_ROUND, Relay
-from servers.seaweed import free_ports
+from servers.seaweed import S3Endpoint, free_ports
 from servers.signer_gunicorn import gunicorn_signer
 from servers.static_http import cdn, serve_folder
 
@@ -210,6 +211,67 @@ def test_no_planned_epoch_and_no_index(published, tmp_path: Path) -> None:
     with serve_folder(tmp_path / "empty") as empty, pytest.raises(AssignmentError) as caught:
         plain_assignment(empty, now=NOW)
     assert str(caught.value) == f"no index.json at {empty}"
+
+
+def in_bucket(s3_server: S3Endpoint, bucket: str, root: Path, readable: list[str]) -> str:
+    """The published folder's files put in `bucket`, anyone allowed to read the keys under
+    `readable` (none: a private Space); the bucket's base URL, as a CDN's."""
+    client = s3_server.client()
+    for path in root.rglob("*"):
+        if path.is_file():
+            key = path.relative_to(root).as_posix()
+            client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    if readable:
+        s3_server.allow_anonymous_read(bucket, readable)
+    return s3_server.url(bucket).rstrip("/")
+
+
+@pytest.mark.s3
+def test_a_private_space_is_access_denied_not_an_empty_one(
+    published, s3_server: S3Endpoint, s3_bucket: str, relay: Relay
+) -> None:
+    """A Space (or a CDN) that lets nobody read it answers 403, which the kit took for a
+    missing file: a miner was told `no index.json at ...`, as if nothing were published."""
+    _, root = published
+    base = in_bucket(s3_server, s3_bucket, root, readable=[])
+    with pytest.raises(AssignmentError) as caught:
+        current_assignment(base, now=NOW, relays=[relay.url], round_for=at_round_123)
+    message = str(caught.value)
+    assert message.startswith(f"access denied: {base}/index.json answered HTTP 403: ")
+    assert "must be readable by anyone" in message and "public-read" in message
+    outcome = verify.verify_epoch(verify.HttpSource(base), None, NOW, [relay.url], at_round_123)
+    assert [(c.name, c.ok, c.detail) for c in outcome.checks] == [("index", False, message)]
+
+
+@pytest.mark.s3
+def test_a_sealed_file_nobody_may_read_is_access_denied_not_missing(
+    published, s3_server: S3Endpoint, s3_bucket: str, relay: Relay
+) -> None:
+    _, root = published
+    base = in_bucket(s3_server, s3_bucket, root, readable=["index.json"])
+    with pytest.raises(AssignmentError) as caught:
+        sealed_assignment(base, now=NOW, relays=[relay.url], round_for=at_round_123)
+    sealed = f"{base}/sealed/2026-11-25T16-00-00.tlock"
+    assert f"sealed file: access denied: {sealed} answered HTTP 403: " in str(caught.value)
+
+
+@pytest.mark.s3
+def test_a_plain_file_answered_403_is_not_published_yet_and_the_sealed_one_opens(
+    published, s3_server: S3Endpoint, s3_bucket: str, relay: Relay
+) -> None:
+    """S3 answers 403 for a file it does not have when nobody may list the bucket (AWS, a
+    Space with private file listing), and the plain file is asked for before it exists at
+    every epoch start: its 403 is not published yet, and the sealed file decides."""
+    _, root = published
+    base = in_bucket(s3_server, s3_bucket, root, readable=["index.json", "sealed/"])
+    with pytest.raises(NotRevealed) as caught:
+        plain_assignment(base, now=NOW)
+    assert str(caught.value).startswith(
+        f"epochs/2026-11-25T16-00-00.json is not published at {base} yet, or not readable "
+        "by anyone (HTTP 403, "
+    )
+    got = current_assignment(base, now=NOW, relays=[relay.url], round_for=at_round_123)
+    assert (got.epoch_id, got.via) == ("2026-11-25T16-00-00", "sealed")
 
 
 LISTING = b"""<?xml version="1.0" encoding="UTF-8"?>
