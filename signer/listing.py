@@ -38,8 +38,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from signer import credentials
 from signer.errors import SignerError, log
-from signer.models import LIMITS_UNAVAILABLE, RATE_LIMITED, error_doc, invalid_doc, redirect_doc
-from signer.services import Services, services
+from signer.models import (
+    LIMITS_UNAVAILABLE,
+    RATE_LIMITED,
+    error_doc,
+    invalid_doc,
+    redirect_doc,
+    retry_after,
+)
+from signer.services import NO_BUCKET, Services, services
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_KEYS = 1000
@@ -231,11 +238,22 @@ LIST_ERRORS: dict[str | int, Any] = {
         "storage_unavailable",
         "the bucket could not be listed; retry shortly",
     ),
+    503: error_doc(
+        "This signer has no bucket configured (`bucket_not_configured`, no Retry-After)",
+        "bucket_not_configured",
+        NO_BUCKET,
+    ),
 }
 COUNTED_LIST_ERRORS: dict[str | int, Any] = {
     **LIST_ERRORS,
     429: RATE_LIMITED,
-    503: LIMITS_UNAVAILABLE,
+    503: {
+        **LIMITS_UNAVAILABLE,
+        "description": "The rate-limit counters cannot be reached (`limits_unavailable`; see "
+        "Retry-After), or this signer has no bucket configured (`bucket_not_configured`, no "
+        "Retry-After)",
+        "headers": retry_after(required=False),
+    },
 }
 """Listing counts against the per-address limit; reading an object does not."""
 

@@ -17,6 +17,9 @@ from signer.published import CurrentCache, PastEpochs, current_assignment, read_
 from signer.ratelimit import HotkeyQuota, Limiter
 from signer.reuse import Reuse
 
+NO_BUCKET = "this signer has no S3 bucket configured (S3_BUCKET)"
+"""The detail of the 503 bucket_not_configured, which the OpenAPI document shows too."""
+
 
 @dataclass
 class Services:
@@ -120,9 +123,7 @@ class Services:
     def bucket(self) -> tuple[Any, str]:
         """The S3 client and bucket, or 503 when this signer has no bucket configured."""
         if self.s3 is None or not self.settings.s3_bucket:
-            raise SignerError(
-                503, "bucket_not_configured", "this signer has no S3 bucket configured (S3_BUCKET)"
-            )
+            raise SignerError(503, "bucket_not_configured", NO_BUCKET)
         return self.s3, self.settings.s3_bucket
 
 

@@ -125,6 +125,10 @@ class Refusal:
 STALE = sc.NOW - 1000
 LIMITED = {"SIGNER_RATELIMIT_ADDRESS": "1/minute"}
 NO_COUNTERS = {"SIGNER_RATELIMIT_STORAGE": "redis://127.0.0.1:9"}
+NO_BUCKET = {"S3_BUCKET": "", "S3_ACCESS_KEY_ID": "", "S3_SECRET_ACCESS_KEY": ""}
+# A key under the list URL's prefix, its slashes encoded so that the path is one segment
+# for finding its operation (the signer decodes them: the key is data/hotkey=x/1.parquet).
+IN_LIST = "data%2Fhotkey=x%2F1.parquet"
 # An operation of each kind the per-address limit counts.
 COUNTED = [
     ("GET", "/assignments/current", {}),
@@ -228,8 +232,12 @@ REFUSALS = {
         "/get-folder-access",
         503,
         "bucket_not_configured",
-        {"S3_BUCKET": "", "S3_ACCESS_KEY_ID": "", "S3_SECRET_ACCESS_KEY": ""},
+        NO_BUCKET,
         {"json": sc.folder_access()},
+    ),
+    "no bucket to list": Refusal("GET", "{list}", 503, "bucket_not_configured", NO_BUCKET),
+    "no bucket to read from": Refusal(
+        "GET", f"/s3/list/{IN_LIST}?{{query}}", 503, "bucket_not_configured", NO_BUCKET
     ),
     "not revealed": Refusal(
         "GET",
