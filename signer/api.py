@@ -53,7 +53,9 @@ COMMON_ERRORS: dict[str | int, Any] = {
         "quotes: line 1 column 2 (char 1))",
     ),
     401: error_doc(
-        "Bad signature or timestamp outside the window",
+        "Bad signature (`invalid_signature`), timestamp outside the window "
+        "(`stale_timestamp`, `future_timestamp`), incomplete or malformed X-Tao-* headers "
+        "(`invalid_tao_headers`), or an X-Tao-Nonce used before (`replayed_nonce`)",
         "invalid_signature",
         "signature does not match the hotkey and the signed message (see this endpoint's "
         "message format in /docs)",
@@ -85,7 +87,8 @@ ASSIGNMENT_UNAVAILABLE = error_doc(
     retry_after(required=True),
 )
 VALIDATOR_403 = error_doc(
-    "Not registered, no validator permit, or stake below the minimum",
+    "Not registered (`not_registered`), no validator permit (`not_a_validator`), or stake "
+    "below the minimum (`insufficient_stake`)",
     "insufficient_stake",
     "validator alpha stake 5000 is not above the minimum of 20000 alpha",
 )
@@ -164,7 +167,8 @@ signature = keypair.sign(message.encode()).hex()
         200: FolderAccessResponse,
         **COMMON_ERRORS,
         403: error_doc(
-            "Not registered, or the coldkey does not own the hotkey",
+            "Not registered (`not_registered`), or the coldkey does not own the hotkey "
+            "(`coldkey_mismatch`)",
             "coldkey_mismatch",
             "coldkey is not the coldkey that owns this hotkey in the metagraph",
         ),
@@ -210,7 +214,7 @@ cannot bound the size.""",
         200: FileUploadResponse,
         **COMMON_ERRORS,
         403: error_doc(
-            "Not registered",
+            "Not registered (`not_registered`)",
             "not_registered",
             "hotkey is not registered on netuid 46 (metagraph block 6543210)",
         ),
@@ -331,8 +335,9 @@ value.""",
         200: ValidatorUploadResponse,
         **COMMON_ERRORS,
         403: error_doc(
-            "Not a validator, epochId outside the accepted range, or epochId off this "
-            "signer's EPOCH_HOURS grid",
+            "Not a validator (`not_registered`, `not_a_validator`, `insufficient_stake`), or "
+            "epochId outside the accepted range or off this signer's EPOCH_HOURS grid "
+            "(`epoch_not_allowed`)",
             "epoch_not_allowed",
             "epoch 2026-11-24T00-00-00 is not the current epoch or one of the 2 before it",
         ),

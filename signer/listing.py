@@ -224,8 +224,8 @@ LIST_ERRORS: dict[str | int, Any] = {
         "continuation-token is not one this signer issued",
     ),
     403: error_doc(
-        "Changed or expired URL (invalid_list_signature, list_url_expired), or a key outside "
-        "its prefixes (outside_prefix)",
+        "Changed or expired URL (`invalid_list_signature`, `list_url_expired`), or a key "
+        "outside its prefixes (`outside_prefix`)",
         "list_url_expired",
         "this list URL has expired; ask for a new one",
     ),
@@ -234,7 +234,7 @@ LIST_ERRORS: dict[str | int, Any] = {
         {"expires": "Field required", "signature": "Field required"},
     ),
     502: error_doc(
-        "The bucket could not be listed (storage_unavailable)",
+        "The bucket could not be listed (`storage_unavailable`)",
         "storage_unavailable",
         "the bucket could not be listed; retry shortly",
     ),

@@ -10,6 +10,8 @@ are checked against the schemas the document gives them on the CDN.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from docs_catalog import signer_error_codes
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -31,6 +34,7 @@ from schemathesis.checks import (
 from planner.jobs import tick
 from planner.store import LocalStore
 from signer import create_app, listing
+from signer.bodylimit import FILE_URLS_MAX_BODY
 from signer.docs import PUBLISHED_TAG
 from signer.services import services
 
@@ -258,6 +262,7 @@ REFUSALS = {
         403,
         "invalid_list_signature",
     ),
+    "list expired": Refusal("GET", "{expired}", 403, "list_url_expired"),
     "object outside": Refusal("GET", "/s3/list/other?{query}", 403, "outside_prefix"),
     "storage down": Refusal("GET", "{list}", 502, "storage_unavailable"),
     "object key control": Refusal("GET", "/s3/list/a%01b?{query}", 422, "invalid_request"),
@@ -277,11 +282,22 @@ REFUSALS = {
 }
 
 
-def _list_url(app) -> str:
+def _list_url(app, expires_in: int = 3600) -> str:
     """The path and query of a list URL of `app`, as /get-validator-access grants it."""
     with app.test_request_context():
-        url = listing.list_url(services(), ["data/hotkey="], 3600)
+        url = listing.list_url(services(), ["data/hotkey="], expires_in)
     return url.removeprefix("http://localhost")
+
+
+def send(app, method: str, path: str, request: dict[str, Any], times: int = 1) -> tuple[str, Any]:
+    """The path sent (`{list}`, `{query}` and `{expired}`, a list URL that has expired,
+    filled in) and the answer to the last of `times` identical requests."""
+    url = _list_url(app)
+    path = path.format(list=url, query=url.partition("?")[2], expired=_list_url(app, -1))
+    client = app.test_client()
+    for _ in range(times):
+        response = client.open(path, method=method, **request)
+    return path, response
 
 
 def path_parameters(template: str, path: str) -> dict[str, str]:
@@ -293,32 +309,253 @@ def path_parameters(template: str, path: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("refusal", list(REFUSALS.values()), ids=list(REFUSALS))
-def test_each_refusal_is_documented_for_its_operation(signer_config, schema, refusal):
-    """What a client coding from /openapi.json must find for each refusal: its status among
-    the operation's responses, an ErrorResponse body, and the headers it carries."""
-    app = create_app({**signer_config, **refusal.settings})
-    url = _list_url(app)
-    path = refusal.path.format(list=url, query=url.partition("?")[2])
-    client = app.test_client()
-    for _ in range(refusal.times):
-        response = client.open(path, method=refusal.method, **refusal.request)
-    assert (response.status_code, response.json["error"]) == (refusal.status, refusal.code)
-
+def assert_documented(schema, method: str, path: str, response) -> None:
+    """What a client coding from /openapi.json must find for an answer: its status among the
+    operation's responses, with its body and headers; for a refusal, an ErrorResponse naming
+    its code (the example's, or `code` in the description) and declaring its headers."""
     route = path.partition("?")[0]
-    operation = schema.find_operation_by_path(refusal.method, route)
+    operation = schema.find_operation_by_path(method, route)
     assert operation is not None, path
     case = operation.Case(path_parameters=path_parameters(operation.path, route))
-    # A 5xx is what these refusals are; the other checks still hold.
-    case.validate_response(response, checks=CHECKS[1:] if refusal.status >= 500 else CHECKS)
-    answers = schema.raw_schema["paths"][operation.path][refusal.method.lower()]["responses"]
-    answer = answers[str(refusal.status)]
-    assert answer["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ErrorResponse"
-    }
+    # A 5xx is what some refusals are; the other checks still hold.
+    case.validate_response(response, checks=CHECKS[1:] if response.status_code >= 500 else CHECKS)
+    if response.status_code < 400 or "error" not in response.json:
+        return  # a success, or /readyz's 503, its Readiness body
+    answers = schema.raw_schema["paths"][operation.path][method.lower()]["responses"]
+    answer = answers[str(response.status_code)]
+    content = answer["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    code = response.json["error"]
+    assert content["example"]["error"] == code or f"`{code}`" in answer["description"], (
+        f"{method} {operation.path}: its {response.status_code} does not name {code}"
+    )
     for header in ("Retry-After", "Allow"):
         if header in response.headers:
             assert header in answer.get("headers", {}), header
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS.values()), ids=list(REFUSALS))
+def test_each_refusal_is_documented_for_its_operation(signer_config, schema, refusal):
+    """What a client coding from /openapi.json must find for each refusal (assert_documented)."""
+    app = create_app({**signer_config, **refusal.settings})
+    path, response = send(app, refusal.method, refusal.path, refusal.request, refusal.times)
+    assert (response.status_code, response.json["error"]) == (refusal.status, refusal.code)
+    assert_documented(schema, refusal.method, path, response)
+
+
+# Every operation in each state of the signer, and every operation taking a body with each
+# way a body is refused: what one operation answers, the others may answer too (REFUSALS
+# sends each refusal to one operation; /s3/list/{key}'s 503 bucket_not_configured was missed).
+
+
+@pytest.fixture
+def calls(published) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """Each signer operation's path and a request it answers as configured (its 200, or
+    its 302), the path written as in REFUSALS."""
+    nonce = json.loads((published / "epochs" / f"{sc.EPOCH}.json").read_bytes())["nonce"]
+    signed = {key: (key[1], {"json": body()}) for key, body in SIGNED.items()}
+    return {
+        **signed,
+        ("POST", "/api/v1/zipcode-assignments/status"): (
+            "/api/v1/zipcode-assignments/status",
+            {"json": sc.miner_status(nonce)},
+        ),
+        **{
+            ("GET", path): (path, {})
+            for path in (
+                "/assignments/current",
+                "/api/v1/zipcode-assignments/current",
+                "/api/v1/zipcode-assignments/stats",
+                "/healthz",
+                "/readyz",
+                "/healthcheck",
+            )
+        },
+        ("GET", "/api/v1/zipcode-assignments/epoch/{epoch_id}"): (
+            f"/api/v1/zipcode-assignments/epoch/{sc.EPOCH}",
+            {},
+        ),
+        ("GET", "/s3/list"): ("{list}", {}),
+        ("GET", "/s3/list/{key}"): (f"/s3/list/{IN_LIST}?{{query}}", {}),
+    }
+
+
+def test_the_calls_reach_every_signer_operation(schema, calls):
+    assert set(calls) == documented(schema, False)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A state of the signer, and the codes it makes operations answer (each by one at
+    least; other answers, documented, may come too)."""
+
+    settings: dict[str, str]
+    codes: set[str]
+    times: int = 1  # each request sent this many times, the last one judged
+
+
+CONDITIONS = {
+    # Nothing listens at the test settings' S3_ENDPOINT_URL (presigning needs no S3).
+    "bucket unreachable": Condition({}, {"storage_unavailable"}),
+    "no bucket": Condition(NO_BUCKET, {"bucket_not_configured"}),
+    "no snapshot": Condition(
+        {"SIGNER_METAGRAPH": "/nonexistent/metagraph.json"}, {"metagraph_unavailable"}
+    ),
+    # The demo snapshot was fetched an hour before NOW.
+    "stale snapshot": Condition({"SIGNER_METAGRAPH_MAX_AGE": "60"}, {"metagraph_stale"}),
+    "counters down": Condition(NO_COUNTERS, {"limits_unavailable"}),
+    "address over its limit": Condition(LIMITED, {"rate_limited"}, times=2),
+    "hotkeys over their quotas": Condition(
+        {"SIGNER_RATELIMIT_MINER": "1/minute", "SIGNER_RATELIMIT_VALIDATOR": "1/minute"},
+        {"rate_limited"},
+        times=2,
+    ),
+    "nothing published": Condition(
+        {"SIGNER_PUBLISHED": "/nonexistent/published"}, {"not_revealed", "epoch_not_found"}
+    ),
+    # A folder whose current.json is not JSON, written by the test.
+    "published file unusable": Condition(
+        {"SIGNER_PUBLISHED": "{tmp}/unusable"}, {"assignment_unavailable"}
+    ),
+    "CDN unreachable": Condition(
+        {"SIGNER_PUBLISHED": "http://127.0.0.1:9/s46"}, {"assignment_unavailable"}
+    ),
+}
+
+
+@pytest.mark.parametrize("condition", list(CONDITIONS.values()), ids=list(CONDITIONS))
+def test_every_operation_documents_what_it_answers_in_each_condition(
+    signer_config, schema, calls, tmp_path, condition
+):
+    """A signer in `condition` gets each operation's request: whatever it answers is
+    documented for that operation (assert_documented)."""
+    unusable = tmp_path / "unusable"
+    unusable.mkdir()
+    (unusable / "current.json").write_text("{")
+    settings = {name: value.format(tmp=tmp_path) for name, value in condition.settings.items()}
+    codes = set()
+    for (method, _), (path, request) in calls.items():
+        app = create_app({**signer_config, **settings})
+        sent, response = send(app, method, path, request, condition.times)
+        assert_documented(schema, method, sent, response)
+        if response.status_code >= 400 and "error" in response.json:
+            codes.add(response.json["error"])
+    assert condition.codes <= codes
+
+
+class Stalled:
+    """A body that stops arriving: reading it times out, as gunicorn's deadline makes it
+    (signer/gunicorn_conf.py; tests/test_signer_slow_clients.py sends one for real)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise TimeoutError
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A way to spoil the request an operation answers (its body given), and the codes it
+    gets across the operations (each from one at least)."""
+
+    request: Callable[[dict[str, Any]], dict[str, Any]]
+    codes: set[str]
+    times: int = 1  # each request sent this many times, the last one judged
+
+
+# Header signing replaces these fields of a body (and may leave coldkey out).
+HEADER_SIGNED = {"hotkey", "timestamp", "signature", "coldkey"}
+JSON = "application/json"
+
+
+def header_signed(body: dict[str, Any], key: str) -> dict[str, Any]:
+    """The request of `body` signed by `key` in X-Tao-* headers instead."""
+    left = {name: value for name, value in body.items() if name not in HEADER_SIGNED}
+    data = json.dumps(left).encode()
+    return {"data": data, "headers": sc.tao_headers(key, data, millis=sc.NOW * 1000)}
+
+
+FAULTS = {
+    "not JSON": Fault(lambda body: {"data": b"{", "content_type": JSON}, {"invalid_request"}),
+    "not an object": Fault(lambda body: {"json": [body]}, {"invalid_request"}),
+    "no fields": Fault(lambda body: {"json": {}}, {"invalid_request"}),
+    "over every body limit": Fault(
+        lambda body: {"data": b"{" + b" " * FILE_URLS_MAX_BODY + b"}", "content_type": JSON},
+        {"payload_too_large"},
+    ),
+    "stops arriving": Fault(
+        lambda body: {
+            "data": json.dumps(body),
+            "content_type": JSON,
+            "environ_overrides": {"wsgi.input": Stalled()},
+        },
+        {"request_timeout"},
+    ),
+    "signature that does not verify": Fault(
+        lambda body: {"json": {**body, "signature": "00" * 64}}, {"invalid_signature"}
+    ),
+    "timestamp too old": Fault(
+        lambda body: {"json": {**body, "timestamp": STALE}}, {"stale_timestamp"}
+    ),
+    "timestamp ahead": Fault(
+        lambda body: {"json": {**body, "timestamp": sc.NOW + 1000}}, {"future_timestamp"}
+    ),
+    "X-Tao headers incomplete": Fault(
+        lambda body: {"json": body, "headers": {"X-Tao-Version": "2"}}, {"invalid_tao_headers"}
+    ),
+    "X-Tao nonce replayed": Fault(
+        lambda body: header_signed(body, "//Alice"), {"replayed_nonce"}, times=2
+    ),
+    "unregistered hotkey": Fault(lambda body: header_signed(body, "//Nobody"), {"not_registered"}),
+    "a miner's hotkey": Fault(lambda body: header_signed(body, "//Bob"), {"not_a_validator"}),
+    "stake below the minimum": Fault(
+        lambda body: header_signed(body, "//Dave"), {"insufficient_stake"}
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS.values()), ids=list(FAULTS))
+def test_every_operation_taking_a_body_documents_what_it_answers_to_each_fault(
+    signer_config, schema, calls, fault
+):
+    """Each operation's request, spoiled by `fault`: whatever it answers is documented for
+    that operation (assert_documented)."""
+    codes = set()
+    for (method, _), (path, request) in calls.items():
+        if "json" not in request:
+            continue
+        app = create_app(signer_config)
+        sent, response = send(app, method, path, fault.request(request["json"]), fault.times)
+        assert_documented(schema, method, sent, response)
+        if response.status_code >= 400:
+            codes.add(response.json["error"])
+    assert fault.codes <= codes
+
+
+NOT_PER_OPERATION = {
+    "method_not_allowed",  # 405: a method the path has no operation for
+    "internal_error",  # 500: a bug (the operator's log has the traceback)
+    "http_error",  # any other HTTP error werkzeug raises (a static file's 416, say)
+    # gunicorn's own answers, before the app sees the request (signer/gunicorn_conf.py):
+    "uri_too_long",
+    "headers_too_large",
+    "expectation_failed",
+    "not_implemented",
+    "forbidden",
+}
+"""The answers no operation documents (docs/signer.md lists them with every other)."""
+
+
+def test_every_code_the_signer_answers_is_checked_against_the_document():
+    """Each code the signer's code can answer is sent to an operation above (REFUSALS), or
+    to all of them (CONDITIONS, FAULTS), and its answer checked against the document; only
+    the answers of no operation are left out."""
+    checked = {refusal.code for refusal in REFUSALS.values()}
+    for cases in (CONDITIONS, FAULTS):
+        checked |= {code for case in cases.values() for code in case.codes}
+    answered = signer_error_codes()
+    assert answered >= NOT_PER_OPERATION
+    assert not answered - NOT_PER_OPERATION - checked, (
+        f"no request here gets {sorted(answered - NOT_PER_OPERATION - checked)}"
+    )
 
 
 @pytest.mark.parametrize(
