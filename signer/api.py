@@ -15,8 +15,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.wrappers import Response as BaseResponse
 
 from signer import auth, credentials, listing, published
-from signer.bodylimit import FILE_URLS_MAX_BODY
-from signer.errors import SignerError
+from signer.errors import TOO_LARGE, SignerError
 from signer.models import (
     RATE_LIMITED,
     Assignment,
@@ -65,9 +64,7 @@ COMMON_ERRORS: dict[str | int, Any] = {
         "request_timeout",
         "the request body did not arrive in time: part of it came, then nothing",
     ),
-    413: error_doc(
-        "Body too large", "payload_too_large", "the request body is larger than 16384 bytes"
-    ),
+    413: error_doc("Body too large", "payload_too_large", TOO_LARGE),
     422: invalid_doc("Missing or malformed fields", {"hotkey": "Value error, not an SS58 address"}),
     429: RATE_LIMITED,
     503: error_doc(
@@ -477,7 +474,7 @@ other keys, and keys with a `..` segment, are returned in `invalid_files` and ge
         413: error_doc(
             "Body too large: this endpoint alone takes up to 1 MiB + 16 KiB (1,000 keys)",
             "payload_too_large",
-            f"the request body is larger than {FILE_URLS_MAX_BODY} bytes",
+            TOO_LARGE,
         ),
     },
 )

@@ -16,9 +16,13 @@ FILE_URLS_MAX_BODY = 1024 * 1024 + 16 * 1024
 LARGER = {"validator.get_file_presigned_urls": FILE_URLS_MAX_BODY}
 
 
+def limit(app: Flask, endpoint: str | None) -> int:
+    """The largest body a request to `endpoint` may send: its own in LARGER, else
+    SIGNER_MAX_BODY_BYTES (the app's MAX_CONTENT_LENGTH)."""
+    return int(LARGER.get(endpoint or "", app.config["MAX_CONTENT_LENGTH"]))
+
+
 def install(app: Flask) -> None:
     @app.before_request
     def _body_limit() -> None:
-        limit = LARGER.get(request.endpoint or "")
-        if limit is not None:
-            request.max_content_length = limit
+        request.max_content_length = limit(app, request.endpoint)

@@ -15,8 +15,9 @@ from typing import Any, cast
 import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from flask_openapi3 import OpenAPI
+from flask_openapi3.utils import parse_rule
 
-from signer import taoauth
+from signer import bodylimit, taoauth
 from signer.models import Assignment, PublishedIndex
 from signer.services import services
 
@@ -58,10 +59,17 @@ def openapi_json() -> Response:
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:
-    """flask-openapi3's document, completed with the CDN files and trimmed of noise."""
+    """flask-openapi3's document, completed with the CDN files and this app's body limits,
+    and trimmed of noise."""
     spec = copy.deepcopy(app.api_doc)
-    for path_item in spec["paths"].values():
-        for operation in path_item.values():
+    limits = _body_limits(app)
+    for path, path_item in spec["paths"].items():
+        for method, operation in path_item.items():
+            too_large = operation["responses"].get("413")
+            if too_large is not None:
+                # The example (errors.TOO_LARGE) names the limit, which the settings choose.
+                example = too_large["content"]["application/json"]["example"]
+                example["detail"] = example["detail"].format(limit=limits[method, path])
             if "requestBody" not in operation and not operation.get("parameters"):
                 # flask-openapi3 adds a 422 to every operation; only a body or parameters
                 # can be refused by validation.
@@ -84,6 +92,15 @@ def openapi_document(app: OpenAPI) -> dict[str, Any]:
         }
     )
     return spec
+
+
+def _body_limits(app: OpenAPI) -> dict[tuple[str, str], int]:
+    """The body limit of each operation the app routes, by (method, OpenAPI path)."""
+    return {
+        (method.lower(), parse_rule(rule.rule)): bodylimit.limit(app, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+    }
 
 
 def _published_paths(cdn_url: str | None) -> dict[str, Any]:

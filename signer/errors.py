@@ -21,6 +21,8 @@ HTTP_CODES = {
     413: "payload_too_large",
     429: "rate_limited",
 }
+TOO_LARGE = "the request body is larger than {limit} bytes"
+"""The 413's detail, `limit` the request's body limit (signer/bodylimit.py)."""
 
 
 class SignerFailure(Exception):
@@ -97,7 +99,7 @@ def register_error_handlers(app: Flask) -> None:
         detail = {
             404: "no such endpoint; /docs lists them all",
             405: f"{request.method} is not allowed here",
-            413: f"the request body is larger than {request.max_content_length} bytes",
+            413: TOO_LARGE.format(limit=request.max_content_length),
         }.get(status, exc.description or "request refused")
         return error_response(status, HTTP_CODES.get(status, "http_error"), detail, headers=headers)
 

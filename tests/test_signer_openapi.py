@@ -274,9 +274,16 @@ def test_each_request_example_is_signed_over_its_documented_message(spec, method
     assert Keypair(ss58_address=example["hotkey"]).verify(signed, signature)
 
 
-def test_each_413_example_names_the_limit_its_operation_applies(client, spec):
-    """A body one byte over an operation's limit gets the 413 its document shows, limit and
-    all (/get-file-presigned-urls takes far more than the others)."""
+@pytest.mark.parametrize(
+    "limit", [None, "1000", str(2 * 1024 * 1024)], ids=["default", "1000 bytes", "2 MiB"]
+)
+def test_each_413_example_names_the_limit_its_operation_applies(signer_config, limit):
+    """A body one byte over an operation's limit gets the 413 its document shows, word for
+    word, limit and all: /get-file-presigned-urls takes far more than the others, and
+    SIGNER_MAX_BODY_BYTES sets the others'."""
+    settings = {} if limit is None else {"SIGNER_MAX_BODY_BYTES": limit}
+    client = create_app({**signer_config, **settings}).test_client()
+    spec = client.get("/openapi.json").json
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             if "requestBody" not in operation:
