@@ -472,7 +472,8 @@ other keys, and keys with a `..` segment, are returned in `invalid_files` and ge
         ),
         403: VALIDATOR_403,
         413: error_doc(
-            "Body too large: this endpoint alone takes up to 1 MiB + 16 KiB (1,000 keys)",
+            "Body too large: this endpoint takes up to 1 MiB + 16 KiB (1,000 keys), or up "
+            "to SIGNER_MAX_BODY_BYTES when that is larger",
             "payload_too_large",
             TOO_LARGE,
         ),

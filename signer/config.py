@@ -188,7 +188,11 @@ class Settings(EnvSettings):
         description="Seconds between background refreshes (0: never).",
     )
     max_body_bytes: int = Field(
-        16 * 1024, alias="SIGNER_MAX_BODY_BYTES", ge=1, description="Largest request body."
+        16 * 1024,
+        alias="SIGNER_MAX_BODY_BYTES",
+        ge=1,
+        description="Largest request body (/get-file-presigned-urls takes at least 1 MiB "
+        "+ 16 KiB).",
     )
     cdn_url: HttpUrl = Field(
         None,

@@ -13,6 +13,7 @@ from bittensor_core import Keypair
 from planner.jobs import tick
 from planner.store import LocalStore
 from signer import EXEMPT, create_app
+from signer.bodylimit import FILE_URLS_MAX_BODY
 
 from conftest import NOW
 from servers import signer_client as sc
@@ -279,9 +280,11 @@ def test_each_request_example_is_signed_over_its_documented_message(spec, method
 )
 def test_each_413_example_names_the_limit_its_operation_applies(signer_config, limit):
     """A body one byte over an operation's limit gets the 413 its document shows, word for
-    word, limit and all: /get-file-presigned-urls takes far more than the others, and
-    SIGNER_MAX_BODY_BYTES sets the others'."""
+    word, limit and all: SIGNER_MAX_BODY_BYTES sets every operation's limit, but
+    /get-file-presigned-urls takes at least 1 MiB + 16 KiB (1,000 keys), never less than the
+    others."""
     settings = {} if limit is None else {"SIGNER_MAX_BODY_BYTES": limit}
+    configured = 16 * 1024 if limit is None else int(limit)
     client = create_app({**signer_config, **settings}).test_client()
     spec = client.get("/openapi.json").json
     for path, item in spec["paths"].items():
@@ -290,6 +293,8 @@ def test_each_413_example_names_the_limit_its_operation_applies(signer_config, l
                 continue
             example = operation["responses"]["413"]["content"]["application/json"]["example"]
             limit = int(re.search(r"larger than (\d+) bytes", example["detail"])[1])
+            floor = FILE_URLS_MAX_BODY if path == "/get-file-presigned-urls" else 0
+            assert limit == max(configured, floor), (method, path)
             fits = b"{" + b" " * (limit - 2) + b"}"
             for body, refused in ((fits, False), (fits + b" ", True)):
                 answer = client.open(
