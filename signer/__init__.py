@@ -175,5 +175,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     app.register_api(legacy.status_api)
     app.register_api(listing.listing_api)
     app.register_blueprint(docs.pages)
+    # In place of flask-openapi3's `flask openapi`, which prints its raw document (413
+    # examples holding a `{limit}` placeholder, no CDN files, no X-Tao-* headers).
+    app.cli.add_command(docs.openapi_command)
     register_error_handlers(app)
     return app

@@ -9,11 +9,14 @@ CDN, so a miner sees every API it uses in one place.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any, cast
 
+import click
 import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask.cli import with_appcontext
 from flask_openapi3 import OpenAPI
 from flask_openapi3.utils import parse_rule
 
@@ -56,6 +59,24 @@ def swagger_ui() -> str:
 @pages.get("/openapi.json")
 def openapi_json() -> Response:
     return jsonify(openapi_document(cast(OpenAPI, current_app)))
+
+
+@click.command("openapi")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the document to this file instead of printing it.",
+)
+@with_appcontext
+def openapi_command(output: Path | None) -> None:
+    """Print the OpenAPI document /openapi.json serves, as the settings make it."""
+    text = json.dumps(openapi_document(cast(OpenAPI, current_app)), indent=2, ensure_ascii=False)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
 
 
 def openapi_document(app: OpenAPI) -> dict[str, Any]:

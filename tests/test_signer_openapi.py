@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -302,6 +303,20 @@ def test_each_413_example_names_the_limit_its_operation_applies(signer_config, l
                 )
                 assert (answer.status_code == 413) is refused, (method, path, len(body))
             assert answer.json == example, (method, path)
+
+
+def test_flask_openapi_prints_the_document_the_signer_serves(runner, client, tmp_path):
+    """`flask --app signer openapi`, the command flask-openapi3 gives every app, prints and
+    writes (-o) /openapi.json: not flask-openapi3's raw document, whose 413 examples still
+    hold the `{limit}` placeholder and which lists neither the CDN files nor the X-Tao-*
+    headers."""
+    served = client.get("/openapi.json").json
+    printed = runner.invoke(args=["openapi"])
+    assert printed.exit_code == 0, printed.output
+    assert json.loads(printed.output) == served
+    written = runner.invoke(args=["openapi", "-o", str(tmp_path / "openapi.json")])
+    assert written.exit_code == 0, written.output
+    assert json.loads((tmp_path / "openapi.json").read_text()) == served
 
 
 FORMATS = {
