@@ -217,36 +217,25 @@ def _xml(svc: Services, query: ListQuery, entries: list[tuple], truncated: bool)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+URL_REFUSED = "Changed or expired URL (`invalid_list_signature`, `list_url_expired`)"
+QUERY_INVALID = invalid_doc(
+    "Missing or malformed query parameters",
+    {"expires": "Field required", "signature": "Field required"},
+)
 LIST_ERRORS: dict[str | int, Any] = {
     400: error_doc(
         "Unreadable continuation-token",
         "invalid_request",
         "continuation-token is not one this signer issued",
     ),
-    403: error_doc(
-        "Changed or expired URL (`invalid_list_signature`, `list_url_expired`), or a key "
-        "outside its prefixes (`outside_prefix`)",
-        "list_url_expired",
-        "this list URL has expired; ask for a new one",
-    ),
-    422: invalid_doc(
-        "Missing or malformed query parameters",
-        {"expires": "Field required", "signature": "Field required"},
-    ),
+    403: error_doc(URL_REFUSED, "list_url_expired", "this list URL has expired; ask for a new one"),
+    422: QUERY_INVALID,
+    429: RATE_LIMITED,
     502: error_doc(
         "The bucket could not be listed (`storage_unavailable`)",
         "storage_unavailable",
         "the bucket could not be listed; retry shortly",
     ),
-    503: error_doc(
-        "This signer has no bucket configured (`bucket_not_configured`, no Retry-After)",
-        "bucket_not_configured",
-        NO_BUCKET,
-    ),
-}
-COUNTED_LIST_ERRORS: dict[str | int, Any] = {
-    **LIST_ERRORS,
-    429: RATE_LIMITED,
     503: {
         **LIMITS_UNAVAILABLE,
         "description": "The rate-limit counters cannot be reached (`limits_unavailable`; see "
@@ -255,7 +244,27 @@ COUNTED_LIST_ERRORS: dict[str | int, Any] = {
         "headers": retry_after(required=False),
     },
 }
-"""Listing counts against the per-address limit; reading an object does not."""
+"""A listing reads continuation-token, asks S3, and counts against the per-address limit."""
+OBJECT_ERRORS: dict[str | int, Any] = {
+    403: error_doc(
+        f"{URL_REFUSED}, or a key outside its prefixes (`outside_prefix`)",
+        "outside_prefix",
+        "the key is not under this URL's prefixes",
+    ),
+    404: error_doc(
+        "A key with a line break matches no route (`not_found`)",
+        "not_found",
+        "no such endpoint; /docs lists them all",
+    ),
+    422: QUERY_INVALID,
+    503: error_doc(
+        "This signer has no bucket configured (`bucket_not_configured`, no Retry-After)",
+        "bucket_not_configured",
+        NO_BUCKET,
+    ),
+}
+"""Reading an object presigns a GET: no continuation-token, no call to S3, and no count
+against the per-address limit."""
 
 
 @listing_api.get(
@@ -271,7 +280,7 @@ ListObjectsV2 XML for the union of the signed prefixes. A client may add S3's
             "description": "S3 ListObjectsV2 XML",
             "content": {"application/xml": {"schema": {"type": "string"}}},
         },
-        **COUNTED_LIST_ERRORS,
+        **LIST_ERRORS,
     },
 )
 def list_objects(query: ListQuery) -> Response:
@@ -289,12 +298,7 @@ as released validators build object URLs from it. 302 to a presigned GET of the 
 until the list URL's expiry, when the key is under one of its prefixes; 403 otherwise.""",
     responses={
         302: redirect_doc("Redirect to a presigned GET of the object"),
-        **LIST_ERRORS,
-        404: error_doc(
-            "A key with a line break matches no route (`not_found`)",
-            "not_found",
-            "no such endpoint; /docs lists them all",
-        ),
+        **OBJECT_ERRORS,
     },
 )
 def read_object(path: ObjectPath, query: ListQuery) -> BaseResponse:

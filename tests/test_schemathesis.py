@@ -5,13 +5,17 @@ answer must not be a 5xx and must match what the document promises for it: a doc
 status code, the documented content type and headers, and a body valid against the
 response schema. Fuzzing cannot forge a signature, so correctly signed requests for every
 credential endpoint are validated the same way, and the planner's real published files
-are checked against the schemas the document gives them on the CDN.
+are checked against the schemas the document gives them on the CDN. Every operation is
+also sent its request in each state of the signer that refuses, and spoiled in each way a
+body is refused: each answer must be documented for it, and each answer documented for it
+must be among those it gave.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +44,7 @@ from signer.services import services
 
 from conftest import NOW
 from servers import signer_client as sc
+from servers.busy_http import Answer, scripted_server
 from servers.static_http import serve_folder
 
 CHECKS = [
@@ -52,6 +57,7 @@ CHECKS = [
 FUZZ_CHECKS = [*CHECKS, negative_data_rejection]
 EXAMPLES = 25
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+ERROR_RESPONSE = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
 @pytest.fixture
@@ -125,7 +131,8 @@ class Refusal:
     times: int = 1  # the same request sent this many times, the last one judged
 
 
-# In a path, `{list}` is a list URL the signer under test grants and `{query}` its query.
+# In a path, `{list}` is a list URL the signer under test grants, `{query}` its query, and
+# `{expired}` the query of one that has expired.
 STALE = sc.NOW - 1000
 LIMITED = {"SIGNER_RATELIMIT_ADDRESS": "1/minute"}
 NO_COUNTERS = {"SIGNER_RATELIMIT_STORAGE": "redis://127.0.0.1:9"}
@@ -262,7 +269,16 @@ REFUSALS = {
         403,
         "invalid_list_signature",
     ),
-    "list expired": Refusal("GET", "{expired}", 403, "list_url_expired"),
+    "list expired": Refusal("GET", "/s3/list?{expired}", 403, "list_url_expired"),
+    "object URL signature": Refusal(
+        "GET",
+        f"/s3/list/{IN_LIST}?prefix=data/&expires=1795629600&signature=" + "0" * 64,
+        403,
+        "invalid_list_signature",
+    ),
+    "object URL expired": Refusal(
+        "GET", f"/s3/list/{IN_LIST}?{{expired}}", 403, "list_url_expired"
+    ),
     "object outside": Refusal("GET", "/s3/list/other?{query}", 403, "outside_prefix"),
     "storage down": Refusal("GET", "{list}", 502, "storage_unavailable"),
     "object key control": Refusal("GET", "/s3/list/a%01b?{query}", 422, "invalid_request"),
@@ -290,10 +306,11 @@ def _list_url(app, expires_in: int = 3600) -> str:
 
 
 def send(app, method: str, path: str, request: dict[str, Any], times: int = 1) -> tuple[str, Any]:
-    """The path sent (`{list}`, `{query}` and `{expired}`, a list URL that has expired,
-    filled in) and the answer to the last of `times` identical requests."""
+    """The path sent (`{list}`, `{query}` and `{expired}` filled in) and the answer to the
+    last of `times` identical requests."""
     url = _list_url(app)
-    path = path.format(list=url, query=url.partition("?")[2], expired=_list_url(app, -1))
+    expired = _list_url(app, -1).partition("?")[2]
+    path = path.format(list=url, query=url.partition("?")[2], expired=expired)
     client = app.test_client()
     for _ in range(times):
         response = client.open(path, method=method, **request)
@@ -309,23 +326,37 @@ def path_parameters(template: str, path: str) -> dict[str, str]:
     }
 
 
+def operation_of(schema, method: str, path: str):
+    """The documented operation a path sent (its query too) is a request of."""
+    operation = schema.find_operation_by_path(method, path.partition("?")[0])
+    assert operation is not None, path
+    return operation
+
+
+def answer_of(response) -> tuple[int, str | None]:
+    """An answer's status and, for a refusal, its code: None for a success, or /readyz's 503,
+    its Readiness body."""
+    if response.status_code < 400 or "error" not in response.json:
+        return response.status_code, None
+    return response.status_code, response.json["error"]
+
+
 def assert_documented(schema, method: str, path: str, response) -> None:
     """What a client coding from /openapi.json must find for an answer: its status among the
     operation's responses, with its body and headers; for a refusal, an ErrorResponse naming
     its code (the example's, or `code` in the description) and declaring its headers."""
     route = path.partition("?")[0]
-    operation = schema.find_operation_by_path(method, route)
-    assert operation is not None, path
+    operation = operation_of(schema, method, path)
     case = operation.Case(path_parameters=path_parameters(operation.path, route))
     # A 5xx is what some refusals are; the other checks still hold.
     case.validate_response(response, checks=CHECKS[1:] if response.status_code >= 500 else CHECKS)
-    if response.status_code < 400 or "error" not in response.json:
-        return  # a success, or /readyz's 503, its Readiness body
+    status, code = answer_of(response)
+    if code is None:
+        return
     answers = schema.raw_schema["paths"][operation.path][method.lower()]["responses"]
-    answer = answers[str(response.status_code)]
+    answer = answers[str(status)]
     content = answer["content"]["application/json"]
-    assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
-    code = response.json["error"]
+    assert content["schema"] == ERROR_RESPONSE
     assert content["example"]["error"] == code or f"`{code}`" in answer["description"], (
         f"{method} {operation.path}: its {response.status_code} does not name {code}"
     )
@@ -334,11 +365,16 @@ def assert_documented(schema, method: str, path: str, response) -> None:
             assert header in answer.get("headers", {}), header
 
 
+def refusal_answer(signer_config, refusal: Refusal) -> tuple[str, Any]:
+    """The path sent for `refusal`, and the answer."""
+    app = create_app({**signer_config, **refusal.settings})
+    return send(app, refusal.method, refusal.path, refusal.request, refusal.times)
+
+
 @pytest.mark.parametrize("refusal", list(REFUSALS.values()), ids=list(REFUSALS))
 def test_each_refusal_is_documented_for_its_operation(signer_config, schema, refusal):
     """What a client coding from /openapi.json must find for each refusal (assert_documented)."""
-    app = create_app({**signer_config, **refusal.settings})
-    path, response = send(app, refusal.method, refusal.path, refusal.request, refusal.times)
+    path, response = refusal_answer(signer_config, refusal)
     assert (response.status_code, response.json["error"]) == (refusal.status, refusal.code)
     assert_documented(schema, refusal.method, path, response)
 
@@ -395,6 +431,8 @@ class Condition:
 
 
 CONDITIONS = {
+    # An S3 endpoint that lists an empty bucket (`places`): every request is answered.
+    "bucket answers": Condition({"S3_ENDPOINT_URL": "{bucket}"}, set()),
     # Nothing listens at the test settings' S3_ENDPOINT_URL (presigning needs no S3).
     "bucket unreachable": Condition({}, {"storage_unavailable"}),
     "no bucket": Condition(NO_BUCKET, {"bucket_not_configured"}),
@@ -413,9 +451,9 @@ CONDITIONS = {
     "nothing published": Condition(
         {"SIGNER_PUBLISHED": "/nonexistent/published"}, {"not_revealed", "epoch_not_found"}
     ),
-    # A folder whose current.json is not JSON, written by the test.
+    # A folder whose current.json is not JSON (`places`).
     "published file unusable": Condition(
-        {"SIGNER_PUBLISHED": "{tmp}/unusable"}, {"assignment_unavailable"}
+        {"SIGNER_PUBLISHED": "{unusable}"}, {"assignment_unavailable"}
     ),
     "CDN unreachable": Condition(
         {"SIGNER_PUBLISHED": "http://127.0.0.1:9/s46"}, {"assignment_unavailable"}
@@ -423,23 +461,46 @@ CONDITIONS = {
 }
 
 
-@pytest.mark.parametrize("condition", list(CONDITIONS.values()), ids=list(CONDITIONS))
-def test_every_operation_documents_what_it_answers_in_each_condition(
-    signer_config, schema, calls, tmp_path, condition
-):
-    """A signer in `condition` gets each operation's request: whatever it answers is
-    documented for that operation (assert_documented)."""
+EMPTY_PAGE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    b"<KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>"
+)
+
+
+@pytest.fixture
+def places(tmp_path) -> Iterator[dict[str, str]]:
+    """What a condition's settings name in braces: `unusable`, a folder whose current.json
+    is not JSON, and `bucket`, an S3 endpoint answering every request (a listing: presigning
+    calls no S3) with an empty ListObjectsV2 page."""
     unusable = tmp_path / "unusable"
     unusable.mkdir()
     (unusable / "current.json").write_text("{")
-    settings = {name: value.format(tmp=tmp_path) for name, value in condition.settings.items()}
-    codes = set()
+    with scripted_server([Answer(200, {"Content-Type": "application/xml"}, EMPTY_PAGE)]) as s3:
+        yield {"unusable": str(unusable), "bucket": s3.url}
+
+
+def condition_answers(
+    signer_config, calls, places, condition: Condition
+) -> Iterator[tuple[str, str, Any]]:
+    """The method, the path sent and the answer of each operation's request to a signer in
+    `condition`."""
+    settings = {name: value.format(**places) for name, value in condition.settings.items()}
     for (method, _), (path, request) in calls.items():
         app = create_app({**signer_config, **settings})
-        sent, response = send(app, method, path, request, condition.times)
+        yield method, *send(app, method, path, request, condition.times)
+
+
+@pytest.mark.parametrize("condition", list(CONDITIONS.values()), ids=list(CONDITIONS))
+def test_every_operation_documents_what_it_answers_in_each_condition(
+    signer_config, schema, calls, places, condition
+):
+    """A signer in `condition` gets each operation's request: whatever it answers is
+    documented for that operation (assert_documented)."""
+    codes = set()
+    for method, sent, response in condition_answers(signer_config, calls, places, condition):
         assert_documented(schema, method, sent, response)
-        if response.status_code >= 400 and "error" in response.json:
-            codes.add(response.json["error"])
+        codes.add(answer_of(response)[1])
     assert condition.codes <= codes
 
 
@@ -512,6 +573,15 @@ FAULTS = {
 }
 
 
+def fault_answers(signer_config, calls, fault: Fault) -> Iterator[tuple[str, str, Any]]:
+    """The method, the path sent and the answer of each operation taking a body, sent its
+    request spoiled by `fault`."""
+    for (method, _), (path, request) in calls.items():
+        if "json" in request:
+            app = create_app(signer_config)
+            yield method, *send(app, method, path, fault.request(request["json"]), fault.times)
+
+
 @pytest.mark.parametrize("fault", list(FAULTS.values()), ids=list(FAULTS))
 def test_every_operation_taking_a_body_documents_what_it_answers_to_each_fault(
     signer_config, schema, calls, fault
@@ -519,14 +589,9 @@ def test_every_operation_taking_a_body_documents_what_it_answers_to_each_fault(
     """Each operation's request, spoiled by `fault`: whatever it answers is documented for
     that operation (assert_documented)."""
     codes = set()
-    for (method, _), (path, request) in calls.items():
-        if "json" not in request:
-            continue
-        app = create_app(signer_config)
-        sent, response = send(app, method, path, fault.request(request["json"]), fault.times)
+    for method, sent, response in fault_answers(signer_config, calls, fault):
         assert_documented(schema, method, sent, response)
-        if response.status_code >= 400:
-            codes.add(response.json["error"])
+        codes.add(answer_of(response)[1])
     assert fault.codes <= codes
 
 
@@ -556,6 +621,53 @@ def test_every_code_the_signer_answers_is_checked_against_the_document():
     assert not answered - NOT_PER_OPERATION - checked, (
         f"no request here gets {sorted(answered - NOT_PER_OPERATION - checked)}"
     )
+
+
+def promised(schema) -> dict[tuple[str, str], set[tuple[int, str | None]]]:
+    """Each signer operation's documented answers, as answer_of gives them: a refusal's
+    status with each code it names (its example's, and each in backquotes in its
+    description), any other answer's status alone."""
+    codes = signer_error_codes()
+    answers = {}
+    for path, item in schema.raw_schema["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS or PUBLISHED_TAG in operation.get("tags", ()):
+                continue
+            pairs = set()
+            for status, answer in operation["responses"].items():
+                content = answer.get("content", {}).get("application/json", {})
+                if content.get("schema") != ERROR_RESPONSE:
+                    pairs.add((int(status), None))
+                    continue
+                named = {code for code in codes if f"`{code}`" in answer["description"]}
+                pairs |= {(int(status), code) for code in named | {content["example"]["error"]}}
+            answers[method.upper(), path] = pairs
+    return answers
+
+
+@pytest.mark.slow
+def test_every_answer_an_operation_documents_is_one_it_gives(signer_config, schema, calls, places):
+    """The other way round: every answer an operation's document promises, status and code,
+    is one it gives to a request of the tests above (REFUSALS, and every operation's
+    request in each of CONDITIONS and with each of FAULTS), sent again here. A client
+    coding from the document handles nothing the operation never answers (/s3/list/{key}
+    listed /s3/list's 400 for a continuation-token it ignores and 502 for a listing it never
+    makes)."""
+    answers = [(r.method, *refusal_answer(signer_config, r)) for r in REFUSALS.values()]
+    for condition in CONDITIONS.values():
+        answers += condition_answers(signer_config, calls, places, condition)
+    for fault in FAULTS.values():
+        answers += fault_answers(signer_config, calls, fault)
+    given = defaultdict(set)
+    for method, path, response in answers:
+        operation = operation_of(schema, method, path)
+        given[operation.method.upper(), operation.path].add(answer_of(response))
+    never = {
+        f"{method} {path}": sorted(pairs - given[method, path], key=str)
+        for (method, path), pairs in promised(schema).items()
+        if pairs - given[method, path]
+    }
+    assert not never, f"documented, never answered: {never}"
 
 
 @pytest.mark.parametrize(
