@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, get_args
 from urllib.parse import urlparse
 
-from pydantic import AfterValidator, ValidationError
+from pydantic import AfterValidator, PrivateAttr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
 from pydantic_settings import (
@@ -90,6 +90,8 @@ class EnvSettings(BaseSettings):
         allow_inf_nan=False,
     )
     problem: ClassVar[type[Exception]] = ValueError
+    _options: frozenset[str] = PrivateAttr(default=frozenset())
+    """The fields given as command-line options (the overrides), for `named`."""
 
     @classmethod
     def settings_customise_sources(
@@ -111,7 +113,14 @@ class EnvSettings(BaseSettings):
 
     def with_overrides(self, **overrides: Any) -> Self:
         """These settings with some replaced (None leaves a setting as it is), checked again."""
-        return self._validated(self.model_dump(by_alias=True), overrides)
+        settings = self._validated(self.model_dump(by_alias=True), overrides)
+        settings._options |= self._options
+        return settings
+
+    def named(self, name: str) -> str:
+        """What gave field `name` its value, for a message: its option when one was given,
+        else its environment name (`--published` or `PLANNER_PUBLISHED`)."""
+        return self.flag(name) if name in self._options else self.env_names()[name]
 
     @classmethod
     def env_names(cls) -> dict[str, str]:
@@ -133,9 +142,12 @@ class EnvSettings(BaseSettings):
         flags = {names[k]: cls.flag(k) for k in overrides if overrides[k] is not None}
         offered = {names[k]: cls.flag(k) for k in overrides}
         try:
-            return cls(**{**values, **given})
+            settings = cls(**{**values, **given})
         except ValidationError as exc:
             problems = [_describe(cls, error, offered) for error in exc.errors()]
+        else:
+            settings._options = frozenset(k for k, v in overrides.items() if v is not None)
+            return settings
         for env_name, rule in problems:
             if env_name in flags:
                 import click

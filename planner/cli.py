@@ -401,7 +401,7 @@ def status(ctx: Context, coverage_days: int, **options: Any) -> None:
     s = ctx.settings
     click.echo(
         report.status_text(
-            s.public_store(),
+            s.public_store(existing=True),
             s.private_store() if s.secret else None,
             s.master_key() if s.secret else None,
             ctx.load_data,
@@ -535,7 +535,7 @@ def verify_command(
     if s.secret:
         history.append(("planner state", functools.partial(jobs.check_history, ctx.planner())))
     outcome = verify.verify_epoch(
-        open_source(s.published),
+        open_source(s.published, s.named("published")),
         epoch_id,
         ctx.now(),
         s.drand_urls,

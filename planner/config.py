@@ -266,9 +266,10 @@ class Settings(EnvSettings):
         """The key every other key is derived from (scrypt of the secret, once per process)."""
         return keys.master_key(self.secret_bytes())
 
-    def public_store(self) -> Store:
+    def public_store(self, *, existing: bool = False) -> Store:
         """Where runs publish: the bucket, else the PLANNER_PUBLISHED folder (a URL there is
-        for `verify` to read, and was taken for a folder named `https:`)."""
+        for `verify` to read, and was taken for a folder named `https:`). `existing`: the
+        folder must exist, for a command that only reads it (`status`)."""
         if self.bucket is None:
             if "://" in self.published:
                 raise SettingsError(
@@ -276,7 +277,10 @@ class Settings(EnvSettings):
                     "to a folder, or to the bucket that SPACES_BUCKET names; a URL is what "
                     "`planner verify` reads"
                 )
-            return LocalStore(Path(self.published))
+            folder = LocalStore(Path(self.published), setting=self.named("published"))
+            if existing:
+                folder.check_exists()
+            return folder
         return self._s3(self.bucket, prefix="", acl=self.bucket.public_acl)
 
     def private_store(self) -> Store:

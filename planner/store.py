@@ -58,12 +58,15 @@ class Store(Source, Protocol):
         anything: a run that would fail midway then fails having written nothing."""
 
 
-def open_source(location: str) -> Source:
-    """Published files to check: a folder path (made absolute: it names the folder in the
-    chain head file, whatever the working directory) or an http(s) base URL."""
+def open_source(location: str, setting: str | None = None) -> Source:
+    """Published files to check: an http(s) base URL, or a folder path, which must exist
+    (made absolute: it names the folder in the chain head file, whatever the working
+    directory). `setting` named the location, for messages (LocalStore)."""
     if location.startswith(("http://", "https://")):
         return HttpSource(location)
-    return LocalStore(Path(location).resolve())
+    folder = LocalStore(Path(location).resolve(), setting=setting)
+    folder.check_exists()
+    return folder
 
 
 _TEMPORARY = re.compile(rf"{temporary_names()}|\.write-probe\.{RANDOM}")
@@ -80,12 +83,25 @@ class LocalStore:
 
     `mode` is every written file's permissions: 0o644 for published files (a web server
     reads them), 0o600 for the planner's private state, as S3Store's `acl` is for a bucket.
+    `setting` is what named the folder (`PLANNER_PUBLISHED`, or `--published` when the
+    option gave it), for messages: a path alone does not say where to fix it.
     """
 
-    def __init__(self, root: str | os.PathLike[str], mode: int = 0o644) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], mode: int = 0o644, setting: str | None = None
+    ) -> None:
         self.root = Path(root)
         self.mode = mode
+        self.setting = setting
         self._swept: set[Path] = set()
+
+    def _named(self, path: Path) -> str:
+        """`path`, with the setting that named the folder, if known."""
+        if self.setting is None:
+            return str(path)
+        if path == self.root:
+            return f"{path} ({self.setting})"
+        return f"{path} ({self.setting} is {self.root})"
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
@@ -129,6 +145,19 @@ class LocalStore:
                 raise StoreError(
                     f"cannot write in {folder}: {exc.strerror}; nothing was written"
                 ) from exc
+
+    def check_exists(self) -> None:
+        """Raise StoreError if the folder does not exist, for a command that only reads it
+        (`status`, `verify`): it would report nothing published in a mistyped folder. A
+        run's first put creates it."""
+        if self.root.is_dir():
+            return
+        what = "is not a folder" if self.root.exists() else "does not exist"
+        where = "" if self.root.is_absolute() else f" (a relative path, read in {Path.cwd()})"
+        raise StoreError(
+            f"{self._named(self.root)} {what}{where}: nothing was ever published there (check "
+            "the path; `planner tick` creates the folder when it first publishes)"
+        )
 
     def keys(self, prefix: str = "") -> list[str]:
         if not self.root.is_dir():

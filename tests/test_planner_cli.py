@@ -236,9 +236,51 @@ def test_status_shows_epochs_and_coverage(env) -> None:
 
 
 def test_status_before_anything_is_published(env, tmp_path) -> None:
+    (tmp_path / "published").mkdir()
     result = run("status")
+    assert result.exit_code == 0, result.output
     assert result.output.strip() == (
         f"nothing published at {tmp_path / 'published'} yet: run `planner tick`"
+    )
+
+
+@pytest.mark.parametrize("command", ["status", "verify"])
+@pytest.mark.parametrize(
+    ("given", "named"), [("env", "PLANNER_PUBLISHED"), ("option", "--published")]
+)
+def test_a_published_folder_that_does_not_exist_is_named_with_its_setting(
+    env, tmp_path, monkeypatch, command, given, named
+) -> None:
+    """A mistyped PLANNER_PUBLISHED made `status` say "nothing published at ... yet: run
+    `planner tick`" and exit 0, as if the plan had not begun; `verify` said "no index.json
+    at ...", naming no setting. Both only read the folder: one that does not exist is a
+    wrong path (a tick creates it when it first publishes)."""
+    typo = tmp_path / "publshed"
+    if given == "env":
+        monkeypatch.setenv("PLANNER_PUBLISHED", str(typo))
+    options = ["--published", str(typo)] if given == "option" else []
+    result = CliRunner().invoke(cli, [command, *options, "--now", NOW_ISO])
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"Error: {typo} ({named}) does not exist: nothing was ever published there (check "
+        "the path; `planner tick` creates the folder when it first publishes)\n"
+    )
+    assert not typo.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "says"), [("publshed", "does not exist"), ("afile", "is not a folder")]
+)
+def test_a_relative_published_path_that_is_no_folder_names_where_it_was_read(
+    env, tmp_path, monkeypatch, name, says
+) -> None:
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("PLANNER_PUBLISHED", name)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: {name} (PLANNER_PUBLISHED) {says} (a relative path, read in {tmp_path}): "
     )
 
 
