@@ -287,7 +287,7 @@ class Settings(EnvSettings):
         """Where the encrypted state lives: next to the bucket's files, or in the state folder
         (readable by this user alone)."""
         if self.bucket is None:
-            return LocalStore(self.state_dir, mode=0o600)
+            return LocalStore(self.state_dir, mode=0o600, setting=self.named("state_dir"))
         acl = "private" if self.bucket.public_acl else None
         return self._s3(self.bucket, prefix=STATE_PREFIX, acl=acl)
 

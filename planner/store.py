@@ -123,7 +123,7 @@ class LocalStore:
             self._sweep(path.parent)
             replace_file(path, data, self.mode)
         except OSError as exc:
-            raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
+            raise StoreError(f"cannot write {self._named(path)}: {exc.strerror}") from exc
 
     def _sweep(self, folder: Path) -> None:
         """Remove the temporary files killed writers left in `folder`, once per folder for
@@ -143,7 +143,7 @@ class LocalStore:
                 os.unlink(probe)
             except OSError as exc:
                 raise StoreError(
-                    f"cannot write in {folder}: {exc.strerror}; nothing was written"
+                    f"cannot write in {self._named(folder)}: {exc.strerror}; nothing was written"
                 ) from exc
 
     def check_exists(self) -> None:

@@ -95,6 +95,13 @@ def test_local_error_names_the_path(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "published")
     with pytest.raises(StoreError, match=r"published/index\.json"):
         store.put("index.json", b"{}", content_type=JSON, cache_control=SHORT)
+    named = LocalStore(tmp_path / "published", setting="PLANNER_PUBLISHED")
+    with pytest.raises(StoreError) as caught:
+        named.put("index.json", b"{}", content_type=JSON, cache_control=SHORT)
+    assert str(caught.value).startswith(
+        f"cannot write {tmp_path}/published/index.json (PLANNER_PUBLISHED is "
+        f"{tmp_path}/published): "
+    )
 
 
 def test_a_put_removes_what_writers_killed_mid_write_left(tmp_path: Path) -> None:

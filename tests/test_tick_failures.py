@@ -86,6 +86,36 @@ def test_unwritable_top_fails_a_reveal_before_writing_anything(env, tmp_path) ->
     assert after == before
 
 
+@pytest.mark.parametrize(
+    ("given", "named"), [("env", "PLANNER_PUBLISHED"), ("option", "--published")]
+)
+def test_an_unwritable_folder_is_named_with_the_setting_that_chose_it(
+    env, tmp_path, given, named
+) -> None:
+    """It said "cannot write in <folder>: Permission denied; nothing was written", naming
+    no setting: which of the operator's settings (or options) to fix was left to guess."""
+    assert tick("--now", NOW_ISO, "--days", "1").exit_code == 0
+    published, state = tmp_path / "published", tmp_path / "state"
+    options = ["--published", str(published)] if given == "option" else []
+    again = ["tick", *options, "--now", NEXT_DAY, "--days", "1"]
+    with unwritable(published):
+        top = CliRunner().invoke(cli, again)
+    assert top.exit_code == 1
+    assert f"Error: cannot write in {published} ({named}): " in top.output
+    assert top.output.endswith("; nothing was written\n")
+    with unwritable(published / "sealed"):
+        inner = CliRunner().invoke(cli, again)
+    assert inner.exit_code == 1
+    assert f"Error: cannot write in {published / 'sealed'} ({named} is {published}): " in (
+        inner.output
+    )
+    with unwritable(state):
+        private = CliRunner().invoke(cli, again)
+    assert private.exit_code == 1
+    assert f"Error: cannot write in {state} (PLANNER_STATE): " in private.output
+    assert tick(*again[1:]).exit_code == 0
+
+
 def test_a_missing_data_file_fails_even_when_nothing_needs_sealing(env, tmp_path) -> None:
     assert tick("--now", NOW_ISO).exit_code == 0
     result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--data", "/nope.csv"])
