@@ -622,7 +622,8 @@ def _pending(
     now: datetime,
 ) -> Pending:
     """A sealed epoch to remember: its assignment, the size it is padded to and, if asked,
-    the audit key, which names the padded assignment's commitment."""
+    the audit key, which names the padded assignment's commitment. An audit of as many
+    zipcodes as the epoch has, or more, is refused: it would list them all, no sample."""
     pending = Pending(
         plaintext=plaintext,
         reveal_round=planner.round_for(epoch),
@@ -631,6 +632,14 @@ def _pending(
     )
     if not planner.audit_count:
         return pending
+    zipcodes = len(document["zipcodes"])
+    if planner.audit_count >= zipcodes:
+        raise PlanError(
+            f"epoch {epoch.id} has {zipcodes} zipcodes, and PLANNER_AUDIT_ZIPCODES is "
+            f"{planner.audit_count}: all of them would be audited, when audit zipcodes are a "
+            "secret sample of each epoch's (docs/planner.md#audit-zipcodes); set it below "
+            f"{zipcodes}, or 0 to turn audits off; nothing was sealed"
+        )
     key = assignment.audit(
         document, planner.secret, planner.audit_count, timelock.commitment(pending.padded)
     )

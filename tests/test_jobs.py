@@ -22,6 +22,7 @@ from clientkit.epochs import epoch_at, epoch_from_id
 from planner import assignment, jobs, state
 from planner.dataset import DatasetError, load_dataset
 from planner.publish import PublishConflict
+from planner.selection import SelectionConfig
 from planner.state import StateError
 from planner.store import LocalStore, StoreError
 
@@ -214,8 +215,6 @@ def test_a_run_killed_after_saving_state_is_finished_by_the_next(make_planner, t
 
 
 def test_selection_failure_publishes_nothing(make_planner, tmp_path) -> None:
-    from planner.selection import SelectionConfig
-
     planner = make_planner(config=SelectionConfig(target_listings=40_000))
     with pytest.raises(jobs.PlanError, match="nothing was sealed"):
         jobs.plan(planner, NOW)
@@ -257,6 +256,34 @@ def test_no_audit_key_unless_asked(make_planner, tmp_path) -> None:
     index = json.loads((tmp_path / "published/index.json").read_bytes())
     assert all("audit" not in entry for entry in index["epochs"])
     assert not (tmp_path / "published/audit").exists()
+
+
+def test_an_audit_of_every_zipcode_of_an_epoch_is_refused(make_planner, sample, tmp_path) -> None:
+    """An audit count of an epoch's zipcodes or more sealed a validators' key listing all of
+    them, in silence: no sample, and nothing kept from miners. The plan stops at that
+    epoch, naming it, its size and the setting, before anything is written."""
+    one_epoch = timedelta(hours=2)  # NOW is 17:00: the 16:00 epoch alone
+    epoch = epoch_at(NOW)
+    dataset, priorities = sample
+    ((_, document),) = jobs.choose(dataset, priorities, SelectionConfig(), SECRET, {}, [epoch])
+    size = len(document["zipcodes"])
+    with pytest.raises(jobs.PlanError) as caught:
+        jobs.plan(make_planner(audit_count=100_000, horizon=one_epoch), NOW)
+    assert str(caught.value) == (
+        f"epoch {epoch.id} has {size} zipcodes, and PLANNER_AUDIT_ZIPCODES is 100000: all of "
+        "them would be audited, when audit zipcodes are a secret sample of each epoch's "
+        f"(docs/planner.md#audit-zipcodes); set it below {size}, or 0 to turn audits off; "
+        "nothing was sealed"
+    )
+    assert not (tmp_path / "published").exists() and not (tmp_path / "state").exists()
+    with pytest.raises(
+        jobs.PlanError, match=f"has {size} zipcodes, and PLANNER_AUDIT_ZIPCODES is {size}:"
+    ):
+        jobs.plan(make_planner(audit_count=size, horizon=one_epoch), NOW)
+    planner = make_planner(audit_count=size - 1, horizon=one_epoch)
+    assert jobs.plan(planner, NOW).sealed == [epoch.id]
+    audit = state.load(planner.private, SECRET).pending[epoch.id].audit
+    assert audit is not None and len(json.loads(audit)["auditZipcodes"]) == size - 1
 
 
 def test_audit_zipcodes_stay_sealed_until_the_epoch_ends(make_planner, tmp_path, relay) -> None:

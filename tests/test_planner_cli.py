@@ -571,6 +571,24 @@ def test_negative_audit_count_is_refused(env, monkeypatch) -> None:
     assert "PLANNER_AUDIT_ZIPCODES must be >= 0, got '-1'" in result.output
 
 
+def test_an_audit_count_an_epoch_cannot_hold_stops_planning(env, monkeypatch, tmp_path) -> None:
+    """PLANNER_AUDIT_ZIPCODES=1000 on epochs of about 150 zipcodes audited all of them,
+    exit 0: a tick now says so and exits 1, revealing what earlier runs sealed."""
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    monkeypatch.setenv("PLANNER_AUDIT_ZIPCODES", "1000")
+    later = epoch_at(NOW).next()
+    result = CliRunner().invoke(cli, ["tick", "--now", later.start_iso, "--days", "2"])
+    assert result.exit_code == 1, result.output
+    assert f"revealed 1 epoch: {later.id}" in result.output
+    assert re.search(
+        r"Error: planning failed, so nothing new was sealed \(the started epochs were "
+        r"revealed\): epoch \S+ has \d+ zipcodes, and PLANNER_AUDIT_ZIPCODES is 1000: all of "
+        r"them would be audited",
+        result.output,
+    ), result.output
+    assert not (tmp_path / "published/audit").exists()
+
+
 def test_tick_reveals_with_a_broken_data_file_then_fails(env, monkeypatch, tmp_path) -> None:
     assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
     bad = tmp_path / "bad.csv"
