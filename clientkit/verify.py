@@ -407,12 +407,24 @@ def _check_audit(
     audit: layout.AuditEntry,
     document: dict[str, Any],
 ) -> None:
-    """The validators' key revealed after the epoch: committed, and about this assignment."""
-    read, body = _fetch(outcome, source, layout.audit_revealed_key(epoch_id), "audit key")
+    """The validators' key revealed after the epoch: committed, and about this assignment.
+    Its absence (or a failed read) is advisory, as the plain file's is: a miner needs no
+    key, and the plaintext already matched its commitment."""
+    read, body = _fetch(
+        outcome, source, layout.audit_revealed_key(epoch_id), "audit key", advisory=True
+    )
     if not read:
         return
-    if body is None or timelock.commitment(body) != audit.commitment:
-        outcome.add("audit key", False, "missing, or its sha256 differs from its commitment")
+    if body is None:
+        outcome.add(
+            "audit key",
+            False,
+            "missing, though index.json marks it revealed (a CDN lagging or a file lost)",
+            advisory=True,
+        )
+        return
+    if timelock.commitment(body) != audit.commitment:
+        outcome.add("audit key", False, "its sha256 differs from its commitment")
         return
     try:
         key = json.loads(body)

@@ -28,6 +28,7 @@ from test_clientkit_retry import raised
 
 from clientkit import (
     AssignmentError,
+    Backoff,
     NotOpenYet,
     NotRevealed,
     SignerClient,
@@ -47,6 +48,7 @@ from clientkit import (
 )
 from clientkit.chain import HistoryRewritten
 from clientkit.drand import fetch_signature
+from clientkit.epochs import epoch_at
 from clientkit.errors import ClientKitError
 from clientkit.layout import SourceError
 from planner import jobs
@@ -178,6 +180,71 @@ def test_a_plain_file_the_cdn_fails_to_serve_leaves_the_sealed_one_usable(
     outcome = verify.verify_epoch(verify.HttpSource(url), None, NOW, [relay.url], at_round_123)
     (check,) = [c for c in outcome.checks if c.name == "revealed file"]
     assert not check.ok and check.advisory and "HTTP 502" in check.detail
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("hangs", "ReadTimeout (nothing received in 0.2 s)"),
+        ("answers 502", "HTTP 502"),
+        ("answers 503", "HTTP 503"),
+        ("lost the file", "missing, though index.json marks it revealed"),
+    ],
+)
+def test_an_audit_key_the_cdn_fails_to_serve_leaves_the_sealed_assignment_usable(
+    make_planner, tmp_path: Path, relay: Relay, fault: str, says: str
+) -> None:
+    """Once an audited epoch has ended, verify_epoch also checks its validators' key, which
+    is nothing a miner needs: the sealed plaintext had opened and matched its commitment,
+    yet a CDN slow on audit/<epochId>.json, failing on it or caching a 404 made
+    sealed_assignment raise AssignmentError. Such a read is an advisory check, as the plain
+    file's is; planner verify still fails on it."""
+    planner = make_planner(audit_count=3, round_for=at_round_123, horizon=timedelta(days=1))
+    epoch = epoch_at(NOW)
+    jobs.tick(planner, NOW)
+    jobs.tick(planner, epoch.end)
+    root = tmp_path / "published"
+    key = f"audit/{epoch.id}.json"
+    assert (root / key).is_file(), "the key is revealed"
+    if fault == "lost the file":
+        (root / key).unlink()
+    once = Backoff(attempts=1)
+    with cdn(root) as published:
+        if fault == "hangs":
+            published.hang("audit/")
+        elif fault.startswith("answers"):
+            published.fail("audit/", int(fault.split()[1]))
+        got = sealed_assignment(
+            published.url,
+            epoch.id,
+            now=epoch.end,
+            relays=[relay.url],
+            round_for=at_round_123,
+            timeout=0.2,
+            backoff=once,
+        )
+        source = verify.HttpSource(published.url, 0.2, once)
+        outcome = verify.verify_epoch(source, epoch.id, epoch.end, [relay.url], at_round_123)
+    assert (got.epoch_id, got.via) == (epoch.id, "sealed")
+    (check,) = [c for c in outcome.checks if c.name == "audit key"]
+    assert not check.ok and check.advisory and says in check.detail
+    assert not outcome.ok, "planner verify still fails"
+
+
+def test_an_audit_key_other_than_the_committed_one_is_still_refused(
+    make_planner, tmp_path: Path, relay: Relay
+) -> None:
+    """Only a key that cannot be read is advisory: other bytes than those committed are the
+    bucket's files changed by someone, as a plain file that differs from the plaintext is."""
+    planner = make_planner(audit_count=3, round_for=at_round_123, horizon=timedelta(days=1))
+    epoch = epoch_at(NOW)
+    jobs.tick(planner, NOW)
+    jobs.tick(planner, epoch.end)
+    key = tmp_path / f"published/audit/{epoch.id}.json"
+    key.write_bytes(key.read_bytes().replace(b'"salt":"', b'"salt":"0'))
+    with serve_folder(tmp_path / "published") as url, pytest.raises(AssignmentError) as caught:
+        sealed_assignment(url, epoch.id, now=epoch.end, relays=[relay.url], round_for=at_round_123)
+    assert str(caught.value).endswith("audit key: its sha256 differs from its commitment")
 
 
 def test_an_epoch_not_started_says_when_it_opens(published, relay: Relay) -> None:

@@ -2,7 +2,9 @@
 
 `cdn` is the same with a switch that makes it hang (every request, GET or POST, waits until
 released), to show that nothing a signer worker does waits for a slow CDN, and that a client
-kit call gives up on a server that never answers after its timeout.
+kit call gives up on a server that never answers after its timeout. Both switches, `hang`
+and `fail` (an error status instead of the file), may be kept to the paths under a prefix:
+a CDN failing on one kind of file while it serves the others.
 """
 
 from __future__ import annotations
@@ -23,20 +25,34 @@ HANG_LIMIT = 300.0
 
 @dataclass
 class Folder:
-    """The served folder's base URL, and the switch that makes it hang."""
+    """The served folder's base URL, and the switches that make it hang or fail."""
 
     url: str
     requests: int = 0
     hanging: int = 0
+    failing: dict[str, int] = field(default_factory=dict)
+    """Path prefix (without the leading slash) -> the status answered instead of the file."""
+    _held: str = ""
     _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._released.set()
 
-    def hang(self) -> None:
-        """From now on every request waits until `release()`."""
+    def hang(self, prefix: str = "") -> None:
+        """From now on every request for a path under `prefix` (by default, every request)
+        waits until `release()`."""
+        self._held = prefix
         self._released.clear()
+
+    def fail(self, prefix: str, status: int) -> None:
+        """From now on every request for a path under `prefix` is answered `status`."""
+        self.failing[prefix] = status
+
+    def status_for(self, path: str) -> int | None:
+        """The error status a request for `path` gets (`fail`), or None to serve it."""
+        key = path.lstrip("/")
+        return next((s for prefix, s in self.failing.items() if key.startswith(prefix)), None)
 
     def release(self) -> None:
         self._released.set()
@@ -48,9 +64,11 @@ class Folder:
             time.sleep(0.05)
         return bool(self.hanging)
 
-    def _enter(self) -> None:
+    def _enter(self, path: str) -> None:
         with self._lock:
             self.requests += 1
+            if not path.lstrip("/").startswith(self._held):
+                return
             self.hanging += 1
         try:
             self._released.wait(HANG_LIMIT)
@@ -68,13 +86,17 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         """Keep test output clean."""
 
     def do_GET(self) -> None:
-        self.folder._enter()
+        self.folder._enter(self.path)
+        status = self.folder.status_for(self.path)
         with suppress(BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
-            super().do_GET()
+            if status is None:
+                super().do_GET()
+            else:
+                self.send_error(status)
 
     def do_POST(self) -> None:
         """Held as a GET is (an upload to a bucket that hangs), then refused as before."""
-        self.folder._enter()
+        self.folder._enter(self.path)
         with suppress(BrokenPipeError, ConnectionResetError):
             self.send_error(HTTPStatus.NOT_IMPLEMENTED, "Unsupported method ('POST')")
 
