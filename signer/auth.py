@@ -7,6 +7,7 @@ stay byte-for-byte as docs/design.md lists them.
 from __future__ import annotations
 
 import binascii
+import math
 from functools import lru_cache
 
 from bittensor_core import Keypair
@@ -28,12 +29,13 @@ KEYS_KEPT = 4096
 
 
 def check_timestamp(timestamp: float, now: float, max_age: int, max_ahead: int) -> None:
-    """Refuse replays of old requests and requests dated ahead of the server clock."""
+    """Refuse replays of old requests and requests dated ahead of the server clock. The
+    seconds a refusal names are rounded up, so they always exceed the limit it names."""
     if timestamp < now - max_age:
         raise SignerError(
             401,
             "stale_timestamp",
-            f"timestamp is {int(now - timestamp)} s old; at most {max_age} s is accepted "
+            f"timestamp is {math.ceil(now - timestamp)} s old; at most {max_age} s is accepted "
             "(sign each request with the current unix time; if you do, the client's clock "
             "is behind: sync it, e.g. with NTP)",
         )
@@ -41,7 +43,7 @@ def check_timestamp(timestamp: float, now: float, max_age: int, max_ahead: int) 
         raise SignerError(
             401,
             "future_timestamp",
-            f"timestamp is {int(timestamp - now)} s ahead of the server clock; at most "
+            f"timestamp is {math.ceil(timestamp - now)} s ahead of the server clock; at most "
             f"{max_ahead} s is accepted (check the client's clock)",
         )
 

@@ -320,6 +320,21 @@ def test_future_timestamp_is_401(client, path, make):
     assert response.json["error"] == "future_timestamp"
 
 
+@pytest.mark.parametrize(
+    ("offset", "code", "said"),
+    [(-300, "stale_timestamp", "301 s old"), (61, "future_timestamp", "61 s ahead")],
+    ids=["stale", "future"],
+)
+def test_a_refused_timestamp_is_said_to_be_past_the_limit(signer_config, offset, code, said):
+    """The server's clock has fractions of a second and the timestamp has none: a request
+    60.5 s ahead was told 'timestamp is 60 s ahead ...; at most 60 s is accepted'."""
+    client = create_app({**signer_config, "NOW": lambda: sc.NOW + 0.5}).test_client()
+    body = sc.validator_access(timestamp=sc.NOW + offset)
+    response = client.post("/get-validator-access", json=body)
+    assert (response.status_code, response.json["error"]) == (401, code)
+    assert said in response.json["detail"]
+
+
 @pytest.mark.parametrize("offset", [-300, 60], ids=["oldest", "furthest-ahead"])
 def test_timestamps_at_the_edges_of_the_window_pass(client, offset):
     response = client.post("/get-folder-access", json=sc.folder_access(timestamp=sc.NOW + offset))
