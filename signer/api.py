@@ -336,7 +336,8 @@ value.""",
             "epochId outside the accepted range or off this signer's EPOCH_HOURS grid "
             "(`epoch_not_allowed`)",
             "epoch_not_allowed",
-            "epoch 2026-11-24T00-00-00 is not the current epoch or one of the 2 before it",
+            "epoch 2026-11-24T00-00-00 is not the current epoch, 2026-11-25T16-00-00, or one "
+            "of the 2 before it",
         ),
     },
 )

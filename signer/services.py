@@ -64,13 +64,22 @@ class Services:
         return epochs
 
     def not_recent(self, epoch_id: str) -> str | None:
-        """Why `epoch_id` is none of recent_epochs() (off_grid's reason first), None if it
-        is one."""
-        if epoch_id in {epoch.id for epoch in self.recent_epochs()}:
+        """Why `epoch_id` is none of recent_epochs() (off_grid's reason first), naming the
+        current epoch, None if it is one."""
+        recent = self.recent_epochs()
+        if epoch_id in {epoch.id for epoch in recent}:
             return None
-        return self.off_grid(epoch_id) or (
-            f"epoch {epoch_id} is not the current epoch or one of the "
-            f"{self.settings.recent_epochs} before it"
+        current, count = recent[0].id, self.settings.recent_epochs
+        if off_grid := self.off_grid(epoch_id):
+            return off_grid
+        if epoch_id > current:  # ids of one grid sort as their starts do
+            return (
+                f"epoch {epoch_id} has not started by this signer's clock, whose current "
+                f"epoch is {current} (it takes that one or the {count} before it); if your "
+                f"clock says {epoch_id} has started, your clock is ahead: sync it, e.g. with NTP"
+            )
+        return (
+            f"epoch {epoch_id} is not the current epoch, {current}, or one of the {count} before it"
         )
 
     def off_grid(self, epoch_id: str) -> str | None:

@@ -219,7 +219,8 @@ def test_a_published_epoch_off_the_signers_grid_names_epoch_hours(signer_config)
     )
     assert too_old.status_code == 403
     assert too_old.json["detail"] == (
-        "epoch 2026-11-25T04-00-00 is not the current epoch or one of the 2 before it"
+        "epoch 2026-11-25T04-00-00 is not the current epoch, 2026-11-25T16-00-00, or one of "
+        "the 2 before it"
     )
 
 

@@ -164,6 +164,34 @@ def test_validator_upload_refuses_epochs_outside_the_window(client, epoch_id):
     assert response.json["error"] == "epoch_not_allowed"
 
 
+@pytest.mark.parametrize(
+    ("epoch_id", "detail"),
+    [
+        (
+            "2026-11-25T20-00-00",
+            "epoch 2026-11-25T20-00-00 has not started by this signer's clock, whose current "
+            "epoch is 2026-11-25T16-00-00 (it takes that one or the 2 before it); if your "
+            "clock says 2026-11-25T20-00-00 has started, your clock is ahead: sync it, e.g. "
+            "with NTP",
+        ),
+        (
+            "2026-11-25T04-00-00",
+            "epoch 2026-11-25T04-00-00 is not the current epoch, 2026-11-25T16-00-00, or one "
+            "of the 2 before it",
+        ),
+    ],
+    ids=["next", "three-back"],
+)
+def test_validator_upload_refusal_names_the_signers_current_epoch(client, epoch_id, detail):
+    """A validator whose clock runs ahead names the next epoch at an epoch's start; it was
+    told only 'epoch ... is not the current epoch or one of the 2 before it', without which
+    epoch the signer takes for current, or that its own clock is the one to check."""
+    response = client.post(
+        "/api/v1/s3-access/validator-upload", json=sc.validator_upload(epoch_id=epoch_id)
+    )
+    assert response.json == {"error": "epoch_not_allowed", "detail": detail}
+
+
 @pytest.mark.parametrize("epoch_id", ["2026-11-25T17-30-00", "yesterday", "2026-13-01T00-00-00"])
 def test_validator_upload_rejects_malformed_epoch_ids(client, epoch_id):
     response = client.post(
