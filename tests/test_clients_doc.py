@@ -1,7 +1,8 @@
-"""The miner and validator examples of docs/clients.md run as written, in the order the page
-gives them, against a running subnet: the published files served as the CDN, the signer
-under gunicorn, SeaweedFS as the data bucket, dev keypairs signing. A newcomer copies them
-first; a name the page never defines is where they stop.
+"""The miner and validator examples of docs/clients.md and docs/signer.md run as written, in
+the order each page gives them, against a running subnet: the published files served as the
+CDN, the signer under gunicorn, SeaweedFS as the data bucket, dev keypairs signing. A
+newcomer copies them first; a name the page never defines, or a date that has passed, is
+where they stop.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from servers.subnet import publish_around_now, running_signer
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 PAGE = DOCS / "clients.md"
+SIGNER_PAGE = DOCS / "signer.md"
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,22 @@ def test_the_miner_then_the_validator_example_run_as_written(subnet: Subnet, tmp
     assert report.startswith(f"validators/{namespace['validator'].hotkey}/epoch=")
     stored = subnet.s3.client().get_object(Bucket=subnet.bucket, Key=report)["Body"].read()
     assert stored == namespace["report_bytes"]
+
+
+def test_the_signer_pages_examples_run_as_written(
+    subnet: Subnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Each Python block of docs/signer.md in turn, the helper's SIGNER pointed at this
+    signer; the miner's block uploads the listings.parquet it opens."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "listings.parquet").write_bytes(b"PAR1")
+    namespace: dict = {}
+    for block in fences([SIGNER_PAGE]):
+        if block.info == "python":
+            text = block.text.replace('"https://signer.example.com"', repr(subnet.signer))
+            exec(compile(text, f"{SIGNER_PAGE.name}:{block.line}", "exec"), namespace)
+    assert "error" not in namespace["upload"], namespace["upload"]
+    assert namespace["upload"]["folder"].startswith(
+        f"validators/{namespace['validator'].ss58_address}/"
+    )
+    assert namespace["first"] and "listings.parquet" in " ".join(namespace["keys"])
