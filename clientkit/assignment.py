@@ -113,7 +113,8 @@ def plain_assignment(
 
     `head_file` keeps the last index.json chain head seen (HistoryRewritten on a rewrite).
     A naive `now` is taken as UTC. Each read from the CDN waits `timeout` seconds a try,
-    the tries as `backoff` says.
+    the tries as `backoff` says. `base_url` must be an http(s) URL with a host (a
+    ValueError naming it otherwise, before any request).
     """
     source = verify.HttpSource(base_url, timeout, backoff)
     entry = _entry(source, epoch_id, _moment(now), head_file)
@@ -163,8 +164,11 @@ def sealed_assignment(
     `relays` may be one URL. `round_for` maps an epoch to its drand round; leave it unset
     outside tests. Each read from the CDN waits `timeout` seconds a try, the tries as
     `backoff` says; each relay is asked once, waiting `relay_timeout` seconds, then the next.
+    `base_url` and each relay must be http(s) URLs with a host: a ValueError naming the one
+    that is not, before any request.
     """
     source = verify.HttpSource(base_url, timeout, backoff)
+    relays = drand.relay_list(relays)
     instant = _moment(now)
     entry = _entry(source, epoch_id, instant, head_file)
     outcome = verify.verify_epoch(
@@ -194,7 +198,10 @@ def current_assignment(
 ) -> Assignment:
     """The running epoch's assignment (or `epoch_id`'s: that of a signer's grant, say, when
     the two clocks straddle an epoch's start): the plain file, or the sealed one until it
-    is out. `timeout`, `backoff` and `relay_timeout` are as in sealed_assignment."""
+    is out. `timeout`, `backoff` and `relay_timeout` are as in sealed_assignment. The relays
+    are checked first, as sealed_assignment checks them: a relay that is no URL is refused
+    now, not at the first epoch start that needs it."""
+    relays = drand.relay_list(relays)
     try:
         return plain_assignment(
             base_url, epoch_id, now, head_file, timeout=timeout, backoff=backoff

@@ -15,6 +15,7 @@ from clientkit.bounded import read_bounded
 from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
+from clientkit.urls import http_url
 
 QUICKNET_PUBLIC_KEY = (
     "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5"
@@ -27,6 +28,7 @@ DEFAULT_RELAYS = (
     "https://api3.drand.sh",
     "https://drand.cloudflare.com",
 )
+RELAY_EXAMPLE = "'https://api.drand.sh'"
 
 TIMEOUT = 5.0
 """Seconds a relay's one try waits for the connection, then for each piece of the answer
@@ -54,8 +56,17 @@ def chain_info() -> dict[str, object]:
 
 
 def relay_list(relays: str | Sequence[str]) -> list[str]:
-    """The relays' URLs; one URL given alone is a list of one, not of its characters."""
-    return [relays] if isinstance(relays, str) else list(relays)
+    """The relays' URLs, without their trailing /; one URL given alone is a list of one, not
+    of its characters. Each must be an http(s) URL with a host, and there must be one: a
+    relay without its scheme, or none at all, read as relays that are down (NotOpenYet,
+    which a miner retries), so either is a ValueError naming it."""
+    given = [relays] if isinstance(relays, str) else list(relays)
+    if not given:
+        raise ValueError(
+            f"relays names no drand relay: give at least one URL, such as {RELAY_EXAMPLE} "
+            "(or leave relays unset for the public ones)"
+        )
+    return [http_url(relay, "the drand relay (relays)", RELAY_EXAMPLE) for relay in given]
 
 
 def fetch_signature(
@@ -65,10 +76,11 @@ def fetch_signature(
     timeout: float = TIMEOUT,
 ) -> str:
     """The round's signature from the first relay that has it; each relay is asked once,
-    waiting `timeout` seconds for the connection, then for each piece of the answer."""
+    waiting `timeout` seconds for the connection, then for each piece of the answer. A
+    relay that is no http(s) URL is refused before any is asked (relay_list)."""
     problems: list[str] = []
     for relay in relay_list(relays):
-        url = f"{relay.rstrip('/')}/{chain_hash}/public/{round_number}"
+        url = f"{relay}/{chain_hash}/public/{round_number}"
         try:
             with requests.get(url, timeout=timeout, stream=True) as response:
                 status = response.status_code

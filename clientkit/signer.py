@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import requests
 from bittensor_core import CRYPTO_SR25519, Keypair
@@ -19,10 +18,14 @@ from clientkit.bounded import read_retryable
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
 from clientkit.retry import Backoff
+from clientkit.urls import http_url
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """The signer's largest answer, a thousand file URLs with keys at their longest, is a few
 MB of JSON; anything past this is not read."""
+SIGNER_EXAMPLE = (
+    "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this machine)"
+)
 
 
 class SignerError(ClientKitError):
@@ -75,29 +78,6 @@ def signing_keypair(key: Keypair | Wallet) -> Keypair:
     return keypair
 
 
-def signer_url(base_url: str) -> str:
-    """`base_url` without its trailing /, refused here unless it is an http(s) URL with a
-    host: given without its scheme (`signer.example.org`, `localhost:8000`), every request
-    failed with requests' MissingSchema or InvalidSchema, far from the mistake."""
-    if not isinstance(base_url, str):
-        raise TypeError(
-            "the signer URL is a str, such as 'https://signer.example.org'; got a "
-            + type(base_url).__name__
-        )
-    try:
-        parts = urlsplit(base_url)
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        usable = False
-    if not usable:
-        raise ValueError(
-            f"the signer URL {base_url!r} needs http:// or https:// and a host, such as "
-            "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this "
-            "machine)"
-        )
-    return base_url.rstrip("/")
-
-
 def address_of(key: str | Addressed, name: str) -> str:
     """The SS58 address `key` is, or has (`.ss58_address`); `name` is the argument's."""
     address = key if isinstance(key, str) else getattr(key, "ss58_address", None)
@@ -127,7 +107,7 @@ class SignerClient:
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
     ) -> None:
-        self.base_url = signer_url(base_url)
+        self.base_url = http_url(base_url, "the signer URL", SIGNER_EXAMPLE)
         self.keypair = signing_keypair(keypair)
         self.timeout = timeout
         self.session = session or requests.Session()

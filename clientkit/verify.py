@@ -22,6 +22,7 @@ from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.failures import failure
 from clientkit.layout import AccessDenied, Source, SourceError
 from clientkit.retry import Backoff
+from clientkit.urls import http_url
 
 HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
 """A check of index.json's entries: the name its line shows, and a function of the entries
@@ -35,20 +36,22 @@ MAX_PUBLISHED_BYTES = 64 * 1024 * 1024
 """The largest published file read, decompressed: index.json grows about 1 MB a year of
 4-hour epochs, an assignment is tens of KB; a server sending more (a compressed body that
 inflates without end) is refused before it fills the reader's memory."""
+CDN_EXAMPLE = "'https://subnet46-published.nyc3.cdn.digitaloceanspaces.com'"
 
 
 class HttpSource:
     """Published files behind a base URL (the CDN), read-only; busy answers are retried.
 
-    Each read waits `timeout` seconds a try, the tries as `backoff` says (clientkit.retry's
-    default policy if None), as clientkit.storage's reads do. Only a 404 is a file not
-    published: a 403 is AccessDenied, so that a private Space or CDN is not read as one
-    with nothing published."""
+    `base_url` must be an http(s) URL with a host (a ValueError naming it otherwise, before
+    any request: clientkit.urls). Each read waits `timeout` seconds a try, the tries as
+    `backoff` says (clientkit.retry's default policy if None), as clientkit.storage's reads
+    do. Only a 404 is a file not published: a 403 is AccessDenied, so that a private Space
+    or CDN is not read as one with nothing published."""
 
     def __init__(
         self, base_url: str, timeout: float = TIMEOUT, backoff: Backoff | None = None
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = http_url(base_url, "the CDN base URL (base_url)", CDN_EXAMPLE)
         self.timeout = timeout
         self.session = requests.Session()
         self.backoff = backoff or Backoff()
@@ -152,13 +155,15 @@ def verify_epoch(
     running one. Each of `history` checks index.json against a history known elsewhere (a
     chain head the operator published, the planner's own record). With `pin`, index.json
     must also extend the chain head seen last time, and its head is pinned once the whole
-    history checks. A naive `now` is taken as UTC; `relays` may be one URL.
+    history checks. A naive `now` is taken as UTC; `relays` may be one URL, each an http(s)
+    URL with a host (a ValueError naming it otherwise, before anything is read).
 
     The published files are read as `source` reads them (an HttpSource's `timeout` and
     `backoff`). Each relay gets one try of `relay_timeout` seconds (for the connection, then
     for each piece of the answer), then the next is asked; `fetch_signature` is called as
     drand.fetch_signature is, with `timeout=relay_timeout`.
     """
+    relay_urls = drand.relay_list(relays)
     now = as_utc(now)
     outcome = Outcome(epoch_id)
     try:
@@ -208,7 +213,7 @@ def verify_epoch(
     if sealed is None:
         return outcome
     fetch = functools.partial(fetch_signature, timeout=relay_timeout)
-    plaintext = _open_sealed(outcome, sealed, entry.reveal_round, relays, fetch)
+    plaintext = _open_sealed(outcome, sealed, entry.reveal_round, relay_urls, fetch)
     if plaintext is None:
         return outcome
     digest = timelock.commitment(plaintext)
@@ -283,7 +288,7 @@ def _open_sealed(
     outcome: Outcome,
     sealed: bytes,
     round_number: int,
-    relays: str | Sequence[str],
+    relays: list[str],
     fetch_signature: Callable[..., str],
 ) -> bytes | None:
     """The sealed file opened with the round's signature from the first relay whose
@@ -291,7 +296,7 @@ def _open_sealed(
     stop a client that another relay can serve. None, with the failed check, otherwise."""
     fetched: list[str] = []
     problems: list[str] = []
-    for relay in drand.relay_list(relays):
+    for relay in relays:
         try:
             signature = fetch_signature(round_number, [relay])
         except drand.BeaconUnavailable as exc:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, get_args
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, PrivateAttr, ValidationError
 from pydantic.fields import FieldInfo
@@ -32,9 +32,16 @@ from pydantic_settings import (
 
 
 def is_http_url(text: str) -> bool:
-    """An absolute http(s) URL with a host: what a base URL setting must be."""
-    parsed = urlparse(text)
-    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+    """An absolute http(s) URL with a host (and a port, if any, that is a number): what a
+    base URL must be, as a setting or as a client kit argument (clientkit.urls). Anything
+    else (`cdn.example.com`, `localhost:8000`, `http://:8000`) requests refuses only at the
+    first request, with MissingSchema, InvalidSchema or InvalidURL."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (a port that is not a number raises ValueError)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _http_url(value: str | None) -> str | None:
@@ -45,6 +52,32 @@ def _http_url(value: str | None) -> str | None:
 
 # A base URL setting (unset: None), checked when read and given without its trailing slash.
 HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
+
+_HOST = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(:\d+)?|[A-Za-z0-9.-]+:\d+")
+"""How a URL without its scheme starts: a name with a top-level domain (`cdn.example.com`),
+or any host with a port (`localhost:8080`, `127.0.0.1:8080`)."""
+
+
+def _folder_or_url(value: str) -> str:
+    """A folder, or an http(s) URL with a host. A URL without its scheme was taken for a
+    folder that does not exist, and read as one where nothing is published: a value that
+    starts like a host is a folder only if there is one."""
+    if is_http_url(value):
+        return value
+    if "://" in value or value.lower().startswith(("http:", "https:")):
+        raise ValueError(
+            f"must be a folder or an http(s) URL (http:// or https:// and a host), got {value!r}"
+        )
+    if _HOST.fullmatch(value.split("/", 1)[0]) and not Path(value).is_dir():
+        raise ValueError(
+            f"must be a folder or an http(s) URL, got {value!r}, which is no folder: a URL "
+            f"needs http:// or https:// (such as 'https://{value}')"
+        )
+    return value
+
+
+# Where the planner's published files are: a folder, or (to read them) their base URL, the CDN.
+FolderOrUrl = Annotated[str, AfterValidator(_folder_or_url)]
 
 
 def _bucket_name(value: str | None) -> str | None:

@@ -18,7 +18,7 @@ from pydantic_settings import NoDecode
 
 from clientkit import drand
 from clientkit.epochs import is_epoch_length, parse_instant
-from envsettings import BucketName, EnvSettings, HttpUrl, is_http_url
+from envsettings import BucketName, EnvSettings, FolderOrUrl, HttpUrl, is_http_url
 from planner import keys
 from planner.errors import PlannerError
 from planner.selection import SelectionConfig
@@ -40,6 +40,8 @@ def _relays(value: Any) -> Any:
     if not isinstance(items, Sequence):
         return value
     urls = tuple(u.strip() for item in items for u in str(item).split(",") if u.strip())
+    if not urls:
+        raise ValueError("must name at least one drand relay's http(s) URL")
     for url in urls:
         if not is_http_url(url):
             raise ValueError(f"must be http(s) URLs, got {url!r}")
@@ -99,7 +101,7 @@ class Settings(EnvSettings):
         alias="PLANNER_PRIORITIES",
         description="State priority list.",
     )
-    published: str = Field(
+    published: FolderOrUrl = Field(
         "published",
         alias="PLANNER_PUBLISHED",
         description="Local output folder, laid out like the bucket (verify: a folder or a URL).",

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from clientkit.files import RANDOM, remove_leftovers, replace_file, temporary_names
 from clientkit.layout import Source, SourceError
 from clientkit.verify import HttpSource
+from envsettings import is_http_url
 from planner.errors import PlannerError
 
 # botocore 1.36+ computes a CRC32 for every upload by default and, over HTTPS, streams it as an
@@ -62,7 +63,7 @@ def open_source(location: str, setting: str | None = None) -> Source:
     """Published files to check: an http(s) base URL, or a folder path, which must exist
     (made absolute: it names the folder in the chain head file, whatever the working
     directory). `setting` named the location, for messages (LocalStore)."""
-    if location.startswith(("http://", "https://")):
+    if is_http_url(location):
         return HttpSource(location)
     folder = LocalStore(Path(location).resolve(), setting=setting)
     folder.check_exists()

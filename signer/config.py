@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
 from clientkit.epochs import is_epoch_length
-from envsettings import BucketName, EnvSettings, HttpUrl, is_http_url
+from envsettings import BucketName, EnvSettings, FolderOrUrl, HttpUrl, is_http_url
 from signer.errors import SignerFailure
 from signer.proxy import Network, parse_networks
 
@@ -29,12 +29,6 @@ S3_MAX_OBJECT_POST = 5 * 1024**3
 
 class ConfigError(SignerFailure, ValueError):
     """A setting that is missing or malformed; the message names it."""
-
-
-def _folder_or_url(value: str) -> str:
-    if "://" in value and not is_http_url(value):
-        raise ValueError(f"must be a folder or an http(s) URL, got {value!r}")
-    return value
 
 
 # bittensor 11's network names (bittensor.settings.NETWORKS), read without importing it.
@@ -102,7 +96,7 @@ class Settings(EnvSettings):
         alias="SIGNER_NETWORK",
         description="Chain network: finney, test, or a ws(s):// endpoint.",
     )
-    published: Annotated[str, AfterValidator(_folder_or_url)] = Field(
+    published: FolderOrUrl = Field(
         "published",
         alias="SIGNER_PUBLISHED",
         description="The planner's files: a folder, or the CDN base URL.",

@@ -1016,3 +1016,87 @@ def test_a_signer_url_without_http_is_refused_when_the_client_is_made(url: str) 
 def test_a_signer_url_that_is_not_text_is_refused_when_the_client_is_made() -> None:
     with pytest.raises(TypeError, match=r"the signer URL is a str, .*; got a bytes"):
         SignerClient(b"https://signer.example.org", BOB)
+
+
+CDN_EXAMPLE = "'https://subnet46-published.nyc3.cdn.digitaloceanspaces.com'"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "cdn.example.com",
+        "localhost:8080",
+        "ftp://cdn.example.com",
+        "https://",
+        "http://:8080",
+        "https://cdn.example.com:port",
+    ],
+)
+@pytest.mark.parametrize(
+    "read",
+    [plain_assignment, sealed_assignment, current_assignment, verify.HttpSource],
+    ids=["plain", "sealed", "current", "HttpSource"],
+)
+def test_a_cdn_url_without_http_is_refused_before_any_request(read, url: str) -> None:
+    """`current_assignment("cdn.example.com")` failed with `cannot fetch
+    cdn.example.com/index.json: MissingSchema`, an AssignmentError like a CDN that is down,
+    naming neither the argument nor what to write."""
+    with pytest.raises(ValueError) as caught:
+        read(url)
+    assert str(caught.value) == (
+        f"the CDN base URL (base_url) {url!r} needs http:// or https:// and a host, "
+        f"such as {CDN_EXAMPLE}"
+    )
+
+
+def test_a_cdn_url_that_is_not_text_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"the CDN base URL \(base_url\) is a str, .*; got a bytes"):
+        current_assignment(b"https://cdn.example.com")
+
+
+BAD_RELAYS = {
+    "no-scheme": ("api.drand.sh", "'api.drand.sh'"),
+    "one-of-two": (["https://api.drand.sh", "api2.drand.sh:443"], "'api2.drand.sh:443'"),
+    "other-scheme": (("wss://api.drand.sh",), "'wss://api.drand.sh'"),
+}
+
+
+def relay_refusal(named: str) -> str:
+    return (
+        f"the drand relay (relays) {named} needs http:// or https:// and a host, "
+        "such as 'https://api.drand.sh'"
+    )
+
+
+@pytest.mark.parametrize(("relays", "named"), BAD_RELAYS.values(), ids=BAD_RELAYS.keys())
+def test_a_relay_without_http_is_refused_before_any_request(published, relays, named) -> None:
+    """A relay without its scheme was asked, failed with MissingSchema, and the sealed file
+    was NotOpenYet, the one error worth retrying: a miner retried for ever. current_assignment
+    took it silently while the plain file was out."""
+    url, _ = published
+    calls = {
+        "current": lambda: current_assignment(url, now=NOW, relays=relays),
+        "sealed": lambda: sealed_assignment(url, now=NOW, relays=relays, round_for=at_round_123),
+        "verify_epoch": lambda: verify.verify_epoch(
+            verify.HttpSource(url), None, NOW, relays, at_round_123
+        ),
+        "fetch_signature": lambda: fetch_signature(TEST_ROUND, relays),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert str(caught.value) == relay_refusal(named), name
+
+
+def test_no_relay_at_all_is_refused(published) -> None:
+    """An empty list read as every relay down: NotOpenYet, `round 123 not available: `."""
+    url, _ = published
+    says = (
+        "relays names no drand relay: give at least one URL, such as 'https://api.drand.sh' "
+        "(or leave relays unset for the public ones)"
+    )
+    with pytest.raises(ValueError) as caught:
+        sealed_assignment(url, now=NOW, relays=[], round_for=at_round_123)
+    assert str(caught.value) == says
+    with pytest.raises(ValueError, match="relays names no drand relay"):
+        fetch_signature(TEST_ROUND, ())

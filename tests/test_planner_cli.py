@@ -907,6 +907,45 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
 
 
 @pytest.mark.parametrize(
+    ("published", "says"),
+    [
+        (
+            "cdn.example.com",
+            "must be a folder or an http(s) URL, got 'cdn.example.com', which is no folder: a "
+            "URL needs http:// or https:// (such as 'https://cdn.example.com')",
+        ),
+        (
+            "https:/cdn.example.com",
+            "must be a folder or an http(s) URL (http:// or https:// and a host), got "
+            "'https:/cdn.example.com'",
+        ),
+    ],
+)
+def test_verify_refuses_a_published_url_without_http_by_name(
+    env, tmp_path, monkeypatch, published, says
+) -> None:
+    """`verify --published cdn.example.com` read a folder of that name, which does not
+    exist: `FAIL index: no index.json at <cwd>/cdn.example.com`, as if nothing were planned."""
+    monkeypatch.chdir(tmp_path)
+    option = CliRunner().invoke(cli, ["verify", "--published", published])
+    assert option.exit_code == 2
+    assert f"Error: Invalid value for '--published': {says}\n" in option.output
+    monkeypatch.setenv("PLANNER_PUBLISHED", published)
+    setting = CliRunner().invoke(cli, ["verify"])
+    assert setting.exit_code == 1
+    assert setting.output == f"Error: PLANNER_PUBLISHED {says}\n"
+
+
+def test_verify_refuses_a_relay_without_http_by_name(env) -> None:
+    result = CliRunner().invoke(cli, ["verify", "--drand-url", "api.drand.sh"])
+    assert result.exit_code == 2
+    assert (
+        "Error: Invalid value for '--drand-url': must be http(s) URLs, got 'api.drand.sh'\n"
+        in result.output
+    )
+
+
+@pytest.mark.parametrize(
     ("name", "value", "says"),
     [
         ("PLANNER_COVERAGE_DAYS", "1e400", "must be a number, got '1e400'"),
@@ -919,6 +958,13 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
             "PLANNER_DRAND_URLS",
             "https://api.drand.sh,notaurl",
             "must be http(s) URLs, got 'notaurl'",
+        ),
+        ("PLANNER_DRAND_URLS", ",", "must name at least one drand relay's http(s) URL"),
+        (
+            "PLANNER_PUBLISHED",
+            "https:/cdn.example.com",
+            "must be a folder or an http(s) URL (http:// or https:// and a host), "
+            "got 'https:/cdn.example.com'",
         ),
         (
             "SPACES_PUBLIC_ACL",

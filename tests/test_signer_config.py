@@ -157,3 +157,73 @@ def test_a_limit_of_zero_requests_is_refused(name):
         f"{name} must allow at least 1 request per window, got '10/minute;0/day' (a limit "
         "of 0 refuses every request)"
     )
+
+
+@pytest.mark.parametrize(
+    ("published", "says"),
+    [
+        (
+            "https:/cdn.example.com",
+            "SIGNER_PUBLISHED must be a folder or an http(s) URL (http:// or https:// and a "
+            "host), got 'https:/cdn.example.com'",
+        ),
+        (
+            "http:cdn.example.com",
+            "SIGNER_PUBLISHED must be a folder or an http(s) URL (http:// or https:// and a "
+            "host), got 'http:cdn.example.com'",
+        ),
+        (
+            "https://",
+            "SIGNER_PUBLISHED must be a folder or an http(s) URL (http:// or https:// and a "
+            "host), got 'https://'",
+        ),
+        (
+            "cdn.example.com",
+            "SIGNER_PUBLISHED must be a folder or an http(s) URL, got 'cdn.example.com', which "
+            "is no folder: a URL needs http:// or https:// (such as 'https://cdn.example.com')",
+        ),
+        (
+            "cdn.example.com/s46",
+            "SIGNER_PUBLISHED must be a folder or an http(s) URL, got 'cdn.example.com/s46', "
+            "which is no folder: a URL needs http:// or https:// (such as "
+            "'https://cdn.example.com/s46')",
+        ),
+        (
+            "localhost:8080",
+            "SIGNER_PUBLISHED must be a folder or an http(s) URL, got 'localhost:8080', which "
+            "is no folder: a URL needs http:// or https:// (such as 'https://localhost:8080')",
+        ),
+        (
+            "127.0.0.1:8080",
+            "SIGNER_PUBLISHED must be a folder or an http(s) URL, got '127.0.0.1:8080', which "
+            "is no folder: a URL needs http:// or https:// (such as 'https://127.0.0.1:8080')",
+        ),
+    ],
+)
+def test_a_published_url_without_http_is_refused_by_name(tmp_path, monkeypatch, published, says):
+    """SIGNER_PUBLISHED=cdn.example.com was taken for a folder that does not exist: the
+    signer started, and answered every miner that nothing was published."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, "SIGNER_PUBLISHED": published})
+    assert str(refused.value) == says
+
+
+def test_a_folder_named_like_a_host_is_a_folder(tmp_path, monkeypatch):
+    """A mirror of the CDN (`wget -m https://cdn.example.com` makes `cdn.example.com/`) is
+    read as the folder it is; a folder path that does not exist yet is taken too."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cdn.example.com").mkdir()
+    assert load_settings({**BASE, "SIGNER_PUBLISHED": "cdn.example.com"}).published == (
+        "cdn.example.com"
+    )
+    later = load_settings({**BASE, "SIGNER_PUBLISHED": "/srv/published"})
+    assert (later.published, later.published_is_url) == ("/srv/published", False)
+
+
+@pytest.mark.parametrize("name", ["SIGNER_CDN_URL", "S3_ENDPOINT_URL"])
+@pytest.mark.parametrize("url", ["cdn.example.com", "http://:8080", "https://cdn.example.com:x"])
+def test_a_base_url_without_scheme_or_host_is_refused_by_name(name, url):
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, name: url})
+    assert str(refused.value) == f"{name} must be an http(s) URL, got {url!r}"
