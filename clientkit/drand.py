@@ -86,7 +86,7 @@ def fetch_signature(
                 status = response.status_code
                 answer = read_bounded(response, MAX_BEACON_BYTES) if status == 200 else b""
         except requests.RequestException as exc:
-            problems.append(f"{relay}: {failure(exc, timeout)}")
+            problems.append(f"{relay}: {failure(exc, timeout, url)}")
             continue
         if status != 200:
             problems.append(f"{relay}: HTTP {status}")

@@ -145,7 +145,9 @@ class SignerClient:
         try:
             response = self.backoff.run(attempt)
         except requests.RequestException as exc:
-            raise SignerError(0, "unreachable", f"{url}: {failure(exc, self.timeout)}") from exc
+            raise SignerError(
+                0, "unreachable", f"{url}: {failure(exc, self.timeout, url)}"
+            ) from exc
         text = texts[-1]
         if text is None:
             raise SignerError(

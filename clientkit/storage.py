@@ -149,7 +149,7 @@ def upload(
     try:
         response = (backoff or Backoff()).run(attempt, STORAGE_TRANSIENT)
     except requests.RequestException as exc:
-        raise StorageError(f"cannot upload {key}: {failure(exc, timeout)}") from exc
+        raise StorageError(f"cannot upload {key}: {failure(exc, timeout, url)}") from exc
     if response.status_code not in (200, 201, 204):
         raise StorageError(_upload_refused(key, post, response))
     return key
@@ -466,7 +466,7 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
         response = (how.backoff or Backoff()).run(attempt, STORAGE_TRANSIENT)
     except requests.RequestException as exc:
         # Not chained: requests' own message quotes the URL, signature included.
-        said = failure(exc, how.timeout)
+        said = failure(exc, how.timeout, url)
         raise StorageError(f"cannot {verb} {_without_query(url)}: {said}") from None
     ok, body = response.status_code == 200, bodies[-1]
     if not ok:

@@ -71,7 +71,7 @@ class HttpSource:
         try:
             status = self.backoff.run(attempt).status_code
         except requests.RequestException as exc:
-            raise SourceError(f"cannot fetch {url}: {failure(exc, self.timeout)}") from exc
+            raise SourceError(f"cannot fetch {url}: {failure(exc, self.timeout, url)}") from exc
         if status == 404:
             return None
         if status == 403:

@@ -424,6 +424,71 @@ def test_signer_answers_become_signer_errors(signer_without_bucket: str) -> None
         gone.folder_access(bob_coldkey)
 
 
+def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy setting of the machine running the tests (any case: requests reads both)."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+
+
+def test_a_connection_that_fails_says_how(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "ConnectionError" alone was all a miner saw, a signer that is down and a host name
+    # that does not exist (a typo in the URL) alike.
+    without_proxies(monkeypatch)
+    (port,) = free_ports(1)
+    down = SignerClient(f"http://127.0.0.1:{port}", BOB, backoff=Backoff(attempts=1))
+    with pytest.raises(SignerError) as caught:
+        down.folder_access(BOB_COLDKEY)
+    assert str(caught.value) == (
+        f"unreachable: http://127.0.0.1:{port}/get-folder-access: ConnectionError "
+        "(connection refused)"
+    )
+    with pytest.raises(AssignmentError) as caught:
+        current_assignment("http://cdn.invalid", backoff=Backoff(attempts=1))
+    assert str(caught.value) == (
+        "cannot fetch http://cdn.invalid/index.json: ConnectionError (the host name does not "
+        "resolve)"
+    )
+
+
+def test_a_proxy_from_the_environment_is_named_when_nothing_gets_through(
+    signer_without_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A miner's machine with HTTP(S)_PROXY left set saw the signer and the CDN, both up,
+    # as "ProxyError" (or, through a SOCKS proxy, as the signer refusing the connection),
+    # with nothing naming the proxy or the setting that chose it.
+    without_proxies(monkeypatch)
+    (port,) = free_ports(1)
+    monkeypatch.setenv("HTTP_PROXY", f"http://miner:hunter2@127.0.0.1:{port}")
+    bob = SignerClient(signer_without_bucket, BOB, backoff=Backoff(attempts=1))
+    with pytest.raises(SignerError) as caught:
+        bob.folder_access(BOB_COLDKEY)
+    through = (
+        f"through the proxy http://127.0.0.1:{port}, set by HTTP_PROXY (NO_PROXY lists the "
+        "hosts reached without it)"
+    )
+    assert str(caught.value) == (
+        f"unreachable: {signer_without_bucket}/get-folder-access: ProxyError (cannot connect "
+        f"to the proxy: connection refused; {through})"
+    )
+    assert "hunter2" not in str(caught.value)
+
+    monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.setenv("all_proxy", f"socks5://127.0.0.1:{port}")
+    with pytest.raises(SignerError) as caught:
+        bob.folder_access(BOB_COLDKEY)
+    assert str(caught.value) == (
+        f"unreachable: {signer_without_bucket}/get-folder-access: ConnectionError "
+        f"(through the proxy socks5://127.0.0.1:{port}, set by all_proxy (NO_PROXY lists the "
+        "hosts reached without it))"
+    )
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with pytest.raises(SignerError) as caught:
+        bob.folder_access(BOB_COLDKEY)
+    assert caught.value.code == "bucket_not_configured", "reached directly"
+
+
 class RecordingSigner(SignerClient):
     """Grants URLs of a served folder and records each batch of keys it was asked for."""
 
@@ -915,6 +980,7 @@ def test_a_presigned_url_that_is_not_text_is_a_clear_error() -> None:
 
 
 BOB = Keypair.create_from_uri("//Bob")
+BOB_COLDKEY = Keypair.create_from_uri("//Bob//stash").ss58_address
 
 
 class StandInWallet:
