@@ -175,17 +175,24 @@ class SignerClient:
             )
         raise SignerError(response.status_code, "unexpected_response", f"{url} did not answer JSON")
 
-    def folder_access(self, coldkey: str | Addressed) -> dict[str, Any]:
-        """Miner: a presigned POST for data/hotkey=<hotkey>/epoch=<current>/ (and a list URL).
+    def folder_access(
+        self, coldkey: str | Addressed, continuation_token: str | None = None
+    ) -> dict[str, Any]:
+        """Miner: a presigned POST for data/hotkey=<hotkey>/epoch=<current>/, and `list_url`,
+        one page of data/hotkey=<hotkey>/ (from `continuation_token`, the previous page's
+        next_token, if given; clientkit.storage.list_mine reads every page).
 
         `coldkey` is the SS58 address of the coldkey that owns this hotkey on the subnet (or
         a key that has it: `wallet.coldkeypub`).
         """
         address = address_of(coldkey, "coldkey")
+        fields: dict[str, Any] = {"coldkey": address}
+        if continuation_token is not None:
+            fields["continuation_token"] = continuation_token
         return self._post(
             "/get-folder-access",
             lambda t: f"s3:data:access:{address}:{self.hotkey}:{t}",
-            {"coldkey": address},
+            fields,
         )
 
     def validator_access(self) -> dict[str, Any]:

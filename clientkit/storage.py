@@ -493,6 +493,26 @@ def list_page(
         raise StorageError(f"{_without_query(url)} did not answer a listing: {exc}") from exc
 
 
+def list_mine(
+    signer: SignerClient,
+    coldkey: str | Addressed,
+    *,
+    session: requests.Session | None = None,
+    timeout: float = TIMEOUT,
+    backoff: Backoff | None = None,
+) -> Iterator[ObjectInfo]:
+    """Miner: every object under data/hotkey=<the signer client's hotkey>/, every epoch's, a
+    fresh list URL from SignerClient.folder_access per page (`coldkey` as it takes it).
+    `timeout` and `backoff` are each page's, as in list_page; the signer's requests are the
+    SignerClient's, each counted against the miner's quota."""
+    yield from _every_page(
+        lambda token: signer.folder_access(coldkey, token),
+        f"the listing of {signer.hotkey}",
+        "folder access",
+        Reading(session, timeout, backoff),
+    )
+
+
 def list_miner(
     signer: SignerClient,
     miner_hotkey: str | Addressed,
@@ -505,12 +525,24 @@ def list_miner(
     (`miner_hotkey` an SS58 address, or a key that has one). `timeout` and `backoff` are
     each page's, as in list_page; the signer's requests are the SignerClient's."""
     miner_hotkey = address_of(miner_hotkey, "miner_hotkey")
+    yield from _every_page(
+        lambda token: signer.miner_list(miner_hotkey, token),
+        f"the listing of {miner_hotkey}",
+        "miner list",
+        Reading(session, timeout, backoff),
+    )
+
+
+def _every_page(
+    grant: Callable[[str | None], Mapping[str, Any]], listing: str, what: str, how: Reading
+) -> Iterator[ObjectInfo]:
+    """The objects of every page, each page's list URL from `grant(continuation_token)`,
+    the signer's `what` answer."""
     token: str | None = None
     seen: set[str] = set()
     while True:
-        grant = signer.miner_list(miner_hotkey, token)
-        url = granted(grant, "list_url", str, "miner list")
-        page = list_page(url, session=session, timeout=timeout, backoff=backoff)
+        url = granted(grant(token), "list_url", str, what)
+        page = list_page(url, session=how.session, timeout=how.timeout, backoff=how.backoff)
         yield from page.objects
         if not page.truncated:
             return
@@ -518,8 +550,7 @@ def list_miner(
             raise StorageError("a truncated listing page has no NextContinuationToken")
         if page.next_token in seen:
             raise StorageError(
-                f"the listing of {miner_hotkey} gave a continuation token twice: it would "
-                "never end, so it was stopped"
+                f"{listing} gave a continuation token twice: it would never end, so it was stopped"
             )
         seen.add(page.next_token)
         token = page.next_token

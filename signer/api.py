@@ -153,7 +153,9 @@ Who: a hotkey registered on the subnet whose coldkey in the metagraph is `coldke
 Grants: a presigned POST (S3 enforces its policy) for keys under
 `data/hotkey={{hotkey}}/epoch={{currentEpochId}}/`, sizes 1..SIGNER_MAX_UPLOAD_BYTES,
 expiring at the end of the current epoch plus the grace period; and `list_url`, a presigned
-ListObjectsV2 of `data/hotkey={{hotkey}}/`.
+ListObjectsV2 of `data/hotkey={{hotkey}}/`: one page, from `continuation_token` when given
+(the previous page's `NextContinuationToken`: the token is part of the presigned URL, so
+appending it to an old URL would break its signature).
 
 ```python
 message = f"s3:data:access:{{coldkey}}:{{hotkey}}:{{timestamp}}"
@@ -186,6 +188,9 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
     )
     epoch = svc.current_epoch()
     ttl = svc.settings.list_url_ttl
+    if body.continuation_token is not None:
+        page = _issue_folder_access(svc, hotkey, epoch.id, ttl, body.continuation_token)
+        return Response(page.body(svc.now()), content_type="application/json")
     issued = svc.reuse.get(epoch.id, hotkey, svc.now(), ttl)
     if issued is None:
         issued = _issue_folder_access(svc, hotkey, epoch.id, ttl)
@@ -247,14 +252,20 @@ def get_file_upload_url(body: FileUploadRequest) -> Response:
     )
 
 
-def _issue_folder_access(svc: Services, hotkey: str, epoch_id: str, ttl: int) -> Issued:
-    """Presign the miner's upload POST and list URL (see signer/reuse.py for why once)."""
+def _issue_folder_access(
+    svc: Services, hotkey: str, epoch_id: str, ttl: int, continuation_token: str | None = None
+) -> Issued:
+    """Presign the miner's upload POST and list URL, of the page from `continuation_token`
+    if given (see signer/reuse.py for why a first page's are presigned once)."""
     now = svc.now()
     post = _post_credential(svc, credentials.miner_folder(hotkey, epoch_id))
     s3, bucket = svc.bucket()
+    root = credentials.miner_root(hotkey)
     issued = Issued(
         post=post,
-        list_url=credentials.presigned_list(s3, bucket, credentials.miner_root(hotkey), ttl),
+        list_url=credentials.presigned_list(
+            s3, bucket, root, ttl, continuation_token=continuation_token
+        ),
         list_expiry=credentials.expiry_iso(now, ttl),
         issued_at=now,
         list_expires_at=now + ttl,

@@ -191,6 +191,13 @@ class FolderAccessRequest(BaseModel):
     hotkey: SS58 | None = None
     timestamp: Timestamp | None = None
     signature: Signature | None = None
+    continuation_token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="NextContinuationToken of the previous page of `list_url`, for a "
+        "`list_url` of the next page (not part of the signed message)",
+    )
 
 
 class ValidatorAccessRequest(BaseModel):

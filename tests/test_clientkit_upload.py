@@ -16,19 +16,22 @@ import os
 import re
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from bittensor_core import Keypair
 
-from clientkit import Backoff, StorageError, upload
+from clientkit import Backoff, SignerClient, StorageError, list_mine, list_page, upload
 from clientkit.storage import CHUNK
 from signer.credentials import UPLOAD_CONTENT_TYPE, presigned_post
 
 from servers.busy_http import Answer, scripted_server
 from servers.seaweed import S3Endpoint
 from servers.sink_http import Received, sink_server
+from servers.subnet import running_signer
 
 FOLDER = "data/hotkey=5F/epoch=2026-11-25T16-00-00/"
 MB = 1024 * 1024
@@ -408,3 +411,30 @@ def test_a_file_over_the_credentials_limit_is_not_sent(tmp_path: Path) -> None:
         f"max_upload_bytes, {MB}: not sent"
     )
     assert sink.received == []
+
+
+@pytest.mark.s3
+def test_a_miner_lists_every_file_of_its_folder_page_by_page(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    # The miner's list_url is one presigned page (1,000 keys, oldest epochs first), and a
+    # continuation token appended to it breaks its signature: after a few epochs of files, a
+    # miner could no longer see what it had uploaded in this one.
+    published, workdir = tmp_path / "published", tmp_path / "gunicorn"
+    published.mkdir()
+    workdir.mkdir()
+    with running_signer(workdir, published, s3_server, s3_bucket) as url:
+        bob = SignerClient(url, Keypair.create_from_uri("//Bob"))
+        coldkey = Keypair.create_from_uri("//Bob//stash")
+        grant = bob.folder_access(coldkey)
+        names = [f"{n:04d}.json" for n in range(1001)]
+        with ThreadPoolExecutor(8) as pool:
+            keys = list(pool.map(lambda name: upload(grant, name, b"1"), names))
+        assert list_page(grant["list_url"]).truncated
+
+        assert [info.key for info in list_mine(bob, coldkey)] == keys
+
+        first = list_page(grant["list_url"])
+        second = list_page(bob.folder_access(coldkey, first.next_token)["list_url"])
+        assert [info.key for info in first.objects + second.objects] == keys
+        assert not second.truncated
