@@ -23,13 +23,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 import requests
 from urllib3.fields import RequestField
 from urllib3.filepost import choose_boundary, encode_multipart_formdata
 
 from clientkit.bounded import read_retryable
+from clientkit.epochs import EpochError, epoch_from_id
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff
@@ -517,14 +518,19 @@ def list_miner(
     signer: SignerClient,
     miner_hotkey: str | Addressed,
     *,
+    epoch_id: str | None = None,
     session: requests.Session | None = None,
     timeout: float = TIMEOUT,
     backoff: Backoff | None = None,
 ) -> Iterator[ObjectInfo]:
     """Every object under data/hotkey=<miner_hotkey>/, a fresh signed URL per page
-    (`miner_hotkey` an SS58 address, or a key that has one). `timeout` and `backoff` are
+    (`miner_hotkey` an SS58 address, or a key that has one); with `epoch_id`, only those
+    under its epoch=<epoch_id>/ folder (see _epoch_objects). `timeout` and `backoff` are
     each page's, as in list_page; the signer's requests are the SignerClient's."""
     miner_hotkey = address_of(miner_hotkey, "miner_hotkey")
+    if epoch_id is not None:
+        yield from _epoch_objects(signer, miner_hotkey, epoch_id, session, timeout, backoff)
+        return
     yield from _every_page(
         lambda token: signer.miner_list(miner_hotkey, token),
         f"the listing of {miner_hotkey}",
@@ -546,14 +552,79 @@ def _every_page(
         yield from page.objects
         if not page.truncated:
             return
-        if not page.next_token:
-            raise StorageError("a truncated listing page has no NextContinuationToken")
-        if page.next_token in seen:
-            raise StorageError(
-                f"{listing} gave a continuation token twice: it would never end, so it was stopped"
-            )
-        seen.add(page.next_token)
-        token = page.next_token
+        token = _next_token(page, seen, listing)
+
+
+def _epoch_objects(
+    signer: SignerClient,
+    miner_hotkey: str,
+    epoch_id: str,
+    session: requests.Session | None,
+    timeout: float,
+    backoff: Backoff | None,
+) -> Iterator[ObjectInfo]:
+    """The objects under data/hotkey=<miner_hotkey>/epoch=<epoch_id>/, listed with the
+    validator access's list_all_data (the signer's /s3/list of all of data/, which takes an
+    appended start-after and continuation-token) from that folder on, to the first key past
+    it: keys come in order, so a miner's other epochs, and the miners after it, are not
+    paged through. Keys before the folder are passed over: S3 lists none, but SeaweedFS
+    answers a start-after deep in the tree with some of them. One grant serves every page
+    until its URL is about to run out; each page is a request of /s3/list (the per-address
+    limit), not of the validator's quota."""
+    folder = f"data/hotkey={miner_hotkey}/epoch={_checked(epoch_id)}/"
+    where = "&start-after=" + quote(folder, safe="")
+    seen: set[str] = set()
+    url, fresh_until = "", -math.inf
+    while True:
+        if time.monotonic() >= fresh_until:
+            url, fresh_until = _list_all_data(signer)
+        page = list_page(url + where, session=session, timeout=timeout, backoff=backoff)
+        for info in page.objects:
+            if info.key.startswith(folder):
+                yield info
+            elif info.key > folder:
+                return
+        if not page.truncated:
+            return
+        token = _next_token(page, seen, f"the listing of {miner_hotkey}")
+        where = "&continuation-token=" + quote(token, safe="")
+
+
+def _checked(epoch_id: str) -> str:
+    """`epoch_id`, or an EpochError (a ValueError) if it is not written as epoch ids are: a
+    typo would list nothing, as an epoch without files does. Any whole hour is taken, the
+    grid being the signer's EPOCH_HOURS."""
+    try:
+        epoch_from_id(epoch_id, hours=1)
+    except EpochError:
+        raise EpochError(
+            f"epoch_id {epoch_id!r} is not an epoch id: YYYY-MM-DDTHH-00-00, as "
+            'validator_access()["epoch_id"] names one'
+        ) from None
+    return epoch_id
+
+
+def _list_all_data(signer: SignerClient) -> tuple[str, float]:
+    """A validator access's list URL of all of data/, and until when (time.monotonic) it
+    can still be used."""
+    grant = signer.validator_access()
+    urls = granted(grant, "urls", dict, "validator access")
+    every = granted(urls, "global", dict, "validator access")
+    url = granted(every, "list_all_data", str, "validator access")
+    return url, time.monotonic() + _lifetime([grant], "expiry_seconds")
+
+
+def _next_token(page: Page, seen: set[str], listing: str) -> str:
+    """A truncated page's continuation token, refused if it has none or gave it before (the
+    `listing` would never end); `seen` records it."""
+    if not page.next_token:
+        raise StorageError("a truncated listing page has no NextContinuationToken")
+    if page.next_token in seen:
+        raise StorageError(
+            f"{listing} gave a continuation token twice: it would never end, so it was stopped"
+        )
+    seen.add(page.next_token)
+    return page.next_token
 
 
 def _without_query(url: str) -> str:
@@ -628,13 +699,12 @@ def _fresh_urls(
         pending = pending[read:]
 
 
-def _lifetime(grants: Iterable[Any]) -> float:
-    """Seconds the signer's file URLs can still be used, a tenth (at most a minute) short of
-    the shortest `expires_in_seconds` for the time it took to answer; without one, forever."""
+def _lifetime(grants: Iterable[Any], field: str = "expires_in_seconds") -> float:
+    """Seconds the signer's grants (file URLs; a validator access's list URLs, by
+    `expiry_seconds`) can still be used, a tenth (at most a minute) short of the shortest
+    `field` for the time it took to answer; without one, forever."""
     lifetimes = [
-        g["expires_in_seconds"]
-        for g in grants
-        if isinstance(g, Mapping) and isinstance(g.get("expires_in_seconds"), int | float)
+        g[field] for g in grants if isinstance(g, Mapping) and isinstance(g.get(field), int | float)
     ]
     if not lifetimes:
         return math.inf

@@ -1038,6 +1038,24 @@ def test_list_miner_takes_the_miner_as_a_keypair() -> None:
         list(list_miner(SignerClient(signer.url, BOB), 5))
 
 
+@pytest.mark.parametrize("epoch_id", ["2026-11-25T16:00:00", "2026-11-25T16-30-00", "latest"])
+def test_list_miner_refuses_an_epoch_id_that_is_not_one(epoch_id: str) -> None:
+    """A typo in epoch_id would list nothing, as an epoch without files does: it is a
+    ValueError (clientkit.epochs.EpochError) before the signer is asked."""
+    with scripted_server([]) as signer, pytest.raises(ValueError, match=re.escape(epoch_id)):
+        list(list_miner(SignerClient(signer.url, BOB), BOB, epoch_id=epoch_id))
+    assert signer.requests == []
+
+
+def test_list_miner_refuses_a_validator_access_without_list_all_data() -> None:
+    access = Answer(200, {}, b'{"urls": {"global": {}}}')
+    with (
+        scripted_server([access]) as signer,
+        pytest.raises(StorageError, match="validator access has no list_all_data"),
+    ):
+        list(list_miner(SignerClient(signer.url, BOB), BOB, epoch_id="2026-11-25T16-00-00"))
+
+
 @pytest.mark.parametrize(
     ("key", "error", "says"),
     [

@@ -68,6 +68,7 @@ def test_the_miner_then_the_validator_example_run_as_written(subnet: Subnet, tmp
     run("Miner: upload the epoch's files", namespace)
     assert namespace["mine"].objects, "the miner example uploaded nothing"
     run("Validator: list, read, report", namespace)
+    assert namespace["scores"] == {namespace["miners"][0]: len(namespace["mine"].objects)}
     report = namespace["key"]
     assert report.startswith(f"validators/{namespace['validator'].hotkey}/epoch=")
     stored = subnet.s3.client().get_object(Bucket=subnet.bucket, Key=report)["Body"].read()

@@ -322,6 +322,104 @@ def test_listing_a_miner_returns_every_object_across_pages(
         list_page(reused)
 
 
+class GrantCountingSigner(SignerClient):
+    """Counts its validator_access grants; a miner_list request fails the test."""
+
+    grants: int
+
+    def validator_access(self) -> dict:
+        self.grants += 1
+        return super().validator_access()
+
+    def miner_list(self, miner_hotkey: str, continuation_token: str | None = None) -> dict:
+        raise AssertionError("an epoch's listing asked /get-miner-list")
+
+
+def put_all(server: S3Endpoint, bucket: str, keys: list[str]) -> None:
+    admin = server.client(max_pool_connections=32)
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda k: admin.put_object(Bucket=bucket, Key=k, Body=b"{}"), keys))
+
+
+def recorded_pages() -> tuple[requests.Session, list[str]]:
+    """A session, and the URL of every page it reads."""
+    session, pages = requests.Session(), []
+    session.hooks["response"].append(lambda response, *args, **kwargs: pages.append(response.url))
+    return session, pages
+
+
+EARLIER, SCORED, LATER, EMPTY = (
+    "2026-11-25T08-00-00",
+    "2026-11-25T12-00-00",
+    "2026-11-25T16-00-00",
+    "2026-11-25T20-00-00",
+)
+AWKWARD = ["a b.json", "a+b.json", "a&b#c.json", "%41.json", "ü.json", "sub/x.json"]
+
+
+def test_listing_one_epoch_of_a_miner_reads_only_that_epoch(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    """list_miner paged through every epoch a miner ever uploaded (no retention), a signer
+    request a page: with epoch_id it lists the validator access's list_all_data from that
+    epoch's folder on, and stops at the first key past it."""
+    folder = f"data/hotkey={BOB}/epoch={SCORED}/"
+    expected = sorted(
+        [f"{folder}part-{i:05d}.json" for i in range(1100)] + [folder + n for n in AWKWARD]
+    )
+    # Around the folder; SeaweedFS lists those sorting before it after a start-after in it.
+    others = [
+        f"data/hotkey={BOB}/epoch={EARLIER}/a.json",
+        f"data/hotkey={BOB}/epoch={SCORED}-late/a.json",
+        f"data/hotkey={BOB}/epoch={SCORED}.json",
+        f"data/hotkey={BOB}/epoch={LATER}/a.json",
+        f"data/hotkey={BOB}-x/epoch={SCORED}/a.json",
+    ]
+    neighbour = [f"data/hotkey={BOB}0/epoch={EMPTY}/{i:04d}.json" for i in range(1001)]
+    put_all(s3_server, s3_bucket, expected + others + neighbour)
+
+    validator = GrantCountingSigner(served_signer, Keypair.create_from_uri("//Alice"))
+    validator.grants = 0
+    session, pages = recorded_pages()
+    listed = list(list_miner(validator, BOB, epoch_id=SCORED, session=session))
+    assert sorted(o.key for o in listed) == expected
+    assert len(pages) == 2 and validator.grants == 1, "two pages, one grant"
+    assert "continuation-token=" in pages[1]
+
+    session, pages = recorded_pages()
+    assert list(list_miner(validator, BOB, epoch_id=EMPTY, session=session)) == []
+    assert len(pages) == 1, "the neighbour's second page was not read"
+    assert list(list_miner(validator, f"{BOB}0", epoch_id=EMPTY)) != []
+
+
+def test_an_epochs_listing_asks_again_once_its_list_url_runs_out(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The list_all_data URL lasts SIGNER_LIST_URL_TTL; a validator scoring each file as it
+    comes may outlast it between pages, and the next page is listed with a new grant."""
+    folder = f"data/hotkey={BOB}/epoch={SCORED}/"
+    expected = [f"{folder}part-{i:05d}.json" for i in range(1001)]
+    put_all(s3_server, s3_bucket, expected)
+    env = {
+        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
+        "SIGNER_LIST_URL_TTL": "2",
+        **s3_settings(s3_server, s3_bucket),
+    }
+    with gunicorn_signer(env, tmp_path) as url:
+        validator = GrantCountingSigner(url, Keypair.create_from_uri("//Alice"))
+        validator.grants = 0
+        listed = []
+        for info in list_miner(validator, BOB, epoch_id=SCORED):
+            listed.append(info.key)
+            if len(listed) == 1000:
+                time.sleep(2.5)  # scoring the first page
+    assert listed == expected
+    assert validator.grants == 2
+
+
 def test_reading_a_miners_files_outlasts_their_presigned_urls(
     signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
