@@ -66,9 +66,11 @@ def test_the_miner_then_the_validator_example_run_as_written(subnet: Subnet, tmp
     # What the page says the reader supplies: the operator's addresses and a miner's scraper.
     namespace: dict = {"CDN": subnet.cdn, "SIGNER": subnet.signer, "scrape": lambda zipcode: []}
     run("Miner: upload the epoch's files", namespace)
-    assert namespace["mine"].objects, "the miner example uploaded nothing"
+    epoch = f"/epoch={namespace['grant']['epoch_id']}/"
+    uploaded = [key for key in namespace["mine"] if epoch in key]
+    assert uploaded, "the miner example uploaded nothing"
     run("Validator: list, read, report", namespace)
-    assert namespace["scores"] == {namespace["miners"][0]: len(namespace["mine"].objects)}
+    assert namespace["scores"] == {namespace["miners"][0]: len(uploaded)}
     report = namespace["key"]
     assert report.startswith(f"validators/{namespace['validator'].hotkey}/epoch=")
     stored = subnet.s3.client().get_object(Bucket=subnet.bucket, Key=report)["Body"].read()
