@@ -246,9 +246,16 @@ def _check_revealed(
     outcome: Outcome, source: Source, entry: layout.IndexEntry, plaintext: bytes
 ) -> None:
     """The plain file, once published, is the sealed plaintext byte for byte. Its absence
-    (or a failed read) is advisory: the plaintext already matched its commitment."""
+    (or a failed read) is advisory: the plaintext already matched its commitment. Before
+    index.json marks it revealed, a 403 is its absence, as plain_assignment reads it: S3
+    answers 403 for a file it does not have when nobody may list the bucket."""
     read, revealed = _fetch(
-        outcome, source, layout.revealed_key(entry.epoch_id), "revealed file", advisory=True
+        outcome,
+        source,
+        layout.revealed_key(entry.epoch_id),
+        "revealed file",
+        advisory=True,
+        denied_is_absent=entry.revealed is False,
     )
     if not read:
         return
@@ -272,14 +279,23 @@ def _check_revealed(
 
 
 def _fetch(
-    outcome: Outcome, source: Source, key: str, check: str, *, advisory: bool = False
+    outcome: Outcome,
+    source: Source,
+    key: str,
+    check: str,
+    *,
+    advisory: bool = False,
+    denied_is_absent: bool = False,
 ) -> tuple[bool, bytes | None]:
-    """Whether `key` could be read, and its bytes (None: not published). A read that fails
-    (after the source's retries) is `check` failed, saying why, rather than an exception
-    past verify_epoch: its caller gets every check it made."""
+    """Whether `key` could be read, and its bytes (None: not published; with
+    `denied_is_absent`, an AccessDenied too). A read that fails (after the source's retries)
+    is `check` failed, saying why, rather than an exception past verify_epoch: its caller
+    gets every check it made."""
     try:
         return True, source.get(key)
     except SourceError as exc:
+        if denied_is_absent and isinstance(exc, AccessDenied):
+            return True, None
         outcome.add(check, False, str(exc), advisory=advisory)
         return False, None
 

@@ -182,6 +182,28 @@ def test_a_plain_file_the_cdn_fails_to_serve_leaves_the_sealed_one_usable(
     assert not check.ok and check.advisory and "HTTP 502" in check.detail
 
 
+def test_a_plain_file_answered_403_before_its_reveal_is_not_published_yet(
+    published, relay: Relay
+) -> None:
+    """S3 answers 403 for a file it does not have when nobody may list the bucket, and
+    plain_assignment reads a plain file's 403 as not published yet: verify_epoch read it as
+    access denied, so `planner verify` failed every epoch between its start and its reveal.
+    Once index.json marks the file revealed, a 403 is still a failed (advisory) check."""
+    _, root = published
+    upcoming = NOW + timedelta(hours=3)
+    with cdn(root) as served:
+        served.fail("epochs/", 403)
+        source = verify.HttpSource(served.url, 0.2, Backoff(attempts=1))
+        before = verify.verify_epoch(source, None, upcoming, [relay.url], at_round_123)
+        revealed = verify.verify_epoch(source, None, NOW, [relay.url], at_round_123)
+    (check,) = [c for c in before.checks if c.name == "revealed file"]
+    assert (check.ok, check.detail) == (True, "not published yet (drand reveal only)")
+    assert before.ok
+    (check,) = [c for c in revealed.checks if c.name == "revealed file"]
+    assert not check.ok and check.advisory and "access denied" in check.detail
+    assert revealed.usable and not revealed.ok
+
+
 @pytest.mark.parametrize(
     ("fault", "says"),
     [
