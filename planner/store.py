@@ -65,9 +65,9 @@ def open_source(location: str, setting: str | None = None) -> Source:
     directory). `setting` named the location, for messages (LocalStore)."""
     if is_http_url(location):
         return HttpSource(location)
-    folder = LocalStore(Path(location).resolve(), setting=setting)
-    folder.check_exists()
-    return folder
+    # Checked as given, so that a relative path is named as `planner status` names it.
+    LocalStore(Path(location), setting=setting).check_exists()
+    return LocalStore(Path(location).resolve(), setting=setting)
 
 
 _TEMPORARY = re.compile(rf"{temporary_names()}|\.write-probe\.{RANDOM}")

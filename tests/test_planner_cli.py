@@ -268,16 +268,18 @@ def test_a_published_folder_that_does_not_exist_is_named_with_its_setting(
     assert not typo.exists()
 
 
+@pytest.mark.parametrize("command", ["status", "verify"])
 @pytest.mark.parametrize(
     ("name", "says"), [("publshed", "does not exist"), ("afile", "is not a folder")]
 )
 def test_a_relative_published_path_that_is_no_folder_names_where_it_was_read(
-    env, tmp_path, monkeypatch, name, says
+    env, tmp_path, monkeypatch, command, name, says
 ) -> None:
+    """`status` and `verify` name it alike (verify named the absolute path it made)."""
     (tmp_path / "afile").write_text("")
     monkeypatch.setenv("PLANNER_PUBLISHED", name)
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["status"])
+    result = CliRunner().invoke(cli, [command])
     assert result.exit_code == 1
     assert result.output.startswith(
         f"Error: {name} (PLANNER_PUBLISHED) {says} (a relative path, read in {tmp_path}): "
