@@ -3,7 +3,8 @@
 Swagger UI's files come from the flask-openapi3-swagger wheel and are served by the
 signer itself, so /docs works with no internet. The OpenAPI document is the one
 flask-openapi3 builds from the pydantic models, plus the planner's static files on the
-CDN, so a miner sees every API it uses in one place.
+CDN, so a miner sees every API it uses in one place, its 413 examples naming the body
+limits as configured. `flask --app signer openapi` prints (or writes) that same document.
 """
 
 from __future__ import annotations
