@@ -71,7 +71,8 @@ def _folder_or_url(value: str) -> str:
     if _HOST.fullmatch(value.split("/", 1)[0]) and not Path(value).is_dir():
         raise ValueError(
             f"must be a folder or an http(s) URL, got {value!r}, which is no folder: a URL "
-            f"needs http:// or https:// (such as 'https://{value}')"
+            f"needs http:// or https:// (such as 'https://{value}'); a folder named like a "
+            "host must exist first"
         )
     return value
 

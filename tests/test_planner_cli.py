@@ -914,7 +914,8 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
         (
             "cdn.example.com",
             "must be a folder or an http(s) URL, got 'cdn.example.com', which is no folder: a "
-            "URL needs http:// or https:// (such as 'https://cdn.example.com')",
+            "URL needs http:// or https:// (such as 'https://cdn.example.com')"
+            "; a folder named like a host must exist first",
         ),
         (
             "https:/cdn.example.com",

@@ -180,23 +180,27 @@ def test_a_limit_of_zero_requests_is_refused(name):
         (
             "cdn.example.com",
             "SIGNER_PUBLISHED must be a folder or an http(s) URL, got 'cdn.example.com', which "
-            "is no folder: a URL needs http:// or https:// (such as 'https://cdn.example.com')",
+            "is no folder: a URL needs http:// or https:// (such as 'https://cdn.example.com')"
+            "; a folder named like a host must exist first",
         ),
         (
             "cdn.example.com/s46",
             "SIGNER_PUBLISHED must be a folder or an http(s) URL, got 'cdn.example.com/s46', "
             "which is no folder: a URL needs http:// or https:// (such as "
-            "'https://cdn.example.com/s46')",
+            "'https://cdn.example.com/s46')"
+            "; a folder named like a host must exist first",
         ),
         (
             "localhost:8080",
             "SIGNER_PUBLISHED must be a folder or an http(s) URL, got 'localhost:8080', which "
-            "is no folder: a URL needs http:// or https:// (such as 'https://localhost:8080')",
+            "is no folder: a URL needs http:// or https:// (such as 'https://localhost:8080')"
+            "; a folder named like a host must exist first",
         ),
         (
             "127.0.0.1:8080",
             "SIGNER_PUBLISHED must be a folder or an http(s) URL, got '127.0.0.1:8080', which "
-            "is no folder: a URL needs http:// or https:// (such as 'https://127.0.0.1:8080')",
+            "is no folder: a URL needs http:// or https:// (such as 'https://127.0.0.1:8080')"
+            "; a folder named like a host must exist first",
         ),
     ],
 )
