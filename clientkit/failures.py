@@ -6,7 +6,10 @@ or stops taking an upload's body, is not one that refuses it, and the exception'
 waited, nor whether the server refused the connection or its host name does not resolve (a
 typo in the URL). Nor does it say that the request went to a proxy that the environment
 names (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, which requests follows), the first thing to
-check when a server that is up cannot be reached. Every part of the kit that reads over
+check when a server that is up cannot be reached. A TLS failure says it is one and why (a
+certificate not trusted or for another name, or https:// to a port that speaks plain HTTP),
+and a SOCKS proxy that requests cannot use without PySocks says what to install or which
+variable to unset. Every part of the kit that reads over
 HTTP words its failures with `failure`, so a message in a miner's log says all that in the
 same words whether the assignment, storage or drand failed. Nothing of requests' own
 message is repeated: it quotes the URL, a presigned signature included.
@@ -15,6 +18,7 @@ message is repeated: it quotes the URL, a presigned signature included.
 from __future__ import annotations
 
 import os
+import ssl
 from urllib.parse import urlsplit
 
 import requests
@@ -27,14 +31,19 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 from urllib3.exceptions import ProxyError as ProxyFailure
+from urllib3.exceptions import SSLError as TLSFailure
 
 
 def failure(exc: requests.RequestException, timeout: float, url: str) -> str:
     """The exception's name and, in parentheses, what is known of why: for a timeout how
     long nothing came (before the answer, or within its body, which requests raises as a
     ConnectionError) or nothing could be sent (a server that stopped taking an upload's
-    body, a ConnectionError too); a connection refused, a host name that does not resolve;
-    and the proxy the environment sends `url` through, if any."""
+    body, a ConnectionError too); a connection refused, a host name that does not resolve,
+    a TLS failure; and the proxy the environment sends `url` through, if any, or, for a SOCKS
+    proxy requests cannot use, what to do about it."""
+    name = type(exc).__name__
+    if isinstance(exc, requests.exceptions.InvalidSchema) and (socks := _socks_unusable(url)):
+        return f"{name} ({socks})"
     said = []
     if _timed_out_receiving(exc):
         said.append(f"nothing received in {timeout:g} s")
@@ -42,14 +51,29 @@ def failure(exc: requests.RequestException, timeout: float, url: str) -> str:
         said.append(f"nothing sent in {timeout:g} s")
     elif cause := _cause(exc):
         said.append(cause)
+    elif isinstance(exc, requests.exceptions.SSLError):
+        said.append("a TLS/certificate problem")
     if proxy := environment_proxy(url):
         setting, address = proxy
         said.append(
             f"through the proxy {address}, set by {setting} (NO_PROXY lists the hosts reached "
             "without it)"
         )
-    name = type(exc).__name__
     return f"{name} ({'; '.join(said)})" if said else name
+
+
+def _socks_unusable(url: str) -> str | None:
+    """What to do when requests refuses a SOCKS proxy ("Missing dependencies for SOCKS
+    support", InvalidSchema): PySocks is not installed."""
+    proxy = environment_proxy(url)
+    if proxy is None or not proxy[1].lower().startswith("socks"):
+        return None
+    setting, address = proxy
+    remedy = f"take it out of {SYSTEM}" if setting == SYSTEM else f"unset {setting}"
+    return (
+        f"the proxy {address}, set by {setting}, is a SOCKS proxy, which requests reaches "
+        f"only with PySocks: pip install requests[socks], or {remedy}"
+    )
 
 
 SYSTEM = "the system's proxy settings"
@@ -90,7 +114,26 @@ def _cause(exc: requests.RequestException) -> str | None:
         inner = next((a for a in reason.args if isinstance(a, Exception)), None)
         how = _connecting(inner)
         return "cannot connect to the proxy" + (f": {how}" if how else "")
+    if isinstance(reason, TLSFailure):
+        return _tls(reason)
     return _connecting(reason)
+
+
+def _tls(reason: TLSFailure) -> str:
+    """Why the TLS handshake failed, in OpenSSL's words without its source line."""
+    said = "a TLS/certificate problem"
+    failed = next((a for a in reason.args if isinstance(a, ssl.SSLError)), None)
+    if isinstance(failed, ssl.SSLCertVerificationError):
+        return f"{said}: certificate verify failed: {failed.verify_message.rstrip('.')}"
+    if failed is None or not failed.reason:
+        return said
+    why = failed.reason.replace("_", " ").lower()
+    if failed.reason == "WRONG_VERSION_NUMBER":
+        why += (
+            ": the server does not speak TLS there; is it a plain HTTP port, to be addressed "
+            "with http://?"
+        )
+    return f"{said}: {why}"
 
 
 def _connecting(reason: object) -> str | None:

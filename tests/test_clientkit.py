@@ -59,6 +59,7 @@ from servers.drand_relay import TEST_ROUND, Relay
 from servers.seaweed import S3Endpoint, free_ports
 from servers.signer_gunicorn import gunicorn_signer
 from servers.static_http import cdn, serve_folder
+from servers.tls_recorder import tls_recorder
 
 
 def at_round_123(epoch: object) -> int:
@@ -509,6 +510,69 @@ def test_a_proxy_from_the_environment_is_named_when_nothing_gets_through(
     with pytest.raises(SignerError) as caught:
         bob.folder_access(BOB_COLDKEY)
     assert caught.value.code == "bucket_not_configured", "reached directly"
+
+
+def test_a_tls_failure_says_it_is_tls_and_why(
+    signer_without_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An untrusted certificate, a certificate for another name and https:// to a plain-HTTP
+    # port were all "SSLError" alone.
+    without_proxies(monkeypatch)
+    with tls_recorder(signer_without_bucket, tmp_path) as tls:
+        port = tls.url.rsplit(":", 1)[1]
+        for url, trusted, why in [
+            (tls.url, None, "certificate verify failed: self-signed certificate"),
+            (
+                f"https://localhost:{port}",
+                tls.certificate,
+                "certificate verify failed: Hostname mismatch, certificate is not valid for "
+                "'localhost'",
+            ),
+            (
+                signer_without_bucket.replace("http://", "https://"),
+                None,
+                "wrong version number: the server does not speak TLS there; is it a plain "
+                "HTTP port, to be addressed with http://?",
+            ),
+        ]:
+            if trusted:
+                monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(trusted))
+            client = SignerClient(url, BOB, backoff=Backoff(attempts=1))
+            with pytest.raises(SignerError) as caught:
+                client.folder_access(BOB_COLDKEY)
+            assert str(caught.value) == (
+                f"unreachable: {url}/get-folder-access: SSLError (a TLS/certificate problem: {why})"
+            )
+
+
+def test_a_socks_proxy_without_pysocks_says_to_install_it_or_unset_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # requests needs PySocks for a socks5:// proxy and says only "Missing dependencies for
+    # SOCKS support" (InvalidSchema), naming neither the proxy nor the setting.
+    without_proxies(monkeypatch)
+    (port,) = free_ports(1)
+    monkeypatch.setenv("HTTPS_PROXY", f"socks5://miner:hunter2@127.0.0.1:{port}")
+    script = (
+        "import sys\n"
+        "sys.modules['socks'] = None  # PySocks not installed\n"
+        "from bittensor_core import Keypair\n"
+        "from clientkit import Backoff, SignerClient, SignerError\n"
+        "client = SignerClient('https://signer.example', Keypair.create_from_uri('//Bob'),"
+        " backoff=Backoff(attempts=1))\n"
+        "try:\n"
+        "    client.folder_access('x')\n"
+        "except SignerError as exc:\n"
+        "    print(exc)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert run.stdout == (
+        "unreachable: https://signer.example/get-folder-access: InvalidSchema (the proxy "
+        f"socks5://127.0.0.1:{port}, set by HTTPS_PROXY, is a SOCKS proxy, which requests "
+        "reaches only with PySocks: pip install requests[socks], or unset HTTPS_PROXY)\n"
+    )
 
 
 class RecordingSigner(SignerClient):
