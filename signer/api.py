@@ -218,7 +218,8 @@ cannot bound the size.""",
         403: error_doc(
             "Not registered (`not_registered`)",
             "not_registered",
-            "hotkey is not registered on netuid 46 (metagraph block 6543210)",
+            "hotkey 5FQzhS8MRMGNZfCxVJaWu4n4Q6jt53zv2hxYguM4Y5fVkcHZ, which signed this "
+            "request, is not registered on netuid 46 (metagraph block 6543210)",
         ),
     },
 )

@@ -97,13 +97,16 @@ def verify_signature(hotkey: str, message: str, signature: str) -> None:
 
 
 def registered(snapshot: Snapshot, hotkey: str) -> Neuron:
+    """The neuron of `hotkey`, the one that signed the request; the refusal names it, as a
+    validator's request also names a `miner_hotkey` (which is never required to be
+    registered: an unregistered miner lists nothing)."""
     neuron = snapshot.neurons.get(hotkey)
     if neuron is None:
         raise SignerError(
             403,
             "not_registered",
-            f"hotkey is not registered on netuid {snapshot.netuid} (metagraph block "
-            f"{snapshot.block})",
+            f"hotkey {hotkey}, which signed this request, is not registered on netuid "
+            f"{snapshot.netuid} (metagraph block {snapshot.block})",
         )
     return neuron
 

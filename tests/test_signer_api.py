@@ -385,9 +385,15 @@ def test_timestamps_at_the_edges_of_the_window_pass(client, offset):
     ids=ENDPOINT_IDS,
 )
 def test_unregistered_hotkey_is_403(client, path, make):
+    # A validator asking about a miner was told "hotkey is not registered", which could be
+    # either hotkey of the request: the refusal names the one that signed it.
     response = client.post(path, json=make())
     assert response.status_code == 403
-    assert response.json["error"] == "not_registered"
+    assert response.json == {
+        "error": "not_registered",
+        "detail": f"hotkey {sc.address('//Eve')}, which signed this request, is not registered "
+        "on netuid 46 (metagraph block 6543210)",
+    }
 
 
 def test_coldkey_that_does_not_own_the_hotkey_is_403(client):
