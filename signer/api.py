@@ -481,7 +481,10 @@ other keys, and keys with a `..` segment, are returned in `invalid_files` and ge
             "Body is not JSON (`invalid_request`), or no requested key is in the miner's "
             "folders (`no_valid_files`)",
             "no_valid_files",
-            "none of the keys is under data/hotkey=5FHneW46.../",
+            "none of the keys is under "
+            "data/hotkey=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty/ or "
+            "validators/5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty/ without a '..' "
+            "segment",
         ),
         403: VALIDATOR_403,
         413: error_doc(
@@ -511,7 +514,11 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
     )
     valid = [k for k in body.file_keys if k.startswith(prefixes) and ".." not in k.split("/")]
     if not valid:
-        raise SignerError(400, "no_valid_files", f"none of the keys is under {prefixes[0]}")
+        raise SignerError(
+            400,
+            "no_valid_files",
+            f"none of the keys is under {prefixes[0]} or {prefixes[1]} without a '..' segment",
+        )
     ttl = svc.settings.list_url_ttl
     return jsonify(
         MinerFilesResponse(

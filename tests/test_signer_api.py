@@ -254,9 +254,16 @@ def test_file_urls_only_for_keys_in_the_miners_folder(client):
 
 
 def test_file_urls_refuse_a_request_with_no_key_of_the_miner(client):
-    response = client.post("/get-file-presigned-urls", json=sc.miner_files(keys=["validators/x"]))
+    # The refusal named data/hotkey=<miner>/ alone, though validators/<miner>/ is taken too.
+    bob = sc.address("//Bob")
+    keys = ["validators/x", f"data/hotkey={bob}/../secret.json"]
+    response = client.post("/get-file-presigned-urls", json=sc.miner_files(keys=keys))
     assert response.status_code == 400
-    assert response.json["error"] == "no_valid_files"
+    assert response.json == {
+        "error": "no_valid_files",
+        "detail": f"none of the keys is under data/hotkey={bob}/ or validators/{bob}/ "
+        "without a '..' segment",
+    }
 
 
 # --- authentication failures ------------------------------------------------------------

@@ -396,6 +396,7 @@ EXAMPLE_ANSWERS = {
     ("/get-folder-access", 403): {"json": sc.folder_access(coldkey="//Alice")},
     ("/get-file-upload-url", 403): {"json": sc.file_upload(hotkey="//Nobody")},
     ("/get-validator-access", 403): {"json": sc.validator_access(hotkey="//Dave")},
+    ("/get-file-presigned-urls", 400): {"json": sc.miner_files(keys=["validators/x"])},
     ("/api/v1/zipcode-assignments/status", 400): {"json": sc.miner_status("0")},
 }
 
