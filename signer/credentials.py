@@ -16,6 +16,7 @@ byte, in about a third of the time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,12 +72,16 @@ def validator_folder(hotkey: str, epoch_id: str) -> str:
 
 
 def upload_lifetime(now: float, epoch: Epoch, grace: int) -> int:
-    """Seconds until the end of `epoch` plus grace, within what SigV4 allows."""
-    remaining = int(epoch.end.timestamp() + grace - now)
+    """Seconds until the end of `epoch` plus grace, within what SigV4 allows; rounded up,
+    as a lifetime is whole seconds and `now` falls between seconds, so that the credential
+    holds until that instant (rounded down, it ended a second before it)."""
+    remaining = math.ceil(epoch.end.timestamp() + grace - now)
     return max(1, min(remaining, SIGV4_MAX_EXPIRES))
 
 
 def expiry_iso(now: float, seconds: int) -> str:
+    """`now` plus `seconds`, to the second below: the end of the epoch plus grace, exactly,
+    for an upload_lifetime."""
     return (datetime.fromtimestamp(now, UTC) + timedelta(seconds=seconds)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )

@@ -601,6 +601,21 @@ def test_credentials_expire_at_epoch_end_plus_configured_grace(signer_config):
     assert ["content-length-range", 1, 2048] in policy_of(body["fields"])["conditions"]
 
 
+def test_credentials_expire_at_the_documented_instant_from_a_clock_between_seconds(
+    signer_config,
+):
+    # Whole seconds were counted from a clock between seconds (17:00:00.25): the grant
+    # expired at 20:14:59Z, a second before the documented end of the epoch plus the grace.
+    client = create_app({**signer_config, "NOW": lambda: sc.NOW + 0.25}).test_client()
+    folder = client.post("/get-folder-access", json=sc.folder_access()).json
+    upload = client.post("/api/v1/s3-access/validator-upload", json=sc.validator_upload()).json
+    for body in (folder, upload):
+        assert body["expiry"] == "2026-11-25T20:15:00Z"
+        assert body["expiry_seconds"] == 3 * 3600 + 900
+    file = client.post("/get-file-upload-url", json=sc.file_upload()).json
+    assert file["expires_in_seconds"] == 3 * 3600 + 900
+
+
 def test_request_log_has_hotkey_and_outcome_but_no_secret(signer_config, caplog):
     caplog.set_level("INFO", logger="signer")
     client = create_app({**signer_config, "SIGNER_RATELIMIT_MINER": "1/hour"}).test_client()

@@ -43,8 +43,14 @@ def at(hour: int, minute: int = 0) -> float:
 
 @pytest.mark.parametrize(
     ("now", "grace", "seconds"),
-    [(at(16), 0, 4 * 3600), (at(19, 59), 900, 960), (at(20, 30), 900, 1), (at(17), 10**7, 604800)],
-    ids=["epoch-start", "near-end", "past-grace", "capped-at-7-days"],
+    [
+        (at(16), 0, 4 * 3600),
+        (at(19, 59), 900, 960),
+        (at(19, 59) + 0.25, 900, 960),
+        (at(20, 30), 900, 1),
+        (at(17), 10**7, 604800),
+    ],
+    ids=["epoch-start", "near-end", "between-seconds-rounded-up", "past-grace", "capped-at-7-days"],
 )
 def test_upload_lifetime_runs_to_epoch_end_plus_grace(now, grace, seconds):
     assert upload_lifetime(now, EPOCH, grace) == seconds
