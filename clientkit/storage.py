@@ -22,6 +22,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
@@ -519,18 +520,28 @@ def list_miner(
     miner_hotkey: str | Addressed,
     *,
     epoch_id: str | None = None,
+    access: Mapping[str, Any] | None = None,
     session: requests.Session | None = None,
     timeout: float = TIMEOUT,
     backoff: Backoff | None = None,
 ) -> Iterator[ObjectInfo]:
     """Every object under data/hotkey=<miner_hotkey>/, a fresh signed URL per page
     (`miner_hotkey` an SS58 address, or a key that has one); with `epoch_id`, only those
-    under its epoch=<epoch_id>/ folder (see _epoch_objects). `timeout` and `backoff` are
-    each page's, as in list_page; the signer's requests are the SignerClient's."""
+    under its epoch=<epoch_id>/ folder (see _epoch_objects), listed with `access` (a
+    validator_access() answer, so that one serves every miner) while its URL lasts.
+    `timeout` and `backoff` are each page's, as in list_page; the signer's requests are the
+    SignerClient's."""
     miner_hotkey = address_of(miner_hotkey, "miner_hotkey")
     if epoch_id is not None:
-        yield from _epoch_objects(signer, miner_hotkey, epoch_id, session, timeout, backoff)
+        how = Reading(session, timeout, backoff)
+        yield from _epoch_objects(signer, miner_hotkey, epoch_id, access, how)
         return
+    if access is not None:
+        raise TypeError(
+            "list_miner's access= lists one epoch, with epoch_id=: without it every page is "
+            "asked of /get-miner-list, and a validator access has no use (pass "
+            'epoch_id=access["epoch_id"] for its epoch)'
+        )
     yield from _every_page(
         lambda token: signer.miner_list(miner_hotkey, token),
         f"the listing of {miner_hotkey}",
@@ -559,26 +570,27 @@ def _epoch_objects(
     signer: SignerClient,
     miner_hotkey: str,
     epoch_id: str,
-    session: requests.Session | None,
-    timeout: float,
-    backoff: Backoff | None,
+    access: Mapping[str, Any] | None,
+    how: Reading,
 ) -> Iterator[ObjectInfo]:
     """The objects under data/hotkey=<miner_hotkey>/epoch=<epoch_id>/, listed with the
     validator access's list_all_data (the signer's /s3/list of all of data/, which takes an
     appended start-after and continuation-token) from that folder on, to the first key past
     it: keys come in order, so a miner's other epochs, and the miners after it, are not
     paged through. Keys before the folder are passed over: S3 lists none, but SeaweedFS
-    answers a start-after deep in the tree with some of them. One grant serves every page
-    until its URL is about to run out; each page is a request of /s3/list (the per-address
-    limit), not of the validator's quota."""
+    answers a start-after deep in the tree with some of them. One grant, `access` if given,
+    serves every page until its URL is about to run out, then one is asked for; each page is
+    a request of /s3/list (the per-address limit), not of the validator's quota."""
     folder = f"data/hotkey={miner_hotkey}/epoch={_checked(epoch_id)}/"
     where = "&start-after=" + quote(folder, safe="")
     seen: set[str] = set()
     url, fresh_until = "", -math.inf
+    if access is not None:
+        url, fresh_until = _list_all_data(access, _issued_ago(access))
     while True:
         if time.monotonic() >= fresh_until:
-            url, fresh_until = _list_all_data(signer)
-        page = list_page(url + where, session=session, timeout=timeout, backoff=backoff)
+            url, fresh_until = _list_all_data(signer.validator_access())
+        page = list_page(url + where, session=how.session, timeout=how.timeout, backoff=how.backoff)
         for info in page.objects:
             if info.key.startswith(folder):
                 yield info
@@ -604,14 +616,31 @@ def _checked(epoch_id: str) -> str:
     return epoch_id
 
 
-def _list_all_data(signer: SignerClient) -> tuple[str, float]:
+def _list_all_data(grant: Mapping[str, Any], issued_ago: float = 0.0) -> tuple[str, float]:
     """A validator access's list URL of all of data/, and until when (time.monotonic) it
-    can still be used."""
-    grant = signer.validator_access()
+    can still be used: `expiry_seconds` from its issue, `issued_ago` seconds ago."""
     urls = granted(grant, "urls", dict, "validator access")
     every = granted(urls, "global", dict, "validator access")
     url = granted(every, "list_all_data", str, "validator access")
-    return url, time.monotonic() + _lifetime([grant], "expiry_seconds")
+    return url, time.monotonic() + _lifetime([grant], "expiry_seconds") - issued_ago
+
+
+def _issued_ago(access: Mapping[str, Any]) -> float:
+    """Seconds since the signer issued `access`, a validator access kept by the caller: its
+    `expiry_seconds` count from then, and its `expiry` (ISO-8601 UTC) says when that ends.
+    The signer's clock and this machine's are taken to agree within the margin _lifetime
+    keeps (a tenth of the lifetime, at most a minute)."""
+    expiry = granted(access, "expiry", str, "validator access")
+    lifetime = granted(access, "expiry_seconds", int, "validator access")
+    try:
+        ends = datetime.fromisoformat(expiry)
+    except ValueError:
+        raise StorageError(
+            "the signer's validator access has an expiry that is no ISO-8601 time, "
+            f"{expiry!r}: not used"
+        ) from None
+    left = (ends if ends.tzinfo else ends.replace(tzinfo=UTC)).timestamp() - time.time()
+    return lifetime - left
 
 
 def _next_token(page: Page, seen: set[str], listing: str) -> str:

@@ -7,6 +7,7 @@ where they stop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,13 @@ class Subnet:
     signer: str
     s3: S3Endpoint
     bucket: str
+    log: Path
+
+    def requests_of(self, endpoint: str) -> int:
+        """How many requests of `endpoint` the signer has logged (one JSON line each)."""
+        lines = self.log.read_text().splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        return sum(e.get("event") == "request" and e.get("endpoint") == endpoint for e in entries)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +51,7 @@ def subnet(tmp_path_factory, s3_server: S3Endpoint, sample) -> Iterator[Subnet]:
             serve_folder(published) as cdn,
             running_signer(work, published, s3_server, bucket) as signer,
         ):
-            yield Subnet(cdn, signer, s3_server, bucket)
+            yield Subnet(cdn, signer, s3_server, bucket, work / "gunicorn.log")
     finally:
         s3_server.delete_bucket(bucket)
 
@@ -69,8 +77,12 @@ def test_the_miner_then_the_validator_example_run_as_written(subnet: Subnet, tmp
     epoch = f"/epoch={namespace['grant']['epoch_id']}/"
     uploaded = [key for key in namespace["mine"] if epoch in key]
     assert uploaded, "the miner example uploaded nothing"
+    asked = subnet.requests_of("/get-validator-access")
     run("Validator: list, read, report", namespace)
-    assert namespace["scores"] == {namespace["miners"][0]: len(uploaded)}
+    bob, *others = namespace["miners"]
+    assert others, "the validator example lists one miner: one access serving many goes unseen"
+    assert namespace["scores"] == {bob: len(uploaded)} | dict.fromkeys(others, 0)
+    assert subnet.requests_of("/get-validator-access") - asked == 1, "one access, every miner"
     report = namespace["key"]
     assert report.startswith(f"validators/{namespace['validator'].hotkey}/epoch=")
     stored = subnet.s3.client().get_object(Bucket=subnet.bucket, Key=report)["Body"].read()

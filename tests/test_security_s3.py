@@ -420,6 +420,62 @@ def test_an_epochs_listing_asks_again_once_its_list_url_runs_out(
     assert validator.grants == 2
 
 
+def signer_requests(log: Path, endpoint: str) -> int:
+    """How many requests of `endpoint` the signer's request log (one JSON line each) holds."""
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return sum(e.get("event") == "request" and e.get("endpoint") == endpoint for e in lines)
+
+
+def test_one_validator_access_lists_one_epoch_of_every_miner(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Each epoch listing asked validator_access anew: a validator scoring 256 miners spent
+    256 of its quota's requests on grants one list URL could serve for an hour. Given the
+    caller's grant, list_miner lists with its list_all_data while it is fresh."""
+    miners = [BOB, CHARLIE, DAVE]
+    expected = {m: [f"data/hotkey={m}/epoch={SCORED}/{n}.json" for n in "ab"] for m in miners}
+    put_all(s3_server, s3_bucket, [k for keys in expected.values() for k in keys])
+    validator = SignerClient(served_signer, Keypair.create_from_uri("//Alice"))
+    access = validator.validator_access()
+
+    for miner in miners:
+        listed = list_miner(validator, miner, epoch_id=SCORED, access=access)
+        assert [o.key for o in listed] == expected[miner]
+    log = tmp_path / "gunicorn.log"
+    assert signer_requests(log, "/get-validator-access") == 1
+    assert signer_requests(log, "/get-miner-list") == 0
+
+    with pytest.raises(TypeError, match="access= lists one epoch, with epoch_id="):
+        list(list_miner(validator, BOB, access=access))
+    with pytest.raises(StorageError, match="validator access has no expiry"):
+        list(list_miner(validator, BOB, epoch_id=SCORED, access={**access, "expiry": None}))
+    assert signer_requests(log, "/get-validator-access") == 1
+
+
+def test_a_validator_access_past_its_list_urls_expiry_is_replaced(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """A grant passed in may be of any age: its expiry, not the time of the call, says
+    whether its list URL still serves."""
+    keys = [f"data/hotkey={BOB}/epoch={SCORED}/{n}.json" for n in "ab"]
+    put_all(s3_server, s3_bucket, keys)
+    env = {
+        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
+        "SIGNER_LIST_URL_TTL": "2",
+        **s3_settings(s3_server, s3_bucket),
+    }
+    with gunicorn_signer(env, tmp_path) as url:
+        validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
+        access = validator.validator_access()
+        time.sleep(2.5)  # scoring other miners
+        listed = list_miner(validator, BOB, epoch_id=SCORED, access=access)
+        assert [o.key for o in listed] == keys
+    assert signer_requests(tmp_path / "gunicorn.log", "/get-validator-access") == 2
+
+
 def test_reading_a_miners_files_outlasts_their_presigned_urls(
     signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
