@@ -271,15 +271,23 @@ def served_signer(
     signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> Iterator[str]:
     """The signer under gunicorn (the Procfile's command), presigning for the test bucket."""
-    env = {
+    with gunicorn_signer(signer_env(signer_config, s3_server, s3_bucket), tmp_path) as base_url:
+        yield base_url
+
+
+def signer_env(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a gunicorn signer on the demo metagraph presigning for the test
+    bucket, with `extra` settings."""
+    return {
         "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
         "SIGNER_METAGRAPH_REFRESH": "0",
         "SIGNER_METAGRAPH_MAX_AGE": "0",
         "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
         **s3_settings(s3_server, s3_bucket),
+        **extra,
     }
-    with gunicorn_signer(env, tmp_path) as base_url:
-        yield base_url
 
 
 class CountingSigner(SignerClient):
@@ -400,14 +408,7 @@ def test_an_epochs_listing_asks_again_once_its_list_url_runs_out(
     folder = f"data/hotkey={BOB}/epoch={SCORED}/"
     expected = [f"{folder}part-{i:05d}.json" for i in range(1001)]
     put_all(s3_server, s3_bucket, expected)
-    env = {
-        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
-        "SIGNER_LIST_URL_TTL": "2",
-        **s3_settings(s3_server, s3_bucket),
-    }
+    env = signer_env(signer_config, s3_server, s3_bucket, SIGNER_LIST_URL_TTL="2")
     with gunicorn_signer(env, tmp_path) as url:
         validator = GrantCountingSigner(url, Keypair.create_from_uri("//Alice"))
         validator.grants = 0
@@ -459,14 +460,7 @@ def test_a_validator_access_past_its_list_urls_expiry_is_replaced(
     whether its list URL still serves."""
     keys = [f"data/hotkey={BOB}/epoch={SCORED}/{n}.json" for n in "ab"]
     put_all(s3_server, s3_bucket, keys)
-    env = {
-        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
-        "SIGNER_LIST_URL_TTL": "2",
-        **s3_settings(s3_server, s3_bucket),
-    }
+    env = signer_env(signer_config, s3_server, s3_bucket, SIGNER_LIST_URL_TTL="2")
     with gunicorn_signer(env, tmp_path) as url:
         validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
         access = validator.validator_access()
@@ -488,14 +482,7 @@ def test_reading_a_miners_files_outlasts_their_presigned_urls(
     admin = s3_server.client()
     for key in keys:
         admin.put_object(Bucket=s3_bucket, Key=key, Body=key.encode())
-    env = {
-        "SIGNER_METAGRAPH": str(SIGNER_DEMO_METAGRAPH),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": signer_config["SIGNER_PUBLISHED"],
-        "SIGNER_LIST_URL_TTL": "2",
-        **s3_settings(s3_server, s3_bucket),
-    }
+    env = signer_env(signer_config, s3_server, s3_bucket, SIGNER_LIST_URL_TTL="2")
     with gunicorn_signer(env, tmp_path) as url:
         validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
         read = {}
