@@ -397,8 +397,11 @@ def _check_current(
     epoch_id: str,
     plaintext: bytes,
 ) -> None:
-    """current.json must be the running epoch's committed bytes, or still an earlier
-    epoch's committed bytes (the planner has not revealed the running one yet)."""
+    """current.json must be the running epoch's committed bytes, or still those of the
+    last epoch index.json marks revealed before it (the planner has not revealed the running
+    one yet, or a CDN serves the new index.json with the old current.json). The planner
+    writes current.json right after it marks an epoch revealed: an older epoch's bytes,
+    past a later revealed one, were put back."""
     read, current = _fetch(outcome, source, layout.CURRENT_KEY, layout.CURRENT_KEY)
     if not read:
         return
@@ -412,7 +415,18 @@ def _check_current(
         named = None
     earlier = entries.get(named) if isinstance(named, str) and named < epoch_id else None
     if earlier is not None and timelock.commitment(current) == earlier.commitment:
-        outcome.add(layout.CURRENT_KEY, True, f"still {named}'s (not revealed by the planner yet)")
+        later = [k for k, e in entries.items() if named < k < epoch_id and e.revealed]
+        if later:
+            outcome.add(
+                layout.CURRENT_KEY,
+                False,
+                f"is {named}'s, though index.json marks {later[-1]} revealed after it: it was "
+                "put back to an older epoch",
+            )
+        else:
+            outcome.add(
+                layout.CURRENT_KEY, True, f"still {named}'s (not revealed by the planner yet)"
+            )
     else:
         outcome.add(
             layout.CURRENT_KEY,

@@ -401,6 +401,35 @@ def test_verify_fails_when_current_json_was_replaced(env, tmp_path, relay) -> No
     assert "ok   revealed file" in result.output
 
 
+def test_verify_fails_when_current_json_was_rolled_back_past_a_revealed_epoch(
+    env, tmp_path, relay
+) -> None:
+    """current.json put back to an older epoch's committed bytes, while index.json marks
+    later epochs revealed, is no planner running late: the planner writes current.json right
+    after it marks an epoch revealed. Only the epoch just before the running one (a CDN
+    serving the new index.json with the old current.json) or the last one revealed (no tick
+    since the start) passes."""
+    earlier = (NOW - timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert run("tick", "--now", earlier, obj=context_on_test_round(tmp_path)).exit_code == 0
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    running, before = epoch_at(NOW), epoch_at(NOW).previous()
+    oldest = before.previous()
+    published = tmp_path / "published"
+    current = published / "current.json"
+    current.write_bytes((published / f"epochs/{before.id}.json").read_bytes())
+    late = _verify_as(tmp_path, relay.url)
+    assert late.exit_code == 0, late.output
+    assert f"ok   current.json: still {before.id}'s" in late.output
+    current.write_bytes((published / f"epochs/{oldest.id}.json").read_bytes())
+    result = _verify_as(tmp_path, relay.url)
+    assert result.exit_code == 1, result.output
+    assert (
+        f"FAIL current.json: is {oldest.id}'s, though index.json marks {before.id} revealed "
+        f"after it: it was put back to an older epoch" in result.output
+    )
+    assert running.id in result.output
+
+
 def test_verify_fails_on_a_damaged_sealed_file(env, tmp_path, relay) -> None:
     run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path))
     sealed = tmp_path / f"published/sealed/{epoch_at(NOW).id}.tlock"
