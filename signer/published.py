@@ -12,6 +12,8 @@ From a base URL, requests never wait for the CDN: a background thread keeps the 
 copy, refreshing it every few seconds (at once when it no longer is the current epoch's),
 and requests answer from that copy. A slow or hanging CDN then delays the copy, never a
 worker. Earlier epochs' files never change once revealed, so each is fetched once and kept.
+A file from the CDN is read up to MAX_ASSIGNMENT_BYTES, decompressed (clientkit.bounded):
+whoever writes the published bucket must not choose how much memory every worker fills.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import requests
 
+from clientkit.bounded import read_bounded
 from clientkit.epochs import Epoch
 from clientkit.layout import check_zipcodes, listed_epoch, parse_json
 from signer.errors import SignerError
@@ -36,6 +39,10 @@ MIN_GAP_SECONDS = 1.0
 """Between two fetches, even when requests ask for a fresh copy at an epoch's start."""
 PAST_EPOCHS_KEPT = 64
 """Earlier epochs' assignments kept per worker: ten days of 4-hour epochs, a few MB."""
+MAX_ASSIGNMENT_BYTES = 1024 * 1024
+"""The most read of an assignment from the CDN, decompressed: one is padded to 32 KiB with
+the sample data (docs/formats.md); a gzip body inflating to gigabytes, sent to every
+worker's refresher, filled their memory."""
 
 log = logging.getLogger("signer")
 
@@ -79,17 +86,19 @@ class CurrentCache:
     def refresh_once(self) -> bool:
         """One fetch: True when a copy was stored. Failures keep the last good copy."""
         try:
-            response = requests.get(self.url, timeout=self.timeout)
+            status, body = _fetch(self.url, self.timeout)
         except requests.RequestException as exc:
             return self._failed(
                 _unavailable("the published files could not be reached"), type(exc).__name__
             )
-        if response.status_code == 404:
+        if status == 404:
             return self._failed(_not_revealed("no current.json has been published yet"), "HTTP 404")
-        if response.status_code != 200:
-            detail = f"the published files answered HTTP {response.status_code}"
-            return self._failed(_unavailable(detail), f"HTTP {response.status_code}")
-        self._body = response.content
+        if status != 200:
+            detail = f"the published files answered HTTP {status}"
+            return self._failed(_unavailable(detail), f"HTTP {status}")
+        if body is None:
+            return self._failed(_too_large(CURRENT), f"over {MAX_ASSIGNMENT_BYTES} bytes")
+        self._body = body
         return True
 
     def _failed(self, refusal: SignerError, reason: str) -> bool:
@@ -114,6 +123,22 @@ class CurrentCache:
             self._wake.wait(self.interval)
             self._wake.clear()
             time.sleep(MIN_GAP_SECONDS)
+
+
+def _fetch(url: str, timeout: float) -> tuple[int, bytes | None]:
+    """The status of a GET of `url` and, for a 200, its body (None past
+    MAX_ASSIGNMENT_BYTES, decompressed: the rest is never read)."""
+    with requests.get(url, timeout=timeout, stream=True) as response:
+        if response.status_code != 200:
+            return response.status_code, None
+        return 200, read_bounded(response, MAX_ASSIGNMENT_BYTES)
+
+
+def _too_large(name: str) -> SignerError:
+    return _unavailable(
+        f"the published {name} is larger than {MAX_ASSIGNMENT_BYTES} bytes (decompressed), "
+        "which no assignment is: not read"
+    )
 
 
 def current_assignment(body: bytes, epoch: Epoch) -> dict[str, Any]:
@@ -202,14 +227,16 @@ def read_published(location: str, is_url: bool, name: str) -> bytes | None:
     """The bytes of a published file such as `epochs/{id}.json`, or None when it is absent."""
     if is_url:
         try:
-            response = requests.get(f"{location.rstrip('/')}/{name}", timeout=FETCH_TIMEOUT)
+            status, body = _fetch(f"{location.rstrip('/')}/{name}", FETCH_TIMEOUT)
         except requests.RequestException:
             raise _unavailable("the published files could not be reached") from None
-        if response.status_code in (403, 404):
+        if status in (403, 404):
             return None
-        if response.status_code != 200:
-            raise _unavailable(f"the published files answered HTTP {response.status_code}")
-        return response.content
+        if status != 200:
+            raise _unavailable(f"the published files answered HTTP {status}")
+        if body is None:
+            raise _too_large(name)
+        return body
     try:
         return (Path(location) / name).read_bytes()
     except FileNotFoundError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from clientkit.epochs import epoch_from_id
 from signer import create_app
 
 from servers import signer_client as sc
+from servers.busy_http import Answer, scripted_server
 from servers.seaweed import free_ports
 from servers.static_http import cdn
 
@@ -301,6 +303,39 @@ def test_deeply_nested_past_epoch_at_the_published_url_is_503(signer_config, pub
         client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
         response = client.get(f"/api/v1/zipcode-assignments/epoch/{past}")
         assert_unusable(response, f"epochs/{past}.json")
+
+
+# --- a published file far larger than any assignment ------------------------------------------
+
+
+def inflating(body: bytes, size: int = 16 * 1024 * 1024) -> Answer:
+    """`body` padded with spaces (JSON still) to `size` bytes, sent gzip-compressed: a few
+    KB on the wire that inflate to what the CDN's writer chooses (a gigabyte, as easily)."""
+    padded = body + b" " * (size - len(body))
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    return Answer(200, headers, gzip.compress(padded))
+
+
+def test_a_current_json_inflating_past_any_assignment_is_not_read(signer_config):
+    """Whoever writes the published bucket chose how much every signer worker read of
+    current.json, every 10 s: all of it, decompressed, into memory."""
+    with scripted_server([inflating(assignment())]) as cdn_site:
+        app = create_app({**signer_config, "SIGNER_PUBLISHED": cdn_site.url})
+        assert not app.extensions["signer"].current_cache.refresh_once()
+        response = app.test_client().get("/api/v1/zipcode-assignments/current")
+    assert response.status_code == 503, response.json
+    assert response.json["error"] == "assignment_unavailable"
+    assert "current.json is larger than 1048576 bytes" in response.json["detail"]
+
+
+def test_a_past_epoch_inflating_past_any_assignment_is_not_read(signer_config):
+    past = past_epoch()
+    body = assignment().replace(sc.EPOCH.encode(), past.encode())
+    with scripted_server([inflating(body)]) as cdn_site:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": cdn_site.url}).test_client()
+        response = client.get(f"/api/v1/zipcode-assignments/epoch/{past}")
+    assert response.status_code == 503, response.json
+    assert f"epochs/{past}.json is larger than 1048576 bytes" in response.json["detail"]
 
 
 # --- a published assignment whose zipcodes are not what clients read -------------------------
