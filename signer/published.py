@@ -127,8 +127,10 @@ class CurrentCache:
 
 def _fetch(url: str, timeout: float) -> tuple[int, bytes | None]:
     """The status of a GET of `url` and, for a 200, its body (None past
-    MAX_ASSIGNMENT_BYTES, decompressed: the rest is never read)."""
-    with requests.get(url, timeout=timeout, stream=True) as response:
+    MAX_ASSIGNMENT_BYTES, decompressed: the rest is never read). A redirect is not followed:
+    the planner's files are never one, and whoever configures the CDN must not point the
+    signer's requests elsewhere (inside its network) and read the status in the 503."""
+    with requests.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
         if response.status_code != 200:
             return response.status_code, None
         return 200, read_bounded(response, MAX_ASSIGNMENT_BYTES)

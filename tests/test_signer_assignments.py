@@ -338,6 +338,25 @@ def test_a_past_epoch_inflating_past_any_assignment_is_not_read(signer_config):
     assert f"epochs/{past}.json is larger than 1048576 bytes" in response.json["detail"]
 
 
+def test_a_published_file_that_redirects_is_not_followed(signer_config):
+    """A CDN (or whoever configures it) answering 302 sent every worker's GET wherever it
+    pointed, an address inside the signer's network as well, and the 503 told the status
+    that address answered: an epoch id a probe. The planner's files are never redirects."""
+    past = past_epoch()
+    with scripted_server([Answer(200, {"Content-Type": "application/json"}, b"{}")]) as inside:
+        moved = Answer(302, {"Location": f"{inside.url}/internal"})
+        with scripted_server([moved]) as cdn_site:
+            app = create_app({**signer_config, "SIGNER_PUBLISHED": cdn_site.url})
+            assert not app.extensions["signer"].current_cache.refresh_once()
+            client = app.test_client()
+            current = client.get("/api/v1/zipcode-assignments/current")
+            earlier = client.get(f"/api/v1/zipcode-assignments/epoch/{past}")
+    assert inside.requests == []
+    for response in (current, earlier):
+        assert response.status_code == 503, response.json
+        assert response.json["detail"] == "the published files answered HTTP 302"
+
+
 # --- a published assignment whose zipcodes are not what clients read -------------------------
 
 
