@@ -94,8 +94,8 @@ class CurrentCache:
         if status == 404:
             return self._failed(_not_revealed("no current.json has been published yet"), "HTTP 404")
         if status != 200:
-            detail = f"the published files answered HTTP {status}"
-            return self._failed(_unavailable(detail), f"HTTP {status}")
+            detail = _answered(status)
+            return self._failed(_unavailable(detail), detail)
         if body is None:
             return self._failed(_too_large(CURRENT), f"over {MAX_ASSIGNMENT_BYTES} bytes")
         self._body = body
@@ -134,6 +134,17 @@ def _fetch(url: str, timeout: float) -> tuple[int, bytes | None]:
         if response.status_code != 200:
             return response.status_code, None
         return 200, read_bounded(response, MAX_ASSIGNMENT_BYTES)
+
+
+REDIRECT_HINT = "SIGNER_PUBLISHED must be the URL the files are at"
+
+
+def _answered(status: int) -> str:
+    """Why a fetch that answered `status` (neither 200 nor 404) gave no file."""
+    detail = f"the published files answered HTTP {status}"
+    if 300 <= status < 400:
+        return f"{detail}, a redirect, not followed: {REDIRECT_HINT}"
+    return detail
 
 
 def _too_large(name: str) -> SignerError:
@@ -235,7 +246,7 @@ def read_published(location: str, is_url: bool, name: str) -> bytes | None:
         if status in (403, 404):
             return None
         if status != 200:
-            raise _unavailable(f"the published files answered HTTP {status}")
+            raise _unavailable(_answered(status))
         if body is None:
             raise _too_large(name)
         return body

@@ -354,7 +354,10 @@ def test_a_published_file_that_redirects_is_not_followed(signer_config):
     assert inside.requests == []
     for response in (current, earlier):
         assert response.status_code == 503, response.json
-        assert response.json["detail"] == "the published files answered HTTP 302"
+        assert response.json["detail"] == (
+            "the published files answered HTTP 302, a redirect, not followed: "
+            "SIGNER_PUBLISHED must be the URL the files are at"
+        )
 
 
 # --- a published assignment whose zipcodes are not what clients read -------------------------
