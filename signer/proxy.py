@@ -101,7 +101,9 @@ class TrustedProxies:
         return self.app(wsgi_env, start_response)
 
     def trusted(self, peer: str | None) -> bool:
-        address = _address(peer)
+        """Whether the TCP peer is a trusted proxy: an IPv4 proxy that a dual-stack listener
+        sees as `::ffff:10.1.2.3` is 10.1.2.3."""
+        address = client_address(peer)
         return address is not None and any(address in net for net in self.networks)
 
     def __call__(self, wsgi_env: dict[str, Any], start_response: Callable[..., Any]) -> Any:

@@ -63,6 +63,14 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(signer_c
     assert same_client == LIMIT
 
 
+def test_a_trusted_proxy_seen_as_an_ipv4_mapped_address_is_trusted(signer_config):
+    """A dual-stack listener sees an IPv4 proxy as `::ffff:10.1.2.3`: it was not in
+    `10.0.0.0/8`, so every client behind it shared the proxy's one limit."""
+    client = limited(signer_config, **PROXIED)
+    assert passed(client, "::ffff:10.1.2.3", spoofed) == SENT
+    assert passed(client, "::ffff:203.0.113.9", spoofed) == LIMIT
+
+
 def test_the_proxys_own_header_replaces_hop_counting(signer_config):
     client = limited(
         signer_config,
