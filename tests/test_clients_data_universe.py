@@ -15,6 +15,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -142,6 +143,54 @@ def test_previous_client_signs_the_body_and_still_lists_and_reads(served):
     assert files.status_code == 200, files.text
     url = files.json()["file_urls"][key]["presigned_url"]
     assert requests.get(url, timeout=30).content == b"old-client"
+
+
+def iso_z(seconds_ago: float) -> str:
+    """A UTC instant as pydantic v2's model_dump_json writes one: ISO 8601, `Z`."""
+    instant = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def test_sn13_api_services_on_the_same_base_url_are_not_served_and_the_clients_carry_on(served):
+    """The current client sends more than S3 requests to `--s3_auth_url`: the SN13
+    data-universe API's own services. The signer serves none of them: each is a JSON 404
+    without checking the X-Tao headers, which every caller reads as a failure it survives."""
+    base, _, _ = served
+    # A validator whose uid is not 89 runs no S3 validation: it reads the scores uid 89
+    # published (S3ValidationResultsClient.fetch_all: requests.get, signed over b"", no
+    # Content-Type; any status but 200 is an empty map, so no miner gets an S3 score).
+    empty = sc.tao_headers("//Alice", b"")
+    del empty["Content-Type"]
+    scores = requests.get(f"{base}/s3-validation/results", headers=empty, timeout=30)
+    # uid 89 publishes each miner's score after validating it (publish: 0 rows upserted).
+    score = {"effective_size_bytes": 1.0, "validation_passed": True}
+    score |= {"scraper_pass_rate": 1.0, "hard_invalid": False}
+    published = json.dumps({"results": [{"miner_hotkey": BOB, "score": score}]}).encode()
+    publish = post_signed(base, "/s3-validation/results", "//Alice", published)
+    # Dynamic desirability (httpx GET signed over b""; on failure: dynamic_desirability's
+    # default.json): validators after each evaluation batch, miners run with --gravity.
+    lists = [
+        requests.get(f"{base}{path}", headers=sc.tao_headers(uri, b""), timeout=30)
+        for uri, path in (
+            ("//Alice", "/dynamic-desirability/validator/get-latest-list"),
+            ("//Bob", "/dynamic-desirability/miner/get-latest-list"),
+        )
+    ]
+    # On-demand jobs (pydantic's model_dump_json bodies): a miner polls for active ones
+    # (again 5 s after a failure); a validator lists a miner's expired ones before scoring it
+    # (on failure: no on-demand reward or penalty) and the jobs' stats.
+    active = json.dumps({"since": iso_z(120)}, separators=(",", ":")).encode()
+    window = {"expired_since": iso_z(3 * 3600), "expired_until": iso_z(0)}
+    miner_jobs = json.dumps({"miner_hotkey": BOB, **window, "limit": 1000}, separators=(",", ":"))
+    stats = json.dumps({**window, "min_submitters": 5}, separators=(",", ":"))
+    on_demand = [
+        post_signed(base, "/on-demand/miner/jobs/active", "//Bob", active),
+        post_signed(base, "/on-demand/validator/miner-jobs", "//Alice", miner_jobs.encode()),
+        post_signed(base, "/on-demand/validator/jobs/stats", "//Alice", stats.encode()),
+    ]
+    for response in [scores, publish, *lists, *on_demand]:
+        assert response.status_code == 404, (response.request.url, response.text)
+        assert response.json()["error"] == "not_found"
 
 
 # --- the header scheme's rules, on one process ------------------------------------------------
