@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 S3 = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
 ALICE, BOB, CHARLIE, DAVE = (sc.address(u) for u in ("//Alice", "//Bob", "//Charlie", "//Dave"))
+EVE = sc.address("//Eve")
 STASH = {"//Alice": "//Alice//stash", "//Bob": "//Bob//stash", "//Dave": "//Dave//stash"}
 
 
@@ -410,6 +412,46 @@ def test_validators_read_each_others_results_for_consensus(subnet):
     }
     refused = requests.post(f"{subnet.base}/get-miner-specific-access", json=miner_asks)
     assert refused.status_code == 403
+
+
+def test_one_page_of_a_miners_listing_misses_the_scored_epoch_past_1000_earlier_keys(subnet):
+    """The validator's epoch scoring (`_download_miner_epoch_data`), its S3 scoring and its
+    consensus read the first page of `miner_url` only: 1,000 keys, oldest epoch first. A
+    miner with 1,000 keys of earlier epochs (epoch files and job parquet files, which the
+    epoch folder now puts before the scored epoch's files) is scored as having uploaded
+    nothing. Paging by appending `&start-after=`, as the client already does for the global
+    listing, reads it: the client change docs/migration.md describes."""
+    epoch = current_epoch()
+    earlier = epoch.previous()
+    older = f"data/hotkey={EVE}/epoch={earlier.id}/job_id=j1/"
+    with ThreadPoolExecutor(16) as pool:
+        keys = [f"{older}{n:05d}.parquet" for n in range(1000)]
+        list(
+            pool.map(
+                lambda k: subnet.admin.put_object(Bucket=subnet.bucket, Key=k, Body=b"x"), keys
+            )
+        )
+    folder = f"data/hotkey={EVE}/epoch={epoch.id}/"
+    s3_path = f"data/hotkey={EVE}/epoch={epoch.id}/zipcode=19103/data_20261202_060000.json"
+    subnet.admin.put_object(Bucket=subnet.bucket, Key=folder + s3_path, Body=b"{}")
+
+    def scored(page: str) -> list[str]:
+        return [
+            f["key"]
+            for f in listed(page)
+            if f"epoch={epoch.id}" in f["key"] and f"hotkey={EVE}" in f["key"]
+            if f["key"].endswith(".json")
+        ]
+
+    miner_url = miner_specific_url(subnet.base, "//Alice", EVE)
+    first = requests.get(miner_url, timeout=30)
+    assert first.status_code == 200, first.text
+    assert len(listed(first.text)) == 1000
+    assert scored(first.text) == []
+    last = listed(first.text)[-1]["key"]
+    second = requests.get(f"{miner_url}&start-after={quote(last, safe='')}", timeout=30)
+    assert second.status_code == 200, second.text
+    assert scored(second.text) == [folder + s3_path]
 
 
 def test_list_jobs_finds_no_job_directly_under_the_hotkey_which_is_the_documented_change(subnet):
