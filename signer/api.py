@@ -519,7 +519,10 @@ def get_file_presigned_urls(body: MinerFilesRequest) -> Response:
             "no_valid_files",
             f"none of the keys is under {prefixes[0]} or {prefixes[1]} without a '..' segment",
         )
-    ttl = svc.settings.list_url_ttl
+    # The lifetime asked (data-universe validators ask 3 h, to read a whole pass's files),
+    # else the list URLs' own.
+    asked = body.expiry_hours
+    ttl = asked * 3600 if asked is not None else svc.settings.list_url_ttl
     return jsonify(
         MinerFilesResponse(
             miner_hotkey=body.miner_hotkey,

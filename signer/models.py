@@ -450,7 +450,10 @@ class MinerFilesRequest(BaseModel):
         min_length=1, max_length=1000, description="keys from the miner's listing"
     )
     expiry_hours: int | None = Field(
-        None, ge=1, le=24, description="accepted for old clients; the signer's TTL applies"
+        None,
+        ge=1,
+        le=24,
+        description="how long the URLs stay valid, in hours (default: SIGNER_LIST_URL_TTL)",
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -126,6 +127,33 @@ def test_validator_gets_500_file_urls_in_one_header_signed_batch(served):
     assert set(urls) == set(keys)
     assert requests.get(urls[keys[0]], timeout=30).content == b"first"
     assert requests.get(urls[keys[-1]], timeout=30).content == b"last"
+
+
+def test_file_urls_stay_valid_for_the_3_hours_the_validator_asks_for(served):
+    """The validator asks `expiry_hours: 3` (s3_utils._get_presigned_urls_batch: "long
+    validation passes ... were hitting 403s on presigned URLs minted at the start of the
+    run") and reads each file, by Range requests, until its pass ends: a URL must last the
+    3 hours asked, not the signer's 1-hour list TTL."""
+    base, admin, bucket = served
+    epoch = current_epoch()
+    key = f"data/hotkey={BOB}/epoch={epoch.id}/job_id=long-pass/data_20261202_060000_1_ab.parquet"
+    admin.put_object(Bucket=bucket, Key=key, Body=b"PAR1-long-pass")
+
+    def lifetimes(body: dict[str, Any]) -> tuple[int, int, str]:
+        response = post_signed(
+            base, "/get-file-presigned-urls", "//Alice", json.dumps(body).encode()
+        )
+        assert response.status_code == 200, response.text
+        url = response.json()["file_urls"][key]["presigned_url"]
+        expires = int(dict(parse_qsl(urlsplit(url).query))["X-Amz-Expires"])
+        return expires, response.json()["expiry_seconds"], url
+
+    asked, said, url = lifetimes({"miner_hotkey": BOB, "file_keys": [key], "expiry_hours": 3})
+    assert (asked, said) == (3 * 3600, 3 * 3600)
+    ranged = requests.get(url, headers={"Range": "bytes=0-3"}, timeout=30)
+    assert (ranged.status_code, ranged.content) == (206, b"PAR1")
+    default, _, _ = lifetimes({"miner_hotkey": BOB, "file_keys": [key]})
+    assert default == 3600
 
 
 def test_previous_client_signs_the_body_and_still_lists_and_reads(served):
