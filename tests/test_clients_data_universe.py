@@ -206,7 +206,7 @@ def test_sn13_api_services_on_the_same_base_url_are_not_served_and_the_clients_c
     ]
     # On-demand jobs (pydantic's model_dump_json bodies): a miner polls for active ones
     # (again 5 s after a failure); a validator lists a miner's expired ones before scoring it
-    # (on failure: no on-demand reward or penalty) and the jobs' stats.
+    # (on failure: its coverage penalty relaxed, no on-demand work scored), then the stats.
     active = json.dumps({"since": iso_z(120)}, separators=(",", ":")).encode()
     window = {"expired_since": iso_z(3 * 3600), "expired_until": iso_z(0)}
     miner_jobs = json.dumps({"miner_hotkey": BOB, **window, "limit": 1000}, separators=(",", ":"))
