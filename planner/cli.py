@@ -48,6 +48,7 @@ class Context:
         self._settings = settings
         self.round_for = round_for
         self.rehearsal = False
+        self.rebuild = False
 
     @property
     def settings(self) -> Settings:
@@ -92,6 +93,7 @@ class Context:
             progress=_progress,
             audit_count=s.audit_zipcodes,
             real_clock=None if s.bucket is None or self.rehearsal else _real_clock,
+            rebuild=self.rebuild,
         )
 
 
@@ -248,6 +250,16 @@ rehearsal_option = click.option(
 )
 
 
+rebuild_option = click.option(
+    "--rebuild",
+    is_flag=True,
+    default=False,
+    help="The published folder lost index.json: publish again every epoch the private state "
+    "records, and every sealed file it holds (without it, such a folder is refused as a "
+    "mistyped PLANNER_PUBLISHED).",
+)
+
+
 def _bucket_lease(s: Settings) -> AbstractContextManager[object]:
     """With a bucket, the lease that keeps runs on other machines out (planner.lease)."""
     if s.bucket is None:
@@ -320,12 +332,13 @@ def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult) -> None:
 @cli.command()
 @_plan_options
 @rehearsal_option
+@rebuild_option
 @pass_context
 @friendly
-def plan(ctx: Context, rehearsal: bool, **options: Any) -> None:
+def plan(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     """Seal every epoch up to the horizon that is not sealed yet (needs PLANNER_SECRET)."""
     ctx.override_run(**options)
-    ctx.rehearsal = rehearsal
+    ctx.rehearsal, ctx.rebuild = rehearsal, rebuild
     with _alone(ctx.settings):
         planned = jobs.plan(ctx.planner(), ctx.now())
     _echo_plan(planned)
@@ -336,12 +349,13 @@ def plan(ctx: Context, rehearsal: bool, **options: Any) -> None:
 @published_option
 @now_option
 @rehearsal_option
+@rebuild_option
 @pass_context
 @friendly
-def reveal(ctx: Context, rehearsal: bool, **options: Any) -> None:
+def reveal(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     """Publish the plain assignment of every sealed epoch that has started."""
     ctx.override_run(**options)
-    ctx.rehearsal = rehearsal
+    ctx.rehearsal, ctx.rebuild = rehearsal, rebuild
     with _alone(ctx.settings):
         revealed = jobs.reveal(ctx.planner(), ctx.now())
     _echo_reveal(revealed)
@@ -352,16 +366,17 @@ def reveal(ctx: Context, rehearsal: bool, **options: Any) -> None:
 @_plan_options
 @option(Settings, "lock_wait_seconds")
 @rehearsal_option
+@rebuild_option
 @pass_context
 @friendly
-def tick(ctx: Context, rehearsal: bool, **options: Any) -> None:
+def tick(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     """What cron runs every few minutes: plan, then reveal (and upload, with a bucket).
 
     The reveal runs even when planning fails (a broken zipcode file): the error is printed
     after it and the exit status is 1.
     """
     ctx.override_run(**options)
-    ctx.rehearsal = rehearsal
+    ctx.rehearsal, ctx.rebuild = rehearsal, rebuild
     s = ctx.settings
     try:
         with _alone(s):

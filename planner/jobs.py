@@ -31,7 +31,7 @@ from planner import state as state_io
 from planner.dataset import Dataset, DatasetError, StatePriority
 from planner.errors import PlannerError
 from planner.state import Pending, PlannerState
-from planner.store import Store
+from planner.store import LocalStore, Store
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], int, str], AbstractContextManager[Iterable[T]]]
@@ -81,6 +81,9 @@ class Planner:
     # The real clock, when the public store is a real bucket: no epoch that has not started
     # by it is revealed, whatever `now` says. None for a local folder or a rehearsal.
     real_clock: Callable[[], datetime] | None = None
+    # A local published folder without index.json, while the private state records epochs
+    # published: publish them again (every sealed file the state holds) instead of refusing.
+    rebuild: bool = False
 
 
 @dataclass
@@ -107,6 +110,7 @@ def _load_state(planner: Planner, index: dict[str, layout.IndexEntry]) -> Planne
     _check_epoch_length(planner, index)
     loaded = state_io.load(planner.private, planner.secret, planner.legacy_state_key)
     if loaded is not None:
+        _refuse_another_folder(planner, loaded, index)
         return loaded
     if any(not e.revealed for e in index.values()):
         raise PlanError(
@@ -116,6 +120,26 @@ def _load_state(planner: Planner, index: dict[str, layout.IndexEntry]) -> Planne
             "restore it (or point the planner at the bucket that holds it) before planning"
         )
     return PlannerState()
+
+
+def _refuse_another_folder(
+    planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
+) -> None:
+    """A local published folder with no index.json, while the private state records epochs
+    published, is most likely a mistyped PLANNER_PUBLISHED (the state lives elsewhere, in
+    PLANNER_STATE): restoring every entry there would publish into the wrong folder. A
+    bucket holds its own state, so there index.json was lost, and is put back."""
+    public = planner.public
+    if index or not state.committed or planner.rebuild or not isinstance(public, LocalStore):
+        return
+    raise PlanError(
+        f"{public.named()} has no {layout.INDEX_KEY}, but the private state "
+        f"({state_io.STATE_KEY} in {planner.private.describe()}) records "
+        f"{len(state.committed)} epochs published, up to {max(state.committed)}: is "
+        f"{public.setting or 'the published folder'} mistyped? Nothing was written. If the "
+        "published files were lost, run once with --rebuild to publish again what the "
+        "private state holds"
+    )
 
 
 def _check_epoch_length(planner: Planner, index: dict[str, layout.IndexEntry]) -> None:
@@ -292,12 +316,12 @@ def _reseal_lost(
     the file this planner sealed (the sha256 the state recorded): sealed again, to be written
     over them, and what was repaired, for people. A miner opening such a file at its epoch's
     start would get an error instead of the assignment. Further epochs are checked as they
-    come within reach, one GET per file and run."""
+    come within reach, one GET per file and run; with `planner.rebuild`, every one."""
     resealed: dict[str, bytes] = {}
     repairs: list[str] = []
     for epoch_id in sorted(set(index) & set(state.pending)):
         start = epoch_from_id(epoch_id, planner.epoch_hours).start
-        if not now <= start <= now + RESEAL_AHEAD:
+        if start < now or (start > now + RESEAL_AHEAD and not planner.rebuild):
             continue
         pending = state.pending[epoch_id]
         for key, plaintext, round_number, digest_field in _sealed_parts(epoch_id, pending):

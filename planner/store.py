@@ -96,6 +96,10 @@ class LocalStore:
         self.setting = setting
         self._swept: set[Path] = set()
 
+    def named(self) -> str:
+        """The folder, with the setting that named it, if known."""
+        return self._named(self.root)
+
     def _named(self, path: Path) -> str:
         """`path`, with the setting that named the folder, if known."""
         if self.setting is None:

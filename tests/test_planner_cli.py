@@ -1057,3 +1057,55 @@ def test_a_crlf_env_file_gives_the_same_settings(env, monkeypatch, tmp_path) -> 
     assert again.exit_code == 0, again.output
     assert "nothing to seal" in again.output
     assert sorted(p.name for p in tmp_path.iterdir() if "\r" in p.name) == []
+
+
+@pytest.mark.parametrize("command", ["tick", "reveal", "plan"])
+@pytest.mark.parametrize("given", ["--published", "PLANNER_PUBLISHED"])
+def test_a_mistyped_published_folder_is_refused_not_rebuilt(
+    env, monkeypatch, tmp_path, command, given
+) -> None:
+    """A typo in PLANNER_PUBLISHED, once a tick had published, restored every recorded entry
+    into the new folder (and sealed the next epoch there only), then exited 1 as if someone
+    had deleted them."""
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    typo = tmp_path / "publshed"
+    args = [command, "--now", NOW_ISO]
+    if given == "--published":
+        args += ["--published", str(typo)]
+    else:
+        monkeypatch.setenv("PLANNER_PUBLISHED", str(typo))
+    state = (tmp_path / "state/planner-state.enc").read_bytes()
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    listed = json.loads((tmp_path / "published/index.json").read_bytes())["epochs"]
+    assert result.output == (
+        f"Error: {typo} ({given}) has no index.json, but the private state "
+        f"(planner-state.enc in {tmp_path / 'state'}) records {len(listed)} epochs published, "
+        f"up to {listed[-1]['epochId']}: is {given} mistyped? Nothing was written. If the "
+        "published files were lost, run once with --rebuild to publish again what the "
+        "private state holds\n"
+    )
+    assert not typo.exists()
+    assert (tmp_path / "state/planner-state.enc").read_bytes() == state
+
+
+def test_rebuild_publishes_a_lost_folder_again_from_the_private_state(env, tmp_path) -> None:
+    """--rebuild puts back every recorded entry, and the sealed file of every epoch not
+    started yet, not only those of the next day's epochs (the started epoch's plaintext left
+    the state when it was revealed: drand reveals it)."""
+    assert run("tick", "--now", NOW_ISO, "--days", "3").exit_code == 0
+    published = tmp_path / "published"
+    started = epoch_at(NOW).id
+    sealed = sorted(p.name for p in (published / "sealed").iterdir())
+    index = json.loads((published / "index.json").read_bytes())["epochs"]
+    for path in sorted(published.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    assert CliRunner().invoke(cli, ["tick", "--now", NOW_ISO]).exit_code == 1
+    result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--days", "3", "--rebuild"])
+    assert result.exit_code == 1, result.output
+    assert f"repaired: index.json had lost the entry of {started}; it is restored" in result.output
+    assert sorted(p.name for p in (published / "sealed").iterdir()) == sealed[1:]
+    rebuilt = json.loads((published / "index.json").read_bytes())["epochs"]
+    assert [e["epochId"] for e in rebuilt] == [e["epochId"] for e in index]
+    assert rebuilt[1:] == index[1:]
+    assert run("tick", "--now", NOW_ISO, "--days", "3").exit_code == 0
