@@ -142,13 +142,17 @@ def cli() -> None:
 @click.argument("data", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @priorities_option
 @count_column_option
+@days_option
+@now_option
 @pass_context
 @friendly
-def check(
-    ctx: Context, data: Path | None, priorities: Path | None, count_column: str | None
-) -> None:
-    """Validate a zipcode file and summarise it per state."""
-    ctx.override(data=data, priorities=priorities, count_column=count_column)
+def check(ctx: Context, data: Path | None, **options: Any) -> None:
+    """Validate a zipcode file and summarise it per state.
+
+    With PLANNER_AUDIT_ZIPCODES set, also simulate a plan of the horizon: an epoch of as
+    many zipcodes or fewer would stop it.
+    """
+    ctx.override(data=data, **options)
     dataset, ranked = ctx.load_data()
     s = ctx.settings
     bounds = s.selection
@@ -201,6 +205,31 @@ def check(
             f"planning needs at least {bounds.low:,} per epoch (target "
             f"{bounds.target_listings:,} ± {bounds.tolerance_percent:g}%): every tick would "
             "fail with this file"
+        )
+    if s.audit_zipcodes:
+        _check_audit_count(ctx, dataset, ranked)
+
+
+def _check_audit_count(
+    ctx: Context, dataset: data_io.Dataset, ranked: list[data_io.StatePriority]
+) -> None:
+    """Simulate the horizon's plan, as `preview` does, to find an epoch too small for the
+    audit zipcodes: known only once its zipcodes are chosen, it would stop every plan."""
+    s = ctx.settings
+    simulation = report.simulate(
+        dataset,
+        ranked,
+        s.selection,
+        s.master_key() if s.secret else None,
+        epoch_at(ctx.now(), s.epoch_hours),
+        s.horizon,
+        _progress,
+        s.audit_zipcodes,
+    )
+    if simulation.error:
+        raise click.ClickException(
+            f"a plan of {s.horizon_days:g} days ({s.named('horizon_days')}) with these "
+            f"settings would stop: {simulation.error}"
         )
 
 
@@ -469,6 +498,7 @@ def preview(ctx: Context, report_path: Path, period_days: float, **options: Any)
         epoch_at(ctx.now(), s.epoch_hours),
         s.horizon,
         _progress,
+        s.audit_zipcodes,
     )
     report_path.write_text(report.preview_html(simulation), encoding="utf-8")
     click.echo(report.preview_text(simulation))

@@ -656,20 +656,26 @@ def _pending(
     )
     if not planner.audit_count:
         return pending
-    zipcodes = len(document["zipcodes"])
-    if planner.audit_count >= zipcodes:
-        raise PlanError(
-            f"epoch {epoch.id} has {zipcodes} zipcodes, and PLANNER_AUDIT_ZIPCODES is "
-            f"{planner.audit_count}: all of them would be audited, when audit zipcodes are a "
-            "secret sample of each epoch's (docs/planner.md#audit-zipcodes); set it below "
-            f"{zipcodes}, or 0 to turn audits off; nothing was sealed"
-        )
+    check_audit_count(epoch, document, planner.audit_count)
     key = assignment.audit(
         document, planner.secret, planner.audit_count, timelock.commitment(pending.padded)
     )
     return replace(
         pending, audit=assignment.to_bytes(key), audit_round=planner.round_for(epoch.next())
     )
+
+
+def check_audit_count(epoch: Epoch, document: dict[str, Any], audit_count: int) -> None:
+    """Refuse an audit of as many zipcodes as the epoch has, or more (plan, and the
+    simulations of check and preview): it would list them all, no sample."""
+    zipcodes = len(document["zipcodes"])
+    if audit_count and audit_count >= zipcodes:
+        raise PlanError(
+            f"epoch {epoch.id} has {zipcodes} zipcodes, and PLANNER_AUDIT_ZIPCODES is "
+            f"{audit_count}: all of them would be audited, when audit zipcodes are a "
+            "secret sample of each epoch's (docs/planner.md#audit-zipcodes); set it below "
+            f"{zipcodes}, or 0 to turn audits off; nothing was sealed"
+        )
 
 
 def _submit(

@@ -160,14 +160,17 @@ def simulate(
     first: Epoch,
     period: timedelta,
     progress: jobs.Progress = jobs.no_progress,
+    audit_count: int = 0,
 ) -> Simulation:
-    """Select every epoch of `period` from an empty history, with a throwaway secret if none."""
+    """Select every epoch of `period` from an empty history, with a throwaway secret if none,
+    stopping where a plan would (an epoch that cannot hold `audit_count` audit zipcodes)."""
     key = secret or secrets.token_bytes(32)
     result = Simulation(priorities=priorities, config=config)
     todo = list(epochs_between(first, first.start + period))
     try:
         with progress(todo, len(todo), "simulating") as epochs:
-            for _, document in jobs.choose(dataset, priorities, config, key, {}, epochs):
+            for epoch, document in jobs.choose(dataset, priorities, config, key, {}, epochs):
+                jobs.check_audit_count(epoch, document, audit_count)
                 result.epochs.append(document)
     except jobs.PlanError as exc:
         result.error = str(exc)

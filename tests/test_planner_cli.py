@@ -1109,3 +1109,35 @@ def test_rebuild_publishes_a_lost_folder_again_from_the_private_state(env, tmp_p
     assert [e["epochId"] for e in rebuilt] == [e["epochId"] for e in index]
     assert rebuilt[1:] == index[1:]
     assert run("tick", "--now", NOW_ISO, "--days", "3").exit_code == 0
+
+
+def test_check_refuses_an_audit_count_an_epoch_cannot_hold(env, monkeypatch) -> None:
+    """`check` said nothing of PLANNER_AUDIT_ZIPCODES=1000 (exit 0), and every plan of the
+    file then stopped at its first epoch."""
+    monkeypatch.setenv("PLANNER_AUDIT_ZIPCODES", "1000")
+    result = CliRunner().invoke(cli, ["check", "--now", NOW_ISO])
+    assert result.exit_code == 1, result.output
+    assert "PA" in result.output, "the summary is still shown"
+    assert re.search(
+        r"Error: a plan of 7 days \(PLANNER_DAYS\) with these settings would stop: epoch "
+        r"2026-11-25T16-00-00 has \d+ zipcodes, and PLANNER_AUDIT_ZIPCODES is 1000: all of "
+        r"them would be audited",
+        result.output,
+    ), result.output
+    monkeypatch.setenv("PLANNER_AUDIT_ZIPCODES", "20")
+    assert CliRunner().invoke(cli, ["check", "--now", NOW_ISO]).exit_code == 0
+
+
+def test_preview_stops_where_the_audit_count_would_stop_planning(env, tmp_path) -> None:
+    report = tmp_path / "preview.html"
+    args = ["preview", "--days", "1", "--now", NOW_ISO, "--report", str(report)]
+    result = CliRunner().invoke(cli, args, env={"PLANNER_AUDIT_ZIPCODES": "1000"})
+    assert result.output.startswith("0 epochs simulated"), result.output
+    assert re.search(
+        r"stopped early: epoch 2026-11-25T16-00-00 has \d+ zipcodes, and "
+        r"PLANNER_AUDIT_ZIPCODES is 1000: all of them would be audited",
+        result.output,
+    ), result.output
+    audited = CliRunner().invoke(cli, args, env={"PLANNER_AUDIT_ZIPCODES": "20"})
+    assert audited.exit_code == 0, audited.output
+    assert audited.output.startswith("6 epochs simulated"), audited.output
