@@ -503,6 +503,11 @@ def preview(ctx: Context, report_path: Path, period_days: float, **options: Any)
     report_path.write_text(report.preview_html(simulation), encoding="utf-8")
     click.echo(report.preview_text(simulation))
     click.echo(f"report: {report_path}")
+    if simulation.error:
+        raise click.ClickException(
+            "a plan with these settings would stop (the `stopped early:` line above); the "
+            "report shows the epochs before it"
+        )
 
 
 @cli.command("rotate-secret")

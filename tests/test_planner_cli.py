@@ -1132,6 +1132,7 @@ def test_preview_stops_where_the_audit_count_would_stop_planning(env, tmp_path) 
     report = tmp_path / "preview.html"
     args = ["preview", "--days", "1", "--now", NOW_ISO, "--report", str(report)]
     result = CliRunner().invoke(cli, args, env={"PLANNER_AUDIT_ZIPCODES": "1000"})
+    assert result.exit_code == 1, result.output
     assert result.output.startswith("0 epochs simulated"), result.output
     assert re.search(
         r"stopped early: epoch 2026-11-25T16-00-00 has \d+ zipcodes, and "
@@ -1141,3 +1142,21 @@ def test_preview_stops_where_the_audit_count_would_stop_planning(env, tmp_path) 
     audited = CliRunner().invoke(cli, args, env={"PLANNER_AUDIT_ZIPCODES": "20"})
     assert audited.exit_code == 0, audited.output
     assert audited.output.startswith("6 epochs simulated"), audited.output
+
+
+def test_preview_of_a_plan_that_would_stop_exits_non_zero(env, tmp_path) -> None:
+    """A preview whose simulation stopped early (the band cannot be filled) said so in a
+    line of its summary and exited 0, as if the settings were fine."""
+    report = tmp_path / "preview.html"
+    result = CliRunner().invoke(
+        cli,
+        ["preview", "--days", "1", "--now", NOW_ISO, "--report", str(report)],
+        env={"PLANNER_TARGET_LISTINGS": "100000"},
+    )
+    assert result.exit_code == 1, result.output
+    assert "stopped early: epoch 2026-11-25T20-00-00: only " in result.output
+    assert result.output.endswith(
+        f"report: {report}\nError: a plan with these settings would stop (the `stopped "
+        "early:` line above); the report shows the epochs before it\n"
+    ), result.output
+    assert report.exists()
