@@ -8,6 +8,7 @@ and the column. Zipcodes stay strings end to end, because New Jersey's start wit
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
@@ -155,10 +156,7 @@ def _special(path: Path) -> str | None:
 def parse_dataset(raw: bytes, source: str, count_column: str | None = None) -> Dataset:
     """Validate the bytes of a zipcode file; the format comes from `source`'s extension,
     or from the content when the extension is neither .csv nor .json."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetError([f"not UTF-8 text (byte {exc.start})"], source) from exc
+    text = _decoded(raw, source, DatasetError)
     if _is_json(source, text):
         items = _json_items(text, source)
         found, missing = _resolve_columns(
@@ -181,6 +179,40 @@ def parse_dataset(raw: bytes, source: str, count_column: str | None = None) -> D
     if len(table) == 0:
         raise DatasetError(["no data rows"], source)
     return _validate(table, labels, noun, found, missing, source, hashlib.sha256(raw).hexdigest())
+
+
+def _decoded(raw: bytes, source: str, error: type[DatasetError]) -> str:
+    """The file's text, UTF-8 with or without a byte-order mark; else `error` saying what
+    the file seems to be (_not_text), or on which line a byte UTF-8 does not allow is (a
+    Latin-1 or Windows-1252 export)."""
+    problem = _not_text(raw)
+    if problem is None:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            problem = (
+                f"not UTF-8 text: line {line} holds the byte 0x{raw[exc.start]:02x}, which "
+                "UTF-8 does not allow there (a Latin-1 or Windows-1252 file?): save it as UTF-8"
+            )
+    raise error([problem], source)
+
+
+def _not_text(raw: bytes) -> str | None:
+    """What a file that is not UTF-8 text at all seems to be: a UTF-16 export (Excel's
+    "Unicode Text"), with its byte-order mark or with NUL bytes, or a workbook saved under
+    a .csv name."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8: save it as UTF-8"
+    if raw.startswith(b"PK\x03\x04"):
+        return "a ZIP archive, such as an Excel workbook (.xlsx), not text: save it as CSV UTF-8"
+    if b"\0" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        return (
+            f"not UTF-8 text: line {line} holds NUL bytes (UTF-16 text, or no text at all): "
+            "save it as UTF-8"
+        )
+    return None
 
 
 def _is_json(source: str, text: str) -> bool:
@@ -473,11 +505,10 @@ def load_priorities(path: str | Path) -> list[StatePriority]:
     if special is not None:
         raise PrioritiesError([special], str(path))
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise PrioritiesError([_unreadable(path, reason)], str(path)) from exc
-    return parse_priorities(text, str(path))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PrioritiesError([_unreadable(path, exc.strerror)], str(path)) from exc
+    return parse_priorities(_decoded(raw, str(path), PrioritiesError), str(path))
 
 
 def parse_priorities(text: str, source: str = "priorities") -> list[StatePriority]:

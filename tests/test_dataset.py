@@ -412,3 +412,52 @@ def test_weights_whose_sum_overflows_are_refused():
     with pytest.raises(PrioritiesError, match="add up to more than a number can hold"):
         parse_priorities("PA 1e308\nNJ 1e308\n")
     assert [p.weight for p in parse_priorities("PA 1e300\nNJ 1e300\n")] == [1e300, 1e300]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (
+            "utf-16",
+            "UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8: save it as UTF-8",
+        ),
+        (
+            "utf-16-le",
+            "not UTF-8 text: line 1 holds NUL bytes (UTF-16 text, or no text at all): save it "
+            "as UTF-8",
+        ),
+        (
+            "cp1252",
+            "not UTF-8 text: line 3 holds the byte 0xe9, which UTF-8 does not allow there (a "
+            "Latin-1 or Windows-1252 file?): save it as UTF-8",
+        ),
+        (
+            "xlsx",
+            "a ZIP archive, such as an Excel workbook (.xlsx), not text: save it as CSV UTF-8",
+        ),
+    ],
+)
+def test_a_file_in_another_encoding_says_which_and_where(tmp_path, content, problem):
+    """A UTF-16 export said `not UTF-8 text (byte 0)`, or without its byte-order mark listed
+    thousands of cells full of NUL bytes; a Latin-1 one named a byte offset, not a line; a
+    workbook saved as .csv named its first bad byte."""
+    text = f"{HEADER}\n19103,PA,Philadelphia,P,12\n19104,PA,Montréal,P,13\n"
+    path = tmp_path / "zips.csv"
+    if content == "xlsx":
+        path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00")
+    else:
+        path.write_bytes(text.encode(content))
+    assert problems_of(path) == [problem]
+
+
+def test_a_priority_list_in_another_encoding_says_which(tmp_path, monkeypatch):
+    """It said `cannot read the file: not UTF-8 text (a relative path, read in ...)`: the
+    file was found and read; its path was never the problem."""
+    monkeypatch.chdir(tmp_path)
+    Path("prio.txt").write_bytes("PA\nNJ # Jérsey\n".encode("cp1252"))
+    with pytest.raises(PrioritiesError) as caught:
+        load_priorities("prio.txt")
+    assert str(caught.value) == (
+        "prio.txt: not UTF-8 text: line 2 holds the byte 0xe9, which UTF-8 does not allow "
+        "there (a Latin-1 or Windows-1252 file?): save it as UTF-8"
+    )
