@@ -206,6 +206,7 @@ def check(ctx: Context, data: Path | None, **options: Any) -> None:
             f"{bounds.target_listings:,} ± {bounds.tolerance_percent:g}%): every tick would "
             "fail with this file"
         )
+    bounds.due_after(s.epoch_hours * 3600)  # a deadline inside the cooldown fails every plan
     if s.audit_zipcodes:
         _check_audit_count(ctx, dataset, ranked)
 

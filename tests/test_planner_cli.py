@@ -1160,3 +1160,30 @@ def test_preview_of_a_plan_that_would_stop_exits_non_zero(env, tmp_path) -> None
         "early:` line above); the report shows the epochs before it\n"
     ), result.output
     assert report.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        (
+            "PLANNER_COVERAGE_DAYS",
+            "0.5",
+            "PLANNER_COVERAGE_DAYS (0.5) leaves no room after the 24 h",
+        ),
+        (
+            "PLANNER_COOLDOWN_HOURS",
+            "1000",
+            "PLANNER_COVERAGE_DAYS (7) leaves no room after the 1000 h",
+        ),
+    ],
+)
+def test_check_refuses_a_coverage_deadline_inside_the_cooldown(
+    env, monkeypatch, setting, value, problem
+) -> None:
+    """`check` passed settings that failed every plan (`... leaves no room after the 24 h
+    cooldown`), found only by the first tick."""
+    monkeypatch.setenv(setting, value)
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1, result.output
+    assert "PA" in result.output, "the summary is still shown"
+    assert f"Error: {problem} cooldown: it must exceed the cooldown by two epochs" in result.output
