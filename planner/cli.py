@@ -444,18 +444,17 @@ def status(ctx: Context, coverage_days: int, **options: Any) -> None:
     """The epochs around now, the horizon and coverage per state."""
     ctx.override_run(**options)
     s = ctx.settings
-    click.echo(
-        report.status_text(
-            s.public_store(existing=True),
-            s.private_store() if s.secret else None,
-            s.master_key() if s.secret else None,
-            ctx.load_data,
-            s.selection,
-            ctx.now(),
-            s.epoch_hours,
-            coverage_days,
-        )
-    )
+    for line in report.status_lines(
+        s.public_store(existing=True),
+        s.private_store() if s.secret else None,
+        s.master_key() if s.secret else None,
+        ctx.load_data,
+        s.selection,
+        ctx.now(),
+        s.epoch_hours,
+        coverage_days,
+    ):
+        click.echo(line)
 
 
 @cli.command()

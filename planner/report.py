@@ -9,7 +9,7 @@ import json
 import secrets
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,7 +66,7 @@ def coverage(
     return result
 
 
-def status_text(
+def status_lines(
     public: Store,
     private: Store | None,
     secret: bytes | None,
@@ -75,11 +75,15 @@ def status_text(
     now: datetime,
     epoch_hours: int,
     coverage_days: int,
-) -> str:
-    """The epochs around now, the horizon, and coverage over the last `coverage_days`."""
+) -> Iterator[str]:
+    """The epochs around now and the horizon, then coverage over the last `coverage_days`.
+
+    The zipcode file is read only for the coverage, last: while it is broken (ticks fail on
+    it), the epochs and the horizon left are what the operator needs, and come first."""
     entries = layout.read_index(public)
     if not entries:
-        return f"nothing published at {public.describe()} yet: run `planner tick`"
+        yield f"nothing published at {public.describe()} yet: run `planner tick`"
+        return
     pending = {}
     if private is not None and secret is not None:
         loaded = state_io.load(private, secret)
@@ -114,21 +118,16 @@ def status_text(
                     entry.reveal_round,
                 ]
             )
-    lines = [
-        f"published at {public.describe()}",
-        table(["epoch", "status", "zipcodes", "listings", "reveal round"], rows),
-        f"horizon: sealed up to {max(entries)} ({len(entries)} epochs published in all)",
-    ]
+    yield f"published at {public.describe()}"
+    yield table(["epoch", "status", "zipcodes", "listings", "reveal round"], rows)
+    yield f"horizon: sealed up to {max(entries)} ({len(entries)} epochs published in all)"
     dataset, priorities = load_data()
     cover = coverage(recent, dataset, priorities, config)
-    lines.append(f"coverage over the last {coverage_days} days ({len(recent)} epochs):")
-    lines.append(
-        table(
-            ["state", "assigned", "eligible", "coverage"],
-            [[s, a, n, percent(a, n)] for s, (a, n) in cover.items()],
-        )
+    yield f"coverage over the last {coverage_days} days ({len(recent)} epochs):"
+    yield table(
+        ["state", "assigned", "eligible", "coverage"],
+        [[s, a, n, percent(a, n)] for s, (a, n) in cover.items()],
     )
-    return "\n".join(lines)
 
 
 @dataclass

@@ -235,6 +235,23 @@ def test_status_shows_epochs_and_coverage(env) -> None:
     assert "coverage over the last 7 days (2 epochs):" in out
 
 
+def test_status_shows_the_horizon_while_the_zipcode_file_is_broken(
+    env, monkeypatch, tmp_path
+) -> None:
+    """docs/operations.md sends the operator of a tick failing on the zipcode file to
+    `planner status` for the horizon left; it printed only the file's error."""
+    run("tick", "--now", NOW_ISO)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("zipcode,state,recently_sold_listings\n19103,PA,many\n")
+    monkeypatch.setenv("PLANNER_DATA", str(bad))
+    result = CliRunner().invoke(cli, ["status", "--now", "2026-11-25T21:00:00Z"])
+    assert result.exit_code == 1, result.output
+    assert "horizon: sealed up to 2026-12-02T16-00-00 (43 epochs published in all)" in result.output
+    assert result.output.endswith(
+        f"Error: {bad}: line 2, column recently_sold_listings: 'many' is not a number\n"
+    ), result.output
+
+
 def test_status_before_anything_is_published(env, tmp_path) -> None:
     (tmp_path / "published").mkdir()
     result = run("status")
