@@ -520,6 +520,11 @@ def rotate_secret(ctx: Context, **options: Any) -> None:
     new = keys.check_strength(
         ctx.settings.new_secret, "PLANNER_NEW_SECRET", "`planner rotate-secret`"
     )
+    if ctx.settings.new_secret == ctx.settings.secret:
+        raise click.ClickException(
+            "PLANNER_NEW_SECRET is PLANNER_SECRET itself: there is nothing to rotate to; "
+            "generate a new one with `planner new-secret`"
+        )
     with _alone(ctx.settings):
         last = jobs.rotate_secret(ctx.planner(), keys.master_key(new))
     click.echo("the private state is now encrypted under PLANNER_NEW_SECRET")

@@ -568,6 +568,22 @@ def test_rotate_secret_run_twice_says_the_rotation_is_done(env, monkeypatch, tmp
     assert run("plan", "--now", NOW_ISO, "--days", "2").exit_code == 0
 
 
+def test_rotate_secret_to_the_same_secret_is_refused(env, monkeypatch, tmp_path) -> None:
+    """PLANNER_NEW_SECRET set to PLANNER_SECRET (both filled from one variable) "rotated" the
+    state, exit 0, and said to set PLANNER_SECRET to the new value: a leaked secret stayed
+    in use while the operator believed it replaced."""
+    run("plan", "--now", NOW_ISO, "--days", "1")
+    state = (tmp_path / "state/planner-state.enc").read_bytes()
+    monkeypatch.setenv("PLANNER_NEW_SECRET", env["PLANNER_SECRET"])
+    result = CliRunner().invoke(cli, ["rotate-secret"])
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        "Error: PLANNER_NEW_SECRET is PLANNER_SECRET itself: there is nothing to rotate to; "
+        "generate a new one with `planner new-secret`\n"
+    )
+    assert (tmp_path / "state/planner-state.enc").read_bytes() == state
+
+
 def test_rotate_secret_without_a_state_names_where_it_looked(env, monkeypatch, tmp_path) -> None:
     """It "succeeded" on a fresh folder, writing a new empty state: an operator who forgot
     SPACES_* rotated a local file, then every production tick failed."""
