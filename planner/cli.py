@@ -432,10 +432,10 @@ def tick(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
 @count_column_option
 @click.option(
     "--coverage-days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_DAYS),
     default=7,
     show_default=True,
-    help="Window for the coverage report.",
+    help=f"Window for the coverage report, in days (at most {MAX_DAYS}).",
 )
 @now_option
 @pass_context

@@ -252,6 +252,19 @@ def test_status_shows_the_horizon_while_the_zipcode_file_is_broken(
     ), result.output
 
 
+@pytest.mark.parametrize("days", ["100000000", "1000000000000"])
+def test_a_coverage_window_too_long_is_refused_by_name(env, days) -> None:
+    """`status --coverage-days 100000000` ended in an OverflowError traceback."""
+    run("tick", "--now", NOW_ISO, "--days", "1")
+    result = CliRunner().invoke(cli, ["status", "--coverage-days", days])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"Invalid value for '--coverage-days': {days} is not in the range 1<=x<=366"
+        in result.output
+    )
+    assert "Traceback" not in result.output
+
+
 def test_status_before_anything_is_published(env, tmp_path) -> None:
     (tmp_path / "published").mkdir()
     result = run("status")
