@@ -236,7 +236,7 @@ def _check_audit_count(
 
 @cli.command("generate-data")
 @click.option("--states", default="", help="Comma-separated state codes (default: every state).")
-@click.option("--seed", type=int, default=generate.SAMPLE_SEED, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=generate.SAMPLE_SEED, show_default=True)
 @click.option(
     "--out",
     required=True,

@@ -382,6 +382,15 @@ def test_generate_data_is_deterministic(tmp_path) -> None:
     assert bad.exit_code == 1 and "ZZ" in bad.output
 
 
+def test_generate_data_refuses_a_negative_seed_by_name(tmp_path) -> None:
+    """`--seed -1` ended in numpy's ValueError traceback, after the file was named."""
+    out = tmp_path / "de.csv"
+    result = CliRunner().invoke(cli, ["generate-data", "--seed", "-1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--seed': -1 is not in the range x>=0." in result.output
+    assert not out.exists()
+
+
 def context_on_test_round(tmp_path: Path) -> Context:
     """Seal every epoch to round 123, the one whose signature the loopback relay serves."""
     settings = Settings.from_env()
