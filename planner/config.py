@@ -19,7 +19,7 @@ from pydantic_settings import NoDecode
 from clientkit import drand
 from clientkit.epochs import is_epoch_length, parse_instant
 from envsettings import BucketName, EnvSettings, FolderOrUrl, HttpUrl, is_http_url
-from planner import keys
+from planner import keys, lease
 from planner.errors import PlannerError
 from planner.selection import SelectionConfig
 from planner.store import CANNED_ACLS, LocalStore, S3Store, Store
@@ -173,6 +173,7 @@ class Settings(EnvSettings):
         900.0,
         alias="PLANNER_LEASE_SECONDS",
         gt=0,
+        le=lease.MAX_SECONDS,
         description="With a bucket: how long a run's lease keeps runs on other machines out.",
     )
     lease_settle_seconds: float = Field(
@@ -217,6 +218,12 @@ class Settings(EnvSettings):
     def _consistent(self) -> Settings:
         """The selection bounds fit together; a bucket comes with its endpoint and keys."""
         self.selection  # noqa: B018 (SelectionConfig checks its bounds)
+        if self.lease_settle_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"PLANNER_LEASE_SETTLE ({self.lease_settle_seconds:g}) must be less than "
+                f"PLANNER_LEASE_SECONDS ({self.lease_seconds:g}): the lease would expire "
+                "before the run reads it back"
+            )
         if self.spaces_bucket:
             given = {
                 "SPACES_ENDPOINT_URL": self.spaces_endpoint_url,

@@ -7,7 +7,8 @@ expiry) under `_planner/`, waits `settle` seconds, and reads it back: if another
 its own lease in between, the later write wins and the earlier run backs off. Two runs can
 only both proceed if one's read and write straddle the other's whole wait, which a settle
 of a few seconds rules out on a bucket with read-after-write consistency (Spaces, S3,
-SeaweedFS). A lease held past its expiry (a run killed before releasing it) is taken over.
+SeaweedFS). A lease held past its expiry (a run killed before releasing it), or expiring
+further ahead than any run's could, is taken over.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from planner.lock import LockBusy
 from planner.store import Store
 
 LEASE_KEY = "tick-lease.json"
+MAX_SECONDS = 86_400
+"""The longest lease a run takes (PLANNER_LEASE_SECONDS): a killed run's blocks others this
+long. One expiring further ahead was written by no run under this rule: it counts as none."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def held(
     """Hold the lease for the block, or raise LockBusy naming who holds it."""
     owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
     current = _read(store)
-    if current is not None and current.expires > clock():
+    if current is not None and clock() < current.expires <= clock() + MAX_SECONDS:
         raise LockBusy(
             f"another planner run ({current.owner}) holds the lease {LEASE_KEY} in "
             f"{store.describe()} until {_when(current.expires)}"

@@ -153,3 +153,38 @@ def test_two_machines_ticking_one_bucket_stay_consistent(
     )
     assert again.exit_code == 0, again.output
     assert "nothing to seal" in again.output and "nothing to reveal" in again.output
+
+
+def test_a_lease_no_run_could_have_written_is_taken_over(tmp_path) -> None:
+    """A run killed under PLANNER_LEASE_SECONDS=1e300 left a lease that every later run
+    ended on in an OverflowError traceback, naming its expiry: no run writes one that far
+    ahead now, so it protects nothing, like an unreadable one."""
+    store, clock = LocalStore(tmp_path), Clock()
+    stale = lease.Lease("host/1/dead", 1e300).to_bytes()
+    store.put(lease.LEASE_KEY, stale, content_type="application/json", cache_control="no-store")
+    with lease.held(store, 60, 0, clock, sleep=lambda _: None) as owner:
+        assert json.loads(store.get(lease.LEASE_KEY))["owner"] == owner
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"PLANNER_LEASE_SECONDS": "1e300"},
+            "PLANNER_LEASE_SECONDS must be more than 0 and at most 86400, got '1e300'",
+        ),
+        (
+            {"PLANNER_LEASE_SECONDS": "5", "PLANNER_LEASE_SETTLE": "5"},
+            "PLANNER_LEASE_SETTLE (5) must be less than PLANNER_LEASE_SECONDS (5): the lease "
+            "would expire before the run reads it back",
+        ),
+    ],
+)
+def test_lease_settings_that_cannot_work_are_refused_by_name(
+    env, monkeypatch, settings, problem
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["tick"])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: {problem}\n"
