@@ -45,6 +45,7 @@ under `LIMITS:` in Redis), so running counters carry over an upgrade.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -264,15 +265,19 @@ def open_limiter(setting: str) -> Limiter:
             "socket_timeout": REDIS_TIMEOUT_SECONDS,
             "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
         }
-    scheme = setting.partition("://")[0]
+    scheme = _scheme(setting)
     try:
         storage = storage_from_string(uri, **options)
     except ConfigurationError:
         # Not limits' message: it quotes the whole URL, password included.
+        what = (
+            f": {scheme!r} is not a storage this signer can use"
+            if scheme
+            else " does not start with a storage's scheme (memory://, redis://, rediss://)"
+        )
         raise ConfigError(
-            f"SIGNER_RATELIMIT_STORAGE: {scheme!r} is not a storage this signer can use: "
-            "memory://, or redis://host:6379 or rediss://... (these need the `redis` extra: "
-            "pip install 'subnet46-epochs[redis]')"
+            f"SIGNER_RATELIMIT_STORAGE{what}: memory://, or redis://host:6379 or rediss://... "
+            "(these need the `redis` extra: pip install 'subnet46-epochs[redis]')"
         ) from None
     except ValueError as exc:
         raise ConfigError(
@@ -284,6 +289,14 @@ def open_limiter(setting: str) -> Limiter:
             "or redis://host:6379"
         )
     return Limiter(storage)
+
+
+def _scheme(setting: str) -> str | None:
+    """The scheme SIGNER_RATELIMIT_STORAGE starts with: the one part of it a message may
+    quote (everything before "://" was quoted, and a URL missing a slash, or its scheme,
+    then put its password in the log)."""
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", setting)
+    return match.group(1) if match else None
 
 
 def storage_uri(setting: str) -> str:

@@ -111,3 +111,30 @@ def test_a_malformed_storage_url_fails_at_startup_naming_the_setting(signer_conf
     """Each was a ValueError traceback (under gunicorn: "Worker failed to boot")."""
     with pytest.raises(ConfigError, match="SIGNER_RATELIMIT_STORAGE is not a valid"):
         create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": url})
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "rediss:/default:s3cr3tpw@db.example.com:25061",
+            "SIGNER_RATELIMIT_STORAGE is not a valid rediss:// URL",
+        ),
+        (
+            "default:s3cr3tpw@db.example.com:25061",
+            "SIGNER_RATELIMIT_STORAGE: 'default' is not a storage this signer can use",
+        ),
+        (
+            "s3cr3tpw",
+            "SIGNER_RATELIMIT_STORAGE does not start with a storage's scheme (memory://, "
+            "redis://, rediss://)",
+        ),
+    ],
+)
+def test_a_storage_url_missing_its_slashes_never_quotes_its_password(signer_config, url, problem):
+    """The message quoted everything before "://" as the scheme: a URL missing a slash, or
+    its scheme, put the Valkey password in the deploy log."""
+    with pytest.raises(ConfigError) as caught:
+        create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": url})
+    assert str(caught.value).startswith(problem), str(caught.value)
+    assert "s3cr3tpw" not in str(caught.value)
