@@ -174,6 +174,9 @@ def parse_dataset(raw: bytes, source: str, count_column: str | None = None) -> D
         noun = "field"
     else:
         table, labels = _read_csv(text, source)
+        repeated = _repeated_columns(_header(text), count_column)
+        if repeated:
+            raise DatasetError(repeated, source)
         found, missing = _resolve_columns(list(table.columns), count_column)
         noun = "column"
     if len(table) == 0:
@@ -243,6 +246,12 @@ def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
     return table[keep].reset_index(drop=True), labels[keep]
 
 
+def _header(text: str) -> list[str]:
+    """The CSV header as written: read_csv renames a repeated name `name.1`."""
+    first = pd.read_csv(io.StringIO(text), header=None, nrows=1, dtype=str, keep_default_na=False)
+    return [str(name) for name in first.iloc[0]]
+
+
 def _json_items(text: str, source: str) -> list[dict]:
     """A JSON array of objects, one per zipcode."""
     try:
@@ -278,6 +287,29 @@ def _json_text(value: object) -> str:
 
 def _normal(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _repeated_columns(header: Sequence[str], count_column: str | None) -> list[str]:
+    """The accepted column names the header holds more than once (case and punctuation
+    aside): pandas renames the second `name.1` and the first would be read in silence."""
+    accepted = {_normal(n) for names in ALIASES.values() for n in names}
+    if count_column is not None:
+        accepted.add(_normal(count_column))
+    first: dict[str, int] = {}
+    problems = []
+    for number, name in enumerate(header, start=1):
+        key = _normal(name)
+        if key not in accepted:
+            continue
+        if key in first:
+            problems.append(
+                f"columns {first[key]} ({header[first[key] - 1]!r}) and {number} ({name!r}) "
+                "are one name, case and punctuation aside: which one is read would be a "
+                "guess; keep one"
+            )
+        else:
+            first[key] = number
+    return problems
 
 
 def _resolve_columns(

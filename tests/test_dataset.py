@@ -461,3 +461,31 @@ def test_a_priority_list_in_another_encoding_says_which(tmp_path, monkeypatch):
         "prio.txt: not UTF-8 text: line 2 holds the byte 0xe9, which UTF-8 does not allow "
         "there (a Latin-1 or Windows-1252 file?): save it as UTF-8"
     )
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (
+            "zipcode,state,recently_sold_listings,recently_sold_listings",
+            "columns 3 ('recently_sold_listings') and 4 ('recently_sold_listings') are one "
+            "name, case and punctuation aside: which one is read would be a guess; keep one",
+        ),
+        (
+            "Zip Code,state,zip_code,recently_sold_listings",
+            "columns 1 ('Zip Code') and 3 ('zip_code') are one name, case and punctuation "
+            "aside: which one is read would be a guess; keep one",
+        ),
+    ],
+)
+def test_a_column_named_twice_is_refused(tmp_path, header, problem):
+    """Two columns of one name (two exports pasted side by side) loaded silently from the
+    first: pandas renamed the second `recently_sold_listings.1`, and nothing said which
+    counts were planned from."""
+    path = write(tmp_path, f"{header}\n19103,PA,12,400\n")
+    assert problems_of(path) == [problem]
+
+
+def test_other_columns_may_repeat(tmp_path):
+    path = write(tmp_path, "zipcode,state,recently_sold_listings,note,note\n19103,PA,12,a,b\n")
+    assert len(load_dataset(path)) == 1
