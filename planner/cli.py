@@ -23,6 +23,7 @@ from clientkit import chain, verify
 from clientkit.config import Settings as ClientKitSettings
 from clientkit.epochs import Epoch, epoch_at, quicknet_round
 from clientkit.errors import ClientKitError
+from clientkit.files import replace_file
 from envsettings import option
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
@@ -500,7 +501,7 @@ def preview(ctx: Context, report_path: Path, period_days: float, **options: Any)
         _progress,
         s.audit_zipcodes,
     )
-    report_path.write_text(report.preview_html(simulation), encoding="utf-8")
+    _write_report(report_path, report.preview_html(simulation))
     click.echo(report.preview_text(simulation))
     click.echo(f"report: {report_path}")
     if simulation.error:
@@ -508,6 +509,17 @@ def preview(ctx: Context, report_path: Path, period_days: float, **options: Any)
             "a plan with these settings would stop (the `stopped early:` line above); the "
             "report shows the epochs before it"
         )
+
+
+def _write_report(path: Path, html: str) -> None:
+    """Write the preview report in one step: a failing write (a full disk) leaves no half
+    report, and is named."""
+    try:
+        replace_file(path, html.encode(), 0o644)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write the report {path} (--report): {exc.strerror or exc}"
+        ) from exc
 
 
 @cli.command("rotate-secret")

@@ -368,6 +368,18 @@ def test_outputs_that_cannot_be_written_are_named_not_tracebacks(env, tmp_path) 
     assert "Traceback" not in report.output + data.output
 
 
+def test_a_report_the_disk_refuses_is_named_not_a_traceback(env, tmp_path) -> None:
+    """A write failing past the folder check (disk full; here a name too long) ended in an
+    OSError traceback after the simulation, over a truncated report."""
+    report = tmp_path / ("x" * 300 + ".html")
+    result = CliRunner().invoke(cli, ["preview", "--days", "1", "--report", str(report)])
+    assert result.exit_code == 1, result.output
+    assert result.output.endswith(
+        f"Error: cannot write the report {report} (--report): File name too long\n"
+    ), result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_generate_data_is_deterministic(tmp_path) -> None:
     out = tmp_path / "de.csv"
     result = run("generate-data", "--states", "DE", "--seed", "7", "--out", str(out))
