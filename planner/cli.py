@@ -344,9 +344,10 @@ def _echo_reveal(result: jobs.RevealResult) -> None:
     click.echo(f"current: {result.current or 'none revealed'}")
 
 
-def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult) -> None:
-    """Exit 1 after a run that found published files changed by someone else."""
-    if any(r.repairs for r in results):
+def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult, rebuild: bool) -> None:
+    """Exit 1 after a run that found published files changed by someone else (with
+    --rebuild, putting lost files back is what was asked: the `repaired:` lines say what)."""
+    if not rebuild and any(r.repairs for r in results):
         raise click.ClickException(
             "the published files had been changed by someone else; this run put back what "
             "this planner sealed (the `repaired:` lines above): find out who can write to "
@@ -373,7 +374,7 @@ def plan(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     with _alone(ctx.settings):
         planned = jobs.plan(ctx.planner(), ctx.now())
     _echo_plan(planned)
-    _fail_on_repairs(planned)
+    _fail_on_repairs(planned, rebuild=rebuild)
 
 
 @cli.command()
@@ -390,7 +391,7 @@ def reveal(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None
     with _alone(ctx.settings):
         revealed = jobs.reveal(ctx.planner(), ctx.now())
     _echo_reveal(revealed)
-    _fail_on_repairs(revealed)
+    _fail_on_repairs(revealed, rebuild=rebuild)
 
 
 @cli.command()
@@ -418,7 +419,7 @@ def tick(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     _echo_plan(planned)
     _echo_reveal(revealed)
     click.echo(f"published to {s.public_store().describe()}")
-    _fail_on_repairs(planned, revealed)
+    _fail_on_repairs(planned, revealed, rebuild=rebuild)
     if planned.error:
         raise click.ClickException(
             f"planning failed, so nothing new was sealed (the started epochs were revealed): "

@@ -8,7 +8,9 @@ generated once and kept in the state folder (git-ignored): a demo has no built-i
 A first run must not surprise: malformed or busy ports are found before any work, the URLs
 are printed only once both servers answer, and Ctrl-C or SIGTERM stops every process it
 started. It never publishes to a bucket: SPACES_* settings left in the shell (deploy steps 6
-and 7 export them) are not passed to its tick.
+and 7 export them) are not passed to its tick. Its tick runs with --rebuild: the folder and
+the state are the demo's own pair, so a published/ deleted to start over is published again
+from the state rather than refused as a mistyped PLANNER_PUBLISHED.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def _run() -> int:
         SIGNER_METAGRAPH_MAX_AGE=env.get("SIGNER_METAGRAPH_MAX_AGE", "0"),
         SIGNER_METAGRAPH_REFRESH=env.get("SIGNER_METAGRAPH_REFRESH", "0"),
     )
-    tick = subprocess.run([sys.executable, "-m", "planner", "tick"], env=env)
+    tick = subprocess.run([sys.executable, "-m", "planner", "tick", "--rebuild"], env=env)
     if tick.returncode:
         return tick.returncode
     static = serve_published(host, cdn_port, env.get("PLANNER_PUBLISHED", "published"))

@@ -8,6 +8,7 @@ stops every process it started.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -118,6 +119,17 @@ def test_the_demo_never_publishes_to_a_bucket_left_in_the_shell(
     assert demo_module.main() == 1
     assert [name for name in ticks[0] if name.startswith("SPACES_")] == []
     assert ticks[0]["S3_BUCKET"] == "subnet46-data", "the signer's data bucket is still used"
+
+
+def test_the_demo_starts_again_after_published_is_deleted(tmp_path: Path) -> None:
+    """A newcomer deletes published/ to start over: the next `make run` stopped on "is
+    PLANNER_PUBLISHED mistyped?", since the state in .planner/ records what was published."""
+    with running_demo(tmp_path) as demo:
+        assert requests.get(f"{demo.cdn}/index.json", timeout=30).status_code == 200
+    shutil.rmtree(tmp_path / "published")
+    with running_demo(tmp_path) as demo:
+        assert requests.get(f"{demo.cdn}/index.json", timeout=30).status_code == 200
+    assert "mistyped" not in (tmp_path / "demo.log").read_text()
 
 
 def test_the_demo_signer_runs_with_the_procfile_settings(tmp_path: Path) -> None:

@@ -1169,13 +1169,17 @@ def test_rebuild_publishes_a_lost_folder_again_from_the_private_state(env, tmp_p
         path.rmdir() if path.is_dir() else path.unlink()
     assert CliRunner().invoke(cli, ["tick", "--now", NOW_ISO]).exit_code == 1
     result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--days", "3", "--rebuild"])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0, result.output
+    assert "changed by someone else" not in result.output
     assert f"repaired: index.json had lost the entry of {started}; it is restored" in result.output
     assert sorted(p.name for p in (published / "sealed").iterdir()) == sealed[1:]
     rebuilt = json.loads((published / "index.json").read_bytes())["epochs"]
     assert [e["epochId"] for e in rebuilt] == [e["epochId"] for e in index]
     assert rebuilt[1:] == index[1:]
     assert run("tick", "--now", NOW_ISO, "--days", "3").exit_code == 0
+    again = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--days", "3", "--rebuild"])
+    assert again.exit_code == 0, again.output
+    assert "repaired:" not in again.output, "an intact folder is left as it is"
 
 
 def test_check_refuses_an_audit_count_an_epoch_cannot_hold(env, monkeypatch) -> None:
