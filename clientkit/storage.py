@@ -117,13 +117,13 @@ def upload(
     """Upload `data` as `name` inside the credential's folder; returns the object key.
 
     `post` is the signer's answer (`url`, `fields`, `folder`). `name` is a str and may
-    contain sub-folders (not `.`, `..`, empty segments or `${filename}`: refused before
-    sending); a pathlib.Path is refused with a TypeError, not guessed at (pass `path.name`,
-    or `path.as_posix()` of a path relative to the folder). S3 refuses anything outside the
-    folder or above the size limit, and any upload once the form has expired (the message
-    then says to ask the signer for a new one). `data` is bytes, text (sent as UTF-8) or a
-    file open for reading, sent from its position to its end: streamed if it can seek (it
-    is measured first), read into memory if not (a pipe). Busy answers and failed
+    contain sub-folders (not `.`, `..`, empty segments, `${filename}` or a backslash:
+    refused before sending); a pathlib.Path is refused with a TypeError, not guessed at
+    (pass `path.name`, or `path.as_posix()` of a path relative to the folder). S3 refuses
+    anything outside the folder or above the size limit, and any upload once the form has
+    expired (the message then says to ask the signer for a new one). `data` is bytes, text
+    (sent as UTF-8) or a file open for reading, sent from its position to its end: streamed
+    if it can seek (it is measured first), read into memory if not (a pipe). Busy answers and failed
     connections are retried (clientkit.retry), each try sending the whole form again from
     that position: the same key and bytes, so a try that S3 stored before the connection
     failed is only written again.
@@ -184,13 +184,20 @@ def _check_name(name: str, folder: str) -> None:
     differ on `.` and empty segments (`a//b`, a trailing `/`: merged, refused or kept). A
     name that is not text is a TypeError: a local path (pathlib.Path) is not taken for one,
     since which of its parts make the key (its name? its folders? relative to what?) is the
-    caller's to say."""
+    caller's to say. A backslash is refused too: SeaweedFS stores it as `/`, AWS keeps it,
+    so the key stored would depend on the server (and a Windows path meant sub-folders)."""
     if not isinstance(name, str):
         raise TypeError(
             "upload's name is the object's name inside the credential's folder, a str such "
             f"as '07030.json' or 'sub/07030.json'; got a {type(name).__name__} (for a file "
             "on disk, pass path.name, or path.as_posix() of a path relative to the folder "
             "to keep its sub-folders)"
+        )
+    if "\\" in name:
+        raise StorageError(
+            f"{name!r} is not a file name inside {folder}: it has a backslash, which some S3 "
+            "servers store as / (SeaweedFS) and others keep (AWS): write sub-folders with / "
+            "(for a Windows path, PureWindowsPath(path).as_posix())"
         )
     segments = name.split("/")
     if "${filename}" in name or any(s in ("", ".", "..") for s in segments):

@@ -357,6 +357,25 @@ def test_a_name_s3_would_store_under_another_key_is_refused_before_sending(
 
 
 @pytest.mark.s3
+@pytest.mark.parametrize("name", ["sub\\a.json", "..\\..\\hotkey=5G\\a.json", "a\\"])
+def test_a_name_with_a_backslash_is_refused_before_sending(
+    s3_server: S3Endpoint, s3_bucket: str, s3_post: dict[str, Any], name: str
+) -> None:
+    """SeaweedFS stores a backslash in a key as `/` (`sub\\a.json` was listed as `sub/a.json`,
+    `..\\` refused as `InvalidRequest`), AWS keeps it: the key upload returned was not always
+    the key stored, and a Windows path meant sub-folders. Such a name never leaves the client."""
+    with pytest.raises(StorageError) as caught:
+        upload(s3_post, name, b"x")
+    assert str(caught.value) == (
+        f"{name!r} is not a file name inside {FOLDER}: it has a backslash, which some S3 "
+        "servers store as / (SeaweedFS) and others keep (AWS): write sub-folders with / "
+        "(for a Windows path, PureWindowsPath(path).as_posix())"
+    )
+    listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=FOLDER)
+    assert listed.get("Contents", []) == []
+
+
+@pytest.mark.s3
 def test_a_file_written_and_not_rewound_is_refused_saying_so(
     s3_server: S3Endpoint, s3_bucket: str, s3_post: dict[str, Any], tmp_path: Path
 ) -> None:
