@@ -705,9 +705,32 @@ def read_miner_files(
     SignerClient's. A batch's URLs that run out before all are read (the caller scoring
     each file as it comes) are asked for again for the keys left."""
     how = Reading(session, timeout, backoff)
-    for batch in _batches(keys):
+    for batch in _batches(_keys(keys)):
         for key, url in _fresh_urls(signer, miner_hotkey, batch):
             yield key, _get(url, how, "read", "reading", max_bytes)
+
+
+def _keys(keys: object) -> list[str]:
+    """`keys` as a list of str, or a TypeError saying what to pass instead: one key (a str)
+    would be taken for a list of one-letter keys, and list_miner's ObjectInfo for keys."""
+    if isinstance(keys, str):
+        raise TypeError(
+            f"read_miner_files takes a list of keys, not one key (a str), {keys!r}: pass [key]"
+        )
+    if not isinstance(keys, Iterable):
+        raise TypeError(f"read_miner_files takes a list of keys (str), not a {type(keys).__name__}")
+    listed = list(keys)
+    for key in listed:
+        if isinstance(key, ObjectInfo):
+            raise TypeError(
+                "read_miner_files takes keys (str), not the ObjectInfo that list_miner yields: "
+                "pass [info.key for info in ...]"
+            )
+        if not isinstance(key, str):
+            raise TypeError(
+                f"read_miner_files takes keys (str), not {key!r} ({type(key).__name__})"
+            )
+    return listed
 
 
 def _fresh_urls(

@@ -492,6 +492,41 @@ def test_reading_a_miners_files_outlasts_their_presigned_urls(
     assert read == {key: key.encode() for key in keys}
 
 
+def test_keys_that_are_no_list_of_keys_are_refused_naming_what_was_passed(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """read_miner_files took one key (a str) as a list of one-letter keys, which the signer
+    refused as `not in the miner's folder: d, a, t, a, /, ...`, and the ObjectInfo list that
+    list_miner yields was a TypeError from json (`Object of type ObjectInfo is not JSON
+    serializable`). Each is a TypeError saying what to pass, before the signer is asked."""
+    keys = [f"data/hotkey={BOB}/epoch={SCORED}/{n}.json" for n in "ab"]
+    put_all(s3_server, s3_bucket, keys)
+    validator = SignerClient(served_signer, Keypair.create_from_uri("//Alice"))
+    listed = list(list_miner(validator, BOB, epoch_id=SCORED))
+    assert [info.key for info in listed] == keys
+    wrong = {
+        "one key": (
+            keys[0],
+            f"read_miner_files takes a list of keys, not one key (a str), {keys[0]!r}: pass [key]",
+        ),
+        "ObjectInfos": (
+            listed,
+            "read_miner_files takes keys (str), not the ObjectInfo that list_miner yields: "
+            "pass [info.key for info in ...]",
+        ),
+        "None": (None, "read_miner_files takes a list of keys (str), not a NoneType"),
+        "a number": ([keys[0], 7], "read_miner_files takes keys (str), not 7 (int)"),
+    }
+    for given, said in wrong.values():
+        with pytest.raises(TypeError) as caught:
+            list(read_miner_files(validator, BOB, given))
+        assert str(caught.value) == said
+    assert signer_requests(tmp_path / "gunicorn.log", "/get-file-presigned-urls") == 0
+    assert dict(read_miner_files(validator, BOB, (info.key for info in listed))) == {
+        key: b"{}" for key in keys
+    }
+
+
 def test_a_list_url_the_signer_refuses_says_why(served_signer: str) -> None:
     """The signer's own list URLs (/s3/list) answer a refusal as the signer's JSON, not S3's
     XML: the kit said only `refused: HTTP 403`, not that the URL was changed or expired and
