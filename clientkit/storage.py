@@ -36,6 +36,7 @@ from clientkit.errors import ClientKitError
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of
+from envsettings import is_http_url
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0
@@ -460,6 +461,12 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
         raise TypeError(
             f"cannot {verb} a {type(url).__name__}: a presigned URL is a str (of a signer's "
             "answer, its list_url, or a file's presigned_url)"
+        )
+    if not is_http_url(url):
+        raise ValueError(
+            f"cannot {verb} {_without_query(url)!r}: it is no URL (http:// or https:// and a "
+            "host); a presigned URL is a signer answer's list_url or a file's presigned_url "
+            "(read_miner_files reads a miner's files by their keys)"
         )
     bodies: list[bytes | None] = []
 

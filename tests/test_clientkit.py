@@ -1065,6 +1065,24 @@ def test_a_presigned_url_that_is_not_text_is_a_clear_error() -> None:
         read_object(None)
 
 
+@pytest.mark.parametrize(
+    ("read", "verb"), [(read_object, "read"), (list_page, "list")], ids=["read_object", "list_page"]
+)
+def test_a_key_given_for_a_presigned_url_is_a_clear_error(read, verb: str) -> None:
+    """An object's key (what list_miner yields) passed to read_object failed at the request,
+    `StorageError: cannot read data/...: MissingSchema`, as if S3 were unreachable. It is a
+    ValueError naming the value and what a presigned URL is, without its query."""
+    key = "data/hotkey=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty/epoch=x/a.json"
+    for given, shown in ((key, key), ("127.0.0.1:9/b?X-Amz-Signature=abc", "127.0.0.1:9/b")):
+        with pytest.raises(ValueError) as caught:
+            read(given)
+        assert str(caught.value) == (
+            f"cannot {verb} {shown!r}: it is no URL (http:// or https:// and a host); a "
+            "presigned URL is a signer answer's list_url or a file's presigned_url "
+            "(read_miner_files reads a miner's files by their keys)"
+        )
+
+
 BOB = Keypair.create_from_uri("//Bob")
 BOB_COLDKEY = Keypair.create_from_uri("//Bob//stash").ss58_address
 
