@@ -129,6 +129,7 @@ def upload(
     that position: the same key and bytes, so a try that S3 stored before the connection
     failed is only written again.
     """
+    _not_a_validator_access(post)
     folder = granted(post, "folder", str, "upload credential")
     url = granted(post, "url", str, "upload credential")
     fields = dict(granted(post, "fields", dict, "upload credential"))
@@ -156,6 +157,17 @@ def upload(
     if response.status_code not in (200, 201, 204):
         raise StorageError(_upload_refused(key, post, response))
     return key
+
+
+def _not_a_validator_access(post: Mapping[str, Any]) -> None:
+    """A StorageError if `post` is a validator_access() answer given whole: it holds its
+    upload credential as `upload`, which would otherwise be refused for lacking a folder."""
+    if isinstance(post, Mapping) and "folder" not in post and isinstance(post.get("upload"), dict):
+        raise StorageError(
+            "upload takes an upload credential, and this is a validator access, which holds "
+            "one as its 'upload': pass access['upload'] (or validator_upload(epoch_id) for "
+            "another epoch)"
+        )
 
 
 POLICY_EXPIRED = re.compile(r"policy expired", re.IGNORECASE)

@@ -527,6 +527,26 @@ def test_keys_that_are_no_list_of_keys_are_refused_naming_what_was_passed(
     }
 
 
+def test_a_validator_access_given_whole_to_upload_says_to_pass_its_upload(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    """A validator_access() answer holds its upload credential as `upload`: given whole to
+    upload, it was refused as `the signer's upload credential has no folder (str)`, which
+    does not say which part of it to pass."""
+    validator = SignerClient(served_signer, Keypair.create_from_uri("//Alice"))
+    access = validator.validator_access()
+    with pytest.raises(StorageError) as caught:
+        upload(access, "scores.json", PAYLOAD)
+    assert str(caught.value) == (
+        "upload takes an upload credential, and this is a validator access, which holds one "
+        "as its 'upload': pass access['upload'] (or validator_upload(epoch_id) for another "
+        "epoch)"
+    )
+    assert stored(s3_server, s3_bucket) == {}
+    key = upload(access["upload"], "scores.json", PAYLOAD)
+    assert stored(s3_server, s3_bucket) == {key: PAYLOAD}
+
+
 def test_a_list_url_the_signer_refuses_says_why(served_signer: str) -> None:
     """The signer's own list URLs (/s3/list) answer a refusal as the signer's JSON, not S3's
     XML: the kit said only `refused: HTTP 403`, not that the URL was changed or expired and
