@@ -205,13 +205,34 @@ def read_index_items(store: Source) -> list[dict[str, Any]]:
     if raw is None:
         return []
     try:
-        items = parse_json(raw)["epochs"]
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise TypeError("epochs is not a list of entries")
-    except (ValueError, KeyError, TypeError) as exc:
+        return _epochs_of(parse_json(raw))
+    except (ValueError, TypeError) as exc:
         raise IndexUnreadable(
             f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"
         ) from exc
+
+
+JSON_KINDS = {
+    "list": "array",
+    "str": "string",
+    "int": "number",
+    "float": "number",
+    "bool": "boolean",
+}
+"""JSON's names of what json.loads returns, where Python's differ (None aside: null)."""
+
+
+def _epochs_of(document: Any) -> list[dict[str, Any]]:
+    """The `epochs` of an index document, or a TypeError saying what the document is
+    instead (a CDN may answer some other JSON for index.json)."""
+    if not isinstance(document, dict):
+        kind = "null" if document is None else JSON_KINDS.get(type(document).__name__, "value")
+        raise TypeError(f"it is a JSON {kind}, not an object with an epochs list")
+    if "epochs" not in document:
+        raise TypeError("it is a JSON object without an epochs list")
+    items = document["epochs"]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise TypeError("epochs is not a list of entries")
     return items
 
 

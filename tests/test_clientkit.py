@@ -755,6 +755,26 @@ def test_an_index_entry_of_the_wrong_type_is_a_clear_error(published, field, raw
 
 
 @pytest.mark.parametrize(
+    ("served", "said"),
+    [
+        ("[1, 2]", "it is a JSON array, not an object with an epochs list"),
+        ('"index"', "it is a JSON string, not an object with an epochs list"),
+        ("null", "it is a JSON null, not an object with an epochs list"),
+        ('{"status": "ok"}', "it is a JSON object without an epochs list"),
+    ],
+)
+def test_an_index_that_is_no_index_object_says_what_it_is(published, served, said) -> None:
+    """A CDN answering some other JSON for index.json (an API's array, an object of its own)
+    was `not a valid index: list indices must be integers or slices, not str`, or `: 'epochs'`:
+    Python's words, not what is wrong with the file."""
+    url, root = published
+    (root / "index.json").write_text(served)
+    with pytest.raises(ClientKitError) as caught:
+        plain_assignment(url, now=NOW)
+    assert str(caught.value) == f"index.json in {url} is not a valid index: {said}"
+
+
+@pytest.mark.parametrize(
     "start",
     [" 2026-11-25T16:00:00Z", "2026-11-25T16:00:00", "2026-11-25T20:00:00+04:00"],
 )
