@@ -173,7 +173,13 @@ class SignerClient:
                 f"{url} redirected to {where}, not followed (it would carry the signed body "
                 "there): if that is the signer, give its base URL instead",
             )
-        raise SignerError(response.status_code, "unexpected_response", f"{url} did not answer JSON")
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no Content-Type"
+        raise SignerError(
+            response.status_code,
+            "unexpected_response",
+            f"{url} answered {kind}, not the signer's JSON: is {self.base_url} the signer (not "
+            "the CDN or the bucket), and up behind any proxy?",
+        )
 
     def folder_access(
         self, coldkey: str | Addressed, continuation_token: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from bittensor_core import Keypair
@@ -20,6 +21,8 @@ from clientkit.signer import MAX_ANSWER_BYTES
 from clientkit.storage import MAX_PAGE_BYTES, list_miner, list_page, read_miner_files, read_object
 
 from servers.busy_http import Answer, scripted_server
+from servers.seaweed import S3Endpoint
+from servers.static_http import serve_folder
 
 JSON = {"Content-Type": "application/json"}
 DEEP = b"[" * 100_000
@@ -49,6 +52,24 @@ def test_a_signer_answer_that_is_not_a_grant_is_a_signer_error(answer, code) -> 
     with scripted_server([answer]) as script, pytest.raises(SignerError) as caught:
         SignerClient(script.url, BOB).validator_access()
     assert caught.value.code == code
+
+
+@pytest.mark.s3
+def test_a_signer_url_that_is_the_cdns_or_the_buckets_says_so(
+    s3_server: S3Endpoint, tmp_path: Path
+) -> None:
+    """The CDN's or the bucket's URL given for the signer's was `unexpected_response (HTTP
+    501): <url> did not answer JSON`, naming neither what answered nor the likely mistake."""
+    (tmp_path / "site").mkdir()
+    with serve_folder(tmp_path / "site") as cdn_url:
+        for base, kind in ((cdn_url, "text/html"), (s3_server.endpoint_url, "application/xml")):
+            with pytest.raises(SignerError) as caught:
+                SignerClient(base, BOB).validator_access()
+            assert caught.value.code == "unexpected_response"
+            assert caught.value.detail == (
+                f"{base}/get-validator-access answered {kind}, not the signer's JSON: is {base} "
+                "the signer (not the CDN or the bucket), and up behind any proxy?"
+            )
 
 
 def test_a_signer_redirect_is_not_followed_with_the_signed_body() -> None:
