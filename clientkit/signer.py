@@ -207,6 +207,12 @@ class SignerClient:
 
     def validator_upload(self, epoch_id: str) -> dict[str, Any]:
         """Validator: a presigned POST for validators/<hotkey>/epoch=<epoch_id>/."""
+        if not isinstance(epoch_id, str):
+            raise TypeError(
+                "validator_upload's epoch_id is an epoch id, a str such as "
+                "'2026-11-25T16-00-00' (validator_access()['epoch_id'] names the current one); "
+                f"got a {type(epoch_id).__name__}"
+            )
         return self._post(
             "/api/v1/s3-access/validator-upload",
             lambda t: f"s3:validator:upload:{t}",

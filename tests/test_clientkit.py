@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -445,6 +445,25 @@ def test_signer_answers_become_signer_errors(signer_without_bucket: str) -> None
     gone = SignerClient(f"http://127.0.0.1:{port}", Keypair.create_from_uri("//Bob"), timeout=2)
     with pytest.raises(SignerError, match=rf"^unreachable: http://127.0.0.1:{port}/get-folder"):
         gone.folder_access(bob_coldkey)
+
+
+@pytest.mark.parametrize(
+    "epoch_id",
+    [datetime(2026, 11, 25, 16, tzinfo=UTC), epoch_at(NOW)],
+    ids=["datetime", "Epoch"],
+)
+def test_an_epoch_id_that_is_not_text_is_refused_naming_it(
+    signer_without_bucket: str, epoch_id
+) -> None:
+    """validator_upload given the epoch's start (a datetime) or its Epoch failed in json,
+    `TypeError: Object of type datetime is not JSON serializable`, naming no argument."""
+    alice = SignerClient(signer_without_bucket, Keypair.create_from_uri("//Alice"))
+    with pytest.raises(TypeError) as caught:
+        alice.validator_upload(epoch_id)
+    assert str(caught.value) == (
+        "validator_upload's epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' "
+        f"(validator_access()['epoch_id'] names the current one); got a {type(epoch_id).__name__}"
+    )
 
 
 def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
