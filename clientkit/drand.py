@@ -15,7 +15,7 @@ from clientkit.bounded import read_bounded
 from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
-from clientkit.urls import http_url
+from clientkit.urls import http_url, shown
 
 QUICKNET_PUBLIC_KEY = (
     "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5"
@@ -86,13 +86,13 @@ def fetch_signature(
                 status = response.status_code
                 answer = read_bounded(response, MAX_BEACON_BYTES) if status == 200 else b""
         except requests.RequestException as exc:
-            problems.append(f"{relay}: {failure(exc, timeout, url)}")
+            problems.append(f"{shown(relay)}: {failure(exc, timeout, url)}")
             continue
         if status != 200:
-            problems.append(f"{relay}: HTTP {status}")
+            problems.append(f"{shown(relay)}: HTTP {status}")
             continue
         if answer is None:
-            problems.append(f"{relay}: an answer over {MAX_BEACON_BYTES} bytes, not read")
+            problems.append(f"{shown(relay)}: an answer over {MAX_BEACON_BYTES} bytes, not read")
             continue
         try:
             body = json.loads(answer)
@@ -100,7 +100,7 @@ def fetch_signature(
             if int(body["round"]) != round_number:
                 raise ValueError("wrong round")
         except (ValueError, KeyError, TypeError, RecursionError):
-            problems.append(f"{relay}: not a drand beacon")
+            problems.append(f"{shown(relay)}: not a drand beacon")
             continue
         return signature
     raise BeaconUnavailable(f"round {round_number} not available: " + "; ".join(problems))

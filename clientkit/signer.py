@@ -18,7 +18,7 @@ from clientkit.bounded import read_retryable
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
 from clientkit.retry import Backoff
-from clientkit.urls import http_url
+from clientkit.urls import http_url, shown
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """The signer's largest answer, a thousand file URLs with keys at their longest, is a few
@@ -128,7 +128,7 @@ class SignerClient:
         self, path: str, message: Callable[[int], str], fields: dict[str, Any]
     ) -> dict[str, Any]:
         """POST `fields` signed with `message`; each retry is signed with a new timestamp."""
-        url = f"{self.base_url}{path}"
+        url, named = f"{self.base_url}{path}", f"{shown(self.base_url)}{path}"
         texts: list[bytes | None] = []
 
         def attempt() -> requests.Response:
@@ -146,14 +146,14 @@ class SignerClient:
             response = self.backoff.run(attempt)
         except requests.RequestException as exc:
             raise SignerError(
-                0, "unreachable", f"{url}: {failure(exc, self.timeout, url)}"
+                0, "unreachable", f"{named}: {failure(exc, self.timeout, url)}"
             ) from exc
         text = texts[-1]
         if text is None:
             raise SignerError(
                 response.status_code,
                 "unexpected_response",
-                f"{url} answered more than {MAX_ANSWER_BYTES} bytes: not read",
+                f"{named} answered more than {MAX_ANSWER_BYTES} bytes: not read",
             )
         try:
             answer = json.loads(text)
@@ -170,15 +170,15 @@ class SignerClient:
             raise SignerError(
                 response.status_code,
                 "redirected",
-                f"{url} redirected to {where}, not followed (it would carry the signed body "
+                f"{named} redirected to {where}, not followed (it would carry the signed body "
                 "there): if that is the signer, give its base URL instead",
             )
         kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no Content-Type"
         raise SignerError(
             response.status_code,
             "unexpected_response",
-            f"{url} answered {kind}, not the signer's JSON: is {self.base_url} the signer (not "
-            "the CDN or the bucket), and up behind any proxy?",
+            f"{named} answered {kind}, not the signer's JSON: is {shown(self.base_url)} the "
+            "signer (not the CDN or the bucket), and up behind any proxy?",
         )
 
     def folder_access(

@@ -10,6 +10,8 @@ naming neither the argument nor what to write. The rule is the settings' own
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from envsettings import is_http_url
 
 
@@ -23,3 +25,11 @@ def http_url(value: object, what: str, example: str) -> str:
             f"{what} {value!r} needs http:// or https:// and a host, such as {example}"
         )
     return value.rstrip("/")
+
+
+def shown(url: str) -> str:
+    """`url` without a user and password (`http://user:password@host` as `http://host`), as
+    messages name it: requests sends them, and they belong in no log."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))

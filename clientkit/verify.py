@@ -22,7 +22,7 @@ from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.failures import failure
 from clientkit.layout import AccessDenied, Source, SourceError
 from clientkit.retry import Backoff
-from clientkit.urls import http_url
+from clientkit.urls import http_url, shown
 
 HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
 """A check of index.json's entries: the name its line shows, and a function of the entries
@@ -57,7 +57,7 @@ class HttpSource:
         self.backoff = backoff or Backoff()
 
     def get(self, key: str) -> bytes | None:
-        url = f"{self.base_url}/{key}"
+        url, named = f"{self.base_url}/{key}", f"{self.describe()}/{key}"
         bodies: list[bytes | None] = []
 
         def attempt() -> requests.Response:
@@ -71,27 +71,27 @@ class HttpSource:
         try:
             status = self.backoff.run(attempt).status_code
         except requests.RequestException as exc:
-            raise SourceError(f"cannot fetch {url}: {failure(exc, self.timeout, url)}") from exc
+            raise SourceError(f"cannot fetch {named}: {failure(exc, self.timeout, url)}") from exc
         if status == 404:
             return None
         if status == 403:
             raise AccessDenied(
-                f"access denied: {url} answered HTTP 403: the published files must be "
+                f"access denied: {named} answered HTTP 403: the published files must be "
                 "readable by anyone (the Space's files public-read, its CDN serving them "
                 "without credentials); a bucket that lets nobody list it also answers 403 "
                 "for a file it does not have"
             )
         if status != 200:
-            raise SourceError(f"cannot fetch {url}: HTTP {status}")
+            raise SourceError(f"cannot fetch {named}: HTTP {status}")
         body = bodies[-1]
         if body is None:
             raise SourceError(
-                f"{url} is larger than {MAX_PUBLISHED_BYTES} bytes (decompressed): not read"
+                f"{named} is larger than {MAX_PUBLISHED_BYTES} bytes (decompressed): not read"
             )
         return body
 
     def describe(self) -> str:
-        return self.base_url
+        return shown(self.base_url)
 
 
 @dataclass(frozen=True)
@@ -322,9 +322,9 @@ def _open_sealed(
         try:
             plaintext = timelock.unseal(sealed, signature)
         except timelock.SealError as exc:
-            problems.append(f"{relay}'s signature: {exc}")
+            problems.append(f"{shown(relay)}'s signature: {exc}")
             continue
-        outcome.add("drand beacon", True, f"round {round_number} signature from {relay}")
+        outcome.add("drand beacon", True, f"round {round_number} signature from {shown(relay)}")
         outcome.add("decrypt", True, f"{len(plaintext)} bytes")
         return plaintext
     if not fetched:

@@ -1327,3 +1327,35 @@ def test_no_relay_at_all_is_refused(published) -> None:
     assert str(caught.value) == says
     with pytest.raises(ValueError, match="relays names no drand relay"):
         fetch_signature(TEST_ROUND, ())
+
+
+def test_a_user_and_password_in_a_base_url_are_in_no_message(
+    published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Source.describe promises a location `never containing a secret`, but the CDN's was its
+    base URL as given, `http://user:password@host`, and so were the signer's and the drand
+    relays' in every message: a miner's log held the password. The URL is still used as given
+    (requests sends the user and password), and named without them."""
+    without_proxies(monkeypatch)
+    url, _ = published
+    (port,) = free_ports(1)
+    assert plain_assignment(url.replace("://", "://miner:s3cr3t@"), now=NOW).via == "plain"
+    with pytest.raises(AssignmentError) as caught:
+        plain_assignment(url.replace("://", "://miner:s3cr3t@") + "/nowhere", now=NOW)
+    assert str(caught.value) == f"no index.json at {url}/nowhere"
+    gone = f"http://miner:s3cr3t@127.0.0.1:{port}"
+    with pytest.raises(SignerError) as caught:
+        SignerClient(gone, BOB, backoff=Backoff(attempts=1)).validator_access()
+    assert str(caught.value) == (
+        f"unreachable: http://127.0.0.1:{port}/get-validator-access: ConnectionError "
+        "(connection refused)"
+    )
+    with pytest.raises(AssignmentError) as caught:
+        current_assignment(gone, now=NOW, backoff=Backoff(attempts=1))
+    assert str(caught.value) == (
+        f"cannot fetch http://127.0.0.1:{port}/index.json: ConnectionError (connection refused)"
+    )
+    with pytest.raises(NotOpenYet) as caught:
+        sealed_assignment(url, now=NOW, relays=[gone], round_for=at_round_123)
+    assert f"http://127.0.0.1:{port}: ConnectionError (connection refused)" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value)
