@@ -137,6 +137,7 @@ def upload(
         raise StorageError("the signer's upload credential has fields that are not text")
     _check_name(name, folder)
     key = fields.get("key", folder + "${filename}").replace("${filename}", name)
+    _check_key_size(key)
     fields["key"] = key
     form = Form.of(fields, name.rsplit("/", 1)[-1], _sendable(post, data, key))
 
@@ -218,6 +219,21 @@ def _check_name(name: str, folder: str) -> None:
             f"{name!r} is not a file name inside {folder}: use names like a.json or "
             "sub/a.json, without ., .., empty segments (a leading, trailing or double /) "
             "or ${filename} (S3 replaces it)"
+        )
+
+
+MAX_KEY_BYTES = 1024
+"""S3's longest object key, in UTF-8 bytes (AWS, Spaces, SeaweedFS)."""
+
+
+def _check_key_size(key: str) -> None:
+    """A StorageError, before anything is sent, for a key longer than S3 takes: S3 refuses
+    it (KeyTooLongError) only once it has received the whole form, file and all."""
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise StorageError(
+            f"cannot upload {key}: its key is {size} bytes in UTF-8, over the {MAX_KEY_BYTES} "
+            "S3 takes: use a shorter name; not sent"
         )
 
 

@@ -415,6 +415,24 @@ def test_an_expired_form_says_to_ask_for_new_credentials(
     assert listed.get("Contents", []) == []
 
 
+def test_a_key_over_s3s_1024_bytes_is_not_sent() -> None:
+    """S3 takes keys of up to 1,024 bytes in UTF-8 and refuses a longer one (`HTTP 400
+    KeyTooLongError`) only once it has received the form, file and all: a long name, or
+    a short one in a script of 3-byte characters, sent its gigabytes for nothing."""
+    room = 1024 - len(FOLDER.encode())
+    longest, over = "\u65e5" * (room // 3) + "a" * (room % 3), "\u65e5" * (room // 3 + 1)
+    with sink_server([Answer(204)]) as sink:
+        post = loopback_post(sink.url)
+        assert upload(post, longest, b"x") == FOLDER + longest
+        with pytest.raises(StorageError) as caught:
+            upload(post, over, b"x")
+        assert len(sink.received) == 1
+    assert str(caught.value) == (
+        f"cannot upload {FOLDER}{over}: its key is {len(FOLDER.encode()) + len(over) * 3} "
+        "bytes in UTF-8, over the 1024 S3 takes: use a shorter name; not sent"
+    )
+
+
 def test_a_file_over_the_credentials_limit_is_not_sent(tmp_path: Path) -> None:
     """S3 refuses an object over the policy's size only once it has received it: a miner
     sent a file of gigabytes for nothing (and a server closing the connection early is a
