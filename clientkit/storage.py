@@ -515,10 +515,26 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
     ok, body = response.status_code == 200, bodies[-1]
     if not ok:
         refusal = _s3_error_of(response.status_code, body)
-        raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}")
+        raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}{_if_expired(refusal)}")
     if body is None:
         raise StorageError(f"{noun} {_without_query(url)}: over {limit} bytes, not read on")
     return body
+
+
+URL_EXPIRED = re.compile(r"^HTTP 403 .*request has expired", re.IGNORECASE)
+"""How S3 refuses a presigned URL past its expiry: `AccessDenied: Request has expired`."""
+
+
+def _if_expired(refusal: str) -> str:
+    """What to do, after S3's words, when they say a presigned URL expired: it cannot be
+    renewed, only asked for again."""
+    if not URL_EXPIRED.search(refusal):
+        return ""
+    return (
+        ": the presigned URL expired: ask the signer for a new one (folder_access or "
+        "miner_list for a list_url, file_urls for a file's; list_mine, list_miner and "
+        "read_miner_files ask by themselves)"
+    )
 
 
 def list_page(

@@ -547,6 +547,31 @@ def test_a_validator_access_given_whole_to_upload_says_to_pass_its_upload(
     assert stored(s3_server, s3_bucket) == {key: PAYLOAD}
 
 
+def test_an_expired_presigned_url_says_to_ask_the_signer_for_a_new_one(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """S3 refuses a presigned URL past its expiry with `HTTP 403 AccessDenied: Request has
+    expired`, which says neither that the URL, not the caller, ran out nor what to do (an
+    expired upload form already said to ask the signer for a new one)."""
+    key = f"data/hotkey={BOB}/epoch={SCORED}/a.json"
+    put_all(s3_server, s3_bucket, [key])
+    env = signer_env(signer_config, s3_server, s3_bucket, SIGNER_LIST_URL_TTL="2")
+    with gunicorn_signer(env, tmp_path) as url:
+        validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
+        list_url = validator.miner_list(BOB)["list_url"]
+        file_url = validator.file_urls(BOB, [key])["file_urls"][key]["presigned_url"]
+    time.sleep(3)
+    for read, given, noun in ((list_page, list_url, "listing"), (read_object, file_url, "reading")):
+        with pytest.raises(StorageError) as caught:
+            read(given)
+        assert str(caught.value) == (
+            f"{noun} {given.split('?')[0]} refused: HTTP 403 AccessDenied: Request has expired: "
+            "the presigned URL expired: ask the signer for a new one (folder_access or "
+            "miner_list for a list_url, file_urls for a file's; list_mine, list_miner and "
+            "read_miner_files ask by themselves)"
+        )
+
+
 def test_a_list_url_the_signer_refuses_says_why(served_signer: str) -> None:
     """The signer's own list URLs (/s3/list) answer a refusal as the signer's JSON, not S3's
     XML: the kit said only `refused: HTTP 403`, not that the URL was changed or expired and
