@@ -177,18 +177,33 @@ expired` (AWS, SeaweedFS)."""
 
 
 def _upload_refused(key: str, post: Mapping[str, Any], response: requests.Response) -> str:
-    """S3's refusal of an upload. A form past its expiry cannot be renewed, only asked for
-    again, which S3's `Policy expired` does not say: the message says it after S3's words."""
+    """S3's refusal of an upload. A form past its expiry cannot be renewed, which S3's
+    `Policy expired` does not say: what to do follows S3's words (_after_expiry)."""
     refusal = _s3_error(response)
     said = f"upload of {key} refused: {refusal}"
     if response.status_code != 403 or not POLICY_EXPIRED.search(refusal):
         return said
-    expiry = post.get("expiry")
+    return f"{said}: {_after_expiry(post)}"
+
+
+def _after_expiry(post: Mapping[str, Any]) -> str:
+    """What to do once an upload form has expired. Every form lasts until the end of the
+    signer's current epoch plus the grace period: a miner's new one is for the next epoch,
+    so the files of the one that ended have no folder left; a validator may ask for its
+    results' epoch again while the signer takes results for it."""
+    expiry, epoch_id = post.get("expiry"), post.get("epoch_id")
     when = f" at {expiry}" if isinstance(expiry, str) else ""
+    if str(post.get("folder", "")).startswith("validators/"):
+        return (
+            f"the upload credential expired{when}: ask the signer for a new one "
+            "(validator_upload(epoch_id), while the signer takes results for that epoch) and "
+            "upload again"
+        )
+    epoch = f" {epoch_id}" if isinstance(epoch_id, str) else ""
     return (
-        f"{said}: the upload credential expired{when}: ask the signer for a new one "
-        "(SignerClient.folder_access, or validator_upload for a validator's results) and "
-        "upload again"
+        f"the upload credential expired{when}, the end of epoch{epoch} plus the grace "
+        "period: that epoch takes no more files (folder_access now grants the signer's "
+        "current epoch)"
     )
 
 

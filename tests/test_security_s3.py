@@ -187,7 +187,11 @@ def test_an_expired_credential_is_refused(
         time.sleep(0.2)
     with pytest.raises(StorageError, match="refused: HTTP 403") as caught:
         upload(post, "late.json", PAYLOAD)
-    assert f"the upload credential expired at {post['expiry']}: ask the signer" in str(caught.value)
+    assert str(caught.value).endswith(
+        f": the upload credential expired at {post['expiry']}, the end of epoch "
+        f"{post['epoch_id']} plus the grace period: that epoch takes no more files "
+        "(folder_access now grants the signer's current epoch)"
+    )
     assert stored(s3_server, s3_bucket) == {}
 
 
