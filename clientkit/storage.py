@@ -49,7 +49,12 @@ MAX_ERROR_BYTES = 64 * 1024
 
 
 class StorageError(ClientKitError):
-    """S3 refused or could not be reached: the message has the key and S3's error code."""
+    """S3 refused or could not be reached: the message has the key and S3's error code,
+    which `code` holds when S3 (or the signer's list URL) answered one."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -78,12 +83,17 @@ def _s3_error(response: requests.Response) -> str:
 def _s3_error_of(status: int, body: bytes | None) -> str:
     """`HTTP 403 Code: message` from S3's XML error, or from the signer's JSON one (its own
     list URLs, /s3/list: `list_url_expired`, `invalid_list_signature`), when there is one."""
+    code, message = _error_code(body)
+    return f"HTTP {status}" + (f" {code}: {message}" if code else "")
+
+
+def _error_code(body: bytes | None) -> tuple[str | None, str | None]:
+    """The code and message of S3's XML error or the signer's JSON one, or (None, None)."""
     try:
         root = ET.fromstring(body or b"")
-        code, message = root.findtext("Code"), root.findtext("Message")
     except ET.ParseError:
-        code, message = _signer_error(body or b"")
-    return f"HTTP {status}" + (f" {code}: {message}" if code else "")
+        return _signer_error(body or b"")
+    return root.findtext("Code"), root.findtext("Message")
 
 
 def _signer_error(body: bytes) -> tuple[str | None, str | None]:
@@ -530,7 +540,10 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
     ok, body = response.status_code == 200, bodies[-1]
     if not ok:
         refusal = _s3_error_of(response.status_code, body)
-        raise StorageError(f"{noun} {_without_query(url)} refused: {refusal}{_if_expired(refusal)}")
+        raise StorageError(
+            f"{noun} {_without_query(url)} refused: {refusal}{_if_expired(refusal)}",
+            _error_code(body)[0],
+        )
     if body is None:
         raise StorageError(f"{noun} {_without_query(url)}: over {limit} bytes, not read on")
     return body
@@ -653,17 +666,28 @@ def _epoch_objects(
     paged through. Keys before the folder are passed over: S3 lists none, but SeaweedFS
     answers a start-after deep in the tree with some of them. One grant, `access` if given,
     serves every page until its URL is about to run out, then one is asked for; each page is
-    a request of /s3/list (the per-address limit), not of the validator's quota."""
+    a request of /s3/list (the per-address limit), not of the validator's quota. `access` is
+    judged by its expiry against this machine's clock, which may be behind the signer's: a
+    page the signer refuses as expired (list_url_expired) is listed again with a new one."""
     folder = f"data/hotkey={miner_hotkey}/epoch={_checked(epoch_id)}/"
     where = "&start-after=" + quote(folder, safe="")
     seen: set[str] = set()
-    url, fresh_until = "", -math.inf
+    url, fresh_until, callers = "", -math.inf, access is not None
     if access is not None:
         url, fresh_until = _list_all_data(access, _issued_ago(access))
     while True:
         if time.monotonic() >= fresh_until:
             url, fresh_until = _list_all_data(signer.validator_access())
-        page = list_page(url + where, session=how.session, timeout=how.timeout, backoff=how.backoff)
+            callers = False
+        try:
+            page = list_page(
+                url + where, session=how.session, timeout=how.timeout, backoff=how.backoff
+            )
+        except StorageError as exc:
+            if not (callers and exc.code == "list_url_expired"):
+                raise
+            fresh_until = -math.inf
+            continue
         for info in page.objects:
             if info.key.startswith(folder):
                 yield info

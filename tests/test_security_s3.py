@@ -474,6 +474,28 @@ def test_a_validator_access_past_its_list_urls_expiry_is_replaced(
     assert signer_requests(tmp_path / "gunicorn.log", "/get-validator-access") == 2
 
 
+def test_a_validator_access_taken_on_a_clock_behind_is_replaced_once_refused(
+    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """A grant passed in is judged fresh by its expiry against this machine's clock, and the
+    signer takes signatures from a clock up to five minutes behind its own: on such a clock
+    (its expiry read two minutes later than it is), the URL was used past its end, and
+    list_miner raised `refused: HTTP 403 list_url_expired` in the last minutes of every
+    hour. A grant of the caller's that the signer refuses as expired is replaced once."""
+    keys = [f"data/hotkey={BOB}/epoch={SCORED}/{n}.json" for n in "ab"]
+    put_all(s3_server, s3_bucket, keys)
+    env = signer_env(signer_config, s3_server, s3_bucket, SIGNER_LIST_URL_TTL="2")
+    with gunicorn_signer(env, tmp_path) as url:
+        validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
+        access = validator.validator_access()
+        ends = datetime.fromisoformat(access["expiry"]) + timedelta(minutes=2)
+        behind = {**access, "expiry": ends.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        time.sleep(2.5)  # scoring other miners
+        listed = list_miner(validator, BOB, epoch_id=SCORED, access=behind)
+        assert [o.key for o in listed] == keys
+    assert signer_requests(tmp_path / "gunicorn.log", "/get-validator-access") == 2
+
+
 def test_reading_a_miners_files_outlasts_their_presigned_urls(
     signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
