@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import math
+import os
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -344,6 +345,11 @@ def _content(data: object, key: str) -> Content:
         return _in_memory(data)
     if callable(getattr(data, "read", None)):
         return _from_file(data, key)
+    if isinstance(data, os.PathLike):
+        raise StorageError(
+            f"cannot upload {key}: the data is a {type(data).__name__}, a path: send the "
+            "file's bytes, path.read_bytes(), or the file open for reading, path.open('rb')"
+        )
     raise StorageError(
         f"cannot upload {key}: the data is a {type(data).__name__}, not bytes, text or a file "
         "open for reading"

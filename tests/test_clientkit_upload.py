@@ -255,6 +255,20 @@ def test_data_that_is_not_bytes_text_or_a_file_is_refused(data: Any) -> None:
         upload(loopback_post("http://127.0.0.1:9"), "a.json", data)
 
 
+def test_a_path_given_as_the_data_says_to_open_it(tmp_path: Path) -> None:
+    """A pathlib.Path (or a str taken for one) is no data: the file at it is. Refused as `the
+    data is a PosixPath, not bytes, text or a file open for reading`, it did not say how."""
+    path = tmp_path / "a.json"
+    path.write_bytes(b"{}")
+    with sink_server([Answer(204)]) as sink, pytest.raises(StorageError) as caught:
+        upload(loopback_post(sink.url), "a.json", path)
+    assert str(caught.value) == (
+        f"cannot upload {FOLDER}a.json: the data is a {type(path).__name__}, a path: send "
+        "the file's bytes, path.read_bytes(), or the file open for reading, path.open('rb')"
+    )
+    assert sink.received == []
+
+
 @pytest.mark.parametrize(
     "name",
     [Path("a.json"), Path("sub/a.json"), b"a.json"],
