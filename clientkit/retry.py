@@ -108,3 +108,23 @@ class Backoff:
 
 
 NO_RETRY = Backoff(attempts=1)
+
+
+def checked(timeout: object, backoff: object) -> tuple[float, Backoff]:
+    """`timeout` (seconds a try) and `backoff` (the default policy if None), refused with a
+    TypeError or ValueError naming the argument unless they are a number of seconds over 0
+    and a Backoff: requests refused such a timeout only at the first request, in its own
+    words, and a backoff that is no Backoff failed as an AttributeError."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(
+            f"timeout is seconds a try, a number such as 30; got {timeout!r} "
+            f"(a {type(timeout).__name__})"
+        )
+    if not timeout > 0:
+        raise ValueError(f"timeout is seconds a try, a number over 0 such as 30; got {timeout!r}")
+    if backoff is not None and not isinstance(backoff, Backoff):
+        raise TypeError(
+            "backoff is a clientkit.Backoff, such as Backoff(attempts=1) for a single try; "
+            f"got {backoff!r} (a {type(backoff).__name__})"
+        )
+    return float(timeout), backoff or Backoff()

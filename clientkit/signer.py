@@ -17,7 +17,7 @@ from bittensor_core import CRYPTO_SR25519, Keypair
 from clientkit.bounded import read_retryable
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
-from clientkit.retry import Backoff
+from clientkit.retry import Backoff, checked
 from clientkit.urls import http_url, shown
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -109,10 +109,9 @@ class SignerClient:
     ) -> None:
         self.base_url = http_url(base_url, "the signer URL", SIGNER_EXAMPLE)
         self.keypair = signing_keypair(keypair)
-        self.timeout = timeout
+        self.timeout, self.backoff = checked(timeout, backoff)
         self.session = session or requests.Session()
         self.clock = clock
-        self.backoff = backoff or Backoff()
 
     @property
     def hotkey(self) -> str:

@@ -35,7 +35,7 @@ from clientkit.bounded import read_retryable
 from clientkit.epochs import EpochError, epoch_from_id
 from clientkit.errors import ClientKitError
 from clientkit.failures import failure
-from clientkit.retry import STORAGE_TRANSIENT, Backoff
+from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of
 from envsettings import is_http_url
 
@@ -141,6 +141,7 @@ def upload(
     failed is only written again.
     """
     _not_a_validator_access(post)
+    timeout, policy = checked(timeout, backoff)
     folder = granted(post, "folder", str, "upload credential")
     url = granted(post, "url", str, "upload credential")
     fields = dict(granted(post, "fields", dict, "upload credential"))
@@ -163,7 +164,7 @@ def upload(
         )
 
     try:
-        response = (backoff or Backoff()).run(attempt, STORAGE_TRANSIENT)
+        response = policy.run(attempt, STORAGE_TRANSIENT)
     except requests.RequestException as exc:
         raise StorageError(f"cannot upload {key}: {failure(exc, timeout, url)}") from exc
     if response.status_code not in (200, 201, 204):
@@ -511,6 +512,9 @@ class Reading:
     session: requests.Session | None = None
     timeout: float = TIMEOUT
     backoff: Backoff | None = None
+
+    def __post_init__(self) -> None:
+        checked(self.timeout, self.backoff)
 
 
 def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:

@@ -21,7 +21,7 @@ from clientkit.bounded import read_retryable
 from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.failures import failure
 from clientkit.layout import AccessDenied, Source, SourceError
-from clientkit.retry import Backoff
+from clientkit.retry import Backoff, checked
 from clientkit.urls import http_url, shown
 
 HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
@@ -52,9 +52,8 @@ class HttpSource:
         self, base_url: str, timeout: float = TIMEOUT, backoff: Backoff | None = None
     ) -> None:
         self.base_url = http_url(base_url, "the CDN base URL (base_url)", CDN_EXAMPLE)
-        self.timeout = timeout
+        self.timeout, self.backoff = checked(timeout, backoff)
         self.session = requests.Session()
-        self.backoff = backoff or Backoff()
 
     def get(self, key: str) -> bytes | None:
         url, named = f"{self.base_url}/{key}", f"{self.describe()}/{key}"

@@ -1359,3 +1359,48 @@ def test_a_user_and_password_in_a_base_url_are_in_no_message(
         sealed_assignment(url, now=NOW, relays=[gone], round_for=at_round_123)
     assert f"http://127.0.0.1:{port}: ConnectionError (connection refused)" in str(caught.value)
     assert "s3cr3t" not in str(caught.value)
+
+
+GONE = "http://127.0.0.1:9"
+TIMEOUT_SAYS = "timeout is seconds a try, a number such as 30; got '5' (a str)"
+BACKOFF_SAYS = (
+    "backoff is a clientkit.Backoff, such as Backoff(attempts=1) for a single try; got 3 (a int)"
+)
+FORM = {"url": GONE, "fields": {"key": "f/${filename}"}, "folder": "f/"}
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "says"),
+    [
+        (lambda: SignerClient(GONE, BOB, timeout="5"), TypeError, TIMEOUT_SAYS),
+        (lambda: SignerClient(GONE, BOB, backoff=3), TypeError, BACKOFF_SAYS),
+        (lambda: current_assignment(GONE, timeout="5"), TypeError, TIMEOUT_SAYS),
+        (lambda: list_page(f"{GONE}/b", timeout="5"), TypeError, TIMEOUT_SAYS),
+        (lambda: read_object(f"{GONE}/b", backoff=3), TypeError, BACKOFF_SAYS),
+        (
+            lambda: read_object(f"{GONE}/b", timeout=0),
+            ValueError,
+            "timeout is seconds a try, a number over 0 such as 30; got 0",
+        ),
+        (lambda: upload(FORM, "a.json", b"x", timeout="5"), TypeError, TIMEOUT_SAYS),
+        (lambda: upload(FORM, "a.json", b"x", backoff=3), TypeError, BACKOFF_SAYS),
+    ],
+    ids=[
+        "SignerClient timeout",
+        "SignerClient backoff",
+        "current_assignment timeout",
+        "list_page timeout",
+        "read_object backoff",
+        "read_object timeout 0",
+        "upload timeout",
+        "upload backoff",
+    ],
+)
+def test_a_timeout_or_backoff_of_the_wrong_kind_is_refused_naming_it(call, error, says) -> None:
+    """A timeout given as text failed at the first request in requests' words (`Timeout value
+    connect was 5, but it must be an int, float or None`), and a backoff that is no Backoff
+    as `AttributeError: 'int' object has no attribute 'run'`. Either is refused where it is
+    given, naming the argument, before any request."""
+    with pytest.raises(error) as caught:
+        call()
+    assert str(caught.value) == says
