@@ -181,11 +181,15 @@ class SignerClient:
         )
 
     def folder_access(
-        self, coldkey: str | Addressed, continuation_token: str | None = None
+        self,
+        coldkey: str | Addressed,
+        continuation_token: str | None = None,
+        epoch_id: str | None = None,
     ) -> dict[str, Any]:
         """Miner: a presigned POST for data/hotkey=<hotkey>/epoch=<current>/, and `list_url`,
-        one page of data/hotkey=<hotkey>/ (from `continuation_token`, the previous page's
-        next_token, if given; clientkit.storage.list_mine reads every page).
+        one page of data/hotkey=<hotkey>/, or of its epoch=<epoch_id>/ folder only if
+        `epoch_id` is given (from `continuation_token`, the previous page's next_token, if
+        given; clientkit.storage.list_mine reads every page).
 
         `coldkey` is the SS58 address of the coldkey that owns this hotkey on the subnet (or
         a key that has it: `wallet.coldkeypub`).
@@ -194,6 +198,8 @@ class SignerClient:
         fields: dict[str, Any] = {"coldkey": address}
         if continuation_token is not None:
             fields["continuation_token"] = continuation_token
+        if epoch_id is not None:
+            fields["epoch_id"] = epoch_id
         return self._post(
             "/get-folder-access",
             lambda t: f"s3:data:access:{address}:{self.hotkey}:{t}",

@@ -595,16 +595,19 @@ def list_mine(
     signer: SignerClient,
     coldkey: str | Addressed,
     *,
+    epoch_id: str | None = None,
     session: requests.Session | None = None,
     timeout: float = TIMEOUT,
     backoff: Backoff | None = None,
 ) -> Iterator[ObjectInfo]:
-    """Miner: every object under data/hotkey=<the signer client's hotkey>/, every epoch's, a
-    fresh list URL from SignerClient.folder_access per page (`coldkey` as it takes it).
-    `timeout` and `backoff` are each page's, as in list_page; the signer's requests are the
-    SignerClient's, each counted against the miner's quota."""
+    """Miner: every object under data/hotkey=<the signer client's hotkey>/, every epoch's,
+    or with `epoch_id` only those under its epoch=<epoch_id>/ folder (one request for an
+    epoch of up to 1,000 files), a fresh list URL from SignerClient.folder_access per page
+    (`coldkey` as it takes it; the signer refuses an epoch_id that is no epoch id, as a
+    SignerError invalid_request). `timeout` and `backoff` are each page's, as in list_page;
+    the signer's requests are the SignerClient's, each counted against the miner's quota."""
     yield from _every_page(
-        lambda token: signer.folder_access(coldkey, token),
+        lambda token: signer.folder_access(coldkey, token, epoch_id),
         f"the listing of {signer.hotkey}",
         "folder access",
         Reading(session, timeout, backoff),

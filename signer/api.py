@@ -153,9 +153,12 @@ Who: a hotkey registered on the subnet whose coldkey in the metagraph is `coldke
 Grants: a presigned POST (S3 enforces its policy) for keys under
 `data/hotkey={{hotkey}}/epoch={{currentEpochId}}/`, sizes 1..SIGNER_MAX_UPLOAD_BYTES,
 expiring at the end of the current epoch plus the grace period; and `list_url`, a presigned
-ListObjectsV2 of `data/hotkey={{hotkey}}/`: one page, from `continuation_token` when given
-(the previous page's `NextContinuationToken`: the token is part of the presigned URL, so
-appending it to an old URL would break its signature).
+ListObjectsV2 of `data/hotkey={{hotkey}}/`, or of `data/hotkey={{hotkey}}/epoch={{epoch_id}}/`
+when `epoch_id` is given (any epoch id, `YYYY-MM-DDTHH-00-00`: that epoch's files only, one
+request for a miner counting this epoch's uploads): one page, from `continuation_token` when
+given (the previous page's `NextContinuationToken`: the token is part of the presigned URL,
+so appending it to an old URL would break its signature). Neither is part of the signed
+message.
 
 ```python
 message = f"s3:data:access:{{coldkey}}:{{hotkey}}:{{timestamp}}"
@@ -188,12 +191,17 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
     )
     epoch = svc.current_epoch()
     ttl = svc.settings.list_url_ttl
-    if body.continuation_token is not None:
-        page = _issue_folder_access(svc, hotkey, epoch.id, ttl, body.continuation_token)
+    if body.continuation_token is not None or body.epoch_id is not None:
+        listed = (
+            credentials.miner_root(hotkey)
+            if body.epoch_id is None
+            else credentials.miner_folder(hotkey, body.epoch_id)
+        )
+        page = _issue_folder_access(svc, hotkey, epoch.id, ttl, listed, body.continuation_token)
         return Response(page.body(svc.now()), content_type="application/json")
     issued = svc.reuse.get(epoch.id, hotkey, svc.now(), ttl)
     if issued is None:
-        issued = _issue_folder_access(svc, hotkey, epoch.id, ttl)
+        issued = _issue_folder_access(svc, hotkey, epoch.id, ttl, credentials.miner_root(hotkey))
         svc.reuse.put(epoch.id, hotkey, issued)
     return Response(issued.body(svc.now()), content_type="application/json")
 
@@ -254,18 +262,23 @@ def get_file_upload_url(body: FileUploadRequest) -> Response:
 
 
 def _issue_folder_access(
-    svc: Services, hotkey: str, epoch_id: str, ttl: int, continuation_token: str | None = None
+    svc: Services,
+    hotkey: str,
+    epoch_id: str,
+    ttl: int,
+    listed: str,
+    continuation_token: str | None = None,
 ) -> Issued:
-    """Presign the miner's upload POST and list URL, of the page from `continuation_token`
-    if given (see signer/reuse.py for why a first page's are presigned once)."""
+    """Presign the miner's upload POST and a list URL of `listed` (its whole folder, or one
+    epoch's), of the page from `continuation_token` if given (see signer/reuse.py for why
+    the whole folder's first page is presigned once)."""
     now = svc.now()
     post = _post_credential(svc, credentials.miner_folder(hotkey, epoch_id))
     s3, bucket = svc.bucket()
-    root = credentials.miner_root(hotkey)
     issued = Issued(
         post=post,
         list_url=credentials.presigned_list(
-            s3, bucket, root, ttl, continuation_token=continuation_token
+            s3, bucket, listed, ttl, continuation_token=continuation_token
         ),
         list_expiry=credentials.expiry_iso(now, ttl),
         issued_at=now,

@@ -198,6 +198,12 @@ class FolderAccessRequest(BaseModel):
         description="NextContinuationToken of the previous page of `list_url`, for a "
         "`list_url` of the next page (not part of the signed message)",
     )
+    epoch_id: EpochId | None = Field(
+        None,
+        description="for a `list_url` of `data/hotkey={hotkey}/epoch={epoch_id}/` only, that "
+        "epoch's files, instead of the whole folder (not part of the signed message; the "
+        "upload POST is still the current epoch's)",
+    )
 
 
 class ValidatorAccessRequest(BaseModel):
@@ -326,7 +332,9 @@ class FolderAccessResponse(PresignedPost):
     success: Literal[True] = Field(True, description="always true, as the old server said")
     epoch_id: str = Field(examples=[EXAMPLE_EPOCH])
     list_url: str = Field(
-        description="presigned ListObjectsV2 GET of data/hotkey={hotkey}/", json_schema_extra=URL
+        description="presigned ListObjectsV2 GET of data/hotkey={hotkey}/, or only of that "
+        "epoch's folder when the request names an epoch_id",
+        json_schema_extra=URL,
     )
     list_expiry: str = Field(
         description="when list_url expires (ISO-8601 UTC)", json_schema_extra=TIME

@@ -73,10 +73,14 @@ def run(section: str, namespace: dict) -> None:
 def test_the_miner_then_the_validator_example_run_as_written(subnet: Subnet, tmp_path: Path):
     # What the page says the reader supplies: the operator's addresses and a miner's scraper.
     namespace: dict = {"CDN": subnet.cdn, "SIGNER": subnet.signer, "scrape": lambda zipcode: []}
+    granted = subnet.requests_of("/get-folder-access")
     run("Miner: upload the epoch's files", namespace)
     epoch = f"/epoch={namespace['grant']['epoch_id']}/"
-    uploaded = [key for key in namespace["mine"] if epoch in key]
+    uploaded = namespace["mine"]
     assert uploaded, "the miner example uploaded nothing"
+    assert all(epoch in key for key in uploaded)
+    # Its grant and one listing of this epoch, not a request per 1,000 keys of every epoch.
+    assert subnet.requests_of("/get-folder-access") - granted == 2
     asked = subnet.requests_of("/get-validator-access")
     run("Validator: list, read, report", namespace)
     bob, *others = namespace["miners"]

@@ -25,6 +25,7 @@ from clientkit import (
     SignerClient,
     SignerError,
     StorageError,
+    list_mine,
     list_miner,
     list_page,
     read_miner_files,
@@ -402,6 +403,107 @@ def test_listing_one_epoch_of_a_miner_reads_only_that_epoch(
     assert list(list_miner(validator, BOB, epoch_id=EMPTY, session=session)) == []
     assert len(pages) == 1, "the neighbour's second page was not read"
     assert list(list_miner(validator, f"{BOB}0", epoch_id=EMPTY)) != []
+
+
+class FolderCountingSigner(SignerClient):
+    """Records the epoch_id of every folder access it asks for."""
+
+    asked: list[str | None]
+
+    def folder_access(
+        self, coldkey: Any, continuation_token: str | None = None, epoch_id: str | None = None
+    ) -> dict:
+        self.asked.append(epoch_id)
+        return super().folder_access(coldkey, continuation_token, epoch_id=epoch_id)
+
+
+def test_a_miner_lists_one_epoch_of_its_folder(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    """docs/clients.md's miner counted this epoch's files by listing its whole folder, oldest
+    epoch first, a signer request per 1,000 keys: after some ten days of 4-hour epochs, more
+    requests than the miner quota's 10 a minute. With epoch_id, list_url lists that epoch's
+    folder of the miner's own only, paged with continuation_token as the whole folder is."""
+    miner = FolderCountingSigner(served_signer, Keypair.create_from_uri("//Bob"))
+    coldkey = Keypair.create_from_uri("//Bob//stash")
+    earlier = [f"data/hotkey={BOB}/epoch={EARLIER}/{i:04d}.json" for i in range(1001)]
+    scored = sorted(
+        [f"data/hotkey={BOB}/epoch={SCORED}/{i:04d}.json" for i in range(1001)]
+        + [f"data/hotkey={BOB}/epoch={SCORED}/{n}" for n in AWKWARD]
+    )
+    later = [f"data/hotkey={BOB}/epoch={LATER}/{n}.json" for n in "ab"]
+    others = [
+        f"data/hotkey={BOB}/epoch={LATER}-late/a.json",
+        f"data/hotkey={BOB}/epoch={LATER}.json",
+        f"data/hotkey={BOB}-x/epoch={LATER}/a.json",
+        f"data/hotkey={CHARLIE}/epoch={LATER}/a.json",
+    ]
+    put_all(s3_server, s3_bucket, earlier + scored + later + others)
+
+    miner.asked = []
+    assert [o.key for o in list_mine(miner, coldkey, epoch_id=LATER)] == later
+    assert miner.asked == [LATER], "one request for this epoch's files"
+    miner.asked = []
+    assert [o.key for o in list_mine(miner, coldkey, epoch_id=SCORED)] == scored
+    assert miner.asked == [SCORED, SCORED], "two pages of the epoch, no more"
+    miner.asked = []
+    assert list(list_mine(miner, coldkey, epoch_id=EMPTY)) == []
+    assert miner.asked == [EMPTY]
+    miner.asked = []
+    whole = sorted(o.key for o in list_mine(miner, coldkey))  # SeaweedFS lists a/ before a-
+    assert whole == sorted(earlier + scored + later + others[:2])
+    assert miner.asked == [None, None, None]
+
+
+def test_a_miners_epoch_listing_leaves_its_upload_and_whole_listing_as_they_were(
+    served_signer: str, s3_server: S3Endpoint, s3_bucket: str
+) -> None:
+    """The upload POST is always the current epoch's; a first page of the whole folder,
+    reused within the epoch, and a page of one epoch are never given for each other."""
+    keys = [f"data/hotkey={BOB}/epoch={EARLIER}/a.json", f"data/hotkey={BOB}/epoch={LATER}/b.json"]
+    put_all(s3_server, s3_bucket, keys)
+    miner = SignerClient(served_signer, Keypair.create_from_uri("//Bob"))
+    coldkey = Keypair.create_from_uri("//Bob//stash")
+    one = miner.folder_access(coldkey, epoch_id=LATER)
+    whole = miner.folder_access(coldkey)
+    again = miner.folder_access(coldkey, epoch_id=EARLIER)
+    for answer in (one, whole, again):
+        assert answer["epoch_id"] == current_epoch()
+        assert answer["folder"] == f"data/hotkey={BOB}/epoch={current_epoch()}/"
+    assert [o.key for o in list_page(one["list_url"]).objects] == keys[1:]
+    assert [o.key for o in list_page(whole["list_url"]).objects] == keys
+    assert [o.key for o in list_page(again["list_url"]).objects] == keys[:1]
+    assert [o.key for o in list_page(miner.folder_access(coldkey)["list_url"]).objects] == keys
+
+
+@pytest.mark.parametrize(
+    "epoch_id",
+    [
+        "../",
+        f"{SCORED}/../..",
+        f"{SCORED}/../../hotkey={CHARLIE}",
+        f"../../hotkey={CHARLIE}/epoch={SCORED}",
+        "*",
+        f"{SCORED[:-2]}*",
+        "",
+        f"{SCORED}/",
+        "2026-13-01T00-00-00",
+        "2026-11-25T16-30-00",
+        7,
+    ],
+)
+def test_a_miners_epoch_id_that_is_no_epoch_id_is_refused(
+    served_signer: str, epoch_id: Any
+) -> None:
+    """epoch_id is written into the listed prefix: one that is no epoch id could name
+    another folder than the miner's epoch, and is refused before the signature counts."""
+    body = {**bodies.folder_access(timestamp=int(time.time())), "epoch_id": epoch_id}
+    response = requests.post(f"{served_signer}/get-folder-access", json=body, timeout=30)
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["error"] == "invalid_request"
+    assert [f["field"] for f in answer["fields"]] == ["epoch_id"]
+    assert answer["detail"].startswith("epoch_id: ")
 
 
 def test_an_epochs_listing_asks_again_once_its_list_url_runs_out(

@@ -99,6 +99,17 @@ def test_request_schemas_use_the_client_field_names(spec):
     assert "global" in schemas["ValidatorUrls"]["properties"]
 
 
+def test_a_miners_epoch_id_is_documented_as_an_optional_epoch_id(spec):
+    """The unsigned epoch_id narrowing a miner's list_url, in the pattern the signer checks."""
+    folder = spec["components"]["schemas"]["FolderAccessRequest"]["properties"]
+    assert {"continuation_token", "epoch_id"} <= set(folder)
+    (written, _) = folder["epoch_id"]["anyOf"]
+    assert written["pattern"] == r"^\d{4}-\d{2}-\d{2}T\d{2}-00-00$"
+    assert "epoch={epoch_id}/" in folder["epoch_id"]["description"]
+    answer = spec["components"]["schemas"]["FolderAccessResponse"]["properties"]
+    assert "epoch_id" in answer["list_url"]["description"]
+
+
 def test_security_scheme_is_declared(spec):
     scheme = spec["components"]["securitySchemes"]["hotkeySignature"]
     assert scheme["type"] == "apiKey"
