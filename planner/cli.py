@@ -31,7 +31,7 @@ from planner import generate, jobs, keys, lease, report
 from planner.config import MAX_DAYS, Settings
 from planner.errors import PlannerError
 from planner.lock import LockBusy, exclusive
-from planner.store import open_source
+from planner.store import LocalStore, Store, open_source
 
 T = TypeVar("T")
 EXPECTED = (PlannerError, ClientKitError)
@@ -344,6 +344,12 @@ def _echo_reveal(result: jobs.RevealResult) -> None:
     click.echo(f"current: {result.current or 'none revealed'}")
 
 
+def _where(store: Store) -> str:
+    """The store a run wrote: a folder by its absolute path and the setting that named it
+    (a cron job's relative `published` says nothing of which folder)."""
+    return store.named() if isinstance(store, LocalStore) else store.describe()
+
+
 def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult, rebuild: bool) -> None:
     """Exit 1 after a run that found published files changed by someone else (with
     --rebuild, putting lost files back is what was asked: the `repaired:` lines say what)."""
@@ -418,7 +424,7 @@ def tick(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
         return
     _echo_plan(planned)
     _echo_reveal(revealed)
-    click.echo(f"published to {s.public_store().describe()}")
+    click.echo(f"published to {_where(s.public_store())}")
     _fail_on_repairs(planned, revealed, rebuild=rebuild)
     if planned.error:
         raise click.ClickException(

@@ -101,12 +101,14 @@ class LocalStore:
         return self._named(self.root)
 
     def _named(self, path: Path) -> str:
-        """`path`, with the setting that named the folder, if known."""
+        """`path` made absolute (a relative one, from a cron job, says nothing of where it
+        was written), with the setting that named the folder, if known."""
+        shown = path.absolute()
         if self.setting is None:
-            return str(path)
+            return str(shown)
         if path == self.root:
-            return f"{path} ({self.setting})"
-        return f"{path} ({self.setting} is {self.root})"
+            return f"{shown} ({self.setting})"
+        return f"{shown} ({self.setting} is {self.root.absolute()})"
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
@@ -175,7 +177,7 @@ class LocalStore:
         return sorted(k for k in found if k.startswith(prefix))
 
     def describe(self) -> str:
-        return str(self.root)
+        return str(self.root.absolute())
 
 
 def _nearest_existing(folder: Path) -> Path:

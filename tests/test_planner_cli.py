@@ -134,7 +134,7 @@ def test_tick_prints_what_it_did_and_is_idempotent(env, tmp_path) -> None:
         "horizon: 2026-12-02T16-00-00",
         f"revealed 1 epoch: {current}",
         f"current: {current}",
-        f"published to {tmp_path / 'published'}",
+        f"published to {tmp_path / 'published'} (PLANNER_PUBLISHED)",
     ]
     second = run("tick", "--now", NOW_ISO)
     assert second.output.splitlines()[:3] == [
@@ -298,6 +298,21 @@ def test_a_published_folder_that_does_not_exist_is_named_with_its_setting(
     assert not typo.exists()
 
 
+def test_tick_names_a_relative_published_folder_by_its_absolute_path(
+    env, tmp_path, monkeypatch
+) -> None:
+    """A cron job in $HOME with the default relative folders printed "published to
+    published": a tick that began a new plan in ~/published named no folder."""
+    monkeypatch.setenv("PLANNER_PUBLISHED", "published")
+    monkeypatch.setenv("PLANNER_STATE", "state")
+    monkeypatch.chdir(tmp_path)
+    result = run("tick", "--now", NOW_ISO)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        f"published to {tmp_path / 'published'} (PLANNER_PUBLISHED)"
+    )
+
+
 @pytest.mark.parametrize("command", ["status", "verify"])
 @pytest.mark.parametrize(
     ("name", "says"), [("publshed", "does not exist"), ("afile", "is not a folder")]
@@ -312,7 +327,8 @@ def test_a_relative_published_path_that_is_no_folder_names_where_it_was_read(
     result = CliRunner().invoke(cli, [command])
     assert result.exit_code == 1
     assert result.output.startswith(
-        f"Error: {name} (PLANNER_PUBLISHED) {says} (a relative path, read in {tmp_path}): "
+        f"Error: {tmp_path / name} (PLANNER_PUBLISHED) {says} (a relative path, read in "
+        f"{tmp_path}): "
     )
 
 
