@@ -620,11 +620,11 @@ def healthz() -> Response:
 
 @public_api.get(
     "/readyz",
-    summary="Readiness: metagraph snapshot age, bucket, limits, published epoch length",
+    summary="Readiness: metagraph snapshot age, bucket, limits, published folder and epoch length",
     description="200 when the metagraph snapshot is usable, a bucket is configured, the "
-    "rate-limit counters answer and the current.json the signer has at hand (never fetched "
-    "for this) is of EPOCH_HOURS-long epochs, else 503 with the same body saying what is "
-    "wrong.",
+    "rate-limit counters answer, a SIGNER_PUBLISHED folder exists and the current.json the "
+    "signer has at hand (never fetched for this) is of EPOCH_HOURS-long epochs, else 503 with "
+    "the same body saying what is wrong.",
     responses={200: Readiness, 503: Readiness},
 )
 def readyz() -> Response:
@@ -638,13 +638,21 @@ def readyz() -> Response:
     }
     limits = svc.limiter.reachable()
     length = published.epoch_length(svc.current_at_hand(), settings.epoch_hours)
-    ready = metagraph["usable"] and bucket["configured"] and limits and not length["problem"]
+    folder = None if settings.published_is_url else published.folder_problem(settings.published)
+    ready = (
+        metagraph["usable"]
+        and bucket["configured"]
+        and limits
+        and not length["problem"]
+        and folder is None
+    )
     body = Readiness(
         ready=ready,
         metagraph=metagraph,
         bucket=bucket,
         limits=limits,
         published=settings.published,
+        publishedProblem=folder,
         currentEpoch=svc.current_epoch().id,
         epochLength=length,
     )

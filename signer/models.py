@@ -598,6 +598,11 @@ class Readiness(BaseModel):
         "them every counted request is a 503 limits_unavailable"
     )
     published: str = Field(description="where current.json is read from (folder or URL)")
+    publishedProblem: str | None = Field(
+        description="SIGNER_PUBLISHED, a folder, that does not exist (or is no folder): "
+        "not ready, every current assignment being a 503 not_revealed; null for a folder "
+        "that exists (with or without current.json) and for a URL"
+    )
     currentEpoch: str = Field(examples=[EXAMPLE_EPOCH])
     epochLength: EpochLengthStatus
 

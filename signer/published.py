@@ -219,6 +219,21 @@ def epoch_length(body: bytes | None, hours: int) -> dict[str, Any]:
     }
 
 
+def folder_problem(folder: str) -> str | None:
+    """/readyz's `publishedProblem`: the SIGNER_PUBLISHED folder missing, or no folder. A
+    mistyped folder answered every current assignment "no current.json has been published
+    yet", as if the planner had not run; a folder without current.json is that, and ready."""
+    path = Path(folder)
+    if path.is_dir():
+        return None
+    what = "is not a folder" if path.exists() else "does not exist"
+    return (
+        f"the published folder {path.absolute()} (SIGNER_PUBLISHED) {what}: check the path, "
+        "the planner's PLANNER_PUBLISHED (its first `planner tick` creates the folder); "
+        "until then every current assignment is a 503 not_revealed"
+    )
+
+
 def _parsed(body: bytes, name: str) -> Any:
     """The JSON of the published file `name`, or 503 naming it: a broken file, or one
     nested too deeply for the parser, is an unusable published file, never a 500."""

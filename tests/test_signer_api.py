@@ -678,3 +678,30 @@ def test_body_that_is_a_json_string_is_422(client):
     response = client.post("/get-folder-access", data='"hello"', content_type="application/json")
     assert response.status_code == 422
     assert response.json["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"), [("publshed", "does not exist"), ("afile", "is not a folder")]
+)
+def test_readyz_is_not_ready_while_the_published_folder_is_missing(
+    signer_config, tmp_path, monkeypatch, name, says
+) -> None:
+    """A mistyped SIGNER_PUBLISHED folder started a ready signer answering every current
+    assignment "no current.json has been published yet", as if the planner had not run."""
+    (tmp_path / "afile").write_text("")
+    monkeypatch.chdir(tmp_path)
+    response = create_app({**signer_config, "SIGNER_PUBLISHED": name}).test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json["ready"] is False
+    assert response.json["publishedProblem"] == (
+        f"the published folder {tmp_path / name} (SIGNER_PUBLISHED) {says}: check the path, "
+        "the planner's PLANNER_PUBLISHED (its first `planner tick` creates the folder); "
+        "until then every current assignment is a 503 not_revealed"
+    )
+
+
+def test_readyz_is_ready_with_a_published_folder_that_holds_nothing_yet(client) -> None:
+    """An empty folder is a planner that has revealed nothing yet, not a wrong path."""
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json
+    assert response.json["publishedProblem"] is None
