@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from clientkit.config import Settings
+from clientkit.config import DEFAULT_HEAD_FILE, Settings
 from clientkit.errors import ClientKitError
 from clientkit.filelock import exclusive
 from clientkit.files import remove_leftovers, replace_file, temporary_names
@@ -105,8 +105,20 @@ class HeadPin:
     another process pinned meanwhile is checked too, not written over.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        setting: str = "CLIENTKIT_HEAD_FILE (or pass head_file=)",
+    ) -> None:
+        """`setting` is what to change to keep the file elsewhere, for messages (`planner
+        verify` has an option)."""
         self.path = Path(path).expanduser() if path else default_head_file()
+        self.setting = setting
+        if self.path.is_dir():
+            raise ClientKitError(
+                f"chain head file {self.path} is a folder: set {setting} to a file, such as "
+                f"{DEFAULT_HEAD_FILE}"
+            )
 
     def _heads(self) -> dict[str, list[str]]:
         """The file's heads; anything but {place: [epochId, link]} is an error naming it."""
@@ -131,8 +143,7 @@ class HeadPin:
     def _unusable(self, what: str, exc: Exception) -> ClientKitError:
         """The error for a head file the OS refuses, saying how to keep it elsewhere."""
         return ClientKitError(
-            f"chain head file {self.path} {what}: {exc}; set CLIENTKIT_HEAD_FILE (or pass "
-            "head_file=) to keep it elsewhere"
+            f"chain head file {self.path} {what}: {exc}; set {self.setting} to keep it elsewhere"
         )
 
     def verify(self, where: str, items: list[dict[str, Any]]) -> str:

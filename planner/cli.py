@@ -615,7 +615,10 @@ def verify_command(
         s.drand_urls,
         ctx.round_for,
         check_current=True,
-        pin=chain.HeadPin(ClientKitSettings.from_env(head_file=head_file).chain_heads()),
+        pin=chain.HeadPin(
+            ClientKitSettings.from_env(head_file=head_file).chain_heads(),
+            setting="--head-file (or CLIENTKIT_HEAD_FILE)",
+        ),
         history=history,
     )
     for check_ in outcome.checks:

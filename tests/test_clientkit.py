@@ -884,12 +884,6 @@ def test_a_head_file_that_is_not_one_is_a_clear_error(published, tmp_path: Path,
         plain_assignment(url, now=NOW, head_file=head_file)
 
 
-def test_a_head_file_path_that_is_a_folder_is_a_clear_error(published, tmp_path: Path) -> None:
-    url, _ = published
-    with pytest.raises(ClientKitError, match="cannot be read"):
-        plain_assignment(url, now=NOW, head_file=tmp_path)
-
-
 @pytest.mark.parametrize(
     "body",
     [b"[1, 2]", b"<html>oops</html>", b'{"epochId": "2026-11-25T12-00-00", "zipcodes": []}'],
@@ -1054,6 +1048,20 @@ def test_a_head_file_the_os_refuses_is_a_clear_error(
         r"CLIENTKIT_HEAD_FILE \(or pass head_file=\) to keep it elsewhere$",
     ):
         current_assignment(url, now=NOW)
+
+
+def test_a_head_file_path_that_is_a_folder_is_a_clear_error(published, tmp_path: Path) -> None:
+    """A folder said it `cannot be read: [Errno 21] Is a directory`, and `/` was a
+    ValueError from pathlib (PosixPath('/') has an empty name)."""
+    url, _ = published
+    for folder in ("/", tmp_path):
+        with pytest.raises(
+            ClientKitError,
+            match=rf"^chain head file {re.escape(str(folder))} is a folder: set "
+            r"CLIENTKIT_HEAD_FILE \(or pass head_file=\) to a file, such as "
+            r"~/\.cache/subnet46-clientkit/chain-heads\.json$",
+        ):
+            current_assignment(url, now=NOW, head_file=folder)
 
 
 def test_a_head_file_may_be_given_as_text_and_from_the_home(

@@ -1020,6 +1020,38 @@ def test_the_head_file_setting_and_option(env, monkeypatch, tmp_path, relay) -> 
     assert "the hash must be sha256: and 64 hex digits, got 'sha256:abc'" in bad.output
 
 
+@pytest.mark.parametrize("given", ["option", "env"])
+def test_a_head_file_that_is_a_folder_names_the_option(
+    env, monkeypatch, tmp_path, relay, given
+) -> None:
+    """`verify --head-file /` ended in a traceback: ValueError, PosixPath('/') has an empty
+    name; another folder said to set CLIENTKIT_HEAD_FILE or pass head_file=, not the option."""
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    for folder in (Path("/"), tmp_path):
+        if given == "env":
+            monkeypatch.setenv("CLIENTKIT_HEAD_FILE", str(folder))
+        options = ["--head-file", str(folder)] if given == "option" else []
+        result = _verify_as(tmp_path, relay.url, *options)
+        assert result.exit_code == 1, result.output
+        assert result.output == (
+            f"Error: chain head file {folder} is a folder: set --head-file (or "
+            "CLIENTKIT_HEAD_FILE) to a file, such as ~/.cache/subnet46-clientkit/chain-heads.json\n"
+        )
+
+
+def test_a_head_file_that_cannot_be_written_names_the_option(env, tmp_path, relay) -> None:
+    assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
+    (tmp_path / "afile").write_text("")
+    unwritable = tmp_path / "afile/heads.json"
+    result = _verify_as(tmp_path, relay.url, "--head-file", str(unwritable))
+    assert result.exit_code == 1, result.output
+    assert re.fullmatch(
+        rf"(.*\n)*Error: chain head file {re.escape(str(unwritable))} cannot be written: .*; "
+        r"set --head-file \(or CLIENTKIT_HEAD_FILE\) to keep it elsewhere\n",
+        result.output,
+    ), result.output
+
+
 @pytest.mark.parametrize(
     ("published", "says"),
     [
