@@ -19,6 +19,8 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
+from clientkit.errors import a_type
+
 TOLD_TO_WAIT = frozenset({429, 503})
 """Statuses retried when they carry Retry-After (a 429 without it is retried too)."""
 TRANSIENT = frozenset({502, 504})
@@ -117,14 +119,13 @@ def checked(timeout: object, backoff: object) -> tuple[float, Backoff]:
     words, and a backoff that is no Backoff failed as an AttributeError."""
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         raise TypeError(
-            f"timeout is seconds a try, a number such as 30; got {timeout!r} "
-            f"(a {type(timeout).__name__})"
+            f"timeout is seconds a try, a number such as 30; got {timeout!r} ({a_type(timeout)})"
         )
     if not timeout > 0:
         raise ValueError(f"timeout is seconds a try, a number over 0 such as 30; got {timeout!r}")
     if backoff is not None and not isinstance(backoff, Backoff):
         raise TypeError(
             "backoff is a clientkit.Backoff, such as Backoff(attempts=1) for a single try; "
-            f"got {backoff!r} (a {type(backoff).__name__})"
+            f"got {backoff!r} ({a_type(backoff)})"
         )
     return float(timeout), backoff or Backoff()

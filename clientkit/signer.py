@@ -15,7 +15,7 @@ import requests
 from bittensor_core import CRYPTO_SR25519, Keypair
 
 from clientkit.bounded import read_retryable
-from clientkit.errors import ClientKitError
+from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import Backoff, checked
 from clientkit.urls import http_url, shown
@@ -57,7 +57,7 @@ def signing_keypair(key: Keypair | Wallet) -> Keypair:
     if not isinstance(keypair, Keypair):
         given = type(key).__name__
         if keypair is not key:
-            given += f" whose hotkey is a {type(keypair).__name__}"
+            given += f" whose hotkey is {a_type(keypair)}"
         raise TypeError(
             f"SignerClient signs with a bittensor_core Keypair, or a wallet whose hotkey is one; "
             f"got {given} (for a mnemonic or a seed, pass Keypair.create_from_mnemonic(...) "
@@ -83,8 +83,8 @@ def address_of(key: str | Addressed, name: str) -> str:
     address = key if isinstance(key, str) else getattr(key, "ss58_address", None)
     if not isinstance(address, str):
         raise TypeError(
-            f"{name} is an SS58 address, or a keypair that has one (.ss58_address); got a "
-            f"{type(key).__name__}"
+            f"{name} is an SS58 address, or a keypair that has one (.ss58_address); got "
+            f"{a_type(key)}"
         )
     return address
 
@@ -216,7 +216,7 @@ class SignerClient:
             raise TypeError(
                 "validator_upload's epoch_id is an epoch id, a str such as "
                 "'2026-11-25T16-00-00' (validator_access()['epoch_id'] names the current one); "
-                f"got a {type(epoch_id).__name__}"
+                f"got {a_type(epoch_id)}"
             )
         return self._post(
             "/api/v1/s3-access/validator-upload",

@@ -33,7 +33,7 @@ from urllib3.filepost import choose_boundary, encode_multipart_formdata
 
 from clientkit.bounded import read_retryable
 from clientkit.epochs import EpochError, epoch_from_id
-from clientkit.errors import ClientKitError
+from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of
@@ -230,7 +230,7 @@ def _check_name(name: str, folder: str) -> None:
     if not isinstance(name, str):
         raise TypeError(
             "upload's name is the object's name inside the credential's folder, a str such "
-            f"as '07030.json' or 'sub/07030.json'; got a {type(name).__name__} (for a file "
+            f"as '07030.json' or 'sub/07030.json'; got {a_type(name)} (for a file "
             "on disk, pass path.name, or path.as_posix() of a path relative to the folder "
             "to keep its sub-folders)"
         )
@@ -348,11 +348,11 @@ def _content(data: object, key: str) -> Content:
         return _from_file(data, key)
     if isinstance(data, os.PathLike):
         raise StorageError(
-            f"cannot upload {key}: the data is a {type(data).__name__}, a path: send the "
+            f"cannot upload {key}: the data is {a_type(data)}, a path: send the "
             "file's bytes, path.read_bytes(), or the file open for reading, path.open('rb')"
         )
     raise StorageError(
-        f"cannot upload {key}: the data is a {type(data).__name__}, not bytes, text or a file "
+        f"cannot upload {key}: the data is {a_type(data)}, not bytes, text or a file "
         "open for reading"
     )
 
@@ -522,7 +522,7 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
     never show the signature."""
     if not isinstance(url, str):
         raise TypeError(
-            f"cannot {verb} a {type(url).__name__}: a presigned URL is a str (of a signer's "
+            f"cannot {verb} {a_type(url)}: a presigned URL is a str (of a signer's "
             "answer, its list_url, or a file's presigned_url)"
         )
     if not is_http_url(url):
@@ -821,7 +821,7 @@ def _keys(keys: object) -> list[str]:
             f"read_miner_files takes a list of keys, not one key (a str), {keys!r}: pass [key]"
         )
     if not isinstance(keys, Iterable):
-        raise TypeError(f"read_miner_files takes a list of keys (str), not a {type(keys).__name__}")
+        raise TypeError(f"read_miner_files takes a list of keys (str), not {a_type(keys)}")
     listed = list(keys)
     for key in listed:
         if isinstance(key, ObjectInfo):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from clientkit.errors import a_type
 from envsettings import is_http_url
 
 
@@ -19,7 +20,7 @@ def http_url(value: object, what: str, example: str) -> str:
     """`value` without its trailing /, refused unless it is an http(s) URL with a host;
     `what` names it in the message (`the signer URL`), `example` shows one that works."""
     if not isinstance(value, str):
-        raise TypeError(f"{what} is a str, such as {example}; got a {type(value).__name__}")
+        raise TypeError(f"{what} is a str, such as {example}; got {a_type(value)}")
     if not is_http_url(value):
         raise ValueError(
             f"{what} {value!r} needs http:// or https:// and a host, such as {example}"

@@ -31,6 +31,7 @@ from planner import generate, jobs, keys, lease, report
 from planner.config import MAX_DAYS, Settings
 from planner.errors import PlannerError
 from planner.lock import LockBusy, exclusive
+from planner.report import plural_epochs
 from planner.store import LocalStore, Store, open_source
 
 T = TypeVar("T")
@@ -307,16 +308,12 @@ def _alone(s: Settings) -> Iterator[None]:
         yield
 
 
-def _epochs(count: int) -> str:
-    return f"{count} epoch" if count == 1 else f"{count} epochs"
-
-
 def _echo_plan(result: jobs.PlanResult) -> None:
     if result.error:
         click.echo("planning failed: see the error below")
     elif result.sealed:
         click.echo(
-            f"sealed {_epochs(len(result.sealed))}: {result.sealed[0]} .. {result.sealed[-1]}"
+            f"sealed {plural_epochs(len(result.sealed))}: {result.sealed[0]} .. {result.sealed[-1]}"
         )
     else:
         click.echo("nothing to seal: the plan already reaches the horizon")
@@ -334,7 +331,7 @@ def _echo_plan(result: jobs.PlanResult) -> None:
 
 def _echo_reveal(result: jobs.RevealResult) -> None:
     if result.revealed:
-        click.echo(f"revealed {_epochs(len(result.revealed))}: {', '.join(result.revealed)}")
+        click.echo(f"revealed {plural_epochs(len(result.revealed))}: {', '.join(result.revealed)}")
     else:
         click.echo("nothing to reveal")
     for note in result.notes:

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
 from clientkit import drand
-from clientkit.epochs import is_epoch_length, parse_instant
+from clientkit.epochs import EpochError, is_epoch_length, parse_instant
 from envsettings import BucketName, EnvSettings, FolderOrUrl, HttpUrl, is_http_url
 from planner import keys, lease
 from planner.errors import PlannerError
@@ -59,7 +59,12 @@ def _canned_acl(value: str) -> str:
 def _instant(value: Any) -> Any:
     """An ISO-8601 instant, within years 1970-9000: the planner's arithmetic of days and
     epochs around it overflows near the calendar's ends."""
-    instant = parse_instant(value) if isinstance(value, str) else value
+    try:
+        instant = parse_instant(value) if isinstance(value, str) else value
+    except EpochError:
+        raise ValueError(
+            f"must be an ISO-8601 instant (such as 2026-11-25T17:00:00Z), got {value!r}"
+        ) from None
     if isinstance(instant, datetime) and not 1970 <= instant.year <= 9000:
         raise ValueError(f"must be between the years 1970 and 9000, got {instant.year}")
     return instant

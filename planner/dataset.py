@@ -463,11 +463,18 @@ def _bad_state(value: str) -> str:
     return f"unknown state code {value!r}"
 
 
+def _separators_hint(value: str) -> str:
+    """What to write instead of a count with thousands separators (`1,234`), if it is one."""
+    if not re.fullmatch(r"\d{1,3}(,\d{3})+", value):
+        return ""
+    return f": thousands separators are not accepted (write {value.replace(',', '')})"
+
+
 def _bad_count(value: str, number: float) -> str:
     if value == "":
         return "empty; a listing count is required"
     if math.isnan(number) or math.isinf(number):
-        return f"{value!r} is not a number"
+        return f"{value!r} is not a number{_separators_hint(value)}"
     if number < 0:
         return f"{value!r} is negative"
     if number != math.floor(number):

@@ -177,12 +177,17 @@ def simulate(
     return result
 
 
+def plural_epochs(count: int) -> str:
+    """`1 epoch`, `2 epochs`."""
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
 def preview_text(sim: Simulation) -> str:
     shares = sim.state_listings()
     whole = sum(shares.values())
     weights = sum(p.weight for p in sim.priorities)
     lines = [
-        f"{len(sim.epochs)} epochs simulated (target {sim.config.target_listings} "
+        f"{plural_epochs(len(sim.epochs))} simulated (target {sim.config.target_listings} "
         f"± {sim.config.tolerance_percent:g}%, cooldown {sim.config.cooldown_hours:g} h)",
         table(
             ["state", "weight share", "listing share", "coverage"],

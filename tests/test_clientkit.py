@@ -448,12 +448,12 @@ def test_signer_answers_become_signer_errors(signer_without_bucket: str) -> None
 
 
 @pytest.mark.parametrize(
-    "epoch_id",
-    [datetime(2026, 11, 25, 16, tzinfo=UTC), epoch_at(NOW)],
+    ("epoch_id", "given"),
+    [(datetime(2026, 11, 25, 16, tzinfo=UTC), "a datetime"), (epoch_at(NOW), "an Epoch")],
     ids=["datetime", "Epoch"],
 )
 def test_an_epoch_id_that_is_not_text_is_refused_naming_it(
-    signer_without_bucket: str, epoch_id
+    signer_without_bucket: str, epoch_id, given: str
 ) -> None:
     """validator_upload given the epoch's start (a datetime) or its Epoch failed in json,
     `TypeError: Object of type datetime is not JSON serializable`, naming no argument."""
@@ -462,7 +462,7 @@ def test_an_epoch_id_that_is_not_text_is_refused_naming_it(
         alice.validator_upload(epoch_id)
     assert str(caught.value) == (
         "validator_upload's epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' "
-        f"(validator_access()['epoch_id'] names the current one); got a {type(epoch_id).__name__}"
+        f"(validator_access()['epoch_id'] names the current one); got {given}"
     )
 
 
@@ -1372,7 +1372,7 @@ def test_a_user_and_password_in_a_base_url_are_in_no_message(
 GONE = "http://127.0.0.1:9"
 TIMEOUT_SAYS = "timeout is seconds a try, a number such as 30; got '5' (a str)"
 BACKOFF_SAYS = (
-    "backoff is a clientkit.Backoff, such as Backoff(attempts=1) for a single try; got 3 (a int)"
+    "backoff is a clientkit.Backoff, such as Backoff(attempts=1) for a single try; got 3 (an int)"
 )
 FORM = {"url": GONE, "fields": {"key": "f/${filename}"}, "folder": "f/"}
 

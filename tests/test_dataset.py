@@ -116,6 +116,11 @@ def test_rows_are_sorted_by_zipcode_with_their_values(tmp_path):
             "line 2, column recently_sold_listings: 'many' is not a number",
         ),
         (
+            '19103,PA,Phila,Phila,"1,234"',
+            "line 2, column recently_sold_listings: '1,234' is not a number: thousands "
+            "separators are not accepted (write 1234)",
+        ),
+        (
             "19103,PA,Phila,Phila,2.5",
             "line 2, column recently_sold_listings: '2.5' is not a whole number",
         ),

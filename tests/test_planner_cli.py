@@ -151,7 +151,10 @@ def test_days_option_and_bad_now(env) -> None:
     )
     bad = CliRunner().invoke(cli, ["plan", "--now", "soon"])
     assert bad.exit_code == 2
-    assert "Invalid value for '--now': not an ISO-8601 instant: 'soon'" in bad.output
+    assert (
+        "Invalid value for '--now': must be an ISO-8601 instant (such as "
+        "2026-11-25T17:00:00Z), got 'soon'"
+    ) in bad.output
     zero = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO, "--days", "0"])
     assert zero.exit_code == 2
     assert "Invalid value for '--days': must be more than 0 and at most 366, got 0.0" in zero.output
@@ -343,6 +346,13 @@ def test_preview_writes_a_report_and_seals_nothing(env, tmp_path) -> None:
     html = report.read_text()
     assert "<svg" in html and 'id="totals"' in html and html.count('class="bar"') >= 18
     assert not (tmp_path / "published").exists() and not (tmp_path / "state").exists()
+
+
+def test_preview_of_one_epoch_says_epoch(env, tmp_path) -> None:
+    report = tmp_path / "preview.html"
+    result = run("preview", "--days", "0.1", "--now", NOW_ISO, "--report", str(report))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 epoch simulated (target 10000"), result.output
 
 
 @pytest.mark.parametrize("command", ["tick", "plan", "status"])
@@ -1097,6 +1107,11 @@ def test_verify_refuses_a_relay_without_http_by_name(env) -> None:
     [
         ("PLANNER_COVERAGE_DAYS", "1e400", "must be a number, got '1e400'"),
         ("PLANNER_TOLERANCE_PERCENT", "nan", "must be a number, got 'nan'"),
+        (
+            "PLANNER_NOW",
+            "soon",
+            "must be an ISO-8601 instant (such as 2026-11-25T17:00:00Z), got 'soon'",
+        ),
         ("PLANNER_NOW", "9999-12-31T23:00:00Z", "must be between the years 1970 and 9000"),
         ("PLANNER_NOW", "0001-01-01T00:00:00Z", "must be between the years 1970 and 9000"),
         ("SPACES_ENDPOINT_URL", "notaurl", "must be an http(s) URL, got 'notaurl'"),
