@@ -165,7 +165,7 @@ class SignerClient:
         if response.status_code == 200 and isinstance(answer, dict):
             return answer
         if response.is_redirect:
-            where = response.headers.get("Location", "elsewhere")
+            where = shown(response.headers.get("Location", "elsewhere"))
             raise SignerError(
                 response.status_code,
                 "redirected",

@@ -37,6 +37,7 @@ from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of
+from clientkit.urls import shown
 from envsettings import is_http_url
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -767,9 +768,10 @@ def _next_token(page: Page, seen: set[str], listing: str) -> str:
 
 
 def _without_query(url: str) -> str:
-    """The URL without its query: presigned signatures stay out of messages."""
+    """The URL without its query, nor any user and password: presigned signatures and
+    passwords stay out of messages."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return shown(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
 
 
 FILES_PER_REQUEST = 1000

@@ -10,7 +10,7 @@ naming neither the argument nor what to write. The rule is the settings' own
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
 
 from clientkit.errors import a_type
 from envsettings import is_http_url
@@ -23,14 +23,18 @@ def http_url(value: object, what: str, example: str) -> str:
         raise TypeError(f"{what} is a str, such as {example}; got {a_type(value)}")
     if not is_http_url(value):
         raise ValueError(
-            f"{what} {value!r} needs http:// or https:// and a host, such as {example}"
+            f"{what} {shown(value)!r} needs http:// or https:// and a host, such as {example}"
         )
     return value.rstrip("/")
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/+|//)?[^/?#]*@")
+"""A URL's start up to its `user:password@`: after the scheme and slashes, if any (a URL
+without its scheme, `user:password@host`, or with one slash too few, has one too)."""
+
+
 def shown(url: str) -> str:
     """`url` without a user and password (`http://user:password@host` as `http://host`), as
-    messages name it: requests sends them, and they belong in no log."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    messages name it: requests sends them, and they belong in no log. Any text is shown
+    so, a URL refused for its missing scheme or a redirect's Location too."""
+    return _USERINFO.sub(r"\1", url)

@@ -1118,9 +1118,14 @@ def test_a_presigned_url_that_is_not_text_is_a_clear_error() -> None:
 def test_a_key_given_for_a_presigned_url_is_a_clear_error(read, verb: str) -> None:
     """An object's key (what list_miner yields) passed to read_object failed at the request,
     `StorageError: cannot read data/...: MissingSchema`, as if S3 were unreachable. It is a
-    ValueError naming the value and what a presigned URL is, without its query."""
+    ValueError naming the value and what a presigned URL is, without its query (nor any
+    user and password)."""
     key = "data/hotkey=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty/epoch=x/a.json"
-    for given, shown in ((key, key), ("127.0.0.1:9/b?X-Amz-Signature=abc", "127.0.0.1:9/b")):
+    for given, shown in (
+        (key, key),
+        ("127.0.0.1:9/b?X-Amz-Signature=abc", "127.0.0.1:9/b"),
+        ("admin:s3cr3t@127.0.0.1:9/b", "127.0.0.1:9/b"),
+    ):
         with pytest.raises(ValueError) as caught:
             read(given)
         assert str(caught.value) == (
@@ -1246,6 +1251,22 @@ def test_a_signer_url_without_http_is_refused_when_the_client_is_made(url: str) 
         f"the signer URL {url!r} needs http:// or https:// and a host, such as "
         "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this machine)"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("admin:s3cr3t@signer.example.com", "'signer.example.com'"),
+        ("ftp://admin:s3cr3t@signer.example.com/x", "'ftp://signer.example.com/x'"),
+        ("https:/admin:s3cr3t@signer.example.com", "'https:/signer.example.com'"),
+    ],
+)
+def test_a_refused_signer_url_is_named_without_its_user_and_password(url, named) -> None:
+    """The ValueError echoed the URL given, `user:password@` and all."""
+    with pytest.raises(ValueError) as caught:
+        SignerClient(url, BOB)
+    assert "s3cr3t" not in str(caught.value) and "admin" not in str(caught.value)
+    assert str(caught.value).startswith(f"the signer URL {named} needs http:// or https://")
 
 
 def test_a_signer_url_that_is_not_text_is_refused_when_the_client_is_made() -> None:

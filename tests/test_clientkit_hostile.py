@@ -81,6 +81,19 @@ def test_a_signer_redirect_is_not_followed_with_the_signed_body() -> None:
     assert elsewhere.requests == [], "the signed body went nowhere else"
 
 
+def test_a_signer_redirect_names_its_location_without_a_user_and_password() -> None:
+    """The Location header was shown as given, password and all."""
+    moved = Answer(302, {"Location": "https://admin:s3cr3t@signer.example.org/x"})
+    with scripted_server([moved]) as script, pytest.raises(SignerError) as caught:
+        SignerClient(script.url, BOB).validator_access()
+    assert "s3cr3t" not in str(caught.value) and "admin" not in str(caught.value)
+    assert caught.value.detail == (
+        f"{script.url}/get-validator-access redirected to https://signer.example.org/x, not "
+        "followed (it would carry the signed body there): if that is the signer, give its "
+        "base URL instead"
+    )
+
+
 def test_an_upload_is_not_redirected_and_needs_a_whole_credential() -> None:
     with scripted_server([Answer(204)]) as elsewhere:
         moved = Answer(307, {"Location": f"{elsewhere.url}/bucket"})
