@@ -213,13 +213,12 @@ def check(ctx: Context, data: Path | None, **options: Any) -> None:
         _check_audit_count(ctx, dataset, ranked)
 
 
-def _check_audit_count(
+def _simulate(
     ctx: Context, dataset: data_io.Dataset, ranked: list[data_io.StatePriority]
-) -> None:
-    """Simulate the horizon's plan, as `preview` does, to find an epoch too small for the
-    audit zipcodes: known only once its zipcodes are chosen, it would stop every plan."""
+) -> report.Simulation:
+    """The plan of the horizon from now, chosen but not sealed (`check`, `preview`)."""
     s = ctx.settings
-    simulation = report.simulate(
+    return report.simulate(
         dataset,
         ranked,
         s.selection,
@@ -229,7 +228,16 @@ def _check_audit_count(
         _progress,
         s.audit_zipcodes,
     )
+
+
+def _check_audit_count(
+    ctx: Context, dataset: data_io.Dataset, ranked: list[data_io.StatePriority]
+) -> None:
+    """Simulate the horizon's plan, as `preview` does, to find an epoch too small for the
+    audit zipcodes: known only once its zipcodes are chosen, it would stop every plan."""
+    simulation = _simulate(ctx, dataset, ranked)
     if simulation.error:
+        s = ctx.settings
         raise click.ClickException(
             f"a plan of {s.horizon_days:g} days ({s.named('horizon_days')}) with these "
             f"settings would stop: {simulation.error}"
@@ -488,23 +496,13 @@ def status(ctx: Context, coverage_days: int, **options: Any) -> None:
 def preview(ctx: Context, report_path: Path, period_days: float, **options: Any) -> None:
     """Dry-run the selection over a period, seal nothing, and report shares and coverage."""
     ctx.override(horizon_days=period_days, **options)
-    s = ctx.settings
     if not os.access(report_path.resolve().parent, os.W_OK):
         raise click.ClickException(
             f"cannot write the report {report_path}: its folder does not exist or is not "
             "writable (--report)"
         )
     dataset, priorities = ctx.load_data()
-    simulation = report.simulate(
-        dataset,
-        priorities,
-        s.selection,
-        s.master_key() if s.secret else None,
-        epoch_at(ctx.now(), s.epoch_hours),
-        s.horizon,
-        _progress,
-        s.audit_zipcodes,
-    )
+    simulation = _simulate(ctx, dataset, priorities)
     _write_report(report_path, report.preview_html(simulation))
     click.echo(report.preview_text(simulation))
     click.echo(f"report: {report_path}")
