@@ -7,7 +7,6 @@ where they stop.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from docs_catalog import DOCS, fences
 
 from servers.seaweed import S3Endpoint
+from servers.signer_gunicorn import signer_requests
 from servers.static_http import serve_folder
 from servers.subnet import publish_around_now, running_signer
 
@@ -34,10 +34,7 @@ class Subnet:
     log: Path
 
     def requests_of(self, endpoint: str) -> int:
-        """How many requests of `endpoint` the signer has logged (one JSON line each)."""
-        lines = self.log.read_text().splitlines()
-        entries = [json.loads(line) for line in lines if line.startswith("{")]
-        return sum(e.get("event") == "request" and e.get("endpoint") == endpoint for e in entries)
+        return signer_requests(self.log, endpoint)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from signer import create_app
 from conftest import SIGNER_DEMO_METAGRAPH
 from servers import signer_client as bodies
 from servers.seaweed import S3Endpoint
-from servers.signer_gunicorn import gunicorn_signer
+from servers.signer_gunicorn import gunicorn_signer, signer_requests
 
 pytestmark = pytest.mark.s3
 
@@ -527,12 +527,6 @@ def test_an_epochs_listing_asks_again_once_its_list_url_runs_out(
     assert validator.grants == 2
 
 
-def signer_requests(log: Path, endpoint: str) -> int:
-    """How many requests of `endpoint` the signer's request log (one JSON line each) holds."""
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    return sum(e.get("event") == "request" and e.get("endpoint") == endpoint for e in lines)
-
-
 def test_one_validator_access_lists_one_epoch_of_every_miner(
     served_signer: str, s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
@@ -559,29 +553,20 @@ def test_one_validator_access_lists_one_epoch_of_every_miner(
     assert signer_requests(log, "/get-validator-access") == 1
 
 
+@pytest.mark.parametrize(
+    "behind", [timedelta(0), timedelta(minutes=2)], ids=["same-clock", "clock-behind"]
+)
 def test_a_validator_access_past_its_list_urls_expiry_is_replaced(
-    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+    signer_config: dict[str, Any],
+    s3_server: S3Endpoint,
+    s3_bucket: str,
+    tmp_path: Path,
+    behind: timedelta,
 ) -> None:
     """A grant passed in may be of any age: its expiry, not the time of the call, says
-    whether its list URL still serves."""
-    keys = [f"data/hotkey={BOB}/epoch={SCORED}/{n}.json" for n in "ab"]
-    put_all(s3_server, s3_bucket, keys)
-    env = signer_env(signer_config, s3_server, s3_bucket, SIGNER_LIST_URL_TTL="2")
-    with gunicorn_signer(env, tmp_path) as url:
-        validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
-        access = validator.validator_access()
-        time.sleep(2.5)  # scoring other miners
-        listed = list_miner(validator, BOB, epoch_id=SCORED, access=access)
-        assert [o.key for o in listed] == keys
-    assert signer_requests(tmp_path / "gunicorn.log", "/get-validator-access") == 2
-
-
-def test_a_validator_access_taken_on_a_clock_behind_is_replaced_once_refused(
-    signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
-) -> None:
-    """A grant passed in is judged fresh by its expiry against this machine's clock, and the
-    signer takes signatures from a clock up to five minutes behind its own: on such a clock
-    (its expiry read two minutes later than it is), the URL was used past its end, and
+    whether its list URL still serves. It is judged by this machine's clock, and the signer
+    takes signatures from a clock up to five minutes behind its own: on such a clock (the
+    expiry read two minutes later than it is), the URL was used past its end, and
     list_miner raised `refused: HTTP 403 list_url_expired` in the last minutes of every
     hour. A grant of the caller's that the signer refuses as expired is replaced once."""
     keys = [f"data/hotkey={BOB}/epoch={SCORED}/{n}.json" for n in "ab"]
@@ -590,10 +575,10 @@ def test_a_validator_access_taken_on_a_clock_behind_is_replaced_once_refused(
     with gunicorn_signer(env, tmp_path) as url:
         validator = SignerClient(url, Keypair.create_from_uri("//Alice"))
         access = validator.validator_access()
-        ends = datetime.fromisoformat(access["expiry"]) + timedelta(minutes=2)
-        behind = {**access, "expiry": ends.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        ends = datetime.fromisoformat(access["expiry"]) + behind
+        as_read = {**access, "expiry": ends.strftime("%Y-%m-%dT%H:%M:%SZ")}
         time.sleep(2.5)  # scoring other miners
-        listed = list_miner(validator, BOB, epoch_id=SCORED, access=behind)
+        listed = list_miner(validator, BOB, epoch_id=SCORED, access=as_read)
         assert [o.key for o in listed] == keys
     assert signer_requests(tmp_path / "gunicorn.log", "/get-validator-access") == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -61,3 +62,10 @@ def gunicorn_signer(env: Mapping[str, str], workdir: Path, workers: int = 1) -> 
             process.kill()
             process.wait()
         log.close()
+
+
+def signer_requests(log: Path, endpoint: str) -> int:
+    """How many requests of `endpoint` the signer's request log (`gunicorn.log` in the
+    workdir, one JSON line each) holds."""
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return sum(e.get("event") == "request" and e.get("endpoint") == endpoint for e in lines)
