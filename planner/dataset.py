@@ -159,12 +159,24 @@ def parse_dataset(raw: bytes, source: str, count_column: str | None = None) -> D
     text = _decoded(raw, source, DatasetError)
     if _is_json(source, text):
         items = _json_items(text, source)
+        repeated = [
+            f"item {i}: keys {item.written[first]!r} and {item.written[second]!r} {_ONE_NAME}"
+            for i, item in enumerate(items)
+            for first, second in _repeated_names(item.written, count_column)
+        ]
+        if repeated:
+            raise DatasetError(repeated, source)
         found, missing = _resolve_columns(
             list(dict.fromkeys(k for i in items for k in i)), count_column
         )
+        # each item is its own header: its key is matched case and punctuation aside
+        normal = [{_normal(k): v for k, v in item.items()} for item in items]
         table = pd.DataFrame(
             {
-                column: [_json_text(item[column]) if column in item else None for item in items]
+                column: [
+                    _json_text(item[_normal(column)]) if _normal(column) in item else None
+                    for item in normal
+                ]
                 for column in found.values()
             },
             index=range(len(items)),
@@ -174,7 +186,12 @@ def parse_dataset(raw: bytes, source: str, count_column: str | None = None) -> D
         noun = "field"
     else:
         table, labels = _read_csv(text, source)
-        repeated = _repeated_columns(_header(text), count_column)
+        header = _header(text)
+        repeated = [
+            f"columns {first + 1} ({header[first]!r}) and {second + 1} ({header[second]!r}) "
+            + _ONE_NAME
+            for first, second in _repeated_names(header, count_column)
+        ]
         if repeated:
             raise DatasetError(repeated, source)
         found, missing = _resolve_columns(list(table.columns), count_column)
@@ -252,10 +269,18 @@ def _header(text: str) -> list[str]:
     return [str(name) for name in first.iloc[0]]
 
 
-def _json_items(text: str, source: str) -> list[dict]:
+class _Item(dict):
+    """A JSON object, with its keys as written: a key given twice is kept once by a dict."""
+
+    def __init__(self, pairs: list[tuple[str, object]]) -> None:
+        super().__init__(pairs)
+        self.written = [key for key, _ in pairs]
+
+
+def _json_items(text: str, source: str) -> list[_Item]:
     """A JSON array of objects, one per zipcode."""
     try:
-        items = json.loads(text)
+        items = json.loads(text, object_pairs_hook=_Item)
     except json.JSONDecodeError as exc:
         raise DatasetError(
             [f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"], source
@@ -289,27 +314,28 @@ def _normal(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-def _repeated_columns(header: Sequence[str], count_column: str | None) -> list[str]:
-    """The accepted column names the header holds more than once (case and punctuation
-    aside): pandas renames the second `name.1` and the first would be read in silence."""
+_ONE_NAME = "are one name, case and punctuation aside: which one is read would be a guess; keep one"
+
+
+def _repeated_names(names: Sequence[str], count_column: str | None) -> list[tuple[int, int]]:
+    """(first, later) positions of each accepted name that `names` (a CSV header, a JSON
+    item's keys as written) holds more than once, case and punctuation aside: pandas renames
+    a repeated column `name.1`, json keeps a repeated key's last value, and an item's
+    `ZipCode` would go unread beside `zipcode`, so either would be read in silence."""
     accepted = {_normal(n) for names in ALIASES.values() for n in names}
     if count_column is not None:
         accepted.add(_normal(count_column))
     first: dict[str, int] = {}
-    problems = []
-    for number, name in enumerate(header, start=1):
+    repeats = []
+    for position, name in enumerate(names):
         key = _normal(name)
         if key not in accepted:
             continue
         if key in first:
-            problems.append(
-                f"columns {first[key]} ({header[first[key] - 1]!r}) and {number} ({name!r}) "
-                "are one name, case and punctuation aside: which one is read would be a "
-                "guess; keep one"
-            )
+            repeats.append((first[key], position))
         else:
-            first[key] = number
-    return problems
+            first[key] = position
+    return repeats
 
 
 def _resolve_columns(

@@ -494,3 +494,49 @@ def test_a_column_named_twice_is_refused(tmp_path, header, problem):
 def test_other_columns_may_repeat(tmp_path):
     path = write(tmp_path, "zipcode,state,recently_sold_listings,note,note\n19103,PA,12,a,b\n")
     assert len(load_dataset(path)) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            '[{"zipcode": "19103", "ZipCode": "19104", "state": "PA",'
+            ' "recently_sold_listings": 3}]',
+            "item 0: keys 'zipcode' and 'ZipCode' are one name, case and punctuation aside: "
+            "which one is read would be a guess; keep one",
+        ),
+        (
+            '[{"zipcode": "19103", "state": "PA", "recently_sold_listings": 3},'
+            ' {"zipcode": "19104", "state": "PA", "recently_sold_listings": 3,'
+            ' "recently_sold_listings": 400}]',
+            "item 1: keys 'recently_sold_listings' and 'recently_sold_listings' are one name, "
+            "case and punctuation aside: which one is read would be a guess; keep one",
+        ),
+    ],
+    ids=["case", "same-key"],
+)
+def test_a_json_key_named_twice_in_an_item_is_refused(tmp_path, text, problem):
+    """An item holding one accepted name twice loaded silently: `ZipCode` was ignored for
+    `zipcode`, and of two `recently_sold_listings` keys json kept the last, as a CSV with a
+    column named twice is refused."""
+    path = write(tmp_path, text, "zips.json")
+    assert problems_of(path) == [problem]
+
+
+def test_json_items_may_spell_a_key_differently(tmp_path):
+    """Each JSON item is its own header: one spelling `ZipCode` where the others spell
+    `zipcode` was reported `missing`, though names are matched case and punctuation aside."""
+    items = [
+        {"zipcode": "19103", "state": "PA", "recently_sold_listings": 3},
+        {"ZipCode": "19104", "State": "PA", "Recently Sold Listings": 4},
+    ]
+    dataset = load_dataset(write(tmp_path, json.dumps(items), "zips.json"))
+    assert dataset.zipcode.tolist() == ["19103", "19104"]
+    assert dataset.listings.tolist() == [3, 4]
+
+
+def test_other_json_keys_may_repeat(tmp_path):
+    text = (
+        '[{"zipcode": "19103", "state": "PA", "recently_sold_listings": 3, "note": 1, "Note": 2}]'
+    )
+    assert len(load_dataset(write(tmp_path, text, "zips.json"))) == 1
