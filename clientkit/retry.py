@@ -11,6 +11,7 @@ blocking on: the last answer is returned for the caller to report.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,12 +32,18 @@ neither with Retry-After: both are retried with backoff, as AWS's SDKs do. (The 
 503 without Retry-After means it is misconfigured, and is final.)"""
 
 
+SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+"""Retry-After's seconds: RFC 9110 says a whole number, and some servers and proxies send
+a fraction (`1.5`); both are honoured. No sign, exponent, `nan` or `inf`, as float() takes."""
+
+
 def retry_after_seconds(value: str | None, now: Callable[[], datetime]) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date; None if absent or garbled."""
+    """Retry-After as seconds: a number of seconds (a fraction too) or an HTTP date; None if
+    absent or garbled."""
     if not value:
         return None
     text = value.strip()
-    if text.isascii() and text.isdigit():
+    if SECONDS.fullmatch(text):
         return float(text)
     try:
         when = parsedate_to_datetime(text)

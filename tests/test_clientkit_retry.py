@@ -88,6 +88,42 @@ def test_retry_after_as_an_http_date_is_honoured() -> None:
     assert len(script.requests) == 2
 
 
+@pytest.mark.parametrize(("told", "waited"), [("1.5", 1.5), (" 0.25 ", 0.25), ("0.0", 0.0)])
+def test_retry_after_in_fractional_seconds_is_honoured(told: str, waited: float) -> None:
+    """`Retry-After: 1.5` was taken for no Retry-After at all: a 503 saying it was final."""
+    waits = Waits()
+    busy = Answer(503, {"Retry-After": told}, BUSY)
+    with scripted_server([busy, GRANT]) as script:
+        client = SignerClient(
+            script.url, Keypair.create_from_uri("//Bob"), backoff=waits.backoff(jitter=0.0)
+        )
+        client.validator_access()
+    assert waits == [waited]
+    assert len(script.requests) == 2
+
+
+@pytest.mark.parametrize("told", ["-1.5", "1.5.2", "1e3", "nan", "inf", "1,5"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_not_waited_for(told: str) -> None:
+    waits = Waits()
+    busy = Answer(503, {"Retry-After": told}, BUSY)
+    with scripted_server([busy, GRANT]) as script:
+        client = SignerClient(script.url, Keypair.create_from_uri("//Bob"), backoff=waits.backoff())
+        with pytest.raises(SignerError, match="rate_limited"):
+            client.validator_access()
+    assert waits == [] and len(script.requests) == 1
+
+
+def test_a_fractional_wait_beyond_the_cap_is_reported_not_slept() -> None:
+    waits = Waits()
+    with scripted_server([Answer(429, {"Retry-After": "30.5"}, BUSY), GRANT]) as script:
+        client = SignerClient(
+            script.url, Keypair.create_from_uri("//Bob"), backoff=waits.backoff(cap=30)
+        )
+        with pytest.raises(SignerError, match="rate_limited"):
+            client.validator_access()
+    assert waits == [] and len(script.requests) == 1
+
+
 def test_a_wait_beyond_the_cap_is_reported_not_slept() -> None:
     waits = Waits()
     busy = Answer(503, {"Retry-After": "3600"}, BUSY)
