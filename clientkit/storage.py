@@ -130,16 +130,16 @@ def upload(
     """Upload `data` as `name` inside the credential's folder; returns the object key.
 
     `post` is the signer's answer (`url`, `fields`, `folder`). `name` is a str and may
-    contain sub-folders (not `.`, `..`, empty segments, `${filename}` or a backslash:
-    refused before sending); a pathlib.Path is refused with a TypeError, not guessed at
-    (pass `path.name`, or `path.as_posix()` of a path relative to the folder). S3 refuses
-    anything outside the folder or above the size limit, and any upload once the form has
-    expired (the message then says to ask the signer for a new one). `data` is bytes, text
-    (sent as UTF-8) or a file open for reading, sent from its position to its end: streamed
-    if it can seek (it is measured first), read into memory if not (a pipe). Busy answers and failed
-    connections are retried (clientkit.retry), each try sending the whole form again from
-    that position: the same key and bytes, so a try that S3 stored before the connection
-    failed is only written again.
+    contain sub-folders (not `.`, `..`, empty segments, `${filename}`, a backslash or a
+    control character: refused before sending); a pathlib.Path is refused with a TypeError,
+    not guessed at (pass `path.name`, or `path.as_posix()` of a path relative to the
+    folder). S3 refuses anything outside the folder or above the size limit, and any upload
+    once the form has expired (the message then says to ask the signer for a new one).
+    `data` is bytes, text (sent as UTF-8) or a file open for reading, sent from its position
+    to its end: streamed if it can seek (it is measured first), read into memory if not (a
+    pipe). Busy answers and failed connections are retried (clientkit.retry), each try
+    sending the whole form again from that position: the same key and bytes, so a try that
+    S3 stored before the connection failed is only written again.
     """
     _not_a_validator_access(post)
     timeout, policy = checked(timeout, backoff)
@@ -227,13 +227,26 @@ def _check_name(name: str, folder: str) -> None:
     name that is not text is a TypeError: a local path (pathlib.Path) is not taken for one,
     since which of its parts make the key (its name? its folders? relative to what?) is the
     caller's to say. A backslash is refused too: SeaweedFS stores it as `/`, AWS keeps it,
-    so the key stored would depend on the server (and a Windows path meant sub-folders)."""
+    so the key stored would depend on the server (and a Windows path meant sub-folders). So
+    is a control character (U+0000 to U+001F, U+007F), which AWS advises against in keys:
+    SeaweedFS refuses most as a malformed form once it has received the whole upload, and
+    keeps a tab, line feed or carriage return, which break a log line or a listing printed
+    one key a line."""
     if not isinstance(name, str):
         raise TypeError(
             "upload's name is the object's name inside the credential's folder, a str such "
             f"as '07030.json' or 'sub/07030.json'; got {a_type(name)} (for a file "
             "on disk, pass path.name, or path.as_posix() of a path relative to the folder "
             "to keep its sub-folders)"
+        )
+    control = next((i for i, c in enumerate(name) if c < " " or c == "\x7f"), None)
+    if control is not None:
+        raise StorageError(
+            f"{name!r} is not a file name inside {folder}: it has the control character "
+            f"U+{ord(name[control]):04X} at position {control + 1} (counting from 1): some "
+            "S3 servers refuse control characters in a key (SeaweedFS: MalformedPOSTRequest), "
+            "and the others' keys break log lines and printed listings; use printable "
+            "characters only"
         )
     if "\\" in name:
         raise StorageError(

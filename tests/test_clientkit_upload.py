@@ -389,6 +389,34 @@ def test_a_name_with_a_backslash_is_refused_before_sending(
     assert listed.get("Contents", []) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "code", "position"),
+    [
+        ("a\x00b.json", "U+0000", 2),
+        ("sub/\x1f.json", "U+001F", 5),
+        ("a.json\x7f", "U+007F", 7),
+        ("line\n.json", "U+000A", 5),
+        ("\tb/\x00.json", "U+0009", 1),
+    ],
+)
+def test_a_name_with_a_control_character_is_refused_before_sending(
+    name: str, code: str, position: int
+) -> None:
+    """A name with NUL or another control character was sent, file and all, for SeaweedFS to
+    answer `HTTP 400 MalformedPOSTRequest: The body of your POST request is not well-formed
+    multipart/form-data`, naming neither the character nor the name. Such a name never
+    leaves the client, and the message says which character and where."""
+    with sink_server([Answer(204)]) as sink, pytest.raises(StorageError) as caught:
+        upload(loopback_post(sink.url), name, b"x")
+    assert str(caught.value) == (
+        f"{name!r} is not a file name inside {FOLDER}: it has the control character {code} "
+        f"at position {position} (counting from 1): some S3 servers refuse control "
+        "characters in a key (SeaweedFS: MalformedPOSTRequest), and the others' keys break log "
+        "lines and printed listings; use printable characters only"
+    )
+    assert sink.received == []
+
+
 @pytest.mark.s3
 def test_a_file_written_and_not_rewound_is_refused_saying_so(
     s3_server: S3Endpoint, s3_bucket: str, s3_post: dict[str, Any], tmp_path: Path
