@@ -89,6 +89,29 @@ def address_of(key: str | Addressed, name: str) -> str:
     return address
 
 
+def token_text(token: object, method: str) -> str:
+    """A continuation token as sent: anything but a str, such as a Page given for its
+    next_token, is refused naming the argument rather than failing in json."""
+    if not isinstance(token, str):
+        hint = " (pass page.next_token)" if hasattr(token, "next_token") else ""
+        raise TypeError(
+            f"{method}'s continuation_token is a listing page's next_token, a str; got "
+            f"{a_type(token)}{hint}"
+        )
+    return token
+
+
+def epoch_id_text(epoch_id: object, method: str, current: str) -> str:
+    """An epoch id as sent: a datetime or an Epoch is refused naming the argument rather
+    than failing in json; `current` says where the current epoch's id is found."""
+    if not isinstance(epoch_id, str):
+        raise TypeError(
+            f"{method}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' "
+            f"({current} names the current one); got {a_type(epoch_id)}"
+        )
+    return epoch_id
+
+
 class SignerClient:
     """One hotkey talking to one signer; `clock` gives unix seconds (the signed timestamp).
 
@@ -197,9 +220,11 @@ class SignerClient:
         address = address_of(coldkey, "coldkey")
         fields: dict[str, Any] = {"coldkey": address}
         if continuation_token is not None:
-            fields["continuation_token"] = continuation_token
+            fields["continuation_token"] = token_text(continuation_token, "folder_access")
         if epoch_id is not None:
-            fields["epoch_id"] = epoch_id
+            fields["epoch_id"] = epoch_id_text(
+                epoch_id, "folder_access", "a folder_access answer's 'epoch_id'"
+            )
         return self._post(
             "/get-folder-access",
             lambda t: f"s3:data:access:{address}:{self.hotkey}:{t}",
@@ -212,16 +237,11 @@ class SignerClient:
 
     def validator_upload(self, epoch_id: str) -> dict[str, Any]:
         """Validator: a presigned POST for validators/<hotkey>/epoch=<epoch_id>/."""
-        if not isinstance(epoch_id, str):
-            raise TypeError(
-                "validator_upload's epoch_id is an epoch id, a str such as "
-                "'2026-11-25T16-00-00' (validator_access()['epoch_id'] names the current one); "
-                f"got {a_type(epoch_id)}"
-            )
+        epoch = epoch_id_text(epoch_id, "validator_upload", "validator_access()['epoch_id']")
         return self._post(
             "/api/v1/s3-access/validator-upload",
             lambda t: f"s3:validator:upload:{t}",
-            {"epochId": epoch_id},
+            {"epochId": epoch},
         )
 
     def miner_list(
@@ -231,7 +251,7 @@ class SignerClient:
         miner = address_of(miner_hotkey, "miner_hotkey")
         fields: dict[str, Any] = {"miner_hotkey": miner}
         if continuation_token is not None:
-            fields["continuation_token"] = continuation_token
+            fields["continuation_token"] = token_text(continuation_token, "miner_list")
         return self._post("/get-miner-list", lambda t: f"s3:validator:miner:{miner}:{t}", fields)
 
     def file_urls(self, miner_hotkey: str | Addressed, keys: list[str]) -> dict[str, Any]:

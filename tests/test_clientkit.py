@@ -36,6 +36,7 @@ from clientkit import (
     StorageError,
     chain,
     current_assignment,
+    list_mine,
     list_miner,
     list_page,
     parse_listing,
@@ -1200,6 +1201,49 @@ def test_list_miner_refuses_an_epoch_id_that_is_not_one(epoch_id: str) -> None:
     ValueError (clientkit.epochs.EpochError) before the signer is asked."""
     with scripted_server([]) as signer, pytest.raises(ValueError, match=re.escape(epoch_id)):
         list(list_miner(SignerClient(signer.url, BOB), BOB, epoch_id=epoch_id))
+    assert signer.requests == []
+
+
+PAGE = parse_listing(
+    b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    b"<IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken>"
+    b"</ListBucketResult>"
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (
+            lambda c: c.folder_access(BOB_COLDKEY, epoch_id=datetime(2026, 11, 25, 16, tzinfo=UTC)),
+            "folder_access's epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
+            "folder_access answer's 'epoch_id' names the current one); got a datetime",
+        ),
+        (
+            lambda c: list(list_mine(c, BOB_COLDKEY, epoch_id=epoch_at(NOW))),
+            "folder_access's epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
+            "folder_access answer's 'epoch_id' names the current one); got an Epoch",
+        ),
+        (
+            lambda c: c.folder_access(BOB_COLDKEY, continuation_token=PAGE),
+            "folder_access's continuation_token is a listing page's next_token, a str; got a "
+            "Page (pass page.next_token)",
+        ),
+        (
+            lambda c: c.miner_list(BOB, continuation_token=PAGE),
+            "miner_list's continuation_token is a listing page's next_token, a str; got a Page "
+            "(pass page.next_token)",
+        ),
+    ],
+    ids=["folder_access epoch", "list_mine epoch", "folder_access token", "miner_list token"],
+)
+def test_a_folder_access_argument_that_is_not_text_is_refused_naming_it(call, says) -> None:
+    """folder_access (and list_mine) given the epoch as a datetime or an Epoch, or a page for
+    its token, failed in json, `TypeError: Object of type datetime is not JSON serializable`,
+    naming no argument, as validator_upload did."""
+    with scripted_server([]) as signer, pytest.raises(TypeError) as caught:
+        call(SignerClient(signer.url, BOB))
+    assert str(caught.value) == says
     assert signer.requests == []
 
 
