@@ -14,6 +14,7 @@ from flask import Response, jsonify, redirect
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.wrappers import Response as BaseResponse
 
+from clientkit.epochs import EpochError, epoch_at, epoch_from_id
 from signer import auth, credentials, listing, published
 from signer.errors import TOO_LARGE, SignerError
 from signer.models import (
@@ -154,8 +155,9 @@ Grants: a presigned POST (S3 enforces its policy) for keys under
 `data/hotkey={{hotkey}}/epoch={{currentEpochId}}/`, sizes 1..SIGNER_MAX_UPLOAD_BYTES,
 expiring at the end of the current epoch plus the grace period; and `list_url`, a presigned
 ListObjectsV2 of `data/hotkey={{hotkey}}/`, or of `data/hotkey={{hotkey}}/epoch={{epoch_id}}/`
-when `epoch_id` is given (any epoch id, `YYYY-MM-DDTHH-00-00`: that epoch's files only, one
-request for a miner counting this epoch's uploads): one page, from `continuation_token` when
+when `epoch_id` is given (an epoch id, `YYYY-MM-DDTHH-00-00`, that starts an epoch of this
+signer's EPOCH_HOURS grid, else a 422: that epoch's files only, one request for a miner
+counting this epoch's uploads): one page, from `continuation_token` when
 given (the previous page's `NextContinuationToken`: the token is part of the presigned URL,
 so appending it to an old URL would break its signature). Neither is part of the signed
 message.
@@ -174,10 +176,17 @@ signature = keypair.sign(message.encode()).hex()
             "coldkey_mismatch",
             "coldkey is not the coldkey that owns this hotkey in the metagraph",
         ),
+        422: invalid_doc(
+            "Missing or malformed fields, or an `epoch_id` that starts no epoch of this "
+            "signer's EPOCH_HOURS grid (naming the nearest epoch starts)",
+            {"hotkey": "Value error, not an SS58 address"},
+        ),
     },
 )
 def get_folder_access(body: FolderAccessRequest) -> Response:
     svc = services()
+    if body.epoch_id is not None:
+        _require_on_grid(svc, body.epoch_id)
     hotkey = authenticate(
         svc,
         body.hotkey,
@@ -204,6 +213,30 @@ def get_folder_access(body: FolderAccessRequest) -> Response:
         issued = _issue_folder_access(svc, hotkey, epoch.id, ttl, credentials.miner_root(hotkey))
         svc.reuse.put(epoch.id, hotkey, issued)
     return Response(issued.body(svc.now()), content_type="application/json")
+
+
+def _require_on_grid(svc: Services, epoch_id: str) -> None:
+    """Refuse an epoch id that is written as one (the request model checks that) but starts
+    no epoch of this signer's EPOCH_HOURS grid: no upload credential ever names its folder,
+    so its listing would be empty, as if the miner had uploaded nothing. Refused as the
+    field it is, like a malformed one, before the signature counts, naming the epoch
+    starts around it."""
+    hours = svc.settings.epoch_hours
+    try:
+        epoch_from_id(epoch_id, hours)
+    except EpochError:
+        around = epoch_at(epoch_from_id(epoch_id, hours=1).start, hours)
+        message = (
+            f"{epoch_id} starts no epoch of this signer's: EPOCH_HOURS is {hours}, so epochs "
+            f"start every {hours} hours from 00:00 UTC; the nearest start at {around.id} and "
+            f"{around.next().id}"
+        )
+        raise SignerError(
+            422,
+            "invalid_request",
+            f"epoch_id: {message}",
+            fields=[{"field": "epoch_id", "message": message}],
+        ) from None
 
 
 @miner_api.post(

@@ -202,7 +202,8 @@ class FolderAccessRequest(BaseModel):
         None,
         description="for a `list_url` of `data/hotkey={hotkey}/epoch={epoch_id}/` only, that "
         "epoch's files, instead of the whole folder (not part of the signed message; the "
-        "upload POST is still the current epoch's)",
+        "upload POST is still the current epoch's); an id that starts no epoch of this "
+        "signer's EPOCH_HOURS grid is a 422",
     )
 
 

@@ -506,6 +506,48 @@ def test_a_miners_epoch_id_that_is_no_epoch_id_is_refused(
     assert answer["detail"].startswith("epoch_id: ")
 
 
+@pytest.mark.parametrize(
+    ("hours", "epoch_id", "before", "after"),
+    [
+        ("4", "2026-12-03T01-00-00", "2026-12-03T00-00-00", "2026-12-03T04-00-00"),
+        ("6", "2026-12-03T23-00-00", "2026-12-03T18-00-00", "2026-12-04T00-00-00"),
+    ],
+)
+def test_a_miners_epoch_id_off_the_signers_grid_is_refused_naming_the_epochs_around_it(
+    signer_config: dict[str, Any],
+    s3_server: S3Endpoint,
+    s3_bucket: str,
+    tmp_path: Path,
+    hours: str,
+    epoch_id: str,
+    before: str,
+    after: str,
+) -> None:
+    """An epoch id in the written form that starts no epoch of the signer's EPOCH_HOURS grid
+    was granted a list_url of a folder no upload credential ever names: an empty listing, as
+    if the miner had uploaded nothing. It is refused as the field it is, before the
+    signature counts, naming the epoch starts around it."""
+    env = signer_env(signer_config, s3_server, s3_bucket, EPOCH_HOURS=hours)
+    with gunicorn_signer(env, tmp_path) as url:
+        for body in (
+            bodies.folder_access(timestamp=int(time.time())),
+            bodies.folder_access(timestamp=int(time.time()), signer="//Charlie"),
+        ):
+            response = requests.post(
+                f"{url}/get-folder-access", json={**body, "epoch_id": epoch_id}, timeout=30
+            )
+            assert response.status_code == 422
+            answer = response.json()
+            assert answer["error"] == "invalid_request"
+            message = (
+                f"{epoch_id} starts no epoch of this signer's: EPOCH_HOURS is {hours}, so "
+                f"epochs start every {hours} hours from 00:00 UTC; the nearest start at "
+                f"{before} and {after}"
+            )
+            assert answer["fields"] == [{"field": "epoch_id", "message": message}]
+            assert answer["detail"] == f"epoch_id: {message}"
+
+
 def test_an_epochs_listing_asks_again_once_its_list_url_runs_out(
     signer_config: dict[str, Any], s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
