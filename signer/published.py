@@ -11,7 +11,10 @@ its epoch's) is the same 503, naming the file: the operator's to fix, not a 500.
 From a base URL, requests never wait for the CDN: a background thread keeps the last good
 copy, refreshing it every few seconds (at once when it no longer is the current epoch's),
 and requests answer from that copy. A slow or hanging CDN then delays the copy, never a
-worker. Earlier epochs' files never change once revealed, so each is fetched once and kept.
+worker. Earlier epochs' files never change once revealed, so each is fetched once and kept;
+one the CDN says is absent is not asked for again for NOT_PUBLISHED_SECONDS, so a client
+asking again and again for an epoch that has none does not make every request wait on a
+fetch.
 A file from the CDN is read up to MAX_ASSIGNMENT_BYTES, decompressed (clientkit.bounded):
 whoever writes the published bucket must not choose how much memory every worker fills.
 """
@@ -22,6 +25,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,9 @@ MIN_GAP_SECONDS = 1.0
 """Between two fetches, even when requests ask for a fresh copy at an epoch's start."""
 PAST_EPOCHS_KEPT = 64
 """Earlier epochs' assignments kept per worker: ten days of 4-hour epochs, a few MB."""
+NOT_PUBLISHED_SECONDS = 30.0
+"""How long the CDN's answer that an earlier epoch's file is absent is kept (by the
+signer's clock): each request for such an epoch fetched it again, waiting on the CDN."""
 MAX_ASSIGNMENT_BYTES = 1024 * 1024
 """The most read of an assignment from the CDN, decompressed: one is padded to 32 KiB with
 the sample data (docs/formats.md); a gzip body inflating to gigabytes, sent to every
@@ -278,14 +285,26 @@ class PastEpochs:
 
     A revealed epoch's file never changes (index.json holds its commitment), yet validators
     ask for past epochs again and again: each is fetched once per worker, and the most
-    recently asked `size` are kept. An absent file is not remembered, since it may appear.
+    recently asked `size` are kept. A file the CDN says is absent may still appear, so that
+    answer is kept only NOT_PUBLISHED_SECONDS (for the most recently asked `size` epochs),
+    enough that asking again and again for a missing epoch does not fetch it each time; a
+    CDN error or timeout is not kept. A folder is read each time (no fetch to spare).
     """
 
-    def __init__(self, location: str, is_url: bool, size: int = PAST_EPOCHS_KEPT) -> None:
+    def __init__(
+        self,
+        location: str,
+        is_url: bool,
+        clock: Callable[[], float],
+        size: int = PAST_EPOCHS_KEPT,
+    ) -> None:
         self.location = location
         self.is_url = is_url
+        self.clock = clock
         self.size = size
         self._kept: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._absent: OrderedDict[str, float] = OrderedDict()
+        """Epoch id -> when the CDN said its file was absent."""
         self._lock = threading.Lock()
 
     def document(self, epoch_id: str) -> dict[str, Any] | None:
@@ -294,9 +313,17 @@ class PastEpochs:
             if epoch_id in self._kept:
                 self._kept.move_to_end(epoch_id)
                 return self._kept[epoch_id]
+            if self._known_absent(epoch_id):
+                return None
         name = f"epochs/{epoch_id}.json"
         body = read_published(self.location, self.is_url, name)
         if body is None:
+            if self.is_url:
+                with self._lock:
+                    self._absent[epoch_id] = self.clock()
+                    self._absent.move_to_end(epoch_id)
+                    while len(self._absent) > self.size:
+                        self._absent.popitem(last=False)
             return None
         document = _own_assignment(body, name, epoch_id)
         with self._lock:
@@ -304,6 +331,17 @@ class PastEpochs:
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
         return document
+
+    def _known_absent(self, epoch_id: str) -> bool:
+        """Whether the CDN said `epoch_id`'s file is absent less than NOT_PUBLISHED_SECONDS
+        ago (an older answer is forgotten). Called holding the lock."""
+        answered = self._absent.get(epoch_id)
+        if answered is None:
+            return False
+        if self.clock() - answered < NOT_PUBLISHED_SECONDS:
+            return True
+        del self._absent[epoch_id]
+        return False
 
 
 def _own_assignment(body: bytes, name: str, epoch_id: str) -> dict[str, Any]:

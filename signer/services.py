@@ -40,7 +40,9 @@ class Services:
     _epoch: tuple[float, float, Epoch] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.past_epochs = PastEpochs(self.settings.published, self.settings.published_is_url)
+        self.past_epochs = PastEpochs(
+            self.settings.published, self.settings.published_is_url, self.clock
+        )
 
     def now(self) -> float:
         return self.clock()

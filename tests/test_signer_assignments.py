@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from clientkit.epochs import epoch_from_id
 from signer import create_app
+from signer.published import NOT_PUBLISHED_SECONDS
 
 from servers import signer_client as sc
 from servers.busy_http import Answer, scripted_server
@@ -218,12 +219,15 @@ def test_a_past_epoch_is_fetched_once_then_answered_while_the_cdn_hangs(signer_c
     """Validators re-read past epochs: each is fetched once, then kept (it never changes)."""
     past = epoch_from_id(sc.EPOCH).previous().id
     path = f"/api/v1/zipcode-assignments/epoch/{past}"
+    clock = [float(sc.NOW)]
     with cdn(published) as site:
-        client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
+        config = {**signer_config, "SIGNER_PUBLISHED": site.url, "NOW": lambda: clock[0]}
+        client = create_app(config).test_client()
         missing = client.get(path)
         assert (missing.status_code, missing.json["error"]) == (404, "epoch_not_found")
         (published / "epochs").mkdir(exist_ok=True)
         (published / "epochs" / f"{past}.json").write_bytes(assignment(past))
+        clock[0] += NOT_PUBLISHED_SECONDS
         first = client.get(path)
         assert (first.status_code, first.json["status"]) == (200, "COMPLETED")
         site.hang()
@@ -231,6 +235,56 @@ def test_a_past_epoch_is_fetched_once_then_answered_while_the_cdn_hangs(signer_c
             again = client.get(path)
             assert again.status_code == 200
             assert again.json == first.json
+
+
+def test_a_past_epoch_not_published_is_not_fetched_again_for_a_while(signer_config, published):
+    """A past epoch without a published file was fetched from the CDN again on every request
+    for it, the request waiting for the fetch. Its absence is remembered for
+    NOT_PUBLISHED_SECONDS by the signer's clock, then asked again: a file published
+    meanwhile is served from then on."""
+    past = past_epoch()
+    path = f"/api/v1/zipcode-assignments/epoch/{past}"
+    clock = [float(sc.NOW)]
+    with cdn(published) as site:
+        config = {**signer_config, "SIGNER_PUBLISHED": site.url, "NOW": lambda: clock[0]}
+        client = create_app(config).test_client()
+        for _ in range(5):
+            missing = client.get(path)
+            assert (missing.status_code, missing.json["error"]) == (404, "epoch_not_found")
+        assert site.paths.count(f"/epochs/{past}.json") == 1
+        (published / "epochs").mkdir()
+        (published / "epochs" / f"{past}.json").write_bytes(assignment(past))
+        clock[0] += NOT_PUBLISHED_SECONDS - 1
+        assert client.get(path).status_code == 404
+        assert site.paths.count(f"/epochs/{past}.json") == 1
+        clock[0] += 1
+        found = client.get(path)
+        assert (found.status_code, found.json["status"]) == (200, "COMPLETED")
+        assert site.paths.count(f"/epochs/{past}.json") == 2
+
+
+def test_a_past_epoch_the_cdn_failed_to_give_is_fetched_again_at_once(signer_config, published):
+    """Only an answer that the file is absent is remembered: a CDN error or a timeout is
+    the 503 it was, and the next request asks again."""
+    past = past_epoch()
+    path = f"/api/v1/zipcode-assignments/epoch/{past}"
+    (published / "epochs").mkdir()
+    (published / "epochs" / f"{past}.json").write_bytes(assignment(past))
+    with cdn(published) as site:
+        client = create_app({**signer_config, "SIGNER_PUBLISHED": site.url}).test_client()
+        site.fail("epochs/", 502)
+        for _ in range(2):
+            failed = client.get(path)
+            assert (failed.status_code, failed.json["error"]) == (503, "assignment_unavailable")
+        assert site.paths.count(f"/epochs/{past}.json") == 2
+        site.failing.clear()
+        site.hang("epochs/")
+        timed_out = client.get(path)
+        assert (timed_out.status_code, timed_out.json["error"]) == (503, "assignment_unavailable")
+        site.release()
+        found = client.get(path)
+        assert (found.status_code, found.json["status"]) == (200, "COMPLETED")
+        assert site.paths.count(f"/epochs/{past}.json") == 4
 
 
 # --- a published file nested deeper than Python's parser goes ---------------------------------

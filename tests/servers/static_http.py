@@ -29,6 +29,8 @@ class Folder:
 
     url: str
     requests: int = 0
+    paths: list[str] = field(default_factory=list)
+    """The path of every request received, in order."""
     hanging: int = 0
     failing: dict[str, int] = field(default_factory=dict)
     """Path prefix (without the leading slash) -> the status answered instead of the file."""
@@ -67,6 +69,7 @@ class Folder:
     def _enter(self, path: str) -> None:
         with self._lock:
             self.requests += 1
+            self.paths.append(path)
             if not path.lstrip("/").startswith(self._held):
                 return
             self.hanging += 1
