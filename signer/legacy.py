@@ -155,7 +155,7 @@ value for an `epochId` that starts no epoch of this signer's EPOCH_HOURS grid; 5
         200: LegacyEpochAssignment,
         404: EPOCH_NOT_FOUND,
         422: invalid_doc(
-            "epochId is not written YYYY-MM-DDTHH-00-00",
+            "epochId is not written YYYY-MM-DDTHH-00-00, or names no date and hour",
             {"epoch_id": "String should match pattern '^\\d{4}-\\d{2}-\\d{2}T\\d{2}-00-00$'"},
         ),
         429: RATE_LIMITED,

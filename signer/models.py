@@ -69,11 +69,14 @@ Signature = Annotated[
         description="sr25519 signature by the hotkey over the UTF-8 message, hex (0x optional)",
     ),
 ]
-EpochId = Annotated[
+PathEpochId = Annotated[
     str,
-    Field(max_length=32, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}-00-00$", examples=[EXAMPLE_EPOCH]),
+    Field(max_length=32, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}-00-00$"),
     AfterValidator(_epoch_id),
 ]
+"""An epoch id as a path parameter: without `examples`, which flask-openapi3 cannot put on
+one."""
+EpochId = Annotated[PathEpochId, Field(examples=[EXAMPLE_EPOCH])]
 
 
 TIME: dict[str, Any] = {"format": "date-time"}
@@ -657,11 +660,7 @@ class LegacyEpochAssignment(Assignment):
 
 
 class LegacyEpochPath(BaseModel):
-    epoch_id: str = Field(
-        max_length=32,
-        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}-00-00$",
-        description="epoch id, YYYY-MM-DDTHH-00-00 (UTC)",
-    )
+    epoch_id: PathEpochId = Field(description="epoch id, YYYY-MM-DDTHH-00-00 (UTC)")
 
 
 class MinerStatusRequest(BaseModel):

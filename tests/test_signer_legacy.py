@@ -49,6 +49,22 @@ def test_epoch_ids_off_the_grid_or_malformed_are_json_4xx(client, revealed):
     assert malformed.json["fields"][0]["field"].endswith("epoch_id")
 
 
+@pytest.mark.parametrize(
+    "epoch_id", ["2026-02-30T00-00-00", "0000-01-01T00-00-00", "2026-11-25T24-00-00"]
+)
+def test_an_epoch_id_naming_no_date_is_422_not_blamed_on_epoch_hours(client, epoch_id):
+    """Written in the pattern but naming no date and hour (30 February, year 0, hour 24),
+    an epochId was a 404 saying it is off the signer's EPOCH_HOURS grid and that "the
+    signer's EPOCH_HOURS is not the planner's (tell the signer's operator)": no setting is
+    wrong. It is the 422 of a malformed epoch id, naming the field, as on the signed
+    endpoints."""
+    response = client.get(f"/api/v1/zipcode-assignments/epoch/{epoch_id}")
+    assert (response.status_code, response.json["error"]) == (422, "invalid_request")
+    message = "Value error, not an epoch id on the UTC grid (YYYY-MM-DDTHH-00-00)"
+    assert response.json["fields"] == [{"field": "epoch_id", "message": message}]
+    assert "EPOCH_HOURS" not in response.json["detail"]
+
+
 def test_status_for_an_epoch_outside_the_window_is_not_found(client, revealed):
     old = "2026-11-24T16-00-00"
     response = client.post(
