@@ -6,7 +6,8 @@ hotkey's quota is spent only after both, signer/ratelimit.py):
 
 - not JSON at all, or text the strict parser refuses (400): deep nesting (Python's parser
   raises RecursionError, once a 500 with a logged traceback), a key twice in one object
-  (which of two `hotkey`s would count?), NaN/Infinity, numbers beyond what JSON can carry;
+  (which of two `hotkey`s would count?), NaN/Infinity, numbers beyond what JSON can carry
+  or Python reads (more than 4,300 digits, refused in the client's terms);
 - JSON that is not an object (422): an array, a number, null, or a *string*, which
   flask-openapi3 would otherwise parse a second time as JSON and validate, while the hotkey
   limiter, seeing no object, counted it for nobody.
@@ -21,6 +22,7 @@ import inspect
 import io
 import json
 import math
+import sys
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from typing import IO, Any
@@ -52,11 +54,23 @@ def _float(text: str) -> float:
     return value
 
 
+def _int(text: str) -> int:
+    """An integer, or the refusal of one longer than Python reads (its own message advises
+    sys.set_int_max_str_digits(), which is for the signer's code, not the client)."""
+    try:
+        return int(text)
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        raise BodyRefused(f"a number has more than {limit} digits") from None
+
+
 def _constant(name: str) -> float:
     raise BodyRefused(f"{name} is not a JSON number")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse_constant=_constant)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_float=_float, parse_int=_int, parse_constant=_constant
+)
 
 
 def strict_loads(text: str | bytes) -> Any:

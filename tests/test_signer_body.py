@@ -115,6 +115,20 @@ def test_bodies_that_are_not_one_json_object_are_refused_with_the_reason(client,
     assert reason in assert_json_4xx(response, status)["detail"]
 
 
+@pytest.mark.parametrize("digits", ["9" * 4301, "-" + "9" * 5000])
+def test_a_number_with_too_many_digits_is_named_in_the_clients_terms(client, digits):
+    """Python refuses to read an integer of more than 4,300 digits, and its message was the
+    detail: "Exceeds the limit (4300 digits) for integer string conversion: ...; use
+    sys.set_int_max_str_digits() to increase the limit", advice for the signer's code, not
+    for whoever sent the body."""
+    response = client.post(
+        "/get-folder-access", data=f'{{"timestamp": {digits}}}', content_type="application/json"
+    )
+    assert assert_json_4xx(response, 400)["detail"] == (
+        "the request body is not valid JSON: a number has more than 4300 digits"
+    )
+
+
 def non_objects() -> st.SearchStrategy[str]:
     """JSON texts that are not an object, and deeply nested or duplicated objects (each
     within the 16 KB body limit, so what is refused is the shape, not the size)."""
