@@ -124,14 +124,25 @@ def read_headers() -> TaoHeaders | None:
 
 
 def _signature_bytes(text: str) -> bytes:
-    """Base64 as the client sends it; hex (0x optional) accepted too."""
+    """Base64 as the client sends it; hex (0x optional) accepted too. Neither is refused
+    naming the header and both forms: the body form's refusal (hex only) read as if a
+    truncated base64 signature, which TaoSigner sends, should have been hex."""
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) == auth.SIGNATURE_BYTES:
         return raw
-    return auth.decode_signature(text)
+    try:
+        return auth.decode_signature(text)
+    except SignerError:
+        raise SignerError(
+            401,
+            "invalid_signature",
+            f"X-Tao-Signature must be a {auth.SIGNATURE_BYTES}-byte sr25519 signature, in "
+            f"base64 (88 characters) or hex (128 digits, 0x optional); got {len(text)} "
+            "characters",
+        ) from None
 
 
 def verify_headers(tao: TaoHeaders, body: bytes) -> None:

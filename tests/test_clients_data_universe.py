@@ -268,6 +268,28 @@ def test_header_signing_keeps_the_window_and_covers_the_body(app_client):
     assert header_post(app_client, "/get-miner-list", "//Bob", MINER_LIST_BODY).status_code == 403
 
 
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "c2lnbmF0dXJl",  # base64 of 9 bytes
+        "A" * 86,  # base64 cut two characters short
+        "ab" * 63,  # hex, a byte short
+        "not a signature",
+    ],
+)
+def test_a_header_signature_of_the_wrong_form_is_named_as_the_header(app_client, signature):
+    """A header signature that decodes to no 64 bytes was refused as a hex body signature:
+    "signature is not hexadecimal (sr25519, 64 bytes as hex)" for a truncated base64 one,
+    which is what TaoSigner sends, naming neither the header nor base64."""
+    headers = {**sc.tao_headers("//Alice", MINER_LIST_BODY), "X-Tao-Signature": signature}
+    refused = header_post(app_client, "/get-miner-list", "", MINER_LIST_BODY, headers)
+    assert (refused.status_code, refused.json["error"]) == (401, "invalid_signature")
+    assert refused.json["detail"] == (
+        "X-Tao-Signature must be a 64-byte sr25519 signature, in base64 (88 characters) or "
+        f"hex (128 digits, 0x optional); got {len(signature)} characters"
+    )
+
+
 def test_header_signed_requests_share_the_hotkeys_rate_limit(app_client):
     statuses = [
         header_post(app_client, "/get-miner-list", "//Alice", MINER_LIST_BODY).status_code
