@@ -7,7 +7,8 @@ hotkey's quota is spent only after both, signer/ratelimit.py):
 - not JSON at all, or text the strict parser refuses (400): deep nesting (Python's parser
   raises RecursionError, once a 500 with a logged traceback), a key twice in one object
   (which of two `hotkey`s would count?), NaN/Infinity, numbers beyond what JSON can carry
-  or Python reads (more than 4,300 digits, refused in the client's terms);
+  or Python reads (more than 4,300 digits, refused in the client's terms), a leading byte
+  order mark (which the parser's message blamed on the first brace after it);
 - JSON that is not an object (422): an array, a number, null, or a *string*, which
   flask-openapi3 would otherwise parse a second time as JSON and validate, while the hotkey
   limiter, seeing no object, counted it for nobody.
@@ -74,7 +75,8 @@ _DECODER = json.JSONDecoder(
 
 
 def strict_loads(text: str | bytes) -> Any:
-    """json.loads that refuses duplicate keys, NaN/Infinity, infinite floats and deep nesting.
+    """json.loads that refuses duplicate keys, NaN/Infinity, infinite floats, deep nesting
+    and a leading byte order mark.
 
     Every refusal is a ValueError, which werkzeug's get_json expects.
     """
@@ -83,6 +85,9 @@ def strict_loads(text: str | bytes) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise BodyRefused("it is not UTF-8") from None
+    if text.startswith("\ufeff"):
+        # The parser's own words would point at the object's opening brace, after the mark.
+        raise BodyRefused("it starts with a byte order mark (U+FEFF); send UTF-8 without one")
     try:
         return _DECODER.decode(text)
     except RecursionError:

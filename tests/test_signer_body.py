@@ -129,6 +129,18 @@ def test_a_number_with_too_many_digits_is_named_in_the_clients_terms(client, dig
     )
 
 
+def test_a_body_starting_with_a_byte_order_mark_is_refused_saying_so(client):
+    """A JSON object after a UTF-8 byte order mark (as some Windows tools write UTF-8) was
+    refused as "not valid JSON (Expecting value: line 1 column 1 (char 0))", pointing at
+    the object's opening brace as if it were missing."""
+    body = b"\xef\xbb\xbf" + json.dumps(sc.folder_access()).encode()
+    response = client.post("/get-folder-access", data=body, content_type="application/json")
+    assert assert_json_4xx(response, 400)["detail"] == (
+        "the request body is not valid JSON: it starts with a byte order mark (U+FEFF); "
+        "send UTF-8 without one"
+    )
+
+
 def non_objects() -> st.SearchStrategy[str]:
     """JSON texts that are not an object, and deeply nested or duplicated objects (each
     within the 16 KB body limit, so what is refused is the shape, not the size)."""
