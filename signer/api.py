@@ -77,6 +77,12 @@ COMMON_ERRORS: dict[str | int, Any] = {
         retry_after(required=False),
     ),
 }
+LIST_URL_400 = error_doc(
+    "Body is not JSON, or the request's Host (X-Forwarded-Host from a trusted proxy) is no "
+    "host name a URL can carry, and the list URLs are built on it",
+    "invalid_request",
+    listing.HOST_REFUSED,
+)
 ASSIGNMENT_UNAVAILABLE = error_doc(
     "A published assignment file cannot be read or used (`assignment_unavailable`), or the "
     "rate-limit counters unreachable (`limits_unavailable`); see Retry-After",
@@ -338,7 +344,12 @@ Grants: two `/s3/list` URLs of this signer listing `data/hotkey=` (all of it, an
 prefix per miner), paged by appending `&start-after=` or `&continuation-token=`, and a
 presigned POST for `validators/{{hotkey}}/epoch={{currentEpochId}}/`.""",
     security=SECURITY,
-    responses={200: ValidatorAccessResponse, **COMMON_ERRORS, 403: VALIDATOR_403},
+    responses={
+        200: ValidatorAccessResponse,
+        **COMMON_ERRORS,
+        400: LIST_URL_400,
+        403: VALIDATOR_403,
+    },
 )
 def get_validator_access(body: ValidatorAccessRequest) -> Response:
     svc = services()
@@ -483,7 +494,12 @@ results, for consensus) through `/s3/list`, so a client may append `&start-after
 fetch an object at `<miner_url path>/<key>?<miner_url query>`; everything stays within those
 two prefixes and expires with the URL.""",
     security=SECURITY,
-    responses={200: MinerListResponse, **COMMON_ERRORS, 403: VALIDATOR_403},
+    responses={
+        200: MinerListResponse,
+        **COMMON_ERRORS,
+        400: LIST_URL_400,
+        403: VALIDATOR_403,
+    },
 )
 def get_miner_specific_access(body: MinerListRequest) -> Response:
     svc = services()

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Response, redirect, url_for
+from flask import Response, redirect, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.wrappers import Response as BaseResponse
@@ -58,6 +58,15 @@ PAST_PREFIX = "\U0010ffff"
 # its prefix, so a miner can upload such keys; written raw, one made the whole page
 # unreadable XML for every validator listing it. S3 itself writes them raw.
 UNLISTABLE = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+
+HOST_REFUSED = (
+    "the request's Host (or X-Forwarded-Host, from a trusted proxy) is no host name a URL "
+    "can carry, and this endpoint's list URLs are built on it: a client sends the signer's "
+    "host name; a reverse proxy passes the public one on (nginx: proxy_set_header Host "
+    "$host), not an upstream name such as one with '_'"
+)
+"""The 400 of a request whose host werkzeug will not put in a URL (request.host is empty):
+the list URLs had no host at all (http:///s3/list?...), and each validator failed on them."""
 
 listing_api = APIBlueprint(
     "listing",
@@ -106,7 +115,10 @@ def list_url(
     delimiter: str | None = None,
     continuation_token: str | None = None,
 ) -> str:
-    """An absolute URL of this signer listing `prefixes` until now + expires_in."""
+    """An absolute URL of this signer listing `prefixes` until now + expires_in, on the
+    request's host (400 when that is no host name a URL can carry)."""
+    if not request.host:
+        raise SignerError(400, "invalid_request", HOST_REFUSED)
     expires = int(svc.now()) + expires_in
     params: dict[str, Any] = {"prefix": list(prefixes), "expires": expires}
     if delimiter:

@@ -231,6 +231,32 @@ def test_old_miner_specific_path_lists_the_hotkeys_data_and_results_through_the_
     assert list_params(body["miner_url"])["prefix"] == [f"data/hotkey={bob}/", f"validators/{bob}/"]
 
 
+HOST_REFUSED = (
+    "the request's Host (or X-Forwarded-Host, from a trusted proxy) is no host name a URL "
+    "can carry, and this endpoint's list URLs are built on it: a client sends the signer's "
+    "host name; a reverse proxy passes the public one on (nginx: proxy_set_header Host "
+    "$host), not an upstream name such as one with '_'"
+)
+
+
+@pytest.mark.parametrize("host", ["signer_web:8000", "a b", "example.com:99999", ""])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/get-validator-access", sc.validator_access),
+        ("/get-miner-specific-access", sc.miner_list),
+    ],
+)
+def test_list_urls_are_not_built_on_a_host_no_url_can_carry(client, path, body, host):
+    """A Host werkzeug will not put in a URL (a proxy's upstream name, such as docker
+    compose's signer_web:8000) gave a 200 whose list URLs had no host at all,
+    http:///s3/list?..., which every validator then failed to read. It is refused, saying
+    which header and what to set, without repeating it."""
+    response = client.post(path, json=body(), headers={"Host": host})
+    assert response.status_code == 400
+    assert response.json == {"error": "invalid_request", "detail": HOST_REFUSED}
+
+
 def test_file_urls_only_for_keys_in_the_miners_folder(client):
     bob = sc.address("//Bob")
     inside = f"data/hotkey={bob}/epoch=2026-11-25T16-00-00/19103.json"
