@@ -312,16 +312,18 @@ def _reseal_lost(
     now: datetime,
     sealer: seal.Sealer,
 ) -> tuple[dict[str, bytes], list[str]]:
-    """Sealed files of the listed epochs starting within RESEAL_AHEAD that are missing or not
-    the file this planner sealed (the sha256 the state recorded): sealed again, to be written
-    over them, and what was repaired, for people. A miner opening such a file at its epoch's
-    start would get an error instead of the assignment. Further epochs are checked as they
-    come within reach, one GET per file and run; with `planner.rebuild`, every one."""
+    """Sealed files of the listed epochs not ended and starting within RESEAL_AHEAD that are
+    missing or not the file this planner sealed (the sha256 the state recorded): sealed
+    again, to be written over them, and what was repaired, for people. A miner opening such
+    a file at its epoch's start would get an error instead of the assignment. Further epochs
+    are checked as they come within reach, one GET per file and run; with
+    `planner.rebuild`, every one. The running epoch's is checked too: the state keeps its
+    plaintext until it ends, so a lost folder gets it back."""
     resealed: dict[str, bytes] = {}
     repairs: list[str] = []
     for epoch_id in sorted(set(index) & set(state.pending)):
-        start = epoch_from_id(epoch_id, planner.epoch_hours).start
-        if start < now or (start > now + RESEAL_AHEAD and not planner.rebuild):
+        epoch = epoch_from_id(epoch_id, planner.epoch_hours)
+        if epoch.end <= now or (epoch.start > now + RESEAL_AHEAD and not planner.rebuild):
             continue
         pending = state.pending[epoch_id]
         for key, plaintext, round_number, digest_field in _sealed_parts(epoch_id, pending):
@@ -733,7 +735,7 @@ def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -
                 entry = replace(entry, audit=replace(entry.audit, revealed=True))
         if entry is not None:
             index[epoch_id] = entry
-        if pending.audit is None or ended:
+        if ended:
             done.append(epoch_id)
     missing = [
         e.epoch_id

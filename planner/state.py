@@ -1,7 +1,9 @@
 """The planner's private state: what it must remember between runs and must never publish.
 
-It holds the history that cooldowns need and the plaintext of every epoch sealed but not
-yet revealed (the ciphertext is public, and can be sealed again from the plaintext). It is
+It holds the history that cooldowns need and the plaintext of every epoch sealed, until the
+epoch ends (the ciphertext is public, and can be sealed again from the plaintext; the
+running epoch's is kept past its reveal so that a lost published folder gets its sealed and
+plain files back). It is
 stored encrypted under a key derived from the planner's master key (planner.keys), next to
 the published files (a private object in the bucket), so a cron job on a fresh machine with
 an empty disk continues exactly where the last one stopped.
@@ -45,7 +47,7 @@ class StateError(PlannerError, RuntimeError):
 
 @dataclass(frozen=True)
 class Pending:
-    """An epoch that is sealed and committed but not yet revealed."""
+    """An epoch that is sealed and committed and has not ended (it may be revealed)."""
 
     plaintext: bytes  # the assignment, unpadded (assignment.to_bytes)
     reveal_round: int

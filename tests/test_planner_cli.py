@@ -843,8 +843,9 @@ def test_a_consistent_rewrite_is_named_from_the_planner_state_on_the_first_run(
     env, tmp_path, relay, client_head_file
 ) -> None:
     """Nothing pinned yet: the operator's verify (with PLANNER_SECRET) still names the epoch,
-    from what the planner sealed; the forged index is not pinned; tick puts the entry back
-    and refuses to spread the forged plain file; verify then names the forged files."""
+    from what the planner sealed; the forged index is not pinned; tick puts the entry and the
+    running epoch's sealed file back and refuses to spread the forged plain file; verify then
+    names the forged plain files."""
     assert run("tick", "--now", NOW_ISO, obj=context_on_test_round(tmp_path)).exit_code == 0
     epoch_id, old, forged = _forge_running_epoch(tmp_path)
     result = _verify_as(tmp_path, relay.url)
@@ -867,7 +868,9 @@ def test_a_consistent_rewrite_is_named_from_the_planner_state_on_the_first_run(
     after = _verify_as(tmp_path, relay.url)
     assert after.exit_code == 1
     assert "ok   planner state" in after.output
-    assert f"FAIL commitment: {forged} != {old}" in after.output
+    assert f"ok   commitment: {old} matches" in after.output
+    assert "FAIL revealed file: differs from the sealed plaintext" in after.output
+    assert "FAIL current.json: is not" in after.output
 
 
 def test_a_consistent_rewrite_is_named_from_the_pinned_head_without_the_secret(
@@ -1220,27 +1223,33 @@ def test_a_mistyped_published_folder_is_refused_not_rebuilt(
 
 
 def test_rebuild_publishes_a_lost_folder_again_from_the_private_state(env, tmp_path) -> None:
-    """--rebuild puts back every recorded entry, and the sealed file of every epoch not
-    started yet, not only those of the next day's epochs (the started epoch's plaintext left
-    the state when it was revealed: drand reveals it)."""
+    """--rebuild puts back every recorded entry, the sealed file of every epoch not ended,
+    not only those of the next day's epochs, and the running epoch's plain file and
+    current.json: the state dropped the running epoch's plaintext when it revealed it, so
+    that epoch stayed unrevealed, its sealed file lost too, until the next one started."""
     assert run("tick", "--now", NOW_ISO, "--days", "3").exit_code == 0
     published = tmp_path / "published"
     started = epoch_at(NOW).id
     sealed = sorted(p.name for p in (published / "sealed").iterdir())
     index = json.loads((published / "index.json").read_bytes())["epochs"]
+    current = (published / "current.json").read_bytes()
     for path in sorted(published.rglob("*"), reverse=True):
         path.rmdir() if path.is_dir() else path.unlink()
-    assert CliRunner().invoke(cli, ["tick", "--now", NOW_ISO]).exit_code == 1
-    result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--days", "3", "--rebuild"])
+    later = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert epoch_at(NOW + timedelta(hours=1)).id == started
+    assert CliRunner().invoke(cli, ["tick", "--now", later]).exit_code == 1
+    result = CliRunner().invoke(cli, ["tick", "--now", later, "--days", "3", "--rebuild"])
     assert result.exit_code == 0, result.output
     assert "changed by someone else" not in result.output
     assert f"repaired: index.json had lost the entry of {started}; it is restored" in result.output
-    assert sorted(p.name for p in (published / "sealed").iterdir()) == sealed[1:]
+    assert f"repaired: sealed/{started}.tlock was missing; it is sealed again" in result.output
+    assert sorted(p.name for p in (published / "sealed").iterdir()) == sealed
+    assert (published / f"epochs/{started}.json").read_bytes() == current
+    assert (published / "current.json").read_bytes() == current
     rebuilt = json.loads((published / "index.json").read_bytes())["epochs"]
-    assert [e["epochId"] for e in rebuilt] == [e["epochId"] for e in index]
-    assert rebuilt[1:] == index[1:]
-    assert run("tick", "--now", NOW_ISO, "--days", "3").exit_code == 0
-    again = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--days", "3", "--rebuild"])
+    assert rebuilt == index
+    assert run("tick", "--now", later, "--days", "3").exit_code == 0
+    again = CliRunner().invoke(cli, ["tick", "--now", later, "--days", "3", "--rebuild"])
     assert again.exit_code == 0, again.output
     assert "repaired:" not in again.output, "an intact folder is left as it is"
 

@@ -297,7 +297,9 @@ def _assert_cooldown(published: dict[str, bytes], secret: bytes) -> None:
     """No zipcode twice within 24 h, over revealed epochs and those still sealed."""
     state = state_io.decrypt(published[STATE_OBJECT], keys.master_key(secret))
     plaintexts = [body for key, body in published.items() if key.startswith("epochs/")]
-    plaintexts += [p.plaintext for p in state.pending.values()]
+    plaintexts += [
+        p.plaintext for k, p in state.pending.items() if layout.revealed_key(k) not in published
+    ]
     seen: dict[str, list[float]] = {}
     for body in plaintexts:
         document = json.loads(body)
