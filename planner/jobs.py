@@ -742,12 +742,9 @@ def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -
         for e in index.values()
         if not e.revealed and e.epoch.start <= now and e.epoch_id not in state.pending
     ]
-    if missing:
-        result.notes.append(
-            "sealed but not in the private state, so left for drand to reveal: "
-            + ", ".join(missing)
-        )
     current = epoch_at(now, planner.epoch_hours)
+    if missing:
+        result.notes += _unrevealable(planner, missing, current)
     _write_pointers(planner, index, result.written, current=current)
     if index.get(current.id) and index[current.id].revealed:
         result.current = current.id
@@ -758,6 +755,33 @@ def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -
     if done or recorded:
         state_io.save(planner.private, state, planner.secret)
     return result
+
+
+def _unrevealable(planner: Planner, missing: list[str], current: Epoch) -> list[str]:
+    """What becomes of the started epochs index.json lists unrevealed that the state no
+    longer holds: drand reveals those whose sealed file is published; the others (a lost
+    folder rebuilt) are gone for good, and if the running epoch is one, miners have none."""
+    folder = layout.sealed_key("").rpartition("/")[0] + "/"  # one listing, not a GET each
+    sealed = set(planner.public.keys(folder))
+    drand = [e for e in missing if layout.sealed_key(e) in sealed]
+    lost = [e for e in missing if e not in drand]
+    notes = []
+    if drand:
+        notes.append(
+            "sealed but not in the private state, so left for drand to reveal: " + ", ".join(drand)
+        )
+    if lost:
+        note = (
+            "sealed and plain files lost, and no longer in the private state, so they cannot "
+            f"be published again (index.json lists them unrevealed): {', '.join(lost)}"
+        )
+        if current.id in lost:
+            note += (
+                f"; {current.id} is the running epoch: miners have no assignment until "
+                f"{current.next().id} starts ({current.next().start_iso})"
+            )
+        notes.append(note)
+    return notes
 
 
 def _refuse_another_clock(planner: Planner, now: datetime, sealing: bool = False) -> None:

@@ -16,10 +16,12 @@ from click.testing import CliRunner
 from clientkit import chain, timelock
 from clientkit.epochs import epoch_at
 from planner import keys
+from planner import state as state_io
 from planner.cli import Context, cli
 from planner.config import Settings
+from planner.store import LocalStore
 
-from conftest import NOW, REPO
+from conftest import NOW, REPO, SECRET
 from servers.drand_relay import TEST_ROUND
 
 NOW_ISO = "2026-11-25T17:00:00Z"
@@ -1252,6 +1254,34 @@ def test_rebuild_publishes_a_lost_folder_again_from_the_private_state(env, tmp_p
     again = CliRunner().invoke(cli, ["tick", "--now", later, "--days", "3", "--rebuild"])
     assert again.exit_code == 0, again.output
     assert "repaired:" not in again.output, "an intact folder is left as it is"
+
+
+def test_rebuild_names_the_running_epoch_it_cannot_publish_again(env, tmp_path) -> None:
+    """A state that no longer holds the running epoch's plaintext (written before the state
+    kept it until the epoch ends): the rebuild said `sealed but not in the private state, so
+    left for drand to reveal`, though the sealed file was lost too and drand had nothing to
+    open. It says the epoch cannot be published again, and what that means for miners."""
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    private = LocalStore(tmp_path / "state")
+    master = keys.master_key(SECRET)
+    loaded = state_io.load(private, master)
+    assert loaded is not None
+    started = epoch_at(NOW)
+    del loaded.pending[started.id]
+    state_io.save(private, loaded, master)
+    published = tmp_path / "published"
+    for path in sorted(published.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--days", "1", "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "left for drand" not in result.output
+    assert (
+        "note: sealed and plain files lost, and no longer in the private state, so they "
+        f"cannot be published again (index.json lists them unrevealed): {started.id}; "
+        f"{started.id} is the running epoch: miners have no assignment until "
+        f"{started.next().id} starts ({started.next().start_iso})\n"
+    ) in result.output
+    assert not (published / f"sealed/{started.id}.tlock").exists()
 
 
 def test_check_refuses_an_audit_count_an_epoch_cannot_hold(env, monkeypatch) -> None:
