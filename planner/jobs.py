@@ -691,9 +691,10 @@ def _submit(
 
 
 def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -> RevealResult:
-    """Publish the plain assignment of every sealed epoch that has started, and the
-    validators' key of every audited epoch that has ended. `checked_writable`: the caller
-    (tick) has checked every folder this run writes in."""
+    """Publish the plain assignment of every sealed epoch that has started (again, if it
+    was removed before the epoch ended), and the validators' key of every audited epoch
+    that has ended. `checked_writable`: the caller (tick) has checked every folder this run
+    writes in."""
     _refuse_another_clock(planner, now)
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
@@ -721,6 +722,15 @@ def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -
                 result.written.append(key)
             result.revealed.append(epoch_id)
             entry = entry and replace(entry, revealed=True)
+        elif planner.public.get(layout.revealed_key(epoch_id)) is None:
+            # revealed by an earlier run and removed since, a 404 for every miner (other
+            # bytes are left for _write_pointers to refuse)
+            key = layout.revealed_key(epoch_id)
+            planner.public.put(
+                key, pending.padded, content_type=publish.JSON, cache_control=publish.IMMUTABLE
+            )
+            result.written.append(key)
+            result.repairs.append(f"{key} was missing; it is written again")
         ended = epoch.end <= now
         if (
             ended

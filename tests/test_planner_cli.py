@@ -1284,6 +1284,31 @@ def test_rebuild_names_the_running_epoch_it_cannot_publish_again(env, tmp_path) 
     assert not (published / f"sealed/{started.id}.tlock").exists()
 
 
+def test_a_lost_plain_file_of_the_running_epoch_is_put_back(env, tmp_path) -> None:
+    """epochs/<running>.json removed (index.json intact, listing it revealed): every tick
+    left it missing, a 404 for every miner reading it, and current.json, if lost with it,
+    was not written again until the next epoch. The state holds the running epoch's
+    plaintext: the tick puts both back, with `repaired:` lines, and exits 1 as for any file
+    someone else removed."""
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    published = tmp_path / "published"
+    started = epoch_at(NOW).id
+    plain = published / f"epochs/{started}.json"
+    body = plain.read_bytes()
+    plain.unlink()
+    (published / "current.json").unlink()
+    later = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = CliRunner().invoke(cli, ["tick", "--now", later, "--days", "1"])
+    assert result.exit_code == 1, result.output
+    assert f"repaired: epochs/{started}.json was missing; it is written again" in result.output
+    assert "changed by someone else" in result.output
+    assert plain.read_bytes() == body
+    assert (published / "current.json").read_bytes() == body
+    again = CliRunner().invoke(cli, ["tick", "--now", later, "--days", "1"])
+    assert again.exit_code == 0, again.output
+    assert "repaired:" not in again.output
+
+
 def test_check_refuses_an_audit_count_an_epoch_cannot_hold(env, monkeypatch) -> None:
     """`check` said nothing of PLANNER_AUDIT_ZIPCODES=1000 (exit 0), and every plan of the
     file then stopped at its first epoch."""
