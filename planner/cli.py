@@ -429,13 +429,18 @@ def tick(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
         return
     _echo_plan(planned)
     _echo_reveal(revealed)
-    click.echo(f"published to {_where(s.public_store())}")
+    # a first tick that could not plan has nothing to publish, nor a folder to name
+    nothing = planned.horizon is None and not revealed.written
+    where = _where(s.public_store())
+    click.echo(f"nothing published in {where} yet" if nothing else f"published to {where}")
     _fail_on_repairs(planned, revealed, rebuild=rebuild)
     if planned.error:
-        raise click.ClickException(
-            f"planning failed, so nothing new was sealed (the started epochs were revealed): "
-            f"{planned.error}"
+        done = (
+            "nothing was sealed or published"
+            if nothing
+            else "nothing new was sealed (the started epochs were revealed)"
         )
+        raise click.ClickException(f"planning failed, so {done}: {planned.error}")
 
 
 @cli.command()

@@ -202,3 +202,19 @@ def test_sealing_workers_stop_with_the_planner(env, tmp_path, sig, exit_code) ->
     assert planner.returncode == exit_code, errors
     assert b"Traceback" not in errors
     assert not (tmp_path / "state/planner-state.enc").exists(), "a stopped run saves no state"
+
+
+def test_a_first_tick_that_cannot_plan_does_not_say_it_published(env, tmp_path) -> None:
+    """A first tick with a wrong PLANNER_DATA printed `published to .../published
+    (PLANNER_PUBLISHED)` and `the started epochs were revealed`, though the folder was never
+    created and nothing was ever sealed."""
+    result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--data", str(tmp_path)])
+    assert result.exit_code == 1
+    published = tmp_path / "published"
+    assert not published.exists()
+    assert "published to" not in result.output
+    assert f"nothing published in {published} (PLANNER_PUBLISHED) yet\n" in result.output
+    assert result.output.endswith(
+        "Error: planning failed, so nothing was sealed or published: "
+        f"{tmp_path}: cannot read the file: Is a directory\n"
+    ), result.output
