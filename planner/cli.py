@@ -32,7 +32,7 @@ from planner.config import MAX_DAYS, Settings
 from planner.errors import PlannerError
 from planner.lock import LockBusy, exclusive
 from planner.report import plural_epochs
-from planner.store import LocalStore, Store, open_source
+from planner.store import named, open_source
 
 T = TypeVar("T")
 EXPECTED = (PlannerError, ClientKitError)
@@ -349,12 +349,6 @@ def _echo_reveal(result: jobs.RevealResult) -> None:
     click.echo(f"current: {result.current or 'none revealed'}")
 
 
-def _where(store: Store) -> str:
-    """The store a run wrote: a folder by its absolute path and the setting that named it
-    (a cron job's relative `published` says nothing of which folder)."""
-    return store.named() if isinstance(store, LocalStore) else store.describe()
-
-
 def _fail_on_repairs(*results: jobs.PlanResult | jobs.RevealResult, rebuild: bool) -> None:
     """Exit 1 after a run that found published files changed by someone else (with
     --rebuild, putting lost files back is what was asked: the `repaired:` lines say what)."""
@@ -431,7 +425,7 @@ def tick(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     _echo_reveal(revealed)
     # a first tick that could not plan has nothing to publish, nor a folder to name
     nothing = planned.horizon is None and not revealed.written
-    where = _where(s.public_store())
+    where = named(s.public_store())
     click.echo(f"nothing published in {where} yet" if nothing else f"published to {where}")
     _fail_on_repairs(planned, revealed, rebuild=rebuild)
     if planned.error:

@@ -31,7 +31,7 @@ from planner import state as state_io
 from planner.dataset import Dataset, DatasetError, StatePriority
 from planner.errors import PlannerError
 from planner.state import Pending, PlannerState
-from planner.store import LocalStore, Store
+from planner.store import LocalStore, Store, named
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], int, str], AbstractContextManager[Iterable[T]]]
@@ -113,11 +113,13 @@ def _load_state(planner: Planner, index: dict[str, layout.IndexEntry]) -> Planne
         _refuse_another_folder(planner, loaded, index)
         return loaded
     if any(not e.revealed for e in index.values()):
+        private = planner.private
+        setting = private.setting if isinstance(private, LocalStore) else None
+        mistyped = f"is {setting} mistyped? If not, " if setting else ""
         raise PlanError(
-            f"{planner.public.describe()} lists sealed epochs that are not revealed yet, but "
-            f"the private state ({state_io.STATE_KEY} in {planner.private.describe()}) is "
-            "missing: "
-            "restore it (or point the planner at the bucket that holds it) before planning"
+            f"{named(planner.public)} lists sealed epochs that are not revealed yet, but "
+            f"{state_io.described(private)} is missing: {mistyped}restore it (or point the "
+            "planner at the bucket that holds it) before planning"
         )
     return PlannerState()
 

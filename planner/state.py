@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from planner.assignment import pad
 from planner.errors import PlannerError
-from planner.store import Store
+from planner.store import Store, named
 
 STATE_KEY = "planner-state.enc"
 MAGIC = b"S46STATE2"
@@ -139,7 +139,7 @@ def encrypt(state: PlannerState, master: bytes) -> bytes:
 def described(store: Store) -> str:
     """The state file and where it is, as errors name it: a bucket and a folder may both be
     configured, and the operator must know which state was meant."""
-    return f"the planner state ({STATE_KEY} in {store.describe()})"
+    return f"the planner state ({STATE_KEY} in {named(store)})"
 
 
 def decrypt(

@@ -70,6 +70,13 @@ def open_source(location: str, setting: str | None = None) -> Source:
     return LocalStore(Path(location).resolve(), setting=setting)
 
 
+def named(store: Store) -> str:
+    """A store as messages name it: a folder by its absolute path and the setting that named
+    it (a cron job's relative `published` says nothing of which folder, nor where to fix
+    it), a bucket as it describes itself."""
+    return store.named() if isinstance(store, LocalStore) else store.describe()
+
+
 _TEMPORARY = re.compile(rf"{temporary_names()}|\.write-probe\.{RANDOM}")
 """The names of put()'s temporary files and check_writable()'s probes."""
 

@@ -180,7 +180,7 @@ def test_a_lost_state_is_refused_not_replanned(make_planner, tmp_path) -> None:
     jobs.plan(planner, NOW)
     (tmp_path / "state/planner-state.enc").unlink()
     before = snapshot(tmp_path / "published")
-    with pytest.raises(jobs.PlanError, match=r"private state .* is missing"):
+    with pytest.raises(jobs.PlanError, match=r"planner state .* is missing"):
         jobs.tick(planner, NOW + timedelta(hours=4))
     assert snapshot(tmp_path / "published") == before
 

@@ -593,8 +593,25 @@ def test_a_state_the_secret_cannot_open_is_named_with_where_it_is(env, tmp_path)
     )
     assert other.exit_code == 1
     assert other.output == (
-        f"Error: the planner state (planner-state.enc in {tmp_path / 'state'}) cannot be "
-        "opened with this PLANNER_SECRET (another secret, or a damaged file)\n"
+        f"Error: the planner state (planner-state.enc in {tmp_path / 'state'} (PLANNER_STATE)) "
+        "cannot be opened with this PLANNER_SECRET (another secret, or a damaged file)\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["tick", "plan", "reveal"])
+def test_a_mistyped_state_folder_is_named_with_its_setting(env, tmp_path, command) -> None:
+    """A PLANNER_STATE typo, once a tick had published, said `the private state
+    (planner-state.enc in /srv/stat) is missing: restore it (or point the planner at the
+    bucket that holds it)`: neither the setting to check nor that it may be mistyped."""
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    typo = tmp_path / "stat"
+    result = CliRunner().invoke(cli, [command, "--now", NOW_ISO], env={"PLANNER_STATE": str(typo)})
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path / 'published'} (PLANNER_PUBLISHED) lists sealed epochs that are not "
+        f"revealed yet, but the planner state (planner-state.enc in {typo} (PLANNER_STATE)) is "
+        "missing: is PLANNER_STATE mistyped? If not, restore it (or point the planner at the "
+        "bucket that holds it) before planning\n"
     )
 
 
@@ -621,9 +638,9 @@ def test_rotate_secret_run_twice_says_the_rotation_is_done(env, monkeypatch, tmp
     again = CliRunner().invoke(cli, ["rotate-secret"])
     assert again.exit_code == 1
     assert again.output == (
-        f"Error: the planner state (planner-state.enc in {tmp_path / 'state'}) is already "
-        "encrypted under PLANNER_NEW_SECRET: the rotation is done; now set PLANNER_SECRET to "
-        "the new value wherever the planner runs\n"
+        f"Error: the planner state (planner-state.enc in {tmp_path / 'state'} (PLANNER_STATE)) "
+        "is already encrypted under PLANNER_NEW_SECRET: the rotation is done; now set "
+        "PLANNER_SECRET to the new value wherever the planner runs\n"
     )
     assert (tmp_path / "state/planner-state.enc").read_bytes() == rotated
     monkeypatch.setenv("PLANNER_SECRET", new)
