@@ -136,7 +136,7 @@ def _refuse_another_folder(
         return
     raise PlanError(
         f"{public.named()} has no {layout.INDEX_KEY}, but the private state "
-        f"({state_io.STATE_KEY} in {planner.private.describe()}) records "
+        f"({state_io.STATE_KEY} in {named(planner.private)}) records "
         f"{len(state.committed)} epochs published, up to {max(state.committed)}: is "
         f"{public.setting or 'the published folder'} mistyped? Nothing was written. If the "
         "published files were lost, run once with --rebuild to publish again what the "

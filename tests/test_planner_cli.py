@@ -1232,7 +1232,8 @@ def test_a_mistyped_published_folder_is_refused_not_rebuilt(
     listed = json.loads((tmp_path / "published/index.json").read_bytes())["epochs"]
     assert result.output == (
         f"Error: {typo} ({given}) has no index.json, but the private state "
-        f"(planner-state.enc in {tmp_path / 'state'}) records {len(listed)} epochs published, "
+        f"(planner-state.enc in {tmp_path / 'state'} (PLANNER_STATE)) records {len(listed)} "
+        "epochs published, "
         f"up to {listed[-1]['epochId']}: is {given} mistyped? Nothing was written. If the "
         "published files were lost, run once with --rebuild to publish again what the "
         "private state holds\n"
