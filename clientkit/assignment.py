@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clientkit import chain, drand, layout, timelock, verify
-from clientkit.epochs import Epoch, as_utc, parse_instant, quicknet_round
-from clientkit.errors import ClientKitError
+from clientkit.epochs import Epoch, EpochError, as_utc, epoch_from_id, parse_instant, quicknet_round
+from clientkit.errors import ClientKitError, a_type
 from clientkit.retry import Backoff
 
 HeadFile = str | os.PathLike[str] | None
@@ -81,6 +81,32 @@ def _moment(now: datetime | None) -> datetime:
     return datetime.now(UTC) if now is None else as_utc(now)
 
 
+def _epoch_id(epoch_id: object, function: str) -> None:
+    """A TypeError or an EpochError (a ValueError), before any request, unless `epoch_id` is
+    None or written as epoch ids are: looked up in index.json as given, a datetime or a typo
+    read as an epoch the CDN does not list, as one not planned yet does. Any whole hour is
+    taken, the grid being the one index.json publishes."""
+    if epoch_id is None:
+        return
+    if not isinstance(epoch_id, str):
+        hint = ""
+        if isinstance(epoch_id, datetime):
+            hint = " (for the epoch running at an instant, pass now=)"
+        elif isinstance(epoch_id, Epoch):
+            hint = " (pass its .id)"
+        raise TypeError(
+            f"{function}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
+            f"signer's answer's 'epoch_id' names its current one); got {a_type(epoch_id)}{hint}"
+        )
+    try:
+        epoch_from_id(epoch_id, hours=1)
+    except EpochError:
+        raise EpochError(
+            f"{function}'s epoch_id {epoch_id!r} is not an epoch id: YYYY-MM-DDTHH-00-00, as "
+            "a signer's answer's 'epoch_id' names one"
+        ) from None
+
+
 def _entry(
     source: verify.HttpSource, epoch_id: str | None, now: datetime, head_file: HeadFile
 ) -> layout.IndexEntry:
@@ -116,6 +142,7 @@ def plain_assignment(
     the tries as `backoff` says. `base_url` must be an http(s) URL with a host (a
     ValueError naming it otherwise, before any request).
     """
+    _epoch_id(epoch_id, "plain_assignment")
     source = verify.HttpSource(base_url, timeout, backoff)
     entry = _entry(source, epoch_id, _moment(now), head_file)
     key = layout.revealed_key(entry.epoch_id)
@@ -167,6 +194,7 @@ def sealed_assignment(
     `base_url` and each relay must be http(s) URLs with a host: a ValueError naming the one
     that is not, before any request.
     """
+    _epoch_id(epoch_id, "sealed_assignment")
     source = verify.HttpSource(base_url, timeout, backoff)
     relays = drand.relay_list(relays)
     instant = _moment(now)
@@ -201,6 +229,7 @@ def current_assignment(
     is out. `timeout`, `backoff` and `relay_timeout` are as in sealed_assignment. The relays
     are checked first, as sealed_assignment checks them: a relay that is no URL is refused
     now, not at the first epoch start that needs it."""
+    _epoch_id(epoch_id, "current_assignment")
     relays = drand.relay_list(relays)
     try:
         return plain_assignment(

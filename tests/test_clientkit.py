@@ -908,6 +908,57 @@ def test_a_committed_plain_file_must_be_this_epochs_assignment(
         plain_assignment(url, now=NOW, head_file=tmp_path / "fresh.json")
 
 
+ASSIGNMENTS = {
+    "plain_assignment": plain_assignment,
+    "sealed_assignment": sealed_assignment,
+    "current_assignment": current_assignment,
+}
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+@pytest.mark.parametrize(
+    ("epoch_id", "error", "says"),
+    [
+        (
+            datetime(2026, 11, 25, 16, tzinfo=UTC),
+            TypeError,
+            "{name}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
+            "signer's answer's 'epoch_id' names its current one); got a datetime (for the "
+            "epoch running at an instant, pass now=)",
+        ),
+        (
+            epoch_at(NOW),
+            TypeError,
+            "{name}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
+            "signer's answer's 'epoch_id' names its current one); got an Epoch (pass its .id)",
+        ),
+        (
+            "2026-11-25T16:00:00",
+            ValueError,
+            "{name}'s epoch_id '2026-11-25T16:00:00' is not an epoch id: YYYY-MM-DDTHH-00-00, "
+            "as a signer's answer's 'epoch_id' names one",
+        ),
+        (
+            "",
+            ValueError,
+            "{name}'s epoch_id '' is not an epoch id: YYYY-MM-DDTHH-00-00, as a signer's "
+            "answer's 'epoch_id' names one",
+        ),
+    ],
+    ids=["datetime", "Epoch", "colons", "empty"],
+)
+def test_an_assignment_epoch_id_that_is_no_epoch_id_is_refused_before_any_request(
+    name: str, epoch_id: Any, error: type[Exception], says: str
+) -> None:
+    """The assignment functions looked any epoch_id up in index.json as given: a datetime
+    said `index.json at <CDN> lists no epoch 2026-11-25 16:00:00+00:00`, and a typo, or an
+    empty str, that the CDN published no such epoch, as for one not planned yet."""
+    with scripted_server([]) as cdn, pytest.raises(error) as caught:
+        ASSIGNMENTS[name](cdn.url, epoch_id=epoch_id)
+    assert str(caught.value) == says.format(name=name)
+    assert cdn.requests == []
+
+
 def test_an_epoch_id_not_written_as_ids_are_is_refused(published) -> None:
     url, root = published
     index = json.loads((root / "index.json").read_bytes())
