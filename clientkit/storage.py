@@ -807,6 +807,23 @@ def _batches(keys: list[str]) -> Iterator[list[str]]:
         yield batch
 
 
+def _checked_cap(max_bytes: object) -> int:
+    """`max_bytes` as the reads take it, or a TypeError or ValueError naming it: one of 0 or
+    less read every object as b"" (the body was past the cap before it began, and the
+    reading took that for its end), and one that is no int failed inside the reading."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+        raise TypeError(
+            "max_bytes is the most bytes read of one object, an int over 0 such as "
+            f"64 * 1024 * 1024; got {max_bytes!r} ({a_type(max_bytes)})"
+        )
+    if max_bytes < 1:
+        raise ValueError(
+            "max_bytes is the most bytes read of one object, an int over 0 such as "
+            f"64 * 1024 * 1024; got {max_bytes}"
+        )
+    return max_bytes
+
+
 def read_miner_files(
     signer: SignerClient,
     miner_hotkey: str | Addressed,
@@ -823,9 +840,10 @@ def read_miner_files(
     SignerClient's. A batch's URLs that run out before all are read (the caller scoring
     each file as it comes) are asked for again for the keys left."""
     how = Reading(session, timeout, backoff)
+    limit = _checked_cap(max_bytes)
     for batch in _batches(_keys(keys)):
         for key, url in _fresh_urls(signer, miner_hotkey, batch):
-            yield key, _get(url, how, "read", "reading", max_bytes)
+            yield key, _get(url, how, "read", "reading", limit)
 
 
 def _keys(keys: object) -> list[str]:
@@ -918,4 +936,5 @@ def read_object(
     """GET one object with a presigned URL; one over `max_bytes` is a StorageError, read no
     further (a miner's upload may be as large as the signer allows, gigabytes). `timeout`
     is seconds a try, the tries as `backoff` says."""
-    return _get(url, Reading(session, timeout, backoff), "read", "reading", max_bytes)
+    how = Reading(session, timeout, backoff)
+    return _get(url, how, "read", "reading", _checked_cap(max_bytes))

@@ -234,6 +234,40 @@ def test_an_object_over_the_readers_cap_is_not_read_on() -> None:
     assert len(whole) == 2 * 1024 * 1024
 
 
+@pytest.mark.parametrize(
+    ("max_bytes", "error", "got"),
+    [
+        (-1, ValueError, "-1"),
+        (0, ValueError, "0"),
+        ("5", TypeError, "'5' (a str)"),
+        (1.5e6, TypeError, "1500000.0 (a float)"),
+        (True, TypeError, "True (a bool)"),
+    ],
+)
+@pytest.mark.parametrize("reader", ["read_object", "read_miner_files"])
+def test_a_cap_that_is_no_number_of_bytes_is_refused_before_any_request(
+    reader: str, max_bytes: object, error: type[Exception], got: str
+) -> None:
+    """`max_bytes=-1` read every object as b"" (nothing past the cap was read, nor said),
+    and `max_bytes="5"` failed inside the reading, `can only concatenate str (not "int")
+    to str`."""
+    body = Answer(200, {"Content-Type": "binary/octet-stream"}, b"0123456789")
+    with scripted_server([body]) as bucket, scripted_server([]) as signer:
+        reads = {
+            "read_object": lambda: read_object(f"{bucket.url}/k", max_bytes=max_bytes),
+            "read_miner_files": lambda: list(
+                read_miner_files(SignerClient(signer.url, BOB), BOB, ["k"], max_bytes=max_bytes)
+            ),
+        }
+        with pytest.raises(error) as caught:
+            reads[reader]()
+    assert str(caught.value) == (
+        "max_bytes is the most bytes read of one object, an int over 0 such as "
+        f"64 * 1024 * 1024; got {got}"
+    )
+    assert bucket.requests == [] and signer.requests == []
+
+
 def test_a_listing_page_past_its_cap_is_not_read() -> None:
     with (
         scripted_server([gzip_bomb(MAX_PAGE_BYTES)]) as bucket,
