@@ -605,6 +605,17 @@ def list_page(
         raise StorageError(f"{_without_query(url)} did not answer a listing: {exc}") from exc
 
 
+def _signer_client(signer: object, function: str) -> SignerClient:
+    """`signer`, or a TypeError saying what to pass: the signer's URL or the hotkey given
+    for it failed inside the kit (`'str' object has no attribute 'hotkey'`)."""
+    if not isinstance(signer, SignerClient):
+        raise TypeError(
+            f"{function}'s signer is a clientkit.SignerClient, made of the signer's URL and "
+            f"your hotkey: SignerClient(SIGNER, keypair); got {a_type(signer)}"
+        )
+    return signer
+
+
 def list_mine(
     signer: SignerClient,
     coldkey: str | Addressed,
@@ -620,6 +631,7 @@ def list_mine(
     (`coldkey` as it takes it; the signer refuses an epoch_id that is no epoch id, as a
     SignerError invalid_request). `timeout` and `backoff` are each page's, as in list_page;
     the signer's requests are the SignerClient's, each counted against the miner's quota."""
+    signer = _signer_client(signer, "list_mine")
     yield from _every_page(
         lambda token: signer.folder_access(coldkey, token, epoch_id),
         f"the listing of {signer.hotkey}",
@@ -644,6 +656,7 @@ def list_miner(
     validator_access() answer, so that one serves every miner) while its URL lasts.
     `timeout` and `backoff` are each page's, as in list_page; the signer's requests are the
     SignerClient's."""
+    signer = _signer_client(signer, "list_miner")
     miner_hotkey = address_of(miner_hotkey, "miner_hotkey")
     if epoch_id is not None:
         how = Reading(session, timeout, backoff)
@@ -839,6 +852,7 @@ def read_miner_files(
     `timeout` and `backoff` are each GET's, as in read_object; the signer's requests are the
     SignerClient's. A batch's URLs that run out before all are read (the caller scoring
     each file as it comes) are asked for again for the keys left."""
+    signer = _signer_client(signer, "read_miner_files")
     how = Reading(session, timeout, backoff)
     limit = _checked_cap(max_bytes)
     for batch in _batches(_keys(keys)):

@@ -1298,6 +1298,31 @@ def test_a_folder_access_argument_that_is_not_text_is_refused_naming_it(call, sa
     assert signer.requests == []
 
 
+SIGNER_CALLS = {
+    "list_mine": lambda signer: list_mine(signer, BOB_COLDKEY),
+    "list_miner": lambda signer: list_miner(signer, BOB),
+    "read_miner_files": lambda signer: read_miner_files(signer, BOB, ["data/x.json"]),
+}
+
+
+@pytest.mark.parametrize("name", SIGNER_CALLS)
+@pytest.mark.parametrize("given", ["url", "keypair", "none"])
+def test_a_signer_that_is_no_signer_client_is_refused_naming_it(name: str, given: str) -> None:
+    """The signer's URL (or the hotkey) given for the SignerClient failed inside the kit,
+    `AttributeError: 'str' object has no attribute 'hotkey'` (or 'folder_access',
+    'miner_list', 'file_urls'), naming neither the argument nor what to pass."""
+    with scripted_server([]) as server:
+        signer = {"url": server.url, "keypair": BOB, "none": None}[given]
+        with pytest.raises(TypeError) as caught:
+            list(SIGNER_CALLS[name](signer))
+    kind = {"url": "a str", "keypair": "a Keypair", "none": "a NoneType"}[given]
+    assert str(caught.value) == (
+        f"{name}'s signer is a clientkit.SignerClient, made of the signer's URL and your "
+        f"hotkey: SignerClient(SIGNER, keypair); got {kind}"
+    )
+    assert server.requests == []
+
+
 def test_list_miner_refuses_a_validator_access_without_list_all_data() -> None:
     access = Answer(200, {}, b'{"urls": {"global": {}}}')
     with (
