@@ -7,13 +7,13 @@ signature is checked by decryption itself, so a lying relay cannot forge a revea
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import requests
 
 from clientkit.bounded import read_bounded
 from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
-from clientkit.errors import ClientKitError
+from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.urls import http_url, shown
 
@@ -59,7 +59,13 @@ def relay_list(relays: str | Sequence[str]) -> list[str]:
     """The relays' URLs, without their trailing /; one URL given alone is a list of one, not
     of its characters. Each must be an http(s) URL with a host, and there must be one: a
     relay without its scheme, or none at all, read as relays that are down (NotOpenYet,
-    which a miner retries), so either is a ValueError naming it."""
+    which a miner retries), so either is a ValueError naming it; neither a URL nor a list of
+    them (None, a setting left unset) a TypeError."""
+    if not isinstance(relays, str | Iterable):
+        raise TypeError(
+            f"relays is a drand relay's URL, or a list of them, such as [{RELAY_EXAMPLE}]; got "
+            f"{a_type(relays)} (leave relays unset for the public ones)"
+        )
     given = [relays] if isinstance(relays, str) else list(relays)
     if not given:
         raise ValueError(

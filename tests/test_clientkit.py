@@ -1478,6 +1478,27 @@ def test_no_relay_at_all_is_refused(published) -> None:
         fetch_signature(TEST_ROUND, ())
 
 
+@pytest.mark.parametrize(("relays", "kind"), [(None, "a NoneType"), (443, "an int")])
+def test_relays_that_are_no_url_nor_list_are_refused_naming_them(relays, kind: str) -> None:
+    """`relays=None` (a setting left unset, say) failed inside the kit, `TypeError:
+    'NoneType' object is not iterable`, naming no argument."""
+    with scripted_server([]) as cdn:
+        calls = {
+            "current": lambda: current_assignment(cdn.url, relays=relays),
+            "sealed": lambda: sealed_assignment(cdn.url, relays=relays),
+            "fetch_signature": lambda: fetch_signature(TEST_ROUND, relays),
+        }
+        for name, call in calls.items():
+            with pytest.raises(TypeError) as caught:
+                call()
+            assert str(caught.value) == (
+                "relays is a drand relay's URL, or a list of them, such as "
+                f"['https://api.drand.sh']; got {kind} (leave relays unset for the public "
+                "ones)"
+            ), name
+    assert cdn.requests == []
+
+
 def test_a_user_and_password_in_a_base_url_are_in_no_message(
     published, monkeypatch: pytest.MonkeyPatch
 ) -> None:
