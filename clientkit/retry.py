@@ -65,6 +65,34 @@ class Backoff:
     jitter: Callable[[], float] = field(default=random.random, compare=False)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
 
+    def __post_init__(self) -> None:
+        """Refused when made, naming the field: attempts given as text failed at the first
+        answer, a negative base or cap at the first wait, in time.sleep's words, and no
+        attempt at all made one all the same."""
+        attempts = self.attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise TypeError(
+                "Backoff's attempts is the most tries, an int of 1 or more (1 for a single "
+                f"try); got {attempts!r} ({a_type(attempts)})"
+            )
+        if attempts < 1:
+            raise ValueError(
+                "Backoff's attempts is the most tries, an int of 1 or more (1 for a single "
+                f"try); got {attempts}"
+            )
+        for name, example in (("base", 0.5), ("cap", 30.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(
+                    f"Backoff's {name} is seconds, a number of 0 or more such as {example}; "
+                    f"got {value!r} ({a_type(value)})"
+                )
+            if not value >= 0:
+                raise ValueError(
+                    f"Backoff's {name} is seconds, a number of 0 or more such as {example}; "
+                    f"got {value!r}"
+                )
+
     def backoff(self, attempt: int) -> float:
         """Full jitter: anywhere between 0 and base * 2**attempt (at most `cap`)."""
         return self.jitter() * min(self.cap, self.base * 2**attempt)

@@ -137,6 +137,44 @@ def test_a_wait_beyond_the_cap_is_reported_not_slept() -> None:
     assert waits == [] and len(script.requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("options", "error", "says"),
+    [
+        (
+            {"attempts": "3"},
+            TypeError,
+            "Backoff's attempts is the most tries, an int of 1 or more (1 for a single try); "
+            "got '3' (a str)",
+        ),
+        (
+            {"attempts": 0},
+            ValueError,
+            "Backoff's attempts is the most tries, an int of 1 or more (1 for a single try); got 0",
+        ),
+        (
+            {"base": -0.5},
+            ValueError,
+            "Backoff's base is seconds, a number of 0 or more such as 0.5; got -0.5",
+        ),
+        (
+            {"cap": "30"},
+            TypeError,
+            "Backoff's cap is seconds, a number of 0 or more such as 30.0; got '30' (a str)",
+        ),
+    ],
+    ids=["attempts text", "no attempt", "negative base", "cap text"],
+)
+def test_a_backoff_that_cannot_pace_tries_is_refused_when_made(
+    options: dict[str, object], error: type[Exception], says: str
+) -> None:
+    """Backoff(attempts="3") failed at the first answer, `'>=' not supported between
+    instances of 'int' and 'str'`; a negative base or cap at the first wait, in time.sleep's
+    words, `sleep length must be non-negative`; attempts=0 made one try all the same."""
+    with pytest.raises(error) as caught:
+        Backoff(**options)
+    assert str(caught.value) == says
+
+
 def test_a_503_without_retry_after_is_final() -> None:
     """The signer says 503 without Retry-After when it is misconfigured: no use asking again."""
     waits = Waits()
