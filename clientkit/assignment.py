@@ -197,6 +197,7 @@ def sealed_assignment(
     _epoch_id(epoch_id, "sealed_assignment")
     source = verify.HttpSource(base_url, timeout, backoff)
     relays = drand.relay_list(relays)
+    drand.relay_seconds(relay_timeout, "relay_timeout")
     instant = _moment(now)
     entry = _entry(source, epoch_id, instant, head_file)
     outcome = verify.verify_epoch(
@@ -227,10 +228,12 @@ def current_assignment(
     """The running epoch's assignment (or `epoch_id`'s: that of a signer's grant, say, when
     the two clocks straddle an epoch's start): the plain file, or the sealed one until it
     is out. `timeout`, `backoff` and `relay_timeout` are as in sealed_assignment. The relays
-    are checked first, as sealed_assignment checks them: a relay that is no URL is refused
-    now, not at the first epoch start that needs it."""
+    are checked first, as sealed_assignment checks them: a relay that is no URL, or a
+    relay_timeout that is no number of seconds over 0, is refused now, not at the first
+    epoch start that needs it."""
     _epoch_id(epoch_id, "current_assignment")
     relays = drand.relay_list(relays)
+    drand.relay_seconds(relay_timeout, "relay_timeout")
     try:
         return plain_assignment(
             base_url, epoch_id, now, head_file, timeout=timeout, backoff=backoff

@@ -15,6 +15,7 @@ from clientkit.bounded import read_bounded
 from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PERIOD
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
+from clientkit.retry import seconds
 from clientkit.urls import http_url, shown
 
 QUICKNET_PUBLIC_KEY = (
@@ -75,6 +76,13 @@ def relay_list(relays: str | Sequence[str]) -> list[str]:
     return [http_url(relay, "the drand relay (relays)", RELAY_EXAMPLE) for relay in given]
 
 
+def relay_seconds(timeout: object, name: str) -> float:
+    """`timeout` as seconds each relay is given, or a TypeError or ValueError naming it,
+    `name` (`relay_timeout`), before any request: urllib3 refused one that is no number of
+    seconds over 0 only when the first relay was asked, in its own words."""
+    return seconds(timeout, name, "seconds each drand relay is given", "5")
+
+
 def fetch_signature(
     round_number: int,
     relays: str | Sequence[str] = DEFAULT_RELAYS,
@@ -83,7 +91,9 @@ def fetch_signature(
 ) -> str:
     """The round's signature from the first relay that has it; each relay is asked once,
     waiting `timeout` seconds for the connection, then for each piece of the answer. A
-    relay that is no http(s) URL is refused before any is asked (relay_list)."""
+    relay that is no http(s) URL is refused before any is asked (relay_list), and so is a
+    `timeout` that is no number of seconds over 0 (relay_seconds)."""
+    timeout = relay_seconds(timeout, "timeout")
     problems: list[str] = []
     for relay in relay_list(relays):
         url = f"{relay}/{chain_hash}/public/{round_number}"

@@ -147,20 +147,27 @@ class Backoff:
 NO_RETRY = Backoff(attempts=1)
 
 
+def seconds(value: object, name: str, meaning: str, example: str) -> float:
+    """`value` as a number of seconds over 0, or a TypeError or ValueError naming the
+    argument, `name`, and saying what it means (`seconds a try`) with an example: requests
+    refused such a timeout only at the first request, in its own words."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f"{name} is {meaning}, a number such as {example}; got {value!r} ({a_type(value)})"
+        )
+    if not value > 0:
+        raise ValueError(f"{name} is {meaning}, a number over 0 such as {example}; got {value!r}")
+    return float(value)
+
+
 def checked(timeout: object, backoff: object) -> tuple[float, Backoff]:
     """`timeout` (seconds a try) and `backoff` (the default policy if None), refused with a
     TypeError or ValueError naming the argument unless they are a number of seconds over 0
-    and a Backoff: requests refused such a timeout only at the first request, in its own
-    words, and a backoff that is no Backoff failed as an AttributeError."""
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise TypeError(
-            f"timeout is seconds a try, a number such as 30; got {timeout!r} ({a_type(timeout)})"
-        )
-    if not timeout > 0:
-        raise ValueError(f"timeout is seconds a try, a number over 0 such as 30; got {timeout!r}")
+    and a Backoff (a backoff that is no Backoff failed as an AttributeError)."""
+    each_try = seconds(timeout, "timeout", "seconds a try", "30")
     if backoff is not None and not isinstance(backoff, Backoff):
         raise TypeError(
             "backoff is a clientkit.Backoff, such as Backoff(attempts=1) for a single try; "
             f"got {backoff!r} ({a_type(backoff)})"
         )
-    return float(timeout), backoff or Backoff()
+    return each_try, backoff or Backoff()

@@ -155,7 +155,8 @@ def verify_epoch(
     chain head the operator published, the planner's own record). With `pin`, index.json
     must also extend the chain head seen last time, and its head is pinned once the whole
     history checks. A naive `now` is taken as UTC; `relays` may be one URL, each an http(s)
-    URL with a host (a ValueError naming it otherwise, before anything is read).
+    URL with a host (a ValueError naming it otherwise, before anything is read, as for a
+    `relay_timeout` that is no number of seconds over 0).
 
     The published files are read as `source` reads them (an HttpSource's `timeout` and
     `backoff`). Each relay gets one try of `relay_timeout` seconds (for the connection, then
@@ -163,6 +164,7 @@ def verify_epoch(
     drand.fetch_signature is, with `timeout=relay_timeout`.
     """
     relay_urls = drand.relay_list(relays)
+    drand.relay_seconds(relay_timeout, "relay_timeout")
     now = as_utc(now)
     outcome = Outcome(epoch_id)
     try:

@@ -1499,6 +1499,43 @@ def test_relays_that_are_no_url_nor_list_are_refused_naming_them(relays, kind: s
     assert cdn.requests == []
 
 
+@pytest.mark.parametrize(
+    ("relay_timeout", "error", "got"),
+    [
+        ("5", TypeError, "a number such as 5; got '5' (a str)"),
+        (0, ValueError, "a number over 0 such as 5; got 0"),
+    ],
+)
+def test_a_relay_timeout_that_is_no_number_of_seconds_is_refused_before_any_request(
+    relay_timeout, error: type[Exception], got: str
+) -> None:
+    """relay_timeout="5" failed at the first relay asked, in urllib3's words (`Timeout value
+    connect was 5, but it must be an int, float or None.`), and 0 likewise, after the CDN
+    had been read; `timeout` has been refused so, naming it, where it is given."""
+    with scripted_server([]) as cdn, scripted_server([]) as relay:
+        calls = {
+            "current_assignment": lambda: current_assignment(
+                cdn.url, relays=relay.url, relay_timeout=relay_timeout
+            ),
+            "sealed_assignment": lambda: sealed_assignment(
+                cdn.url, relays=relay.url, relay_timeout=relay_timeout
+            ),
+            "verify_epoch": lambda: verify.verify_epoch(
+                verify.HttpSource(cdn.url), None, NOW, relay.url, relay_timeout=relay_timeout
+            ),
+        }
+        for name, call in calls.items():
+            with pytest.raises(error) as caught:
+                call()
+            assert str(caught.value) == (
+                f"relay_timeout is seconds each drand relay is given, {got}"
+            ), name
+        with pytest.raises(error) as caught:
+            fetch_signature(TEST_ROUND, relay.url, timeout=relay_timeout)
+        assert str(caught.value) == f"timeout is seconds each drand relay is given, {got}"
+    assert cdn.requests == [] and relay.requests == []
+
+
 def test_a_user_and_password_in_a_base_url_are_in_no_message(
     published, monkeypatch: pytest.MonkeyPatch
 ) -> None:
