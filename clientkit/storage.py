@@ -231,7 +231,8 @@ def _check_name(name: str, folder: str) -> None:
     is a control character (U+0000 to U+001F, U+007F), which AWS advises against in keys:
     SeaweedFS refuses most as a malformed form once it has received the whole upload, and
     keeps a tab, line feed or carriage return, which break a log line or a listing printed
-    one key a line."""
+    one key a line. A lone surrogate (os.fsdecode's stand-in for a byte of a file name in
+    another encoding) cannot be sent at all: UTF-8 has no encoding for it."""
     if not isinstance(name, str):
         raise TypeError(
             "upload's name is the object's name inside the credential's folder, a str such "
@@ -248,6 +249,16 @@ def _check_name(name: str, folder: str) -> None:
             "and the others' keys break log lines and printed listings; use printable "
             "characters only"
         )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise StorageError(
+            f"{name!r} is not a file name inside {folder}: it has U+{ord(name[exc.start]):04X} "
+            f"at position {exc.start + 1} (counting from 1), a lone surrogate, which UTF-8 "
+            "cannot encode: a file name read from disk in another encoding has them "
+            "(os.fsdecode); decode its bytes in that encoding, such as "
+            "os.fsencode(name).decode('latin-1')"
+        ) from None
     if "\\" in name:
         raise StorageError(
             f"{name!r} is not a file name inside {folder}: it has a backslash, which some S3 "

@@ -417,6 +417,23 @@ def test_a_name_with_a_control_character_is_refused_before_sending(
     assert sink.received == []
 
 
+def test_a_name_utf_8_cannot_encode_is_refused_before_sending() -> None:
+    """A file name read from disk in another encoding (os.listdir gives `caf\\udce9.json`
+    for Latin-1 `café.json`) failed inside the kit as it built the form, `UnicodeEncodeError:
+    'utf-8' codec can't encode character '\\udce9' in position 44: surrogates not allowed`,
+    a position in a key the caller never wrote."""
+    name = os.fsdecode(b"caf\xe9.json")
+    with sink_server([Answer(204)]) as sink, pytest.raises(StorageError) as caught:
+        upload(loopback_post(sink.url), name, b"x")
+    assert str(caught.value) == (
+        f"{name!r} is not a file name inside {FOLDER}: it has U+DCE9 at position 4 (counting "
+        "from 1), a lone surrogate, which UTF-8 cannot encode: a file name read from disk in "
+        "another encoding has them (os.fsdecode); decode its bytes in that encoding, such as "
+        "os.fsencode(name).decode('latin-1')"
+    )
+    assert sink.received == []
+
+
 @pytest.mark.s3
 def test_a_file_written_and_not_rewound_is_refused_saying_so(
     s3_server: S3Endpoint, s3_bucket: str, s3_post: dict[str, Any], tmp_path: Path
