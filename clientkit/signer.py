@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import requests
@@ -110,6 +110,26 @@ def epoch_id_text(epoch_id: object, method: str, current: str) -> str:
             f"({current} names the current one); got {a_type(epoch_id)}"
         )
     return epoch_id
+
+
+def keys_of(keys: object, method: str) -> list[str]:
+    """`keys` as a list of str, or a TypeError naming `method` and saying what to pass
+    instead: one key (a str) would be taken for a list of one-letter keys, and list_miner's
+    ObjectInfo (a listed object: its `key` and `size`) failed in json."""
+    if isinstance(keys, str):
+        raise TypeError(f"{method} takes a list of keys, not one key (a str), {keys!r}: pass [key]")
+    if not isinstance(keys, Iterable):
+        raise TypeError(f"{method} takes a list of keys (str), not {a_type(keys)}")
+    listed = list(keys)
+    for key in listed:
+        if isinstance(getattr(key, "key", None), str) and hasattr(key, "size"):
+            raise TypeError(
+                f"{method} takes keys (str), not the ObjectInfo that list_miner yields: "
+                "pass [info.key for info in ...]"
+            )
+        if not isinstance(key, str):
+            raise TypeError(f"{method} takes keys (str), not {key!r} ({type(key).__name__})")
+    return listed
 
 
 class SignerClient:
@@ -255,10 +275,12 @@ class SignerClient:
         return self._post("/get-miner-list", lambda t: f"s3:validator:miner:{miner}:{t}", fields)
 
     def file_urls(self, miner_hotkey: str | Addressed, keys: list[str]) -> dict[str, Any]:
-        """Validator: presigned GETs for up to 1,000 keys of data/hotkey=<miner_hotkey>/."""
+        """Validator: presigned GETs for up to 1,000 keys of data/hotkey=<miner_hotkey>/
+        (a list of str, or any iterable of them; keys_of refuses anything else)."""
         miner = address_of(miner_hotkey, "miner_hotkey")
+        file_keys = keys_of(keys, "file_urls")
         return self._post(
             "/get-file-presigned-urls",
             lambda t: f"s3:validator:files:{miner}:{self.hotkey}:{t}",
-            {"miner_hotkey": miner, "file_keys": keys},
+            {"miner_hotkey": miner, "file_keys": file_keys},
         )

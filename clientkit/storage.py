@@ -36,7 +36,7 @@ from clientkit.epochs import EpochError, epoch_from_id
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked
-from clientkit.signer import Addressed, SignerClient, SignerError, address_of
+from clientkit.signer import Addressed, SignerClient, SignerError, address_of, keys_of
 from clientkit.urls import shown
 from envsettings import is_http_url
 
@@ -866,32 +866,9 @@ def read_miner_files(
     signer = _signer_client(signer, "read_miner_files")
     how = Reading(session, timeout, backoff)
     limit = _checked_cap(max_bytes)
-    for batch in _batches(_keys(keys)):
+    for batch in _batches(keys_of(keys, "read_miner_files")):
         for key, url in _fresh_urls(signer, miner_hotkey, batch):
             yield key, _get(url, how, "read", "reading", limit)
-
-
-def _keys(keys: object) -> list[str]:
-    """`keys` as a list of str, or a TypeError saying what to pass instead: one key (a str)
-    would be taken for a list of one-letter keys, and list_miner's ObjectInfo for keys."""
-    if isinstance(keys, str):
-        raise TypeError(
-            f"read_miner_files takes a list of keys, not one key (a str), {keys!r}: pass [key]"
-        )
-    if not isinstance(keys, Iterable):
-        raise TypeError(f"read_miner_files takes a list of keys (str), not {a_type(keys)}")
-    listed = list(keys)
-    for key in listed:
-        if isinstance(key, ObjectInfo):
-            raise TypeError(
-                "read_miner_files takes keys (str), not the ObjectInfo that list_miner yields: "
-                "pass [info.key for info in ...]"
-            )
-        if not isinstance(key, str):
-            raise TypeError(
-                f"read_miner_files takes keys (str), not {key!r} ({type(key).__name__})"
-            )
-    return listed
 
 
 def _fresh_urls(

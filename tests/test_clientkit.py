@@ -52,6 +52,7 @@ from clientkit.drand import fetch_signature
 from clientkit.epochs import epoch_at
 from clientkit.errors import ClientKitError
 from clientkit.layout import SourceError
+from clientkit.storage import ObjectInfo
 from planner import jobs
 
 from conftest import NOW, REPO, SIGNER_DEMO_METAGRAPH
@@ -1294,6 +1295,32 @@ def test_a_folder_access_argument_that_is_not_text_is_refused_naming_it(call, sa
     naming no argument, as validator_upload did."""
     with scripted_server([]) as signer, pytest.raises(TypeError) as caught:
         call(SignerClient(signer.url, BOB))
+    assert str(caught.value) == says
+    assert signer.requests == []
+
+
+@pytest.mark.parametrize(
+    ("keys", "says"),
+    [
+        (
+            [ObjectInfo("data/x.json", 1, '"e"', "2026-11-25T16:00:00Z")],
+            "file_urls takes keys (str), not the ObjectInfo that list_miner yields: pass "
+            "[info.key for info in ...]",
+        ),
+        (
+            "data/x.json",
+            "file_urls takes a list of keys, not one key (a str), 'data/x.json': pass [key]",
+        ),
+        (["data/x.json", 7], "file_urls takes keys (str), not 7 (int)"),
+    ],
+    ids=["ObjectInfo", "one key", "number"],
+)
+def test_file_urls_refuses_keys_that_are_not_a_list_of_text(keys, says: str) -> None:
+    """SignerClient.file_urls given list_miner's ObjectInfo failed in json, `TypeError:
+    Object of type ObjectInfo is not JSON serializable`, where read_miner_files said what to
+    pass instead."""
+    with scripted_server([]) as signer, pytest.raises(TypeError) as caught:
+        SignerClient(signer.url, BOB).file_urls(BOB, keys)
     assert str(caught.value) == says
     assert signer.requests == []
 
