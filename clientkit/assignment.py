@@ -65,10 +65,11 @@ class Assignment:
 
 def _index(source: verify.HttpSource, head_file: HeadFile) -> dict[str, layout.IndexEntry]:
     """The entries, once index.json extends the chain head pinned in `head_file`."""
+    pin = chain.HeadPin(head_file)
     try:
         items = layout.read_index_items(source)
         entries = layout.index_entries(items, source)
-        chain.HeadPin(head_file).check(source.describe(), items)
+        pin.check(source.describe(), items)
     except (layout.IndexUnreadable, layout.SourceError, chain.ChainBroken) as exc:
         raise AssignmentError(str(exc)) from exc
     if not entries:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from clientkit.config import DEFAULT_HEAD_FILE, Settings
-from clientkit.errors import ClientKitError
+from clientkit.errors import ClientKitError, a_type
 from clientkit.filelock import exclusive
 from clientkit.files import remove_leftovers, replace_file, temporary_names
 
@@ -112,6 +112,11 @@ class HeadPin:
     ) -> None:
         """`setting` is what to change to keep the file elsewhere, for messages (`planner
         verify` has an option)."""
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise TypeError(
+                "chain head file is a path, a str or a pathlib.Path such as "
+                f"{DEFAULT_HEAD_FILE}; got {a_type(path)}: set {setting} to one"
+            )
         self.path = Path(path).expanduser() if path else default_head_file()
         self.setting = setting
         if self.path.is_dir():

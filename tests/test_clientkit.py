@@ -1117,6 +1117,20 @@ def test_a_head_file_path_that_is_a_folder_is_a_clear_error(published, tmp_path:
             current_assignment(url, now=NOW, head_file=folder)
 
 
+@pytest.mark.parametrize(("head_file", "kind"), [(5, "an int"), (b"/tmp/heads.json", "a bytes")])
+def test_a_head_file_that_is_no_path_is_refused_before_any_request(head_file, kind: str) -> None:
+    """A head_file that is no str nor path failed inside pathlib, once index.json had been
+    read: `TypeError: expected str, bytes or os.PathLike object, not int`."""
+    with scripted_server([]) as cdn, pytest.raises(TypeError) as caught:
+        current_assignment(cdn.url, head_file=head_file)
+    assert str(caught.value) == (
+        "chain head file is a path, a str or a pathlib.Path such as "
+        f"~/.cache/subnet46-clientkit/chain-heads.json; got {kind}: set CLIENTKIT_HEAD_FILE "
+        "(or pass head_file=) to one"
+    )
+    assert cdn.requests == []
+
+
 def test_a_head_file_may_be_given_as_text_and_from_the_home(
     published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
