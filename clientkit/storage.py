@@ -725,6 +725,7 @@ def _epoch_objects(
     seen: set[str] = set()
     url, fresh_until, callers = "", -math.inf, access is not None
     if access is not None:
+        _not_an_upload_credential(access)
         url, fresh_until = _list_all_data(access, _issued_ago(access))
     while True:
         if time.monotonic() >= fresh_until:
@@ -762,6 +763,18 @@ def _checked(epoch_id: str) -> str:
             'validator_access()["epoch_id"] names one'
         ) from None
     return epoch_id
+
+
+def _not_an_upload_credential(access: Mapping[str, Any]) -> None:
+    """A StorageError if list_miner's `access` is an upload credential (a miner's grant, a
+    validator access's `upload`), which would otherwise be refused as a validator access the
+    signer answered without its expiry or URLs."""
+    if isinstance(access, Mapping) and "urls" not in access and "fields" in access:
+        raise StorageError(
+            "list_miner's access= is a validator_access() answer, and this is an upload "
+            "credential (a folder_access or validator_upload answer, or a validator access's "
+            "'upload'): pass the whole validator_access() answer"
+        )
 
 
 def _list_all_data(grant: Mapping[str, Any], issued_ago: float = 0.0) -> tuple[str, float]:

@@ -1364,6 +1364,30 @@ def test_a_signer_that_is_no_signer_client_is_refused_naming_it(name: str, given
     assert server.requests == []
 
 
+@pytest.mark.parametrize("given", ["folder access", "validator upload"])
+def test_list_miner_given_an_upload_credential_for_access_says_what_to_pass(given: str) -> None:
+    """A miner's grant, or a validator access's own `upload`, given as `access=` said `the
+    signer's validator access has no urls (dict): not used`, as if the signer had answered
+    a broken validator access."""
+    upload_form = {"url": "http://127.0.0.1:9/b", "fields": {"key": "k"}, "folder": "f/"}
+    access = {
+        "folder access": upload_form | {"list_url": "http://127.0.0.1:9/b?list-type=2"},
+        "validator upload": upload_form,
+    }[given]
+    with scripted_server([]) as signer, pytest.raises(StorageError) as caught:
+        list(
+            list_miner(
+                SignerClient(signer.url, BOB), BOB, epoch_id="2026-11-25T16-00-00", access=access
+            )
+        )
+    assert str(caught.value) == (
+        "list_miner's access= is a validator_access() answer, and this is an upload "
+        "credential (a folder_access or validator_upload answer, or a validator access's "
+        "'upload'): pass the whole validator_access() answer"
+    )
+    assert signer.requests == []
+
+
 def test_list_miner_refuses_a_validator_access_without_list_all_data() -> None:
     access = Answer(200, {}, b'{"urls": {"global": {}}}')
     with (
