@@ -202,9 +202,15 @@ class SignerClient:
         except (ValueError, RecursionError):
             answer = None
         if isinstance(answer, dict) and "error" in answer:
-            raise SignerError(
-                response.status_code, str(answer["error"]), str(answer.get("detail", ""))
-            )
+            detail = str(answer.get("detail", ""))
+            if response.status_code == 404 and answer["error"] == "not_found":
+                # No route matched, and every endpoint the kit asks exists: the base URL
+                # has a path too many (an endpoint's URL given for it, say).
+                detail += (
+                    f": {named} is not the signer's: give SignerClient the signer's base URL "
+                    "(such as 'https://signer.example.org'), without an endpoint's path"
+                )
+            raise SignerError(response.status_code, str(answer["error"]), detail)
         if response.status_code == 200 and isinstance(answer, dict):
             return answer
         if response.is_redirect:

@@ -468,6 +468,25 @@ def test_an_epoch_id_that_is_not_text_is_refused_naming_it(
     )
 
 
+@pytest.mark.parametrize("path", ["/get-folder-access", "/api"])
+def test_a_signer_url_with_a_path_the_signer_does_not_serve_says_so(
+    signer_without_bucket: str, path: str
+) -> None:
+    """An endpoint's URL given for the signer's (copied from the table of endpoints) was
+    asked with the endpoint appended once more, and the signer's 404 said only `not_found
+    (HTTP 404): no such endpoint; /docs lists them all`, not which URL was asked nor what to
+    give instead."""
+    bob = SignerClient(signer_without_bucket + path, Keypair.create_from_uri("//Bob"))
+    with pytest.raises(SignerError) as caught:
+        bob.folder_access(Keypair.create_from_uri("//Bob//stash").ss58_address)
+    assert (caught.value.status, caught.value.code) == (404, "not_found")
+    assert caught.value.detail == (
+        f"no such endpoint; /docs lists them all: {signer_without_bucket}{path}"
+        "/get-folder-access is not the signer's: give SignerClient the signer's base URL "
+        "(such as 'https://signer.example.org'), without an endpoint's path"
+    )
+
+
 def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """No proxy setting of the machine running the tests (any case: requests reads both)."""
     for name in list(os.environ):
