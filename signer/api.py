@@ -234,8 +234,8 @@ def _require_on_grid(svc: Services, epoch_id: str) -> None:
         around = epoch_at(epoch_from_id(epoch_id, hours=1).start, hours)
         message = (
             f"{epoch_id} starts no epoch of this signer's: EPOCH_HOURS is {hours}, so epochs "
-            f"start every {hours} hours from 00:00 UTC; the nearest start at {around.id} and "
-            f"{around.next().id}"
+            f"start every {hours} hours from 00:00 UTC; the nearest epochs start at "
+            f"{around.id} and {around.next().id}"
         )
         raise SignerError(
             422,

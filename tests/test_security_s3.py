@@ -541,8 +541,8 @@ def test_a_miners_epoch_id_off_the_signers_grid_is_refused_naming_the_epochs_aro
             assert answer["error"] == "invalid_request"
             message = (
                 f"{epoch_id} starts no epoch of this signer's: EPOCH_HOURS is {hours}, so "
-                f"epochs start every {hours} hours from 00:00 UTC; the nearest start at "
-                f"{before} and {after}"
+                f"epochs start every {hours} hours from 00:00 UTC; the nearest epochs start "
+                f"at {before} and {after}"
             )
             assert answer["fields"] == [{"field": "epoch_id", "message": message}]
             assert answer["detail"] == f"epoch_id: {message}"
