@@ -232,10 +232,13 @@ def _require_on_grid(svc: Services, epoch_id: str) -> None:
         epoch_from_id(epoch_id, hours)
     except EpochError:
         around = epoch_at(epoch_from_id(epoch_id, hours=1).start, hours)
+        try:
+            nearest = f"epochs start at {around.id} and {around.next().id}"
+        except OverflowError:  # 9999-12-31's last epoch: no later start is a datetime
+            nearest = f"epoch starts at {around.id}"
         message = (
             f"{epoch_id} starts no epoch of this signer's: EPOCH_HOURS is {hours}, so epochs "
-            f"start every {hours} hours from 00:00 UTC; the nearest epochs start at "
-            f"{around.id} and {around.next().id}"
+            f"start every {hours} hours from 00:00 UTC; the nearest {nearest}"
         )
         raise SignerError(
             422,

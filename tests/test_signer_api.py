@@ -239,6 +239,20 @@ HOST_REFUSED = (
 )
 
 
+def test_a_miners_epoch_id_off_the_grid_in_the_last_hours_of_year_9999_is_a_422(client):
+    """The epoch starts named around an id off the grid run past the last date a datetime
+    holds for 9999-12-31T23-00-00 (the next start would be 10000-01-01): that was a 500
+    internal_error (OverflowError), not the 422 naming the field."""
+    body = {**sc.folder_access(), "epoch_id": "9999-12-31T23-00-00"}
+    response = client.post("/get-folder-access", json=body)
+    assert response.status_code == 422, response.json
+    message = (
+        "9999-12-31T23-00-00 starts no epoch of this signer's: EPOCH_HOURS is 4, so epochs "
+        "start every 4 hours from 00:00 UTC; the nearest epoch starts at 9999-12-31T20-00-00"
+    )
+    assert response.json["fields"] == [{"field": "epoch_id", "message": message}]
+
+
 @pytest.mark.parametrize("host", ["signer_web:8000", "a b", "example.com:99999", ""])
 @pytest.mark.parametrize(
     ("path", "body"),
