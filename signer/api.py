@@ -237,8 +237,7 @@ def _require_on_grid(svc: Services, epoch_id: str) -> None:
         except OverflowError:  # 9999-12-31's last epoch: no later start is a datetime
             nearest = f"epoch starts at {around.id}"
         message = (
-            f"{epoch_id} starts no epoch of this signer's: EPOCH_HOURS is {hours}, so epochs "
-            f"start every {hours} hours from 00:00 UTC; the nearest {nearest}"
+            f"{epoch_id} starts no epoch of this signer's: {svc.grid()}; the nearest {nearest}"
         )
         raise SignerError(
             422,

@@ -90,17 +90,20 @@ class Services:
         is not the planner's, not that the client came too late or early, so the answer
         names the setting and its value (no secret: every epoch id the signer grants shows
         it)."""
-        hours = self.settings.epoch_hours
         try:
-            epoch_from_id(epoch_id, hours)
+            epoch_from_id(epoch_id, self.settings.epoch_hours)
         except EpochError:
             return (
-                f"epoch {epoch_id} is not on this signer's EPOCH_HOURS grid: EPOCH_HOURS is "
-                f"{hours}, so epochs start every {hours} hours from 00:00 UTC; if the "
-                "published epochs have this id, the signer's EPOCH_HOURS is not the "
+                f"epoch {epoch_id} is not on this signer's EPOCH_HOURS grid: {self.grid()}; "
+                "if the published epochs have this id, the signer's EPOCH_HOURS is not the "
                 "planner's (tell the signer's operator)"
             )
         return None
+
+    def grid(self) -> str:
+        """This signer's epoch grid, as the refusals of an epoch id off it explain it."""
+        hours = self.settings.epoch_hours
+        return f"EPOCH_HOURS is {hours}, so epochs start every {hours} hours from 00:00 UTC"
 
     def current_document(self) -> dict[str, Any]:
         """The current epoch's published assignment, never waiting on the CDN.
