@@ -3,10 +3,9 @@
 It holds the history that cooldowns need and the plaintext of every epoch sealed, until the
 epoch ends (the ciphertext is public, and can be sealed again from the plaintext; the
 running epoch's is kept past its reveal so that a lost published folder gets its sealed and
-plain files back). It is
-stored encrypted under a key derived from the planner's master key (planner.keys), next to
-the published files (a private object in the bucket), so a cron job on a fresh machine with
-an empty disk continues exactly where the last one stopped.
+plain files back). It is stored encrypted under a key derived from the planner's master key
+(planner.keys), next to the published files (a private object in the bucket), so a cron job
+on a fresh machine with an empty disk continues exactly where the last one stopped.
 
 Plaintexts are kept unpadded, with the size each is padded to when it is sealed, committed
 to or revealed: the planner holds the state several times over when it saves it, and
