@@ -194,9 +194,8 @@ def plan(planner: Planner, now: datetime, *, checked_writable: bool = False) -> 
     state = _load_state(planner, index)
     recorded = _record_listed(planner, state, index)
     record = _sealed_record(planner, state)
-    result = PlanResult(
-        repairs=_restore_index(planner, state, index, record), foreign=_foreign(index, record)
-    )
+    restored, noted = _restore_index(planner, state, index, record, now)
+    result = PlanResult(repairs=restored, notes=noted, foreign=_foreign(index, record))
 
     known = set(index) | set(state.pending)
     first = epoch_at(now, planner.epoch_hours)
@@ -420,15 +419,26 @@ def _restore_index(
     state: PlannerState,
     index: dict[str, layout.IndexEntry],
     record: dict[str, layout.IndexEntry],
-) -> list[str]:
+    now: datetime,
+) -> tuple[list[str], list[str]]:
     """Put back every entry of an epoch this planner sealed (`record`) that index.json lost
-    or had rewritten; what was repaired, for people."""
+    or had rewritten; what was repaired, and notes on the started epochs put back
+    unrevealed that the state no longer holds, for people.
+
+    Those notes are given once, by the run that puts the entries back (a `--rebuild`, or
+    the tick that finds a bucket's index.json lost): nothing about those epochs can change
+    afterwards, and a note repeated by every tick would fill a cron log for the rest of
+    the plan. `planner status` shows them lost, `planner verify` names the missing file."""
     repairs = []
+    unrevealed = []
     for epoch_id, sealed, found in list(_changes(state, index, record)):
         if found is None:
             revealed = planner.public.get(layout.revealed_key(epoch_id)) is not None
             index[epoch_id] = replace(sealed, revealed=revealed)
             repairs.append(f"index.json had lost the entry of {epoch_id}; it is restored")
+            started = epoch_from_id(epoch_id, planner.epoch_hours).start <= now
+            if started and not revealed and epoch_id not in state.pending:
+                unrevealed.append(epoch_id)
         else:
             audit_revealed = bool(found.audit and found.audit.revealed)
             index[epoch_id] = replace(
@@ -441,7 +451,9 @@ def _restore_index(
                 f"{found.commitment}); the one this planner sealed ({sealed.commitment}) is "
                 "restored"
             )
-    return repairs
+    if not unrevealed:
+        return repairs, []
+    return repairs, _unrevealable(planner, unrevealed, epoch_at(now, planner.epoch_hours))
 
 
 def check_history(planner: Planner, items: list[dict[str, Any]]) -> str:
@@ -701,9 +713,8 @@ def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -
     index = layout.read_index(planner.public)
     state = _load_state(planner, index)
     recorded = _record_listed(planner, state, index)
-    result = RevealResult(
-        repairs=_restore_index(planner, state, index, _sealed_record(planner, state))
-    )
+    restored, noted = _restore_index(planner, state, index, _sealed_record(planner, state), now)
+    result = RevealResult(repairs=restored, notes=noted)
     due = [k for k in state.pending if epoch_from_id(k, planner.epoch_hours).start <= now]
     if due and not checked_writable:
         _check_writable(
@@ -749,14 +760,7 @@ def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -
             index[epoch_id] = entry
         if ended:
             done.append(epoch_id)
-    missing = [
-        e.epoch_id
-        for e in index.values()
-        if not e.revealed and e.epoch.start <= now and e.epoch_id not in state.pending
-    ]
     current = epoch_at(now, planner.epoch_hours)
-    if missing:
-        result.notes += _unrevealable(planner, missing, current)
     _write_pointers(planner, index, result.written, current=current)
     if index.get(current.id) and index[current.id].revealed:
         result.current = current.id
@@ -770,8 +774,8 @@ def reveal(planner: Planner, now: datetime, *, checked_writable: bool = False) -
 
 
 def _unrevealable(planner: Planner, missing: list[str], current: Epoch) -> list[str]:
-    """What becomes of the started epochs index.json lists unrevealed that the state no
-    longer holds: drand reveals those whose sealed file is published; the others (a lost
+    """What becomes of the started epochs put back in index.json unrevealed that the state
+    no longer holds: drand reveals those whose sealed file is published; the others (a lost
     folder rebuilt) are gone for good, and if the running epoch is one, miners have none."""
     folder = layout.sealed_key("").rpartition("/")[0] + "/"  # one listing, not a GET each
     sealed = set(planner.public.keys(folder))

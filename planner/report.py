@@ -107,6 +107,9 @@ def status_lines(
             recent.append(document)
         if shown:
             state = "revealed" if entry.revealed else "sealed"
+            unopened = epoch.start <= now and not entry.revealed and body is None
+            if unopened and public.get(layout.sealed_key(epoch_id)) is None:
+                state = "lost: no sealed file"  # nothing left for drand to open either
             if epoch.start <= now < epoch.end:
                 state = f"current, {state}"
             rows.append(

@@ -1403,3 +1403,46 @@ def test_check_refuses_a_coverage_deadline_inside_the_cooldown(
     assert result.exit_code == 1, result.output
     assert "PA" in result.output, "the summary is still shown"
     assert f"Error: {problem} cooldown: it must exceed the cooldown by two epochs" in result.output
+
+
+def test_epochs_lost_in_a_rebuild_are_noted_once_and_shown_by_status(
+    env, tmp_path, monkeypatch
+) -> None:
+    """After a rebuild that could not restore ended epochs (sealed and plain files lost, no
+    longer in the private state), every later tick repeated the note naming them all, for
+    the rest of the plan, and listed sealed/ to find them. The rebuild says it once; later
+    ticks say nothing and list nothing, and `planner status` shows those epochs lost."""
+    assert run("tick", "--now", NOW_ISO, "--days", "1").exit_code == 0
+    day_later = NOW + timedelta(hours=16)
+    at = day_later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert run("tick", "--now", at, "--days", "1").exit_code == 0
+    published = tmp_path / "published"
+    for path in sorted(published.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    ended = [epoch_at(NOW)]
+    while ended[-1].next().end <= day_later:
+        ended.append(ended[-1].next())
+    lost = ", ".join(e.id for e in ended)
+    rebuilt = CliRunner().invoke(cli, ["tick", "--now", at, "--days", "1", "--rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    note = (
+        "note: sealed and plain files lost, and no longer in the private state, so they "
+        f"cannot be published again (index.json lists them unrevealed): {lost}\n"
+    )
+    assert rebuilt.output.count(note) == 1
+    listed: list[str] = []
+    keys = LocalStore.keys
+
+    def counted(store: LocalStore, prefix: str = "") -> list[str]:
+        listed.append(prefix)
+        return keys(store, prefix)
+
+    monkeypatch.setattr(LocalStore, "keys", counted)
+    later = (day_later + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    again = CliRunner().invoke(cli, ["tick", "--now", later, "--days", "1"])
+    assert again.exit_code == 0, again.output
+    assert "note:" not in again.output
+    assert "sealed/" not in listed
+    status = CliRunner().invoke(cli, ["status", "--now", later])
+    assert status.exit_code == 0, status.output
+    assert re.search(rf"{ended[-1].id}  lost: no sealed file ", status.output), status.output
