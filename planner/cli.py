@@ -76,9 +76,16 @@ class Context:
     def now(self) -> datetime:
         return self.settings.now or datetime.now(UTC)
 
-    def load_data(self) -> tuple[data_io.Dataset, list[data_io.StatePriority]]:
+    def load_data(
+        self, data_named: str | None = None
+    ) -> tuple[data_io.Dataset, list[data_io.StatePriority]]:
+        """The zipcode file and the priority list; a file that cannot be read is named with
+        what gave it: its setting or option, or `data_named` (check's argument)."""
         s = self.settings
-        return data_io.load_dataset(s.data, s.count_column), data_io.load_priorities(s.priorities)
+        return (
+            data_io.load_dataset(s.data, s.count_column, data_named or s.named("data")),
+            data_io.load_priorities(s.priorities, s.named("priorities")),
+        )
 
     def planner(self) -> jobs.Planner:
         s = self.settings
@@ -155,7 +162,7 @@ def check(ctx: Context, data: Path | None, **options: Any) -> None:
     many zipcodes or fewer would stop it.
     """
     ctx.override(data=data, **options)
-    dataset, ranked = ctx.load_data()
+    dataset, ranked = ctx.load_data(None if data is None else "the DATA argument")
     s = ctx.settings
     bounds = s.selection
     rows = data_io.summarise(dataset, ranked, bounds.min_listings, bounds.max_listings)

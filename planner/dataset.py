@@ -123,21 +123,30 @@ class StateSummary:
     eligible_listings: int
 
 
-def load_dataset(path: str | Path, count_column: str | None = None) -> Dataset:
+def load_dataset(
+    path: str | Path, count_column: str | None = None, setting: str | None = None
+) -> Dataset:
     """Read and validate a CSV or JSON zipcode file; raise DatasetError listing every problem.
 
     `count_column` names the column holding the listing count when it is not
-    `recently_sold_listings`, e.g. a date column of a Zillow sales-count export.
+    `recently_sold_listings`, e.g. a date column of a Zillow sales-count export. `setting`
+    is what gave the path (`PLANNER_DATA`, `--data`), for a file that cannot be read.
     """
     path = Path(path)
     special = _special(path)
     if special is not None:
-        raise DatasetError([special], str(path))
+        raise DatasetError([special], _given(path, setting))
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DatasetError([_unreadable(path, exc.strerror)], str(path)) from exc
+        raise DatasetError([_unreadable(path, exc.strerror)], _given(path, setting)) from exc
     return parse_dataset(raw, str(path), count_column)
+
+
+def _given(path: Path, setting: str | None) -> str:
+    """A path that cannot be read, with what gave it: a folder or a typo there is fixed
+    where the setting, option or argument is, which the path alone does not say."""
+    return str(path) if setting is None else f"{path} ({setting})"
 
 
 def _special(path: Path) -> str | None:
@@ -563,16 +572,18 @@ def _unreadable(path: Path, reason: str | None) -> str:
     return f"cannot read the file: {reason}{where}"
 
 
-def load_priorities(path: str | Path) -> list[StatePriority]:
-    """Read the state priority list; raise PrioritiesError naming every bad line."""
+def load_priorities(path: str | Path, setting: str | None = None) -> list[StatePriority]:
+    """Read the state priority list; raise PrioritiesError naming every bad line. `setting`
+    is what gave the path (`PLANNER_PRIORITIES`, `--priorities`), for a file that cannot be
+    read."""
     path = Path(path)
     special = _special(path)
     if special is not None:
-        raise PrioritiesError([special], str(path))
+        raise PrioritiesError([special], _given(path, setting))
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise PrioritiesError([_unreadable(path, exc.strerror)], str(path)) from exc
+        raise PrioritiesError([_unreadable(path, exc.strerror)], _given(path, setting)) from exc
     return parse_priorities(_decoded(raw, str(path), PrioritiesError), str(path))
 
 

@@ -76,7 +76,7 @@ def test_a_relative_file_not_found_names_the_folder_it_was_read_from(
     result = CliRunner().invoke(cli, ["check"])
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: {relative[name]}: cannot read the file: No such file or directory (a "
+        f"Error: {relative[name]} ({name}): cannot read the file: No such file or directory (a "
         f"relative path, read in {tmp_path})\n"
     )
 
@@ -1446,3 +1446,39 @@ def test_epochs_lost_in_a_rebuild_are_noted_once_and_shown_by_status(
     status = CliRunner().invoke(cli, ["status", "--now", later])
     assert status.exit_code == 0, status.output
     assert re.search(rf"{ended[-1].id}  lost: no sealed file ", status.output), status.output
+
+
+@pytest.mark.parametrize(
+    ("args", "setting", "named"),
+    [
+        (["tick", "--now", NOW_ISO], "PLANNER_DATA", "PLANNER_DATA"),
+        (["tick", "--now", NOW_ISO], "PLANNER_PRIORITIES", "PLANNER_PRIORITIES"),
+        (["preview", "--now", NOW_ISO, "--data", "{folder}"], None, "--data"),
+        (["check", "--priorities", "{folder}"], None, "--priorities"),
+        (["check", "{missing}"], None, "the DATA argument"),
+    ],
+)
+def test_a_data_file_that_cannot_be_read_names_its_setting(
+    env, tmp_path, monkeypatch, args, setting, named
+) -> None:
+    """A folder (or a missing file) given for the zipcode or priorities file said only
+    `/x: cannot read the file: Is a directory`, naming neither the setting, the option nor
+    the argument that gave it, as the other messages about a path do."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    missing = tmp_path / "nope.csv"
+    if setting is not None:
+        monkeypatch.setenv(setting, str(folder))
+    given = [a.format(folder=folder, missing=missing) for a in args]
+    result = CliRunner().invoke(cli, given)
+    assert result.exit_code == 1, result.output
+    path, reason = (
+        (missing, "No such file or directory")
+        if "{missing}" in args
+        else (
+            folder,
+            "Is a directory",
+        )
+    )
+    assert f"{path} ({named}): cannot read the file: {reason}\n" in result.output
+    assert "Traceback" not in result.output

@@ -120,7 +120,7 @@ def test_a_missing_data_file_fails_even_when_nothing_needs_sealing(env, tmp_path
     assert tick("--now", NOW_ISO).exit_code == 0
     result = CliRunner().invoke(cli, ["tick", "--now", NOW_ISO, "--data", "/nope.csv"])
     assert result.exit_code == 1
-    assert "/nope.csv: cannot read the file: No such file or directory" in result.output
+    assert "/nope.csv (--data): cannot read the file: No such file or directory" in result.output
     plan = CliRunner().invoke(cli, ["plan", "--now", NOW_ISO, "--data", "/nope.csv"])
     assert plan.exit_code == 1 and "/nope.csv" in plan.output
 
@@ -216,5 +216,5 @@ def test_a_first_tick_that_cannot_plan_does_not_say_it_published(env, tmp_path) 
     assert f"nothing published in {published} (PLANNER_PUBLISHED) yet\n" in result.output
     assert result.output.endswith(
         "Error: planning failed, so nothing was sealed or published: "
-        f"{tmp_path}: cannot read the file: Is a directory\n"
+        f"{tmp_path} (--data): cannot read the file: Is a directory\n"
     ), result.output
