@@ -1482,3 +1482,41 @@ def test_a_data_file_that_cannot_be_read_names_its_setting(
     )
     assert f"{path} ({named}): cannot read the file: {reason}\n" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://subnet46-published.nyc3.digitaloceanspaces.com",
+        "https://nyc3.digitaloceanspaces.com/subnet46-published",
+        "https://nyc3.digitaloceanspaces.com/subnet46-published/",
+    ],
+)
+def test_an_endpoint_that_holds_the_bucket_is_refused_by_name(env, monkeypatch, endpoint) -> None:
+    """The bucket's own URL (the Spaces "Origin Endpoint") given as SPACES_ENDPOINT_URL:
+    with the bucket in the path, every tick published under a folder of the bucket named
+    after it (s3://b/b/index.json), a plan miners never read, and a later tick with the
+    right endpoint sealed the same epochs again from scratch; with the bucket in the host,
+    each run failed on a host name `bucket.bucket.nyc3...`."""
+    bucket = "subnet46-published"
+    for name, value in {
+        "SPACES_BUCKET": bucket,
+        "SPACES_ENDPOINT_URL": endpoint,
+        "SPACES_KEY": "DO00EXAMPLE",
+        "SPACES_SECRET": "not-a-real-secret",
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["tick"])
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"Error: SPACES_ENDPOINT_URL must be the region's endpoint, without the bucket, got "
+        f"{endpoint.rstrip('/')!r}: that is the bucket's own URL; set SPACES_ENDPOINT_URL="
+        f"https://nyc3.digitaloceanspaces.com (the bucket is SPACES_BUCKET={bucket})\n"
+    )
+
+
+def test_a_bucket_named_like_its_endpoints_region_is_no_bucket_url(env, monkeypatch) -> None:
+    monkeypatch.setenv("SPACES_ENDPOINT_URL", "https://nyc3.digitaloceanspaces.com")
+    for name, value in {"SPACES_BUCKET": "nyc3", "SPACES_KEY": "k", "SPACES_SECRET": "s"}.items():
+        monkeypatch.setenv(name, value)
+    assert Settings.from_env().bucket is not None
