@@ -24,6 +24,7 @@ from clientkit.config import Settings as ClientKitSettings
 from clientkit.epochs import Epoch, epoch_at, quicknet_round
 from clientkit.errors import ClientKitError
 from clientkit.files import replace_file
+from clientkit.layout import Source
 from envsettings import option
 from planner import dataset as data_io
 from planner import doctor as doctor_checks
@@ -600,6 +601,8 @@ def verify_command(
     sealed unchanged (its private state). --published may be a folder or the base URL of
     the published files.
     """
+    # read before the options are applied: the settings they make have every field set
+    given = options["published"] is not None or "published" in ctx.settings.model_fields_set
     ctx.override(**{**options, "drand_urls": options["drand_urls"] or None})
     s = ctx.settings
     history: list[verify.HistoryCheck] = []
@@ -610,7 +613,7 @@ def verify_command(
     if s.secret:
         history.append(("planner state", functools.partial(jobs.check_history, ctx.planner())))
     outcome = verify.verify_epoch(
-        open_source(s.published, s.named("published")),
+        _published_source(s, given),
         epoch_id,
         ctx.now(),
         s.drand_urls,
@@ -628,6 +631,15 @@ def verify_command(
         what = f"epoch {outcome.epoch_id}" if outcome.epoch_id else "the published files"
         raise click.ClickException(f"{what} failed verification")
     click.echo(f"epoch {outcome.epoch_id} verified")
+
+
+def _published_source(s: Settings, given: bool) -> Source:
+    """What verify reads: --published or PLANNER_PUBLISHED when `given`; else, with a bucket,
+    the bucket as miners read it (SPACES_PUBLIC_URL, or the bucket on its endpoint), not the
+    default local folder, where a bucket's ticks publish nothing."""
+    if s.bucket is None or given:
+        return open_source(s.published, s.named("published"))
+    return open_source(s.spaces_public_url or doctor_checks.default_public_url(s.bucket))
 
 
 @cli.command()

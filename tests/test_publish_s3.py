@@ -462,3 +462,22 @@ def test_a_future_now_is_refused_against_a_bucket(
     )
     assert rehearsal.exit_code == 0, rehearsal.output
     assert f"current: {ahead.id}" in rehearsal.output
+
+
+def test_verify_with_a_bucket_reads_the_bucket_not_a_local_folder(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path, relay, monkeypatch
+) -> None:
+    """With SPACES_BUCKET set and no PLANNER_PUBLISHED, `planner verify` verified the local
+    folder `published` of the working directory (the default), where nothing was published:
+    `... published (PLANNER_PUBLISHED) does not exist: nothing was ever published there`,
+    right after a tick that said `published to s3://...`. It reads the bucket as miners do,
+    at SPACES_PUBLIC_URL, or the bucket's URL on its endpoint."""
+    env = bucket_env(s3_server, s3_bucket, tmp_path / "state")
+    assert tick(env).exit_code == 0
+    s3_server.allow_anonymous_read(s3_bucket, PUBLISHED_PREFIXES)
+    monkeypatch.chdir(tmp_path)
+    args = ["verify", "--now", NOW_ISO, "--drand-url", relay.url]
+    result = CliRunner().invoke(cli, args, obj=context(env))
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(f"epoch {epoch_at(NOW).id} verified\n")
+    assert not (tmp_path / "published").exists()
