@@ -200,7 +200,10 @@ _HINTS = {
     "InvalidAccessKeyId": "the access key is not known to this endpoint",
     "SignatureDoesNotMatch": "the secret key does not match the access key",
     "AccessDenied": "these credentials may not do this",
-    "AccessControlListNotSupported": "the bucket has ACLs disabled: configure acl=None",
+    "AccessControlListNotSupported": (
+        "the bucket has ACLs disabled: set SPACES_PUBLIC_ACL=none, and grant anonymous reads "
+        "of the published files with a bucket policy (docs/aws-vs-digitalocean.md)"
+    ),
 }
 
 

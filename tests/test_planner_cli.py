@@ -6,7 +6,9 @@ import json
 import os
 import re
 import stat
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -1520,3 +1522,52 @@ def test_a_bucket_named_like_its_endpoints_region_is_no_bucket_url(env, monkeypa
     for name, value in {"SPACES_BUCKET": "nyc3", "SPACES_KEY": "k", "SPACES_SECRET": "s"}.items():
         monkeypatch.setenv(name, value)
     assert Settings.from_env().bucket is not None
+
+
+class AclsDisabled(BaseHTTPRequestHandler):
+    """An S3 endpoint whose bucket has ACLs disabled (AWS's "bucket owner enforced"): every
+    write that sends an ACL is refused."""
+
+    def do_GET(self) -> None:
+        self._answer(404, b"<Error><Code>NoSuchKey</Code></Error>")
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._answer(400, b"<Error><Code>AccessControlListNotSupported</Code></Error>", close=True)
+
+    def _answer(self, status: int, body: bytes, close: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+def test_a_bucket_with_acls_disabled_names_the_setting_to_change(env, monkeypatch) -> None:
+    """It said `AccessControlListNotSupported (HTTP 400): the bucket has ACLs disabled:
+    configure acl=None`, an argument of the code, not a setting the operator has."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AclsDisabled)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    for name, value in {
+        "SPACES_BUCKET": "subnet46-published",
+        "SPACES_ENDPOINT_URL": endpoint,
+        "SPACES_KEY": "AKIDEXAMPLE",
+        "SPACES_SECRET": "not-a-real-secret",
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        result = CliRunner().invoke(cli, ["tick"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"Error: cannot write s3://subnet46-published/_planner/tick-lease.json @ {endpoint}: "
+        "AccessControlListNotSupported (HTTP 400): the bucket has ACLs disabled: set "
+        "SPACES_PUBLIC_ACL=none, and grant anonymous reads of the published files with a "
+        "bucket policy (docs/aws-vs-digitalocean.md)\n"
+    )
