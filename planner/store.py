@@ -196,10 +196,15 @@ def _nearest_existing(folder: Path) -> Path:
 CANNED_ACLS = ("private", "public-read")
 _MISSING = ("NoSuchKey", "404", "NotFound")
 _HINTS = {
-    "NoSuchBucket": "the bucket does not exist",
-    "InvalidAccessKeyId": "the access key is not known to this endpoint",
-    "SignatureDoesNotMatch": "the secret key does not match the access key",
-    "AccessDenied": "these credentials may not do this",
+    "NoSuchBucket": "the bucket does not exist (check SPACES_BUCKET)",
+    "InvalidAccessKeyId": (
+        "the access key is not known to this endpoint (check SPACES_KEY, and SPACES_ENDPOINT_URL)"
+    ),
+    "SignatureDoesNotMatch": (
+        "the secret key does not match the access key (check SPACES_SECRET, and that "
+        "SPACES_KEY is its key)"
+    ),
+    "AccessDenied": "these credentials may not do this (check what SPACES_KEY may do)",
     "AccessControlListNotSupported": (
         "the bucket has ACLs disabled: set SPACES_PUBLIC_ACL=none, and grant anonymous reads "
         "of the published files with a bucket policy (docs/aws-vs-digitalocean.md)"

@@ -151,7 +151,8 @@ def test_wrong_secret_fails_credentials_and_shows_no_secret(
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         f"FAIL credentials: s3://{s3_bucket}/ @ {s3_server.endpoint_url}: SignatureDoesNotMatch "
-        "(HTTP 403): the secret key does not match the access key",
+        "(HTTP 403): the secret key does not match the access key (check SPACES_SECRET, and "
+        "that SPACES_KEY is its key)",
         f"Error: s3://{s3_bucket} @ {s3_server.endpoint_url} is not ready: see the FAIL lines",
     ]
     for secret in (wrong, s3_server.secret_key, s3_server.access_key):
@@ -164,7 +165,7 @@ def test_missing_bucket_and_dead_endpoint(s3_server: S3Endpoint) -> None:
     assert missing.exit_code == 1
     assert missing.output.splitlines()[0] == (
         f"FAIL credentials: s3://{name}/ @ {s3_server.endpoint_url}: "
-        "NoSuchBucket (HTTP 404): the bucket does not exist"
+        "NoSuchBucket (HTTP 404): the bucket does not exist (check SPACES_BUCKET)"
     )
     (port,) = free_ports(1)
     dead = run_doctor(

@@ -481,3 +481,41 @@ def test_verify_with_a_bucket_reads_the_bucket_not_a_local_folder(
     assert result.exit_code == 0, result.output
     assert result.output.endswith(f"epoch {epoch_at(NOW).id} verified\n")
     assert not (tmp_path / "published").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "wrong", "says"),
+    [
+        (
+            "SPACES_BUCKET",
+            "subnet46-publshed",
+            "NoSuchBucket (HTTP 404): the bucket does not exist (check SPACES_BUCKET)",
+        ),
+        (
+            "SPACES_KEY",
+            "DO00WRONGKEY",
+            "InvalidAccessKeyId (HTTP 403): the access key is not known to this endpoint "
+            "(check SPACES_KEY, and SPACES_ENDPOINT_URL)",
+        ),
+        (
+            "SPACES_SECRET",
+            "not-the-secret",
+            "SignatureDoesNotMatch (HTTP 403): the secret key does not match the access key "
+            "(check SPACES_SECRET, and that SPACES_KEY is its key)",
+        ),
+    ],
+)
+def test_a_first_tick_with_a_wrong_bucket_setting_names_it(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path, setting: str, wrong: str, says: str
+) -> None:
+    """A mistyped bucket, key or secret said what S3 answered (`the secret key does not
+    match the access key`) but not which setting holds it, as other messages do."""
+    env = {**bucket_env(s3_server, s3_bucket, tmp_path / "state"), setting: wrong}
+    result = tick(env)
+    assert result.exit_code == 1, result.output
+    bucket = env["SPACES_BUCKET"]
+    assert result.output == (
+        f"Error: cannot read s3://{bucket}/_planner/tick-lease.json @ "
+        f"{s3_server.endpoint_url}: {says}\n"
+    )
+    assert s3_server.secret_key not in result.output
