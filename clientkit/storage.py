@@ -550,7 +550,7 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
             f"cannot {verb} {a_type(url)}: a presigned URL is a str (of a signer's "
             "answer, its list_url, or a file's presigned_url)"
         )
-    if not is_http_url(url):
+    if not is_http_url(_without_query(url)):
         raise ValueError(
             f"cannot {verb} {_without_query(url)!r}: it is no URL (http:// or https:// and a "
             "host); a presigned URL is a signer answer's list_url or a file's presigned_url "

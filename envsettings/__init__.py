@@ -32,21 +32,49 @@ from pydantic_settings import (
 
 
 def is_http_url(text: str) -> bool:
-    """An absolute http(s) URL with a host (and a port, if any, that is a number): what a
-    base URL must be, as a setting or as a client kit argument (clientkit.urls). Anything
-    else (`cdn.example.com`, `localhost:8000`, `http://:8000`) requests refuses only at the
-    first request, with MissingSchema, InvalidSchema or InvalidURL."""
+    """An absolute http(s) URL with a host (and a port, if any, that is a number), without a
+    query string or fragment: what a base URL must be, as a setting or as a client kit
+    argument (clientkit.urls). Anything else (`cdn.example.com`, `localhost:8000`,
+    `http://:8000`) requests refuses only at the first request, with MissingSchema,
+    InvalidSchema or InvalidURL; and a path added after a query or fragment is asked as
+    part of it, of the server's root (`https://cdn.example.com/?x=1/index.json`). A URL
+    asked as it is, such as a presigned one, is checked without its query."""
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 (a port that is not a number raises ValueError)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not _tail_at(text)
+
+
+def _tail_at(text: str) -> str:
+    """`text` from its first ? or # on ("" if it has neither)."""
+    cut = min((at for at in (text.find("?"), text.find("#")) if at >= 0), default=len(text))
+    return text[cut:]
+
+
+def url_tail(text: str) -> str:
+    """The query string or fragment (`?x=1`, `#top`, from the first ? or # on) that keeps
+    `text` from being a base URL (is_http_url) it is otherwise; "" for any other text."""
+    tail = _tail_at(text)
+    return tail if tail and is_http_url(text.removesuffix(tail)) else ""
+
+
+def refuse_url_tail(value: str, kind: str = "an http(s) URL") -> None:
+    """A setting's rule broken (ValueError) if `value` is a base URL but for a query string
+    or fragment (url_tail): `kind` is what the setting must be."""
+    if tail := url_tail(value):
+        raise ValueError(
+            f"must be {kind} without a query string or fragment (paths go after it): "
+            f"drop {tail!r}, got {value!r}"
+        )
 
 
 def _http_url(value: str | None) -> str | None:
-    if value is not None and not is_http_url(value):
-        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    if value is not None:
+        refuse_url_tail(value)
+        if not is_http_url(value):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
     return value.rstrip("/") if value else None
 
 
@@ -62,6 +90,7 @@ def _folder_or_url(value: str) -> str:
     """A folder, or an http(s) URL with a host. A URL without its scheme was taken for a
     folder that does not exist, and read as one where nothing is published: a value that
     starts like a host is a folder only if there is one."""
+    refuse_url_tail(value)
     if is_http_url(value):
         return value
     if "://" in value or value.lower().startswith(("http:", "https:")):

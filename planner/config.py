@@ -19,7 +19,14 @@ from pydantic_settings import NoDecode
 
 from clientkit import drand
 from clientkit.epochs import EpochError, is_epoch_length, parse_instant
-from envsettings import BucketName, EnvSettings, FolderOrUrl, HttpUrl, is_http_url
+from envsettings import (
+    BucketName,
+    EnvSettings,
+    FolderOrUrl,
+    HttpUrl,
+    is_http_url,
+    refuse_url_tail,
+)
 from planner import keys, lease
 from planner.errors import PlannerError
 from planner.selection import SelectionConfig
@@ -44,6 +51,7 @@ def _relays(value: Any) -> Any:
     if not urls:
         raise ValueError("must name at least one drand relay's http(s) URL")
     for url in urls:
+        refuse_url_tail(url, "http(s) URLs")
         if not is_http_url(url):
             raise ValueError(f"must be http(s) URLs, got {url!r}")
     return urls

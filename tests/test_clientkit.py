@@ -1514,6 +1514,67 @@ def test_a_cdn_url_that_is_not_text_is_refused() -> None:
         current_assignment(b"https://cdn.example.com")
 
 
+TAILS = {"query": ("/?x=1", "'?x=1'"), "fragment": ("#top", "'#top'"), "empty-query": ("?", "'?'")}
+
+
+def tail_refusal(what: str, url: str, tail: str, example: str) -> str:
+    return (
+        f"{what} {url!r} ends in a query string or fragment, {tail}, which a base URL cannot "
+        f"have (the kit adds each path after it): drop it, such as {example}"
+    )
+
+
+@pytest.mark.parametrize(("tail", "named"), TAILS.values(), ids=TAILS.keys())
+def test_a_signer_url_with_a_query_or_fragment_is_refused_naming_it(
+    signer_without_bucket: str, tail: str, named: str
+) -> None:
+    """`https://signer.example.org/?x=1` was taken, and each request went to the query's
+    end (`/?x=1/get-folder-access`), the signer's root: `method_not_allowed (HTTP 405)`."""
+    url = signer_without_bucket + tail
+    with pytest.raises(ValueError) as caught:
+        SignerClient(url, BOB)
+    assert str(caught.value) == tail_refusal(
+        "the signer URL",
+        url,
+        named,
+        "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this machine)",
+    )
+
+
+@pytest.mark.parametrize(("tail", "named"), TAILS.values(), ids=TAILS.keys())
+@pytest.mark.parametrize(
+    "read",
+    [plain_assignment, sealed_assignment, current_assignment, verify.HttpSource],
+    ids=["plain", "sealed", "current", "HttpSource"],
+)
+def test_a_cdn_url_with_a_query_or_fragment_is_refused_naming_it(
+    published, read, tail: str, named: str
+) -> None:
+    """`current_assignment("https://cdn.example.com/?x=1")` read the CDN's root for
+    index.json (`/?x=1/index.json`), and said the CDN's index was not a valid index."""
+    url = published[0] + tail
+    with pytest.raises(ValueError) as caught:
+        read(url)
+    assert str(caught.value) == tail_refusal("the CDN base URL (base_url)", url, named, CDN_EXAMPLE)
+
+
+@pytest.mark.parametrize(("tail", "named"), TAILS.values(), ids=TAILS.keys())
+def test_a_relay_with_a_query_or_fragment_is_refused_naming_it(
+    published, relay: Relay, tail: str, named: str
+) -> None:
+    url, _ = published
+    relays = [relay.url, relay.url + tail]
+    for call in (
+        lambda: sealed_assignment(url, now=NOW, relays=relays, round_for=at_round_123),
+        lambda: fetch_signature(TEST_ROUND, relays),
+    ):
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert str(caught.value) == tail_refusal(
+            "the drand relay (relays)", relay.url + tail, named, "'https://api.drand.sh'"
+        )
+
+
 BAD_RELAYS = {
     "no-scheme": ("api.drand.sh", "'api.drand.sh'"),
     "one-of-two": (["https://api.drand.sh", "api2.drand.sh:443"], "'api2.drand.sh:443'"),

@@ -1117,6 +1117,45 @@ def test_verify_refuses_a_published_url_without_http_by_name(
     assert setting.output == f"Error: PLANNER_PUBLISHED {says}\n"
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "url", "tail"),
+    [
+        ("PLANNER_PUBLISHED", "https://cdn.example.com/?x=1", None, "?x=1"),
+        ("SPACES_ENDPOINT_URL", "https://nyc3.example.com#top", None, "#top"),
+        ("SPACES_PUBLIC_URL", "https://cdn.example.com/s46?", None, "?"),
+        (
+            "PLANNER_DRAND_URLS",
+            "https://api.drand.sh,https://api2.drand.sh/?x=1",
+            "https://api2.drand.sh/?x=1",
+            "?x=1",
+        ),
+    ],
+)
+def test_a_base_url_with_a_query_or_fragment_is_refused_by_name(
+    env, monkeypatch, name, value, url, tail
+) -> None:
+    """`verify --published https://cdn.example.com/?x=1` read the CDN's root for index.json
+    (`/?x=1/index.json`): `FAIL index`, as if the CDN's index were broken."""
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 1, result.output
+    kind = "http(s) URLs" if name == "PLANNER_DRAND_URLS" else "an http(s) URL"
+    assert result.output == (
+        f"Error: {name} must be {kind} without a query string or fragment (paths go after "
+        f"it): drop {tail!r}, got {url or value!r}\n"
+    )
+
+
+def test_verify_refuses_a_published_url_with_a_query_by_name(env) -> None:
+    result = CliRunner().invoke(cli, ["verify", "--published", "https://cdn.example.com/?x=1"])
+    assert result.exit_code == 2
+    assert (
+        "Error: Invalid value for '--published': must be an http(s) URL without a query "
+        "string or fragment (paths go after it): drop '?x=1', got "
+        "'https://cdn.example.com/?x=1'\n" in result.output
+    )
+
+
 def test_verify_refuses_a_relay_without_http_by_name(env) -> None:
     result = CliRunner().invoke(cli, ["verify", "--drand-url", "api.drand.sh"])
     assert result.exit_code == 2

@@ -231,3 +231,19 @@ def test_a_base_url_without_scheme_or_host_is_refused_by_name(name, url):
     with pytest.raises(ConfigError) as refused:
         load_settings({**BASE, name: url})
     assert str(refused.value) == f"{name} must be an http(s) URL, got {url!r}"
+
+
+@pytest.mark.parametrize("name", ["SIGNER_CDN_URL", "S3_ENDPOINT_URL", "SIGNER_PUBLISHED"])
+@pytest.mark.parametrize(
+    ("url", "tail"),
+    [("https://cdn.example.com/?x=1", "?x=1"), ("https://cdn.example.com/s46#top", "#top")],
+)
+def test_a_base_url_with_a_query_or_fragment_is_refused_by_name(name, url, tail):
+    """`SIGNER_PUBLISHED=https://cdn.example.com/?x=1` was taken, and the signer redirected
+    `/assignments/current` into the query (`/?x=1/current.json`), to the CDN's root."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, name: url})
+    assert str(refused.value) == (
+        f"{name} must be an http(s) URL without a query string or fragment (paths go after "
+        f"it): drop {tail!r}, got {url!r}"
+    )
