@@ -542,9 +542,11 @@ class Reading:
         checked(self.timeout, self.backoff)
 
 
-def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
+def _get(url: str, how: Reading, verb: str, noun: str, limit: int, key: str = "") -> bytes:
     """GET a presigned URL (busy answers retried), at most `limit` bytes of body; errors
-    never show the signature."""
+    never show the signature. A refusal, or a body over `limit`, names `key` when given (the
+    object the caller asked for by key, which the URL's path has percent-encoded); not
+    reaching the store names the URL, its host."""
     if not isinstance(url, str):
         raise TypeError(
             f"cannot {verb} {a_type(url)}: a presigned URL is a str (of a signer's "
@@ -573,14 +575,14 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int) -> bytes:
         said = failure(exc, how.timeout, url)
         raise StorageError(f"cannot {verb} {_without_query(url)}: {said}") from None
     ok, body = response.status_code == 200, bodies[-1]
+    named = repr(key) if key else _without_query(url)
     if not ok:
         refusal = _s3_error_of(response.status_code, body)
         raise StorageError(
-            f"{noun} {_without_query(url)} refused: {refusal}{_if_expired(refusal)}",
-            _error_code(body)[0],
+            f"{noun} {named} refused: {refusal}{_if_expired(refusal)}", _error_code(body)[0]
         )
     if body is None:
-        raise StorageError(f"{noun} {_without_query(url)}: over {limit} bytes, not read on")
+        raise StorageError(f"{noun} {named}: over {limit} bytes, not read on")
     return body
 
 
@@ -881,7 +883,7 @@ def read_miner_files(
     limit = _checked_cap(max_bytes)
     for batch in _batches(keys_of(keys, "read_miner_files")):
         for key, url in _fresh_urls(signer, miner_hotkey, batch):
-            yield key, _get(url, how, "read", "reading", limit)
+            yield key, _get(url, how, "read", "reading", limit, key)
 
 
 def _fresh_urls(

@@ -24,7 +24,15 @@ import pytest
 import requests
 from bittensor_core import Keypair
 
-from clientkit import Backoff, SignerClient, StorageError, list_mine, list_page, upload
+from clientkit import (
+    Backoff,
+    SignerClient,
+    StorageError,
+    list_mine,
+    list_page,
+    read_miner_files,
+    upload,
+)
 from clientkit.storage import CHUNK
 from signer.credentials import UPLOAD_CONTENT_TYPE, presigned_post
 
@@ -531,3 +539,25 @@ def test_a_miner_lists_every_file_of_its_folder_page_by_page(
         second = list_page(bob.folder_access(coldkey, first.next_token)["list_url"])
         assert [info.key for info in first.objects + second.objects] == keys
         assert not second.truncated
+
+
+@pytest.mark.s3
+def test_a_miner_file_the_store_does_not_have_is_named_by_its_key(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The 404 named the presigned URL's path, `.../data/hotkey%3D5FHne.../epoch%3D...`, not
+    the key the validator had asked for."""
+    published, workdir = tmp_path / "published", tmp_path / "gunicorn"
+    published.mkdir()
+    workdir.mkdir()
+    with running_signer(workdir, published, s3_server, s3_bucket) as url:
+        bob = SignerClient(url, Keypair.create_from_uri("//Bob"))
+        grant = bob.folder_access(Keypair.create_from_uri("//Bob//stash"))
+        kept = upload(grant, "kept.json", b"1")
+        gone = f"{grant['folder']}gone.json"
+        alice = SignerClient(url, Keypair.create_from_uri("//Alice"))
+        read = read_miner_files(alice, bob.hotkey, [kept, gone])
+        assert next(read) == (kept, b"1")
+        with pytest.raises(StorageError) as caught:
+            next(read)
+    assert str(caught.value).startswith(f"reading {gone!r} refused: HTTP 404 NoSuchKey")
