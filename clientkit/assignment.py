@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clientkit import chain, drand, layout, timelock, verify
-from clientkit.epochs import Epoch, EpochError, as_utc, epoch_from_id, parse_instant, quicknet_round
-from clientkit.errors import ClientKitError, a_type
+from clientkit.epochs import Epoch, as_utc, epoch_id_of, parse_instant, quicknet_round
+from clientkit.errors import ClientKitError
 from clientkit.retry import Backoff
 
 HeadFile = str | os.PathLike[str] | None
@@ -85,27 +85,14 @@ def _moment(now: datetime | None) -> datetime:
 def _epoch_id(epoch_id: object, function: str) -> None:
     """A TypeError or an EpochError (a ValueError), before any request, unless `epoch_id` is
     None or written as epoch ids are: looked up in index.json as given, a datetime or a typo
-    read as an epoch the CDN does not list, as one not planned yet does. Any whole hour is
-    taken, the grid being the one index.json publishes."""
-    if epoch_id is None:
-        return
-    if not isinstance(epoch_id, str):
-        hint = ""
-        if isinstance(epoch_id, datetime):
-            hint = " (for the epoch running at an instant, pass now=)"
-        elif isinstance(epoch_id, Epoch):
-            hint = " (pass its .id)"
-        raise TypeError(
-            f"{function}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
-            f"signer's answer's 'epoch_id' names its current one); got {a_type(epoch_id)}{hint}"
+    read as an epoch the CDN does not list, as one not planned yet does."""
+    if epoch_id is not None:
+        epoch_id_of(
+            epoch_id,
+            function,
+            "a signer's answer's 'epoch_id'",
+            "for the epoch running at an instant, pass now=",
         )
-    try:
-        epoch_from_id(epoch_id, hours=1)
-    except EpochError:
-        raise EpochError(
-            f"{function}'s epoch_id {epoch_id!r} is not an epoch id: YYYY-MM-DDTHH-00-00, as "
-            "a signer's answer's 'epoch_id' names one"
-        ) from None
 
 
 def _entry(

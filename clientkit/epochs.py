@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
-from clientkit.errors import ClientKitError
+from clientkit.errors import ClientKitError, a_type
 
 EPOCH_HOURS = 4
 ID_FORMAT = "%Y-%m-%dT%H-%M-%S"
@@ -129,6 +129,40 @@ def epoch_from_id(epoch_id: str, hours: int = EPOCH_HOURS) -> Epoch:
     if epoch.start != start:
         raise EpochError(f"{epoch_id} is not the start of a {hours}-hour epoch")
     return epoch
+
+
+def epoch_id_text(epoch_id: object, function: str, current: str, at_instant: str = "") -> str:
+    """`epoch_id` if it is a str, else a TypeError naming `function`'s argument, before any
+    request: a datetime or an Epoch failed in json, or was looked up as given. `current`
+    says where the current epoch's id is found; `at_instant`, if any, what to pass for the
+    epoch at an instant instead of a datetime."""
+    if isinstance(epoch_id, str):
+        return epoch_id
+    hint = ""
+    if isinstance(epoch_id, datetime) and at_instant:
+        hint = f" ({at_instant})"
+    elif isinstance(epoch_id, Epoch):
+        hint = " (pass its .id)"
+    raise TypeError(
+        f"{function}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' "
+        f"({current} names the current one); got {a_type(epoch_id)}{hint}"
+    )
+
+
+def epoch_id_of(epoch_id: object, function: str, current: str, at_instant: str = "") -> str:
+    """`epoch_id` as epoch_id_text takes it, and written as epoch ids are, else an
+    EpochError (a ValueError) naming `function`'s argument: a typo would be read as an
+    epoch without files, or one not planned yet. Any whole hour is taken, the grid being
+    the publisher's (index.json's, the signer's EPOCH_HOURS)."""
+    text = epoch_id_text(epoch_id, function, current, at_instant)
+    try:
+        epoch_from_id(text, hours=1)
+    except EpochError:
+        raise EpochError(
+            f"{function}'s epoch_id {text!r} is not an epoch id: YYYY-MM-DDTHH-00-00, as "
+            f"{current} names one"
+        ) from None
+    return text
 
 
 def epochs_between(first: Epoch, last_start: datetime) -> Iterator[Epoch]:

@@ -15,6 +15,7 @@ import requests
 from bittensor_core import CRYPTO_SR25519, Keypair
 
 from clientkit.bounded import read_retryable
+from clientkit.epochs import epoch_id_text
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import Backoff, checked
@@ -99,17 +100,6 @@ def token_text(token: object, method: str) -> str:
             f"{a_type(token)}{hint}"
         )
     return token
-
-
-def epoch_id_text(epoch_id: object, method: str, current: str) -> str:
-    """An epoch id as sent: a datetime or an Epoch is refused naming the argument rather
-    than failing in json; `current` says where the current epoch's id is found."""
-    if not isinstance(epoch_id, str):
-        raise TypeError(
-            f"{method}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' "
-            f"({current} names the current one); got {a_type(epoch_id)}"
-        )
-    return epoch_id
 
 
 def keys_of(keys: object, method: str) -> list[str]:

@@ -32,7 +32,7 @@ from urllib3.fields import RequestField
 from urllib3.filepost import choose_boundary, encode_multipart_formdata
 
 from clientkit.bounded import read_retryable
-from clientkit.epochs import EpochError, epoch_from_id
+from clientkit.epochs import epoch_id_of
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked
@@ -722,7 +722,8 @@ def _epoch_objects(
     a request of /s3/list (the per-address limit), not of the validator's quota. `access` is
     judged by its expiry against this machine's clock, which may be behind the signer's: a
     page the signer refuses as expired (list_url_expired) is listed again with a new one."""
-    folder = f"data/hotkey={miner_hotkey}/epoch={_checked(epoch_id)}/"
+    epoch = epoch_id_of(epoch_id, "list_miner", "validator_access()['epoch_id']")
+    folder = f"data/hotkey={miner_hotkey}/epoch={epoch}/"
     where = "&start-after=" + quote(folder, safe="")
     seen: set[str] = set()
     url, fresh_until, callers = "", -math.inf, access is not None
@@ -751,20 +752,6 @@ def _epoch_objects(
             return
         token = _next_token(page, seen, f"the listing of {miner_hotkey}")
         where = "&continuation-token=" + quote(token, safe="")
-
-
-def _checked(epoch_id: str) -> str:
-    """`epoch_id`, or an EpochError (a ValueError) if it is not written as epoch ids are: a
-    typo would list nothing, as an epoch without files does. Any whole hour is taken, the
-    grid being the signer's EPOCH_HOURS."""
-    try:
-        epoch_from_id(epoch_id, hours=1)
-    except EpochError:
-        raise EpochError(
-            f"epoch_id {epoch_id!r} is not an epoch id: YYYY-MM-DDTHH-00-00, as "
-            'validator_access()["epoch_id"] names one'
-        ) from None
-    return epoch_id
 
 
 def _not_an_upload_credential(access: Mapping[str, Any]) -> None:

@@ -451,7 +451,10 @@ def test_signer_answers_become_signer_errors(signer_without_bucket: str) -> None
 
 @pytest.mark.parametrize(
     ("epoch_id", "given"),
-    [(datetime(2026, 11, 25, 16, tzinfo=UTC), "a datetime"), (epoch_at(NOW), "an Epoch")],
+    [
+        (datetime(2026, 11, 25, 16, tzinfo=UTC), "a datetime"),
+        (epoch_at(NOW), "an Epoch (pass its .id)"),
+    ],
     ids=["datetime", "Epoch"],
 )
 def test_an_epoch_id_that_is_not_text_is_refused_naming_it(
@@ -943,14 +946,14 @@ ASSIGNMENTS = {
             datetime(2026, 11, 25, 16, tzinfo=UTC),
             TypeError,
             "{name}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
-            "signer's answer's 'epoch_id' names its current one); got a datetime (for the "
+            "signer's answer's 'epoch_id' names the current one); got a datetime (for the "
             "epoch running at an instant, pass now=)",
         ),
         (
             epoch_at(NOW),
             TypeError,
             "{name}'s epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
-            "signer's answer's 'epoch_id' names its current one); got an Epoch (pass its .id)",
+            "signer's answer's 'epoch_id' names the current one); got an Epoch (pass its .id)",
         ),
         (
             "2026-11-25T16:00:00",
@@ -977,6 +980,42 @@ def test_an_assignment_epoch_id_that_is_no_epoch_id_is_refused_before_any_reques
         ASSIGNMENTS[name](cdn.url, epoch_id=epoch_id)
     assert str(caught.value) == says.format(name=name)
     assert cdn.requests == []
+
+
+@pytest.mark.parametrize(
+    ("epoch_id", "error", "says"),
+    [
+        (
+            datetime(2026, 11, 25, 16, tzinfo=UTC),
+            TypeError,
+            "list_miner's epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' "
+            "(validator_access()['epoch_id'] names the current one); got a datetime",
+        ),
+        (
+            epoch_at(NOW),
+            TypeError,
+            "list_miner's epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' "
+            "(validator_access()['epoch_id'] names the current one); got an Epoch (pass its .id)",
+        ),
+        (
+            "2026-11-25T16:00:00",
+            ValueError,
+            "list_miner's epoch_id '2026-11-25T16:00:00' is not an epoch id: "
+            "YYYY-MM-DDTHH-00-00, as validator_access()['epoch_id'] names one",
+        ),
+    ],
+    ids=["datetime", "Epoch", "colons"],
+)
+def test_a_list_miner_epoch_id_that_is_no_epoch_id_is_refused_as_assignments_do(
+    epoch_id: Any, error: type[Exception], says: str
+) -> None:
+    """list_miner given a datetime raised an EpochError quoting its repr, `epoch_id
+    datetime.datetime(2026, 11, 25, 16, 0, tzinfo=datetime.timezone.utc) is not an epoch
+    id`, where the assignment functions raised a TypeError naming the type."""
+    with scripted_server([]) as signer, pytest.raises(error) as caught:
+        list(list_miner(SignerClient(signer.url, BOB), BOB, epoch_id=epoch_id))
+    assert str(caught.value) == says
+    assert signer.requests == []
 
 
 def test_an_epoch_id_not_written_as_ids_are_is_refused(published) -> None:
@@ -1307,7 +1346,8 @@ PAGE = parse_listing(
         (
             lambda c: list(list_mine(c, BOB_COLDKEY, epoch_id=epoch_at(NOW))),
             "folder_access's epoch_id is an epoch id, a str such as '2026-11-25T16-00-00' (a "
-            "folder_access answer's 'epoch_id' names the current one); got an Epoch",
+            "folder_access answer's 'epoch_id' names the current one); got an Epoch (pass its "
+            ".id)",
         ),
         (
             lambda c: c.folder_access(BOB_COLDKEY, continuation_token=PAGE),
