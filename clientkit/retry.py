@@ -160,6 +160,18 @@ def seconds(value: object, name: str, meaning: str, example: str) -> float:
     return float(value)
 
 
+def session_of(session: object) -> requests.Session | None:
+    """`session`, refused with a TypeError naming the argument unless it is None or a
+    requests.Session: anything else (headers, a URL) was taken, and failed at the first
+    request as an AttributeError inside the kit."""
+    if session is not None and not isinstance(session, requests.Session):
+        raise TypeError(
+            "session is a requests.Session, such as requests.Session() (or leave it unset); "
+            f"got {a_type(session)}"
+        )
+    return session
+
+
 def checked(timeout: object, backoff: object) -> tuple[float, Backoff]:
     """`timeout` (seconds a try) and `backoff` (the default policy if None), refused with a
     TypeError or ValueError naming the argument unless they are a number of seconds over 0

@@ -18,7 +18,7 @@ from clientkit.bounded import read_retryable
 from clientkit.epochs import epoch_id_text
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
-from clientkit.retry import Backoff, checked
+from clientkit.retry import Backoff, checked, session_of
 from clientkit.urls import http_url, shown
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -143,7 +143,7 @@ class SignerClient:
         self.base_url = http_url(base_url, "the signer URL", SIGNER_EXAMPLE)
         self.keypair = signing_keypair(keypair)
         self.timeout, self.backoff = checked(timeout, backoff)
-        self.session = session or requests.Session()
+        self.session = session_of(session) or requests.Session()
         self.clock = clock
 
     @property

@@ -35,7 +35,7 @@ from clientkit.bounded import read_retryable
 from clientkit.epochs import epoch_id_of
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
-from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked
+from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked, session_of
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of, keys_of
 from clientkit.urls import shown
 from envsettings import is_http_url
@@ -143,6 +143,7 @@ def upload(
     """
     _not_a_validator_access(post)
     timeout, policy = checked(timeout, backoff)
+    session = session_of(session)
     folder = granted(post, "folder", str, "upload credential")
     url = granted(post, "url", str, "upload credential")
     fields = dict(granted(post, "fields", dict, "upload credential"))
@@ -539,6 +540,7 @@ class Reading:
     backoff: Backoff | None = None
 
     def __post_init__(self) -> None:
+        session_of(self.session)
         checked(self.timeout, self.backoff)
 
 

@@ -1513,6 +1513,45 @@ def test_a_refused_signer_url_is_named_without_its_user_and_password(url, named)
     assert str(caught.value).startswith(f"the signer URL {named} needs http:// or https://")
 
 
+SESSION_TAKERS = {
+    "SignerClient": lambda url, session: SignerClient(url, BOB, session=session),
+    "upload": lambda url, session: upload(
+        {"url": url, "fields": {}, "folder": "data/x/"}, "a.json", b"1", session=session
+    ),
+    "list_page": lambda url, session: list_page(f"{url}/?list-type=2", session=session),
+    "read_object": lambda url, session: read_object(f"{url}/k", session=session),
+    "list_mine": lambda url, session: list(
+        list_mine(SignerClient(url, BOB), BOB_COLDKEY, session=session)
+    ),
+    "list_miner": lambda url, session: list(
+        list_miner(SignerClient(url, BOB), BOB, session=session)
+    ),
+    "read_miner_files": lambda url, session: list(
+        read_miner_files(SignerClient(url, BOB), BOB, ["k"], session=session)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SESSION_TAKERS)
+@pytest.mark.parametrize(
+    ("session", "given"),
+    [({"User-Agent": "validator"}, "a dict"), ("http://127.0.0.1:8000", "a str")],
+    ids=["headers", "url"],
+)
+def test_a_session_that_is_no_requests_session_is_refused_naming_it(
+    name: str, session: object, given: str
+) -> None:
+    """`session=` given headers, or a URL, was taken, and the first request failed inside
+    the kit: `AttributeError: 'dict' object has no attribute 'post'`, naming no argument."""
+    with scripted_server([]) as server, pytest.raises(TypeError) as caught:
+        SESSION_TAKERS[name](server.url, session)
+    assert str(caught.value) == (
+        f"session is a requests.Session, such as requests.Session() (or leave it unset); got "
+        f"{given}"
+    )
+    assert server.requests == []
+
+
 def test_a_signer_url_that_is_not_text_is_refused_when_the_client_is_made() -> None:
     with pytest.raises(TypeError, match=r"the signer URL is a str, .*; got a bytes"):
         SignerClient(b"https://signer.example.org", BOB)
