@@ -190,14 +190,33 @@ POLICY_EXPIRED = re.compile(r"policy expired", re.IGNORECASE)
 expired` (AWS, SeaweedFS)."""
 
 
+MAX_PART_BYTES = 255
+"""SeaweedFS's longest part of a key between slashes, in UTF-8 bytes (AWS and Spaces have no
+such limit, only MAX_KEY_BYTES for the whole key)."""
+
+
 def _upload_refused(key: str, post: Mapping[str, Any], response: requests.Response) -> str:
     """S3's refusal of an upload. A form past its expiry cannot be renewed, which S3's
-    `Policy expired` does not say: what to do follows S3's words (_after_expiry)."""
+    `Policy expired` does not say: what to do follows S3's words (_after_expiry). Nor does
+    SeaweedFS's `KeyTooLongError: Your key is too long.` say which limit a key under
+    MAX_KEY_BYTES broke: its limit on each part follows (_part_too_long)."""
     refusal = _s3_error(response)
-    said = f"upload of {key} refused: {refusal}"
+    said = f"upload of {key} refused: {refusal}{_part_too_long(key, response)}"
     if response.status_code != 403 or not POLICY_EXPIRED.search(refusal):
         return said
     return f"{said}: {_after_expiry(post)}"
+
+
+def _part_too_long(key: str, response: requests.Response) -> str:
+    """What a KeyTooLongError means for a key with a part over MAX_PART_BYTES (a store that
+    limits each part, such as SeaweedFS): "" for any other refusal or key."""
+    longest = max(len(part.encode("utf-8", "surrogatepass")) for part in key.split("/"))
+    if _error_code(response.content)[0] != "KeyTooLongError" or longest <= MAX_PART_BYTES:
+        return ""
+    return (
+        f": this store limits each /-separated part of a name to {MAX_PART_BYTES} bytes in "
+        f"UTF-8, and the longest part of this one is {longest} bytes: use shorter parts"
+    )
 
 
 def _after_expiry(post: Mapping[str, Any]) -> str:

@@ -561,3 +561,20 @@ def test_a_miner_file_the_store_does_not_have_is_named_by_its_key(
         with pytest.raises(StorageError) as caught:
             next(read)
     assert str(caught.value).startswith(f"reading {gone!r} refused: HTTP 404 NoSuchKey")
+
+
+@pytest.mark.s3
+def test_a_name_part_seaweedfs_finds_too_long_is_refused_saying_its_limit(
+    s3_server: S3Endpoint, s3_bucket: str, s3_post: dict[str, Any]
+) -> None:
+    """SeaweedFS refuses a part of a key over 255 bytes (AWS takes up to 1,024 for the whole
+    key): its words, `KeyTooLongError: Your key is too long.`, said nothing of which limit,
+    to a name far under 1,024 bytes."""
+    name = "sub/" + "\u00e9" * 128 + ".json"
+    with pytest.raises(StorageError) as caught:
+        upload(s3_post, name, b"x")
+    assert str(caught.value) == (
+        f"upload of {FOLDER}{name} refused: HTTP 400 KeyTooLongError: Your key is too long.: "
+        "this store limits each /-separated part of a name to 255 bytes in UTF-8, and the "
+        "longest part of this one is 261 bytes: use shorter parts"
+    )
