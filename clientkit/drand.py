@@ -16,7 +16,8 @@ from clientkit.epochs import QUICKNET_CHAIN_HASH, QUICKNET_GENESIS, QUICKNET_PER
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import seconds
-from clientkit.urls import http_url, shown
+from clientkit.urls import http_url
+from envsettings import shown
 
 QUICKNET_PUBLIC_KEY = (
     "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5"

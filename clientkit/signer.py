@@ -19,7 +19,8 @@ from clientkit.epochs import epoch_id_text
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import Backoff, checked, session_of
-from clientkit.urls import http_url, shown
+from clientkit.urls import http_url
+from envsettings import shown
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """The signer's largest answer, a thousand file URLs with keys at their longest, is a few

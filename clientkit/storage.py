@@ -37,8 +37,7 @@ from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked, session_of
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of, keys_of
-from clientkit.urls import shown
-from envsettings import is_http_url
+from envsettings import is_http_url, shown
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0

@@ -12,10 +12,8 @@ The rule is the settings' own
 
 from __future__ import annotations
 
-import re
-
 from clientkit.errors import a_type
-from envsettings import is_http_url, url_tail
+from envsettings import is_http_url, shown, tail_refusal
 
 
 def http_url(value: object, what: str, example: str) -> str:
@@ -24,25 +22,13 @@ def http_url(value: object, what: str, example: str) -> str:
     `example` shows one that works."""
     if not isinstance(value, str):
         raise TypeError(f"{what} is a str, such as {example}; got {a_type(value)}")
-    if tail := url_tail(value):
+    if drop := tail_refusal(value):
         raise ValueError(
-            f"{what} {shown(value)!r} ends in a query string or fragment, {tail!r}, which a base "
-            f"URL cannot have (the kit adds each path after it): drop it, such as {example}"
+            f"{what} {shown(value)!r} has a query string or fragment, which a base URL cannot "
+            f"have (the kit adds each path after it): drop {drop}, such as {example}"
         )
     if not is_http_url(value):
         raise ValueError(
             f"{what} {shown(value)!r} needs http:// or https:// and a host, such as {example}"
         )
     return value.rstrip("/")
-
-
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/+|//)?[^/?#]*@")
-"""A URL's start up to its `user:password@`: after the scheme and slashes, if any (a URL
-without its scheme, `user:password@host`, or with one slash too few, has one too)."""
-
-
-def shown(url: str) -> str:
-    """`url` without a user and password (`http://user:password@host` as `http://host`), as
-    messages name it: requests sends them, and they belong in no log. Any text is shown
-    so, a URL refused for its missing scheme or a redirect's Location too."""
-    return _USERINFO.sub(r"\1", url)

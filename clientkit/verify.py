@@ -22,7 +22,8 @@ from clientkit.epochs import Epoch, as_utc, quicknet_round
 from clientkit.failures import failure
 from clientkit.layout import AccessDenied, Source, SourceError
 from clientkit.retry import Backoff, checked
-from clientkit.urls import http_url, shown
+from clientkit.urls import http_url
+from envsettings import shown
 
 HistoryCheck = tuple[str, Callable[[list[dict[str, Any]]], str]]
 """A check of index.json's entries: the name its line shows, and a function of the entries

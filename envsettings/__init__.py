@@ -60,13 +60,39 @@ def url_tail(text: str) -> str:
     return tail if tail and is_http_url(text.removesuffix(tail)) else ""
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/+|//)?[^/?#]*@")
+"""A URL's start up to its `user:password@`: after the scheme and slashes, if any (a URL
+without its scheme, `user:password@host`, or with one slash too few, has one too)."""
+
+
+def shown(url: str) -> str:
+    """`url` as messages name it: without a user and password (`http://user:password@host`
+    as `http://host`), which requests sends and which belong in no log; and with a query
+    string or fragment that keeps it from being a base URL (url_tail) cut to its first
+    character (`https://cdn.example.com/?…`), as a query may carry a token. Any text is
+    shown so, a URL refused for its missing scheme or a redirect's Location too."""
+    if len(tail := url_tail(url)) > 1:
+        url = url.removesuffix(tail) + tail[0] + "…"
+    return _USERINFO.sub(r"\1", url)
+
+
+def tail_refusal(value: str) -> str:
+    """What to drop of a base URL but for its query string or fragment (url_tail): `its
+    query string (from '?' on)`; "" if `value` is no such URL. The tail itself is not
+    repeated, as a query may carry a token."""
+    if not (tail := url_tail(value)):
+        return ""
+    part = "query string" if tail.startswith("?") else "fragment"
+    return f"its {part} (from {tail[0]!r} on)"
+
+
 def refuse_url_tail(value: str, kind: str = "an http(s) URL") -> None:
     """A setting's rule broken (ValueError) if `value` is a base URL but for a query string
     or fragment (url_tail): `kind` is what the setting must be."""
-    if tail := url_tail(value):
+    if drop := tail_refusal(value):
         raise ValueError(
             f"must be {kind} without a query string or fragment (paths go after it): "
-            f"drop {tail!r}, got {value!r}"
+            f"drop {drop}, got {shown(value)!r}"
         )
 
 
@@ -74,7 +100,7 @@ def _http_url(value: str | None) -> str | None:
     if value is not None:
         refuse_url_tail(value)
         if not is_http_url(value):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
+            raise ValueError(f"must be an http(s) URL, got {shown(value)!r}")
     return value.rstrip("/") if value else None
 
 
@@ -95,11 +121,12 @@ def _folder_or_url(value: str) -> str:
         return value
     if "://" in value or value.lower().startswith(("http:", "https:")):
         raise ValueError(
-            f"must be a folder or an http(s) URL (http:// or https:// and a host), got {value!r}"
+            f"must be a folder or an http(s) URL (http:// or https:// and a host), got "
+            f"{shown(value)!r}"
         )
     if _HOST.fullmatch(value.split("/", 1)[0]) and not Path(value).is_dir():
         raise ValueError(
-            f"must be a folder or an http(s) URL, got {value!r}, which is no folder: a URL "
+            f"must be a folder or an http(s) URL, got {shown(value)!r}, which is no folder: a URL "
             f"needs http:// or https:// (such as 'https://{value}'); a folder named like a "
             "host must exist first"
         )

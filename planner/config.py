@@ -26,6 +26,7 @@ from envsettings import (
     HttpUrl,
     is_http_url,
     refuse_url_tail,
+    shown,
 )
 from planner import keys, lease
 from planner.errors import PlannerError
@@ -53,7 +54,7 @@ def _relays(value: Any) -> Any:
     for url in urls:
         refuse_url_tail(url, "http(s) URLs")
         if not is_http_url(url):
-            raise ValueError(f"must be http(s) URLs, got {url!r}")
+            raise ValueError(f"must be http(s) URLs, got {shown(url)!r}")
     return urls
 
 

@@ -235,15 +235,46 @@ def test_a_base_url_without_scheme_or_host_is_refused_by_name(name, url):
 
 @pytest.mark.parametrize("name", ["SIGNER_CDN_URL", "S3_ENDPOINT_URL", "SIGNER_PUBLISHED"])
 @pytest.mark.parametrize(
-    ("url", "tail"),
-    [("https://cdn.example.com/?x=1", "?x=1"), ("https://cdn.example.com/s46#top", "#top")],
+    ("url", "shown", "part"),
+    [
+        (
+            "https://cdn.example.com/?token=s3cr3t",
+            "https://cdn.example.com/?…",
+            "its query string (from '?' on)",
+        ),
+        (
+            "https://cdn.example.com/s46#top",
+            "https://cdn.example.com/s46#…",
+            "its fragment (from '#' on)",
+        ),
+    ],
 )
-def test_a_base_url_with_a_query_or_fragment_is_refused_by_name(name, url, tail):
+def test_a_base_url_with_a_query_or_fragment_is_refused_by_name(name, url, shown, part):
     """`SIGNER_PUBLISHED=https://cdn.example.com/?x=1` was taken, and the signer redirected
-    `/assignments/current` into the query (`/?x=1/current.json`), to the CDN's root."""
+    `/assignments/current` into the query (`/?x=1/current.json`), to the CDN's root. The
+    query is not repeated: it may carry a token."""
     with pytest.raises(ConfigError) as refused:
         load_settings({**BASE, name: url})
     assert str(refused.value) == (
         f"{name} must be an http(s) URL without a query string or fragment (paths go after "
-        f"it): drop {tail!r}, got {url!r}"
+        f"it): drop {part}, got {shown!r}"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "says"),
+    [
+        ("SIGNER_CDN_URL", "ftp://admin:s3cr3t@cdn.example.com", "must be an http(s) URL"),
+        (
+            "SIGNER_PUBLISHED",
+            "ftp://admin:s3cr3t@cdn.example.com",
+            "must be a folder or an http(s) URL (http:// or https:// and a host)",
+        ),
+    ],
+)
+def test_a_refused_url_setting_is_named_without_its_password(name, url, says):
+    """A URL setting refused for its scheme was quoted whole in the start-up error, the
+    password of its `user:password@` with it."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, name: url})
+    assert str(refused.value) == f"{name} {says}, got 'ftp://cdn.example.com'"
