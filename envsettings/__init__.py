@@ -151,6 +151,33 @@ def _bucket_name(value: str | None) -> str | None:
 BucketName = Annotated[str | None, AfterValidator(_bucket_name)]
 
 
+def refuse_bucket_url(
+    endpoint: str | None, bucket: str, endpoint_name: str, bucket_name: str
+) -> None:
+    """Refuse the bucket's own URL as its endpoint (Spaces shows it as the "Origin Endpoint",
+    https://BUCKET.nyc3.digitaloceanspaces.com), naming the endpoint to set instead. With the
+    bucket in the path, botocore keeps that path and puts the bucket after it, so every key
+    is written to, or read from, a folder of the bucket named after it: the planner
+    published a plan no miner reads, the signer's list and read URLs found none of the
+    miners' uploads. With the bucket in the host, virtual-host addressing asks for
+    BUCKET.BUCKET.nyc3..., which does not exist, and path-style names the bucket twice too.
+    A bucket named like the endpoint's first label (`nyc3` at nyc3.digitaloceanspaces.com)
+    leaves a bare domain behind, and is no such mistake."""
+    if endpoint is None:
+        return
+    url = urlsplit(endpoint)
+    host = url.netloc
+    if host.startswith(bucket + ".") and host.count(".") > 2:
+        host = host[len(bucket) + 1 :]
+    elif url.path.strip("/").split("/")[0] != bucket:
+        return
+    raise ValueError(
+        f"{endpoint_name} must be the region's endpoint, without the bucket, got "
+        f"{endpoint!r}: that is the bucket's own URL; set {endpoint_name}="
+        f"{url.scheme}://{host} (the bucket is {bucket_name}={bucket})"
+    )
+
+
 class _MappingSource(EnvSettingsSource):
     """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
@@ -25,6 +24,7 @@ from envsettings import (
     FolderOrUrl,
     HttpUrl,
     is_http_url,
+    refuse_bucket_url,
     refuse_url_tail,
     shown,
 )
@@ -101,28 +101,6 @@ class Bucket:
 
     def describe(self) -> str:
         return f"s3://{self.bucket} @ {self.endpoint_url}"
-
-
-def _refuse_bucket_url(endpoint: str | None, bucket: str) -> None:
-    """Refuse the bucket's own URL as its endpoint (Spaces shows it as the "Origin Endpoint",
-    https://BUCKET.nyc3.digitaloceanspaces.com): with the bucket in the path, botocore sends
-    every key under a folder of the bucket named after it, a plan no miner reads; with the
-    bucket in the host, it asks for BUCKET.BUCKET.nyc3..., which does not exist. A bucket
-    named like the endpoint's first label (`nyc3` at nyc3.digitaloceanspaces.com) leaves a
-    bare domain behind, and is no such mistake."""
-    if endpoint is None:
-        return
-    url = urlsplit(endpoint)
-    host = url.netloc
-    if host.startswith(bucket + ".") and host.count(".") > 2:
-        host = host[len(bucket) + 1 :]
-    elif url.path.strip("/").split("/")[0] != bucket:
-        return
-    raise ValueError(
-        f"SPACES_ENDPOINT_URL must be the region's endpoint, without the bucket, got "
-        f"{endpoint!r}: that is the bucket's own URL; set SPACES_ENDPOINT_URL="
-        f"{url.scheme}://{host} (the bucket is SPACES_BUCKET={bucket})"
-    )
 
 
 class Settings(EnvSettings):
@@ -273,7 +251,9 @@ class Settings(EnvSettings):
                     f"SPACES_BUCKET is set, so {', '.join(missing)} must be set too "
                     "(or unset SPACES_BUCKET to publish to the local folder only)"
                 )
-            _refuse_bucket_url(self.spaces_endpoint_url, self.spaces_bucket)
+            refuse_bucket_url(
+                self.spaces_endpoint_url, self.spaces_bucket, "SPACES_ENDPOINT_URL", "SPACES_BUCKET"
+            )
         return self
 
     @property

@@ -17,7 +17,14 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import NoDecode
 
 from clientkit.epochs import is_epoch_length
-from envsettings import BucketName, EnvSettings, FolderOrUrl, HttpUrl, is_http_url
+from envsettings import (
+    BucketName,
+    EnvSettings,
+    FolderOrUrl,
+    HttpUrl,
+    is_http_url,
+    refuse_bucket_url,
+)
 from signer.errors import SignerFailure
 from signer.proxy import Network, parse_networks
 
@@ -253,7 +260,8 @@ class Settings(EnvSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        """Forwarded headers need the proxies they may come from; a bucket needs its keys."""
+        """Forwarded headers need the proxies they may come from; a bucket needs its keys, and
+        an endpoint that is not the bucket's own URL."""
         if (self.proxy_hops or self.client_ip_header) and not self.trusted_proxies:
             raise ValueError(
                 "SIGNER_PROXY_HOPS and SIGNER_CLIENT_IP_HEADER need SIGNER_TRUSTED_PROXIES, the "
@@ -265,6 +273,8 @@ class Settings(EnvSettings):
                 "S3_BUCKET is set, so S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required "
                 "(the signer presigns uploads with them)"
             )
+        if self.s3_bucket:
+            refuse_bucket_url(self.s3_endpoint_url, self.s3_bucket, "S3_ENDPOINT_URL", "S3_BUCKET")
         return self
 
     @property

@@ -233,6 +233,49 @@ def test_a_base_url_without_scheme_or_host_is_refused_by_name(name, url):
     assert str(refused.value) == f"{name} must be an http(s) URL, got {url!r}"
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://b46-data.nyc3.digitaloceanspaces.com",
+        "https://nyc3.digitaloceanspaces.com/b46-data",
+        "https://nyc3.digitaloceanspaces.com/b46-data/",
+    ],
+)
+def test_an_endpoint_that_holds_the_bucket_is_refused_by_name(endpoint):
+    """The data bucket's own URL (the Spaces "Origin Endpoint") given as S3_ENDPOINT_URL:
+    the signer started and issued URLs naming the bucket twice (path-style
+    https://nyc3.digitaloceanspaces.com/b46-data/b46-data), so every validator's list and
+    read of the miners' uploads failed with NoSuchKey; the planner refuses the same
+    mistake in SPACES_ENDPOINT_URL."""
+    env = {
+        **BASE,
+        "S3_BUCKET": "b46-data",
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_REGION": "nyc3",
+        "S3_ACCESS_KEY_ID": "DO00KEY",
+        "S3_SECRET_ACCESS_KEY": "s3cr3t-value",
+    }
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env)
+    assert str(refused.value) == (
+        f"S3_ENDPOINT_URL must be the region's endpoint, without the bucket, got "
+        f"{endpoint.rstrip('/')!r}: that is the bucket's own URL; set S3_ENDPOINT_URL="
+        "https://nyc3.digitaloceanspaces.com (the bucket is S3_BUCKET=b46-data)"
+    )
+
+
+def test_an_endpoint_with_a_path_of_its_own_is_no_bucket_url():
+    """A bucket named like the endpoint's first label, or an endpoint behind a path prefix
+    other than the bucket, is left alone."""
+    keys = {"S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s"}
+    for endpoint, bucket in [
+        ("https://nyc3.digitaloceanspaces.com", "nyc3"),
+        ("http://127.0.0.1:8333/s3", "b46-data"),
+    ]:
+        env = {**BASE, **keys, "S3_ENDPOINT_URL": endpoint, "S3_BUCKET": bucket}
+        assert load_settings(env).s3_endpoint_url == endpoint
+
+
 @pytest.mark.parametrize("name", ["SIGNER_CDN_URL", "S3_ENDPOINT_URL", "SIGNER_PUBLISHED"])
 @pytest.mark.parametrize(
     ("url", "shown", "part"),
