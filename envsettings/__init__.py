@@ -173,7 +173,7 @@ def refuse_bucket_url(
         return
     raise ValueError(
         f"{endpoint_name} must be the region's endpoint, without the bucket, got "
-        f"{endpoint!r}: that is the bucket's own URL; set {endpoint_name}="
+        f"{shown(endpoint)!r}: that is the bucket's own URL; set {endpoint_name}="
         f"{url.scheme}://{host} (the bucket is {bucket_name}={bucket})"
     )
 
