@@ -355,6 +355,7 @@ presigned POST for `validators/{{hotkey}}/epoch={{currentEpochId}}/`.""",
 )
 def get_validator_access(body: ValidatorAccessRequest) -> Response:
     svc = services()
+    listing.require_url_host()
     hotkey = authenticate(
         svc,
         body.hotkey,
@@ -505,6 +506,7 @@ two prefixes and expires with the URL.""",
 )
 def get_miner_specific_access(body: MinerListRequest) -> Response:
     svc = services()
+    listing.require_url_host()
     authenticate(
         svc,
         body.hotkey,

@@ -107,6 +107,15 @@ def _mac(svc: Services, prefixes: Sequence[str], delimiter: str | None, expires:
     return hmac.new(_mac_key(svc), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def require_url_host() -> None:
+    """A 400 unless the request's host is one a URL can carry (werkzeug's `request.host` is
+    empty otherwise): checked before the request is authenticated, by the views whose
+    answers hold list URLs, so that a request refused for its Host spends neither its
+    X-Tao-Nonce nor its hotkey's quota, and can be sent again through a fixed proxy."""
+    if not request.host:
+        raise SignerError(400, "invalid_request", HOST_REFUSED)
+
+
 def list_url(
     svc: Services,
     prefixes: Sequence[str],
@@ -116,9 +125,7 @@ def list_url(
     continuation_token: str | None = None,
 ) -> str:
     """An absolute URL of this signer listing `prefixes` until now + expires_in, on the
-    request's host (400 when that is no host name a URL can carry)."""
-    if not request.host:
-        raise SignerError(400, "invalid_request", HOST_REFUSED)
+    request's host (which the view has checked with require_url_host)."""
     expires = int(svc.now()) + expires_in
     params: dict[str, Any] = {"prefix": list(prefixes), "expires": expires}
     if delimiter:

@@ -271,6 +271,22 @@ def test_list_urls_are_not_built_on_a_host_no_url_can_carry(client, path, body, 
     assert response.json == {"error": "invalid_request", "detail": HOST_REFUSED}
 
 
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [("/get-validator-access", {}), ("/get-miner-specific-access", {"miner_hotkey": "//Bob"})],
+)
+def test_a_host_no_url_can_carry_is_refused_before_the_signature_counts(client, path, fields):
+    """The Host's 400 came after the request was authenticated: its X-Tao-Nonce was spent
+    (and its quota counted), so the same request sent again with the right Host, through a
+    fixed proxy, was a 401 replayed_nonce."""
+    body = json.dumps({name: sc.address(uri) for name, uri in fields.items()}).encode()
+    headers = sc.tao_headers("//Alice", body, millis=sc.NOW * 1000)
+    refused = client.post(path, data=body, headers={**headers, "Host": "signer_web:8000"})
+    assert (refused.status_code, refused.json["detail"]) == (400, HOST_REFUSED)
+    again = client.post(path, data=body, headers=headers)
+    assert again.status_code == 200, again.json
+
+
 def test_file_urls_only_for_keys_in_the_miners_folder(client):
     bob = sc.address("//Bob")
     inside = f"data/hotkey={bob}/epoch=2026-11-25T16-00-00/19103.json"
