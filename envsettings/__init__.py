@@ -166,7 +166,7 @@ def refuse_bucket_url(
     if endpoint is None:
         return
     url = urlsplit(endpoint)
-    host = url.netloc
+    host = url.netloc.rpartition("@")[2]  # no user:password@, which no message shows
     if host.startswith(bucket + ".") and host.count(".") > 2:
         host = host[len(bucket) + 1 :]
     elif url.path.strip("/").split("/")[0] != bucket:

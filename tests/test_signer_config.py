@@ -264,6 +264,31 @@ def test_an_endpoint_that_holds_the_bucket_is_refused_by_name(endpoint):
     )
 
 
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://user:pa55word@nyc3.digitaloceanspaces.com/b46-data",
+        "https://user:pa55word@b46-data.nyc3.digitaloceanspaces.com",
+    ],
+)
+def test_a_bucket_url_with_a_password_is_refused_without_it(endpoint):
+    """The endpoint to set, named after the refusal, is shown without a user and password
+    too (it named them), and the bucket in the host is found behind them."""
+    env = {
+        **BASE,
+        "S3_BUCKET": "b46-data",
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_ACCESS_KEY_ID": "DO00KEY",
+        "S3_SECRET_ACCESS_KEY": "s3cr3t-value",
+    }
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env)
+    assert "pa55word" not in str(refused.value)
+    assert str(refused.value).endswith(
+        "set S3_ENDPOINT_URL=https://nyc3.digitaloceanspaces.com (the bucket is S3_BUCKET=b46-data)"
+    )
+
+
 def test_an_endpoint_with_a_path_of_its_own_is_no_bucket_url():
     """A bucket named like the endpoint's first label, or an endpoint behind a path prefix
     other than the bucket, is left alone."""
