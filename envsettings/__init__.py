@@ -67,11 +67,11 @@ without its scheme, `user:password@host`, or with one slash too few, has one too
 
 def shown(url: str) -> str:
     """`url` as messages name it: without a user and password (`http://user:password@host`
-    as `http://host`), which requests sends and which belong in no log; and with a query
-    string or fragment that keeps it from being a base URL (url_tail) cut to its first
-    character (`https://cdn.example.com/?…`), as a query may carry a token. Any text is
-    shown so, a URL refused for its missing scheme or a redirect's Location too."""
-    if len(tail := url_tail(url)) > 1:
+    as `http://host`), which requests sends and which belong in no log; and with its query
+    string or fragment, if any, cut to its first character (`https://cdn.example.com/?…`),
+    as a query may carry a token. Any text is shown so, a URL refused for its missing
+    scheme or a redirect's Location too."""
+    if len(tail := _tail_at(url)) > 1:
         url = url.removesuffix(tail) + tail[0] + "…"
     return _USERINFO.sub(r"\1", url)
 

@@ -346,3 +346,28 @@ def test_a_refused_url_setting_is_named_without_its_password(name, url, says):
     with pytest.raises(ConfigError) as refused:
         load_settings({**BASE, name: url})
     assert str(refused.value) == f"{name} {says}, got 'ftp://cdn.example.com'"
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "says", "shown"),
+    [
+        (
+            "SIGNER_CDN_URL",
+            "ftp://cdn.example.com/?token=s3cr3t",
+            "must be an http(s) URL",
+            "ftp://cdn.example.com/?…",
+        ),
+        (
+            "S3_ENDPOINT_URL",
+            "https://host:x/#s3cr3t",
+            "must be an http(s) URL",
+            "https://host:x/#…",
+        ),
+    ],
+)
+def test_a_url_setting_refused_for_its_scheme_is_named_without_its_query(name, url, says, shown):
+    """A URL refused for its scheme or port was quoted with its query, the token it may
+    carry with it: only a URL that was a base URL but for its query was cut."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, name: url})
+    assert str(refused.value) == f"{name} {says}, got {shown!r}"
