@@ -15,6 +15,7 @@ import json
 import math
 import re
 import stat
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,6 +295,14 @@ def _json_items(text: str, source: str) -> list[_Item]:
         raise DatasetError(
             [f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"], source
         ) from exc
+    except RecursionError:
+        raise DatasetError(["not valid JSON: it is nested too deeply"], source) from None
+    except ValueError:
+        # Not a JSONDecodeError: the int conversion past Python's limit on digits.
+        raise DatasetError(
+            [f"not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits"],
+            source,
+        ) from None
     if not isinstance(items, list):
         raise DatasetError(["expected a JSON array of objects, one per zipcode"], source)
     problems = [

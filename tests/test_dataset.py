@@ -221,9 +221,17 @@ def test_json_problems_name_the_item_index(tmp_path):
         ('[{"zipcode": "19103"}, 5]', "item 1: not an object"),
         ('[{"zipcode": "19103",}]', "not valid JSON: "),
         ("[]", "no data rows"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON: it is nested too deeply"),
+        (
+            '[{"zipcode": "19103", "recently_sold_listings": ' + "9" * 5000 + "}]",
+            "not valid JSON: a number has more than 4300 digits",
+        ),
     ],
+    ids=["object", "not-an-object", "trailing-comma", "empty", "deep", "long-number"],
 )
 def test_malformed_json_is_reported(tmp_path, text, problem):
+    """Deep nesting and a number of over 4,300 digits ended in json's RecursionError and
+    ValueError tracebacks, the latter advising sys.set_int_max_str_digits()."""
     path = write(tmp_path, text, "zips.json")
     assert problems_of(path)[0].startswith(problem)
 
