@@ -54,6 +54,16 @@ def retry_after_seconds(value: str | None, now: Callable[[], datetime]) -> float
     return max(0.0, (when - now()).total_seconds())
 
 
+def count(value: object, described: str) -> int:
+    """`value` as an int of 1 or more, or a TypeError (no int; a bool is none) or a
+    ValueError (0 or less) that says what it is, `described`, and what was given."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{described}; got {value!r} ({a_type(value)})")
+    if value < 1:
+        raise ValueError(f"{described}; got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Backoff:
     """How many tries and how long between them; `sleep` and `jitter` are seams for tests."""
@@ -69,17 +79,10 @@ class Backoff:
         """Refused when made, naming the field: attempts given as text failed at the first
         answer, a negative base or cap at the first wait, in time.sleep's words, and no
         attempt at all made one all the same."""
-        attempts = self.attempts
-        if isinstance(attempts, bool) or not isinstance(attempts, int):
-            raise TypeError(
-                "Backoff's attempts is the most tries, an int of 1 or more (1 for a single "
-                f"try); got {attempts!r} ({a_type(attempts)})"
-            )
-        if attempts < 1:
-            raise ValueError(
-                "Backoff's attempts is the most tries, an int of 1 or more (1 for a single "
-                f"try); got {attempts}"
-            )
+        count(
+            self.attempts,
+            "Backoff's attempts is the most tries, an int of 1 or more (1 for a single try)",
+        )
         for name, example in (("base", 0.5), ("cap", 30.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):

@@ -35,7 +35,7 @@ from clientkit.bounded import read_retryable
 from clientkit.epochs import epoch_id_of
 from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
-from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked, session_of
+from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked, count, session_of
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of, keys_of
 from envsettings import is_http_url, shown
 
@@ -857,17 +857,10 @@ def _checked_cap(max_bytes: object) -> int:
     """`max_bytes` as the reads take it, or a TypeError or ValueError naming it: one of 0 or
     less read every object as b"" (the body was past the cap before it began, and the
     reading took that for its end), and one that is no int failed inside the reading."""
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
-        raise TypeError(
-            "max_bytes is the most bytes read of one object, an int over 0 such as "
-            f"64 * 1024 * 1024; got {max_bytes!r} ({a_type(max_bytes)})"
-        )
-    if max_bytes < 1:
-        raise ValueError(
-            "max_bytes is the most bytes read of one object, an int over 0 such as "
-            f"64 * 1024 * 1024; got {max_bytes}"
-        )
-    return max_bytes
+    return count(
+        max_bytes,
+        "max_bytes is the most bytes read of one object, an int over 0 such as 64 * 1024 * 1024",
+    )
 
 
 def read_miner_files(
