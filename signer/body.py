@@ -55,23 +55,11 @@ def _float(text: str) -> float:
     return value
 
 
-def _int(text: str) -> int:
-    """An integer, or the refusal of one longer than Python reads (its own message advises
-    sys.set_int_max_str_digits(), which is for the signer's code, not the client)."""
-    try:
-        return int(text)
-    except ValueError:
-        limit = sys.get_int_max_str_digits()
-        raise BodyRefused(f"a number has more than {limit} digits") from None
-
-
 def _constant(name: str) -> float:
     raise BodyRefused(f"{name} is not a JSON number")
 
 
-_DECODER = json.JSONDecoder(
-    object_pairs_hook=_object, parse_float=_float, parse_int=_int, parse_constant=_constant
-)
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse_constant=_constant)
 
 
 def strict_loads(text: str | bytes) -> Any:
@@ -92,6 +80,14 @@ def strict_loads(text: str | bytes) -> Any:
         return _DECODER.decode(text)
     except RecursionError:
         raise BodyRefused("it is nested too deeply") from None
+    except (json.JSONDecodeError, BodyRefused):
+        raise
+    except ValueError:
+        # int() past Python's limit on digits, whose words advise sys.set_int_max_str_digits()
+        # (for the signer's code, not the client). Caught here, not by a parse_int hook,
+        # which would call into Python for every int of every body.
+        limit = sys.get_int_max_str_digits()
+        raise BodyRefused(f"a number has more than {limit} digits") from None
 
 
 class StrictJSONProvider(DefaultJSONProvider):
