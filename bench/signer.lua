@@ -8,18 +8,6 @@ local path = os.getenv("BENCH_PATH") or "/"
 local bodies = os.getenv("BENCH_BODIES") or ""
 local prepared = {}
 
-if bodies ~= "" then
-  for line in io.lines(bodies) do
-    if line ~= "" then
-      prepared[#prepared + 1] = wrk.format(
-        "POST", path, { ["Content-Type"] = "application/json" }, line
-      )
-    end
-  end
-else
-  prepared[1] = wrk.format("GET", path)
-end
-
 local threads = 0
 local position = 0
 
@@ -28,7 +16,21 @@ function setup(thread)
   threads = threads + 1
 end
 
+-- Requests are formatted here, not when the script loads: wrk.init runs this after it has
+-- set wrk.headers' Host, which wrk.format copies into each request as a real client sends
+-- it (formatted at load time, they went without one, and gunicorn parsed no header).
 function init(args)
+  if bodies ~= "" then
+    for line in io.lines(bodies) do
+      if line ~= "" then
+        prepared[#prepared + 1] = wrk.format(
+          "POST", path, { ["Content-Type"] = "application/json" }, line
+        )
+      end
+    end
+  else
+    prepared[1] = wrk.format("GET", path)
+  end
   position = offset % #prepared
 end
 

@@ -8,16 +8,20 @@ without error, assignments verified) and that a short run leaves bench/RESULTS.m
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
+from typing import ClassVar
 
 import pytest
 
-from bench.signer import meets_targets, percentiles
+from bench.signer import meets_targets, percentiles, wrk
 
 from conftest import REPO
 
@@ -184,3 +188,49 @@ def test_signer_targets_bound_p99_with_memory_counters_only():
     assert meets_targets("redis", 0.61, 59.0, 0)
     assert not meets_targets("redis", 0.59, 20.0, 0)
     assert not meets_targets("redis", 0.61, 20.0, 1)
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers 200 to anything, and keeps each request's method, Host header and body."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[str, str | None, bytes]]] = []
+
+    def answer(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Recorder.seen.append((self.command, self.headers.get("Host"), body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_signer_benchmark_requests_carry_host_as_a_real_client_sends_it(tmp_path):
+    # wrk's script formatted its requests when it loaded, before wrk knew the Host: both
+    # endpoints were timed on requests with no header gunicorn had to parse (/healthz's on
+    # none at all), which no HTTP/1.1 client sends.
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (apt-get install wrk; .ci/run installs it)")
+    bodies = tmp_path / "bodies.jsonl"
+    bodies.write_text('{"hotkey": "a"}\n{"hotkey": "b"}\n')
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        Recorder.seen = []
+        wrk(base, "/healthz", 1, 1, None, [os.getpid()])
+        gets = Recorder.seen
+        Recorder.seen = []
+        wrk(base, "/get-folder-access", 1, 1, bodies, [os.getpid()])
+        posts = Recorder.seen
+    finally:
+        server.shutdown()
+        server.server_close()
+    host = base.removeprefix("http://")
+    assert gets and {(method, sent) for method, sent, _ in gets} == {("GET", host)}
+    assert posts and {(method, sent) for method, sent, _ in posts} == {("POST", host)}
+    assert {body for _, _, body in posts} == {b'{"hotkey": "a"}', b'{"hotkey": "b"}'}
