@@ -317,24 +317,28 @@ def _counter(storage: Storage) -> Count:
 class RedisCounter:
     """Limiter.count in Redis: COUNT_WINDOWS, one EVALSHA per limit check.
 
-    The command is written straight onto a connection the counter keeps, taken from the
-    storage's pool when first needed: redis-py's client layer around it (a pool checkout
-    and return polling the socket, command dispatch, its retry wrapper) cost more than the
-    round trip itself. A call that finds the connection closed (a server restart, an idle
-    timeout) reconnects and runs once more; the server had not run it, unless the
-    connection broke between its run and the answer, and then the request counts twice,
-    never zero times. A server that lost its scripts (a restart, SCRIPT FLUSH) is given the
-    script again. A timeout is not retried: a hung server costs one wait, then a 503.
+    The command is packed by hiredis itself and written straight onto a connection the counter
+    keeps, taken from the storage's pool when first needed: redis-py's client layer around it (a
+    pool checkout and return polling the socket, command dispatch, its retry wrapper, and its
+    packing, which checks each argument in Python before handing them all to hiredis) cost more
+    than the round trip itself. A call that finds the connection closed (a server restart, an
+    idle timeout) reconnects and runs once more; the server had not run it, unless the
+    connection broke between its run and the answer, and then the request counts twice, never
+    zero times. A server that lost its scripts (a restart, SCRIPT FLUSH) is given the script
+    again. A timeout is not retried: a hung server costs one wait, then a 503.
 
     `start` sends the call and returns with the connection still held for its answer,
     which InFlight reads: the caller works meanwhile (see the module's docstring).
     """
 
     def __init__(self, storage: RedisStorage) -> None:
+        from hiredis import pack_command
         from redis.exceptions import ConnectionError as Disconnected
         from redis.exceptions import NoScriptError
 
         self.storage = storage
+        # Typed for the arguments it takes: hiredis's stub declares a one-item tuple.
+        self._pack: Callable[[tuple[Any, ...]], bytes] = pack_command
         self._shas = {
             script: hashlib.sha1(script).hexdigest()
             for script in (COUNT_WINDOWS, COUNT_NONCE_AND_WINDOWS, GIVE_BACK)
@@ -393,10 +397,7 @@ class RedisCounter:
         releases the connection (released here if sending fails)."""
         self._lock.acquire()
         try:
-            connection = self.client().connection
-            command = connection.pack_command(
-                "EVALSHA", self._shas[script], len(keys), *keys, *args
-            )
+            command = [self._pack(("EVALSHA", self._shas[script], len(keys), *keys, *args))]
             self._send(command)
         except BaseException:
             self._lock.release()
