@@ -169,7 +169,7 @@ def upload(
     except requests.RequestException as exc:
         raise StorageError(f"cannot upload {key}: {failure(exc, timeout, url)}") from exc
     if response.status_code not in (200, 201, 204):
-        raise StorageError(_upload_refused(key, post, response))
+        raise StorageError(_upload_refused(key, post, response), _error_code(response.content)[0])
     return key
 
 

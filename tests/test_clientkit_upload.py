@@ -356,8 +356,10 @@ def test_s3_refuses_a_file_over_the_limit_while_it_streams(
     s3_server: S3Endpoint, s3_bucket: str
 ) -> None:
     post = {**presigned_post(s3_server.client(), s3_bucket, FOLDER, MB, 600), "folder": FOLDER}
-    with pytest.raises(StorageError, match=r"upload of .*/big\.bin refused: HTTP 4\d\d"):
+    with pytest.raises(StorageError, match=r"upload of .*/big\.bin refused: HTTP 4\d\d") as caught:
         upload(post, "big.bin", io.BytesIO(b"x" * (MB + 1)))
+    # S3's code, as a read's refusal carries it, for a program to tell refusals apart.
+    assert caught.value.code == "EntityTooLarge"
     key = upload(post, "exact.bin", io.BytesIO(b"x" * MB))
     assert stored(s3_server, s3_bucket, key) == (b"x" * MB, UPLOAD_CONTENT_TYPE)
 
@@ -492,6 +494,7 @@ def test_an_expired_form_says_what_to_do(
     message = str(caught.value)
     assert message.startswith(f"upload of {folder}late.json refused: HTTP 403 AccessDenied: ")
     assert "Policy expired" in message
+    assert caught.value.code == "AccessDenied"
     assert message.endswith(": " + EXPIRED_SAYS[folder].format(expiry=expiry))
     listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=folder)
     assert listed.get("Contents", []) == []
