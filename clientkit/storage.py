@@ -129,11 +129,12 @@ def upload(
     """Upload `data` as `name` inside the credential's folder; returns the object key.
 
     `post` is the signer's answer (`url`, `fields`, `folder`). `name` is a str and may
-    contain sub-folders (not `.`, `..`, empty segments, `${filename}`, a backslash or a
-    control character: refused before sending); a pathlib.Path is refused with a TypeError,
-    not guessed at (pass `path.name`, or `path.as_posix()` of a path relative to the
-    folder). S3 refuses anything outside the folder or above the size limit, and any upload
-    once the form has expired (the message then says to ask the signer for a new one).
+    contain sub-folders (not `.`, `..`, empty segments, `${filename}`, a backslash, a
+    control character or a line separator: refused before sending); a pathlib.Path is
+    refused with a TypeError, not guessed at (pass `path.name`, or `path.as_posix()` of a
+    path relative to the folder). S3 refuses anything outside the folder or above the size
+    limit, and any upload once the form has expired (the message then says to ask the signer
+    for a new one).
     `data` is bytes, text (sent as UTF-8) or a file open for reading, sent from its position
     to its end: streamed if it can seek (it is measured first), read into memory if not (a
     pipe). Busy answers and failed connections are retried (clientkit.retry), each try
@@ -239,6 +240,16 @@ def _after_expiry(post: Mapping[str, Any]) -> str:
     )
 
 
+SEPARATORS = {"\u2028": "line separator", "\u2029": "paragraph separator"}
+"""Not control characters, but line breaks to Python's str.splitlines and to JavaScript."""
+
+
+def _breaks_lines(c: str) -> bool:
+    """A control character (C0, DEL, or C1, whose U+0085 is a line break to
+    str.splitlines), or a Unicode line or paragraph separator."""
+    return c < " " or "\x7f" <= c <= "\x9f" or c in SEPARATORS
+
+
 def _check_name(name: str, folder: str) -> None:
     """A StorageError, before anything is sent, unless S3 stores `name` under the very key
     upload returns: a POST's key has `${filename}` replaced with the file's name, and servers
@@ -247,11 +258,13 @@ def _check_name(name: str, folder: str) -> None:
     since which of its parts make the key (its name? its folders? relative to what?) is the
     caller's to say. A backslash is refused too: SeaweedFS stores it as `/`, AWS keeps it,
     so the key stored would depend on the server (and a Windows path meant sub-folders). So
-    is a control character (U+0000 to U+001F, U+007F), which AWS advises against in keys:
-    SeaweedFS refuses most as a malformed form once it has received the whole upload, and
-    keeps a tab, line feed or carriage return, which break a log line or a listing printed
-    one key a line. A lone surrogate (os.fsdecode's stand-in for a byte of a file name in
-    another encoding) cannot be sent at all: UTF-8 has no encoding for it."""
+    is a control character (U+0000 to U+001F, U+007F to U+009F), which AWS advises against
+    in keys: SeaweedFS refuses most C0 ones as a malformed form once it has received the
+    whole upload, and keeps a tab, line feed or carriage return and the C1 ones, which break
+    a log line or a listing printed one key a line (U+0085 is a line break to
+    str.splitlines); and so is a line or paragraph separator (U+2028, U+2029). A lone
+    surrogate (os.fsdecode's stand-in for a byte of a file name in another encoding) cannot
+    be sent at all: UTF-8 has no encoding for it."""
     if not isinstance(name, str):
         raise TypeError(
             "upload's name is the object's name inside the credential's folder, a str such "
@@ -259,10 +272,11 @@ def _check_name(name: str, folder: str) -> None:
             "on disk, pass path.name, or path.as_posix() of a path relative to the folder "
             "to keep its sub-folders)"
         )
-    control = next((i for i, c in enumerate(name) if c < " " or c == "\x7f"), None)
+    control = next((i for i, c in enumerate(name) if _breaks_lines(c)), None)
     if control is not None:
+        what = SEPARATORS.get(name[control], "control character")
         raise StorageError(
-            f"{name!r} is not a file name inside {folder}: it has the control character "
+            f"{name!r} is not a file name inside {folder}: it has the {what} "
             f"U+{ord(name[control]):04X} at position {control + 1} (counting from 1): some "
             "S3 servers refuse control characters in a key (SeaweedFS: MalformedPOSTRequest), "
             "and the others' keys break log lines and printed listings; use printable "

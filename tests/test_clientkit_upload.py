@@ -407,6 +407,8 @@ def test_a_name_with_a_backslash_is_refused_before_sending(
         ("a.json\x7f", "U+007F", 7),
         ("line\n.json", "U+000A", 5),
         ("\tb/\x00.json", "U+0009", 1),
+        ("a\x85b.json", "U+0085", 2),
+        ("sub/\x9f.json", "U+009F", 5),
     ],
 )
 def test_a_name_with_a_control_character_is_refused_before_sending(
@@ -424,6 +426,25 @@ def test_a_name_with_a_control_character_is_refused_before_sending(
         "characters in a key (SeaweedFS: MalformedPOSTRequest), and the others' keys break log "
         "lines and printed listings; use printable characters only"
     )
+    assert sink.received == []
+
+
+@pytest.mark.parametrize(
+    ("name", "what", "code"),
+    [
+        ("a\u2028b.json", "line separator", "U+2028"),
+        ("x\u2029.json", "paragraph separator", "U+2029"),
+    ],
+)
+def test_a_name_with_a_line_separator_is_refused_before_sending(
+    name: str, what: str, code: str
+) -> None:
+    """SeaweedFS stores U+2028 and U+2029 in a key, and C1 controls, which the test above
+    covers: str.splitlines breaks a line at each (U+0085 too), so a listing printed or
+    logged one key a line no longer is."""
+    with sink_server([Answer(204)]) as sink, pytest.raises(StorageError) as caught:
+        upload(loopback_post(sink.url), name, b"x")
+    assert f": it has the {what} {code} at position 2 (counting from 1): " in str(caught.value)
     assert sink.received == []
 
 
