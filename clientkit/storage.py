@@ -170,7 +170,7 @@ def upload(
     except requests.RequestException as exc:
         raise StorageError(f"cannot upload {key}: {failure(exc, timeout, url)}") from exc
     if response.status_code not in (200, 201, 204):
-        raise StorageError(_upload_refused(key, post, response), _error_code(response.content)[0])
+        raise _upload_refused(key, post, response)
     return key
 
 
@@ -195,23 +195,24 @@ MAX_PART_BYTES = 255
 such limit, only MAX_KEY_BYTES for the whole key)."""
 
 
-def _upload_refused(key: str, post: Mapping[str, Any], response: requests.Response) -> str:
-    """S3's refusal of an upload. A form past its expiry cannot be renewed, which S3's
-    `Policy expired` does not say: what to do follows S3's words (_after_expiry). Nor does
-    SeaweedFS's `KeyTooLongError: Your key is too long.` say which limit a key under
-    MAX_KEY_BYTES broke: its limit on each part follows (_part_too_long)."""
+def _upload_refused(key: str, post: Mapping[str, Any], response: requests.Response) -> StorageError:
+    """S3's refusal of an upload, with S3's code. A form past its expiry cannot be renewed,
+    which S3's `Policy expired` does not say: what to do follows S3's words (_after_expiry).
+    Nor does SeaweedFS's `KeyTooLongError: Your key is too long.` say which limit a key
+    under MAX_KEY_BYTES broke: its limit on each part follows (_part_too_long)."""
+    code = _error_code(response.content)[0]
     refusal = _s3_error(response)
-    said = f"upload of {key} refused: {refusal}{_part_too_long(key, response)}"
-    if response.status_code != 403 or not POLICY_EXPIRED.search(refusal):
-        return said
-    return f"{said}: {_after_expiry(post)}"
+    said = f"upload of {key} refused: {refusal}{_part_too_long(key, code)}"
+    if response.status_code == 403 and POLICY_EXPIRED.search(refusal):
+        said = f"{said}: {_after_expiry(post)}"
+    return StorageError(said, code)
 
 
-def _part_too_long(key: str, response: requests.Response) -> str:
-    """What a KeyTooLongError means for a key with a part over MAX_PART_BYTES (a store that
-    limits each part, such as SeaweedFS): "" for any other refusal or key."""
+def _part_too_long(key: str, code: str | None) -> str:
+    """What a KeyTooLongError (S3's `code`) means for a key with a part over MAX_PART_BYTES
+    (a store that limits each part, such as SeaweedFS): "" for any other refusal or key."""
     longest = max(len(part.encode("utf-8", "surrogatepass")) for part in key.split("/"))
-    if _error_code(response.content)[0] != "KeyTooLongError" or longest <= MAX_PART_BYTES:
+    if code != "KeyTooLongError" or longest <= MAX_PART_BYTES:
         return ""
     return (
         f": this store limits each /-separated part of a name to {MAX_PART_BYTES} bytes in "
