@@ -89,6 +89,8 @@ class Context:
         )
 
     def planner(self) -> jobs.Planner:
+        """The run's planner. Commands build it before taking the lock and the bucket's
+        lease: a missing or weak PLANNER_SECRET is then said before anything is written."""
         s = self.settings
         return jobs.Planner(
             public=s.public_store(),
@@ -384,8 +386,9 @@ def plan(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     """Seal every epoch up to the horizon that is not sealed yet (needs PLANNER_SECRET)."""
     ctx.override_run(**options)
     ctx.rehearsal, ctx.rebuild = rehearsal, rebuild
+    planner = ctx.planner()
     with _alone(ctx.settings):
-        planned = jobs.plan(ctx.planner(), ctx.now())
+        planned = jobs.plan(planner, ctx.now())
     _echo_plan(planned)
     _fail_on_repairs(planned, rebuild=rebuild)
 
@@ -401,8 +404,9 @@ def reveal(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None
     """Publish the plain assignment of every sealed epoch that has started."""
     ctx.override_run(**options)
     ctx.rehearsal, ctx.rebuild = rehearsal, rebuild
+    planner = ctx.planner()
     with _alone(ctx.settings):
-        revealed = jobs.reveal(ctx.planner(), ctx.now())
+        revealed = jobs.reveal(planner, ctx.now())
     _echo_reveal(revealed)
     _fail_on_repairs(revealed, rebuild=rebuild)
 
@@ -422,10 +426,10 @@ def tick(ctx: Context, rehearsal: bool, rebuild: bool, **options: Any) -> None:
     """
     ctx.override_run(**options)
     ctx.rehearsal, ctx.rebuild = rehearsal, rebuild
-    s = ctx.settings
+    s, planner = ctx.settings, ctx.planner()
     try:
         with _alone(s):
-            planned, revealed = jobs.tick(ctx.planner(), ctx.now())
+            planned, revealed = jobs.tick(planner, ctx.now())
     except LockBusy as exc:
         click.echo(f"{exc}; this run leaves the work to it", err=True)
         return
@@ -546,8 +550,9 @@ def rotate_secret(ctx: Context, **options: Any) -> None:
             "PLANNER_NEW_SECRET is PLANNER_SECRET itself: there is nothing to rotate to; "
             "generate a new one with `planner new-secret`"
         )
+    planner = ctx.planner()
     with _alone(ctx.settings):
-        last = jobs.rotate_secret(ctx.planner(), keys.master_key(new))
+        last = jobs.rotate_secret(planner, keys.master_key(new))
     click.echo("the private state is now encrypted under PLANNER_NEW_SECRET")
     if last:
         click.echo(

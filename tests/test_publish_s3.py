@@ -435,6 +435,30 @@ def test_unreachable_bucket_is_one_clear_line(tmp_path: Path, s3_server: S3Endpo
     assert "Traceback" not in result.output and s3_server.secret_key not in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tick", "--now", NOW_ISO, "--rehearsal"],
+        ["plan", "--now", NOW_ISO, "--rehearsal"],
+        ["reveal", "--now", NOW_ISO, "--rehearsal"],
+        ["rotate-secret"],
+    ],
+    ids=["tick", "plan", "reveal", "rotate-secret"],
+)
+def test_a_run_without_the_secret_says_so_before_taking_the_lease(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path, args: list[str]
+) -> None:
+    """With no PLANNER_SECRET, a run against a bucket wrote its lease, waited
+    PLANNER_LEASE_SETTLE, and only then said the secret was missing, leaving a released
+    lease in a bucket where nothing had been published."""
+    env = bucket_env(s3_server, s3_bucket, tmp_path / "state")
+    env["PLANNER_NEW_SECRET"] = env.pop("PLANNER_SECRET")
+    result = CliRunner().invoke(cli, args, obj=context(env))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: PLANNER_SECRET is not set; ")
+    assert list_keys(s3_server, s3_bucket) == []
+
+
 def test_a_future_now_is_refused_against_a_bucket(
     s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
