@@ -6,6 +6,10 @@ import hashlib
 import itertools
 import json
 import multiprocessing
+import os
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -167,6 +171,136 @@ def test_a_lease_no_run_could_have_written_is_taken_over(tmp_path) -> None:
     store.put(lease.LEASE_KEY, stale, content_type="application/json", cache_control="no-store")
     with lease.held(store, 60, 0, clock, sleep=lambda _: None) as owner:
         assert json.loads(store.get(lease.LEASE_KEY))["owner"] == owner
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from planner import lease
+from planner.store import LocalStore
+with lease.held(LocalStore(Path(sys.argv[1])), 600, 0):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+linux_proc = pytest.mark.skipif(
+    lease.process_of(os.getpid()) is None, reason="a process is recognised through Linux's /proc"
+)
+
+
+def _put(store: LocalStore, stale: lease.Lease) -> None:
+    store.put(
+        lease.LEASE_KEY, stale.to_bytes(), content_type="application/json", cache_control="no-store"
+    )
+
+
+@linux_proc
+def test_a_lease_of_a_run_killed_on_this_machine_is_taken_over_at_once(tmp_path) -> None:
+    """A run killed with its lease held (SIGKILL, the OOM killer) kept every later run out
+    for PLANNER_LEASE_SECONDS (900 s): each said `another planner run ... holds the lease`.
+    A run on the same machine sees that the holder is gone and takes the lease over."""
+    store = LocalStore(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        written = json.loads(store.get(lease.LEASE_KEY))
+        assert written["process"] == lease.process_of(holder.pid)
+        with (
+            pytest.raises(LockBusy, match=r"another planner run \(.*\) holds the lease"),
+            lease.held(store, 60, 0, sleep=lambda _: None),
+        ):
+            pytest.fail("a live run's lease was taken")
+    finally:
+        holder.kill()
+        holder.wait()
+    with lease.held(store, 60, 0, sleep=lambda _: None) as owner:
+        assert json.loads(store.get(lease.LEASE_KEY))["owner"] == owner
+
+
+@linux_proc
+@pytest.mark.parametrize(
+    "process",
+    [
+        None,  # written by a planner that did not record it
+        "another-boot/pid:[4026531836]/1/1",
+        "{boot}/pid:[1]/999999999/1",  # another PID namespace: a container
+    ],
+    ids=["unrecorded", "another machine", "another container"],
+)
+def test_a_lease_whose_holder_cannot_be_checked_is_waited_for(tmp_path, process) -> None:
+    store, clock = LocalStore(tmp_path), Clock()
+    boot = lease.process_of(os.getpid()).split("/")[0]
+    _put(store, lease.Lease("elsewhere/1/ab", clock() + 60, process and process.format(boot=boot)))
+    with (
+        pytest.raises(LockBusy, match=r"another planner run \(elsewhere/1/ab\) holds the lease"),
+        lease.held(store, 60, 0, clock, sleep=lambda _: None),
+    ):
+        pytest.fail("a lease that cannot be checked was taken")
+
+
+@linux_proc
+@pytest.mark.parametrize(
+    "pid_and_start",
+    ["{pid}/0", "x/1", "9" * 5000 + "/1"],
+    ids=["reused", "malformed", "over 4300 digits"],
+)
+def test_a_lease_whose_pid_now_belongs_to_another_process_is_taken_over(
+    tmp_path, pid_and_start
+) -> None:
+    """A PID reused by a process started later, or none at all, is not the holder."""
+    store, clock = LocalStore(tmp_path), Clock()
+    here = lease.process_of(os.getpid()).split("/")
+    process = "/".join(here[:2]) + "/" + pid_and_start.format(pid=os.getpid())
+    _put(store, lease.Lease("here/1/ab", clock() + 60, process))
+    with lease.held(store, 60, 0, clock, sleep=lambda _: None) as owner:
+        assert json.loads(store.get(lease.LEASE_KEY))["owner"] == owner
+
+
+@linux_proc
+@pytest.mark.s3
+def test_a_tick_killed_holding_the_lease_does_not_hold_up_the_next(
+    s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The cron case: `planner tick` SIGKILLed while it holds the bucket's lease, and the
+    next tick on the same machine a minute later."""
+    env = {
+        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
+        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
+        "PLANNER_STATE": str(tmp_path / "state"),
+        "PLANNER_SECRET": SECRET.decode(),
+        "PLANNER_DAYS": "1",
+        "SPACES_ENDPOINT_URL": s3_server.endpoint_url,
+        "SPACES_REGION": s3_server.region,
+        "SPACES_BUCKET": s3_bucket,
+        "SPACES_KEY": s3_server.access_key,
+        "SPACES_SECRET": s3_server.secret_key,
+    }
+    now = NOW.strftime(ISO_FORMAT)
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "planner", "tick", "--now", now, "--rehearsal"],
+        cwd=REPO,
+        env={**os.environ, **env, "PLANNER_LEASE_SETTLE": "300"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = s3_server.client()
+    key = STATE_PREFIX + lease.LEASE_KEY
+    try:
+        deadline = time.monotonic() + 120
+        while client.list_objects_v2(Bucket=s3_bucket, Prefix=key).get("KeyCount", 0) == 0:
+            assert killed.poll() is None and time.monotonic() < deadline, "no lease written"
+            time.sleep(0.1)
+    finally:
+        killed.kill()
+        killed.wait()
+    ctx = Context(
+        Settings.from_env({**env, "PLANNER_LEASE_SETTLE": "0.1"}), round_for=lambda e: TEST_ROUND
+    )
+    result = CliRunner().invoke(cli, ["tick", "--now", now, "--rehearsal"], obj=ctx)
+    assert result.exit_code == 0, result.output
+    assert "holds the lease" not in result.output
+    assert f"published to s3://{s3_bucket}/" in result.output
 
 
 @pytest.mark.parametrize(
