@@ -13,7 +13,7 @@ The rule is the settings' own
 from __future__ import annotations
 
 from clientkit.errors import a_type
-from envsettings import is_http_url, shown, tail_refusal
+from envsettings import ENCODE_USERINFO, is_http_url, misread_userinfo, shown, tail_refusal
 
 
 def http_url(value: object, what: str, example: str) -> str:
@@ -22,6 +22,11 @@ def http_url(value: object, what: str, example: str) -> str:
     `example` shows one that works."""
     if not isinstance(value, str):
         raise TypeError(f"{what} is a str, such as {example}; got {a_type(value)}")
+    if misread_userinfo(value):
+        raise ValueError(
+            f"{what} {shown(value)!r} must have its user name and password percent-encoded: "
+            f"{ENCODE_USERINFO}, such as {example}"
+        )
     if drop := tail_refusal(value):
         raise ValueError(
             f"{what} {shown(value)!r} has a query string or fragment, which a base URL cannot "

@@ -65,15 +65,64 @@ _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/+|//)?[^/?#]*@")
 without its scheme, `user:password@host`, or with one slash too few, has one too)."""
 
 
+_START = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/+|//)?")
+"""A URL's scheme and slashes, if any: where its address starts."""
+
+ENCODE_USERINFO = "a #, ? or / in them ends the address (write %23, %3F, %2F)"
+
+
+def _misread_userinfo(url: str) -> tuple[int, int] | None:
+    """Where a `user:password@` is that holds a #, ? or / left unencoded (start, and end after
+    its @), else None. Such a character ends the address before the @, so the user and the
+    start of the password are read as a host and a port (`https://admin:s3cr#t@host`). A
+    port that is a number is a port unless a # or ? follows it with an @ after it and no
+    /, = or & between, as a query or fragment has (`https://admin:1234#t@host`): a URL
+    with an @ further on (`https://host:8080/@team`, `https://host:8080/?to=a@b`) is read
+    as it is written."""
+    if _USERINFO.match(url):
+        return None
+    start = _START.match(url).end()  # type: ignore[union-attr]  # it matches any text
+    at = url.rfind("@", start)
+    address = re.match(r"[^/?#]*", url[start:]).group()  # type: ignore[union-attr]
+    if at < 0 or ":" not in address:
+        return None
+    try:
+        urlsplit("//" + address).port  # noqa: B018 (a port that is not a number raises)
+    except ValueError:
+        return start, at + 1
+    between = url[start + len(address) : at]
+    if between[:1] in ("#", "?") and not re.search(r"[/=&]", between):
+        return start, at + 1
+    return None
+
+
+def misread_userinfo(url: str) -> bool:
+    """Whether `url` has a user name or password holding a #, ? or / (_misread_userinfo)."""
+    return _misread_userinfo(url) is not None
+
+
 def shown(url: str) -> str:
     """`url` as messages name it: without a user and password (`http://user:password@host`
-    as `http://host`), which requests sends and which belong in no log; and with its query
-    string or fragment, if any, cut to its first character (`https://cdn.example.com/?…`),
-    as a query may carry a token. Any text is shown so, a URL refused for its missing
-    scheme or a redirect's Location too."""
+    as `http://host`), which requests sends and which belong in no log, even when they hold
+    a #, ? or / that ends the address before the @; and with its query string or fragment,
+    if any, cut to its first character (`https://cdn.example.com/?…`), as a query may carry
+    a token. Any text is shown so, a URL refused for its missing scheme or a redirect's
+    Location too."""
+    if (span := _misread_userinfo(url)) is not None:
+        url = url[: span[0]] + url[span[1] :]
     if len(tail := _tail_at(url)) > 1:
         url = url.removesuffix(tail) + tail[0] + "…"
     return _USERINFO.sub(r"\1", url)
+
+
+def refuse_misread_userinfo(value: str) -> None:
+    """A URL's rule broken (ValueError) if its user name or password holds a #, ? or / that
+    ends its address (misread_userinfo): taken as it is, it would name another host."""
+    if misread_userinfo(value):
+        raise ValueError(
+            "must be a URL whose user name and password are percent-encoded: "
+            f"{ENCODE_USERINFO}, got {shown(value)!r}"
+        )
 
 
 def tail_refusal(value: str) -> str:
@@ -98,6 +147,7 @@ def refuse_url_tail(value: str, kind: str = "an http(s) URL") -> None:
 
 def _http_url(value: str | None) -> str | None:
     if value is not None:
+        refuse_misread_userinfo(value)
         refuse_url_tail(value)
         if not is_http_url(value):
             raise ValueError(f"must be an http(s) URL, got {shown(value)!r}")
@@ -116,6 +166,7 @@ def _folder_or_url(value: str) -> str:
     """A folder, or an http(s) URL with a host. A URL without its scheme was taken for a
     folder that does not exist, and read as one where nothing is published: a value that
     starts like a host is a folder only if there is one."""
+    refuse_misread_userinfo(value)
     refuse_url_tail(value)
     if is_http_url(value):
         return value

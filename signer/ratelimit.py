@@ -57,6 +57,7 @@ from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError
 from limits.storage import RedisClusterStorage, RedisStorage, Storage, storage_from_string
 
+from envsettings import refuse_misread_userinfo
 from signer.config import ConfigError
 from signer.errors import SignerError, error_response, log
 from signer.proxy import limit_key
@@ -258,6 +259,10 @@ def _unavailable(exc: Exception) -> SignerError:
 
 def open_limiter(setting: str) -> Limiter:
     """The counters SIGNER_RATELIMIT_STORAGE names, or a ConfigError saying what is wrong."""
+    try:
+        refuse_misread_userinfo(setting)
+    except ValueError as exc:
+        raise ConfigError(f"SIGNER_RATELIMIT_STORAGE {exc}") from None
     uri = storage_uri(setting)
     options: dict[str, Any] = {}
     if uri.startswith(("redis://", "rediss://", "redis+unix://")) and "timeout=" not in uri:

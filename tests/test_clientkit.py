@@ -1513,6 +1513,20 @@ def test_a_refused_signer_url_is_named_without_its_user_and_password(url, named)
     assert str(caught.value).startswith(f"the signer URL {named} needs http:// or https://")
 
 
+@pytest.mark.parametrize("mark", ["#", "?", "/"])
+def test_a_base_url_whose_password_holds_a_delimiter_is_named_without_it(mark) -> None:
+    """`https://admin:s3cr#t@signer.example.com` was refused for its fragment and named as
+    `'https://admin:s3cr#…'`: a # (or ? or /) ends the address before the @, so the user and
+    the password's start were taken for the host and shown."""
+    with pytest.raises(ValueError) as caught:
+        SignerClient(f"https://admin:s3cr{mark}t@signer.example.com", BOB)
+    assert str(caught.value) == (
+        "the signer URL 'https://signer.example.com' must have its user name and password "
+        "percent-encoded: a #, ? or / in them ends the address (write %23, %3F, %2F), such as "
+        "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this machine)"
+    )
+
+
 SESSION_TAKERS = {
     "SignerClient": lambda url, session: SignerClient(url, BOB, session=session),
     "upload": lambda url, session: upload(

@@ -348,6 +348,20 @@ def test_a_refused_url_setting_is_named_without_its_password(name, url, says):
     assert str(refused.value) == f"{name} {says}, got 'ftp://cdn.example.com'"
 
 
+@pytest.mark.parametrize("name", ["SIGNER_CDN_URL", "SIGNER_PUBLISHED", "S3_ENDPOINT_URL"])
+@pytest.mark.parametrize("password", ["s3cr#t", "s3cr?t", "s3cr/t", "1234#t"])
+def test_a_url_setting_whose_password_holds_a_delimiter_is_named_without_it(name, password):
+    """`https://admin:s3cr#t@cdn.example.com` was refused as having a fragment and shown as
+    `'https://admin:s3cr#…'`: the user and half the password, since the # ended the address
+    before its @. It is shown without them and says to percent-encode them."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, name: f"https://admin:{password}@cdn.example.com"})
+    assert str(refused.value) == (
+        f"{name} must be a URL whose user name and password are percent-encoded: a #, ? or / "
+        "in them ends the address (write %23, %3F, %2F), got 'https://cdn.example.com'"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "url", "says", "shown"),
     [

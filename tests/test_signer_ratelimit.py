@@ -138,3 +138,18 @@ def test_a_storage_url_missing_its_slashes_never_quotes_its_password(signer_conf
         create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": url})
     assert str(caught.value).startswith(problem), str(caught.value)
     assert "s3cr3tpw" not in str(caught.value)
+
+
+@pytest.mark.parametrize("mark", ["#", "?", "/"])
+def test_a_storage_password_holding_a_url_delimiter_is_named_not_quoted(signer_config, mark):
+    """`rediss://default:s3cr#tpw@db...` failed with redis-py's `Port could not be cast to
+    integer value as 's3cr'`, the password up to the #, in the deploy log. A #, ? or / ends
+    a URL's address: the message says to percent-encode it and quotes none of it."""
+    url = f"rediss://default:s3cr{mark}tpw@db.example.com:25061"
+    with pytest.raises(ConfigError) as caught:
+        create_app({**signer_config, "SIGNER_RATELIMIT_STORAGE": url})
+    assert str(caught.value) == (
+        "SIGNER_RATELIMIT_STORAGE must be a URL whose user name and password are "
+        "percent-encoded: a #, ? or / in them ends the address (write %23, %3F, %2F), got "
+        "'rediss://db.example.com:25061'"
+    )
