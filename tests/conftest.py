@@ -30,6 +30,22 @@ NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 SIGNER_DEMO_METAGRAPH = REPO / "data" / "metagraph.demo.json"
 
 
+def bucket_env(server: S3Endpoint, bucket: str, state_dir: Path, days: str = "1") -> dict[str, str]:
+    """What an operator puts in the planner's cron job to publish to a bucket."""
+    return {
+        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
+        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
+        "PLANNER_STATE": str(state_dir),
+        "PLANNER_SECRET": SECRET.decode(),
+        "PLANNER_DAYS": days,
+        "SPACES_ENDPOINT_URL": server.endpoint_url,
+        "SPACES_REGION": server.region,
+        "SPACES_BUCKET": bucket,
+        "SPACES_KEY": server.access_key,
+        "SPACES_SECRET": server.secret_key,
+    }
+
+
 @pytest.fixture(autouse=True)
 def client_head_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """clientkit and `planner verify` pin index.json chain heads under the user's cache dir

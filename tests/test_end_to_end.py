@@ -40,7 +40,7 @@ from planner.cli import Context, cli
 from planner.config import Settings
 from planner.doctor import PUBLISHED_PREFIXES
 
-from conftest import REPO, SECRET, SIGNER_DEMO_METAGRAPH
+from conftest import SIGNER_DEMO_METAGRAPH, bucket_env
 from servers.drand_relay import TEST_ROUND, Relay
 from servers.seaweed import S3Endpoint
 from servers.signer_gunicorn import gunicorn_signer
@@ -111,18 +111,7 @@ def test_plan_mine_validate_reveal(
     epoch = steady_epoch()
     base = s3_server.url(s3_bucket).rstrip("/")
     s3_server.allow_anonymous_read(s3_bucket, PUBLISHED_PREFIXES)
-    env = {
-        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
-        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
-        "PLANNER_STATE": str(tmp_path / "cron"),
-        "PLANNER_SECRET": SECRET.decode(),
-        "PLANNER_DAYS": "1",
-        "SPACES_ENDPOINT_URL": s3_server.endpoint_url,
-        "SPACES_REGION": s3_server.region,
-        "SPACES_BUCKET": s3_bucket,
-        "SPACES_KEY": s3_server.access_key,
-        "SPACES_SECRET": s3_server.secret_key,
-    }
+    env = bucket_env(s3_server, s3_bucket, tmp_path / "cron")
     drand = {"relays": [relay.url], "round_for": lambda e: TEST_ROUND}
 
     # Cron, two hours before this epoch: it is sealed and committed, not revealed.

@@ -25,7 +25,7 @@ from planner.config import STATE_PREFIX, Settings
 from planner.lock import LockBusy
 from planner.store import LocalStore
 
-from conftest import NOW, REPO, SECRET
+from conftest import NOW, REPO, SECRET, bucket_env
 from servers.drand_relay import TEST_ROUND
 from servers.seaweed import S3Endpoint
 
@@ -92,19 +92,8 @@ def test_two_machines_ticking_one_bucket_stay_consistent(
     s3_server: S3Endpoint, s3_bucket: str, tmp_path: Path
 ) -> None:
     def env(machine: str) -> dict[str, str]:
-        return {
-            "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
-            "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
-            "PLANNER_STATE": str(tmp_path / machine),
-            "PLANNER_SECRET": SECRET.decode(),
-            "PLANNER_DAYS": "1",
-            "PLANNER_LEASE_SETTLE": "0.3",
-            "SPACES_ENDPOINT_URL": s3_server.endpoint_url,
-            "SPACES_REGION": s3_server.region,
-            "SPACES_BUCKET": s3_bucket,
-            "SPACES_KEY": s3_server.access_key,
-            "SPACES_SECRET": s3_server.secret_key,
-        }
+        settle = {"PLANNER_LEASE_SETTLE": "0.3"}
+        return {**bucket_env(s3_server, s3_bucket, tmp_path / machine), **settle}
 
     spawn = multiprocessing.get_context("spawn")
     outs = [tmp_path / f"{name}.json" for name in ("a", "b")]
@@ -264,18 +253,7 @@ def test_a_tick_killed_holding_the_lease_does_not_hold_up_the_next(
 ) -> None:
     """The cron case: `planner tick` SIGKILLed while it holds the bucket's lease, and the
     next tick on the same machine a minute later."""
-    env = {
-        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
-        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
-        "PLANNER_STATE": str(tmp_path / "state"),
-        "PLANNER_SECRET": SECRET.decode(),
-        "PLANNER_DAYS": "1",
-        "SPACES_ENDPOINT_URL": s3_server.endpoint_url,
-        "SPACES_REGION": s3_server.region,
-        "SPACES_BUCKET": s3_bucket,
-        "SPACES_KEY": s3_server.access_key,
-        "SPACES_SECRET": s3_server.secret_key,
-    }
+    env = bucket_env(s3_server, s3_bucket, tmp_path / "state")
     now = NOW.strftime(ISO_FORMAT)
     killed = subprocess.Popen(
         [sys.executable, "-m", "planner", "tick", "--now", now, "--rehearsal"],

@@ -28,6 +28,7 @@ from planner.doctor import PUBLISHED_PREFIXES
 from planner.store import LocalStore, Store, StoreError
 
 from conftest import NOW, REPO, SECRET
+from conftest import bucket_env as cron_env
 from servers.drand_relay import TEST_ROUND
 from servers.seaweed import S3Endpoint
 
@@ -47,19 +48,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def bucket_env(server: S3Endpoint, bucket: str, state_dir: Path) -> dict[str, str]:
-    """What an operator puts in the cron job's environment."""
-    return {
-        "PLANNER_DATA": str(REPO / "data/zipcodes.csv"),
-        "PLANNER_PRIORITIES": str(REPO / "data/state_priorities.txt"),
-        "PLANNER_STATE": str(state_dir),
-        "PLANNER_SECRET": SECRET.decode(),
-        "PLANNER_DAYS": DAYS,
-        "SPACES_ENDPOINT_URL": server.endpoint_url,
-        "SPACES_REGION": server.region,
-        "SPACES_BUCKET": bucket,
-        "SPACES_KEY": server.access_key,
-        "SPACES_SECRET": server.secret_key,
-    }
+    """What an operator puts in the cron job's environment, DAYS ahead."""
+    return cron_env(server, bucket, state_dir, DAYS)
 
 
 def context(env: dict[str, str]) -> Context:
