@@ -212,20 +212,26 @@ def refuse_bucket_url(
     published a plan no miner reads, the signer's list and read URLs found none of the
     miners' uploads. With the bucket in the host, virtual-host addressing asks for
     BUCKET.BUCKET.nyc3..., which does not exist, and path-style names the bucket twice too.
-    A bucket named like the endpoint's first label (`nyc3` at nyc3.digitaloceanspaces.com)
-    leaves a bare domain behind, and is no such mistake."""
+    The bucket is looked for as the host's first label (before a domain of three labels or
+    more, or `localhost`, as SeaweedFS's virtual hosts are) and as any part of the path (a
+    gateway's prefix may come first). A bucket named like the endpoint's first label (`nyc3`
+    at nyc3.digitaloceanspaces.com) leaves a bare domain behind, and is no such mistake."""
     if endpoint is None:
         return
     url = urlsplit(endpoint)
     host = url.netloc.rpartition("@")[2]  # no user:password@, which no message shows
-    if host.startswith(bucket + ".") and host.count(".") > 2:
-        host = host[len(bucket) + 1 :]
-    elif url.path.strip("/").split("/")[0] != bucket:
+    parts = url.path.strip("/").split("/")
+    rest = host.removeprefix(bucket + ".")
+    if rest != host and (rest.count(".") > 1 or rest.partition(":")[0] == "localhost"):
+        host, path = rest, url.path.rstrip("/")
+    elif bucket in parts:
+        path = "".join(f"/{part}" for part in parts[: parts.index(bucket)])
+    else:
         return
     raise ValueError(
         f"{endpoint_name} must be the region's endpoint, without the bucket, got "
         f"{shown(endpoint)!r}: that is the bucket's own URL; set {endpoint_name}="
-        f"{url.scheme}://{host} (the bucket is {bucket_name}={bucket})"
+        f"{url.scheme}://{host}{path} (the bucket is {bucket_name}={bucket})"
     )
 
 

@@ -289,6 +289,34 @@ def test_a_bucket_url_with_a_password_is_refused_without_it(endpoint):
     )
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "instead"),
+    [
+        ("http://b46-data.localhost:8333", "http://localhost:8333"),
+        ("http://127.0.0.1:8333/s3/b46-data", "http://127.0.0.1:8333/s3"),
+        ("https://gateway.example.com/s3/b46-data/", "https://gateway.example.com/s3"),
+    ],
+)
+def test_a_bucket_url_on_localhost_or_behind_a_path_prefix_is_refused(endpoint, instead):
+    """Only a host with three dots or more, and only the path's first part, were looked at:
+    SeaweedFS's virtual-host URL on localhost, or a gateway's path prefix before the bucket,
+    was taken as the endpoint, and every key was read from a folder of the bucket named
+    after it."""
+    env = {
+        **BASE,
+        "S3_BUCKET": "b46-data",
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_ACCESS_KEY_ID": "k",
+        "S3_SECRET_ACCESS_KEY": "s",
+    }
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env)
+    assert str(refused.value).endswith(
+        f"that is the bucket's own URL; set S3_ENDPOINT_URL={instead} (the bucket is "
+        "S3_BUCKET=b46-data)"
+    )
+
+
 def test_an_endpoint_with_a_path_of_its_own_is_no_bucket_url():
     """A bucket named like the endpoint's first label, or an endpoint behind a path prefix
     other than the bucket, is left alone."""
