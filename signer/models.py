@@ -203,10 +203,11 @@ class FolderAccessRequest(BaseModel):
     )
     epoch_id: EpochId | None = Field(
         None,
+        validation_alias=AliasChoices("epoch_id", "epochId"),
         description="for a `list_url` of `data/hotkey={hotkey}/epoch={epoch_id}/` only, that "
         "epoch's files, instead of the whole folder (not part of the signed message; the "
         "upload POST is still the current epoch's); an id that starts no epoch of this "
-        "signer's EPOCH_HOURS grid is a 422",
+        "signer's EPOCH_HOURS grid is a 422; `epochId` is accepted as an alias",
     )
 
 

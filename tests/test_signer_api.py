@@ -239,6 +239,20 @@ HOST_REFUSED = (
 )
 
 
+@pytest.mark.parametrize("field", ["epoch_id", "epochId"])
+def test_a_miners_epoch_is_named_as_either_spelling_the_validators_is(client, field):
+    """`/get-validator-upload` takes `epochId` or `epoch_id`; `/get-folder-access` took only
+    `epoch_id`, and a body with `epochId` (the published files' own spelling) was answered
+    with the whole folder's listing, as if no epoch had been named."""
+    body = {**sc.folder_access(), field: sc.EPOCH}
+    response = client.post("/get-folder-access", json=body)
+    assert response.status_code == 200, response.json
+    bob = sc.address("//Bob")
+    assert list_params(response.json["list_url"])["prefix"] == [
+        f"data/hotkey={bob}/epoch={sc.EPOCH}/"
+    ]
+
+
 def test_a_miners_epoch_id_off_the_grid_in_the_last_hours_of_year_9999_is_a_422(client):
     """The epoch starts named around an id off the grid run past the last date a datetime
     holds for 9999-12-31T23-00-00 (the next start would be 10000-01-01): that was a 500
