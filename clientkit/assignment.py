@@ -67,13 +67,15 @@ def _index(source: verify.HttpSource, head_file: HeadFile) -> dict[str, layout.I
     """The entries, once index.json extends the chain head pinned in `head_file`."""
     pin = chain.HeadPin(head_file)
     try:
-        items = layout.read_index_items(source)
+        items = layout.published_index_items(source)
+        if items is None:
+            raise AssignmentError(f"no index.json at {source.describe()}")
         entries = layout.index_entries(items, source)
         pin.check(source.describe(), items)
     except (layout.IndexUnreadable, layout.SourceError, chain.ChainBroken) as exc:
         raise AssignmentError(str(exc)) from exc
     if not entries:
-        raise AssignmentError(f"no index.json at {source.describe()}")
+        raise AssignmentError(f"index.json at {source.describe()} lists no epoch")
     return entries
 
 

@@ -200,10 +200,18 @@ def read_index(store: Source) -> dict[str, IndexEntry]:
 
 
 def read_index_items(store: Source) -> list[dict[str, Any]]:
-    """index.json's epoch entries as published (with `prev`, see clientkit.chain)."""
+    """index.json's epoch entries as published (with `prev`, see clientkit.chain); none
+    before the first plan."""
+    return published_index_items(store) or []
+
+
+def published_index_items(store: Source) -> list[dict[str, Any]] | None:
+    """index.json's epoch entries as published, or None if there is no index.json: a file
+    that is missing is not one that lists no epoch (a client that pinned a chain head takes
+    the second for a removal, not the first)."""
     raw = store.get(INDEX_KEY)
     if raw is None:
-        return []
+        return None
     try:
         return _epochs_of(parse_json(raw))
     except (ValueError, TypeError) as exc:

@@ -677,6 +677,31 @@ def test_a_pinned_chain_head_detects_a_rewritten_history(published, tmp_path: Pa
         plain_assignment(url, now=NOW, head_file=head_file)
 
 
+def test_a_missing_index_after_a_pinned_head_is_no_index_not_a_rewritten_history(
+    published, tmp_path: Path
+) -> None:
+    """A CDN answering 404 for index.json (a purge, a misconfigured origin) after the client
+    had pinned a head was reported as HistoryRewritten, `the entry of ... was removed; do
+    not trust this index, and tell the subnet's operators`: a tampering alarm for a file
+    that is not there. It is the same `no index.json at ...` a first read gets; an index
+    that is there and lists fewer epochs is still a removal."""
+    url, root = published
+    head_file = tmp_path / "heads.json"
+    plain_assignment(url, now=NOW, head_file=head_file)
+    index = json.loads((root / "index.json").read_bytes())
+    (root / "index.json").unlink()
+    with pytest.raises(AssignmentError) as caught:
+        plain_assignment(url, now=NOW, head_file=head_file)
+    assert type(caught.value) is AssignmentError
+    assert str(caught.value) == f"no index.json at {url}"
+    (root / "index.json").write_text(json.dumps(dict(index, epochs=[])))
+    with pytest.raises(HistoryRewritten, match="was removed"):
+        plain_assignment(url, now=NOW, head_file=head_file)
+    with pytest.raises(AssignmentError) as caught:
+        plain_assignment(url, now=NOW, head_file=tmp_path / "new-heads.json")
+    assert str(caught.value) == f"index.json at {url} lists no epoch"
+
+
 def test_clientkit_head_file_moves_the_pinned_heads(
     published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
