@@ -64,6 +64,12 @@ def count(value: object, described: str) -> int:
     return value
 
 
+MAX_SECONDS = 86_400
+"""The longest timeout taken: a day. From about 1e10 s (and float("inf")), urllib3's first
+request failed with an OverflowError of its own (`timestamp out of range for platform
+time_t`)."""
+
+
 @dataclass(frozen=True)
 class Backoff:
     """How many tries and how long between them; `sleep` and `jitter` are seams for tests."""
@@ -94,6 +100,11 @@ class Backoff:
                 raise ValueError(
                     f"Backoff's {name} is seconds, a number of 0 or more such as {example}; "
                     f"got {value!r}"
+                )
+            if value > MAX_SECONDS:
+                raise ValueError(
+                    f"Backoff's {name} is seconds, at most {MAX_SECONDS} (a day), such as "
+                    f"{example}; got {value!r}"
                 )
 
     def backoff(self, attempt: int) -> float:
@@ -151,15 +162,20 @@ NO_RETRY = Backoff(attempts=1)
 
 
 def seconds(value: object, name: str, meaning: str, example: str) -> float:
-    """`value` as a number of seconds over 0, or a TypeError or ValueError naming the
-    argument, `name`, and saying what it means (`seconds a try`) with an example: requests
-    refused such a timeout only at the first request, in its own words."""
+    """`value` as a number of seconds over 0 and at most MAX_SECONDS, or a TypeError or
+    ValueError naming the argument, `name`, and saying what it means (`seconds a try`) with
+    an example: requests refused such a timeout only at the first request, in its own
+    words, and urllib3 one too long for the platform in an OverflowError."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(
             f"{name} is {meaning}, a number such as {example}; got {value!r} ({a_type(value)})"
         )
     if not value > 0:
         raise ValueError(f"{name} is {meaning}, a number over 0 such as {example}; got {value!r}")
+    if value > MAX_SECONDS:
+        raise ValueError(
+            f"{name} is {meaning}, at most {MAX_SECONDS} (a day), such as {example}; got {value!r}"
+        )
     return float(value)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import requests
-from bittensor_core import CRYPTO_SR25519, Keypair
+from bittensor_core import CRYPTO_SR25519, Keypair, ss58_decode
 
 from clientkit.bounded import read_retryable
 from clientkit.epochs import epoch_id_text
@@ -80,14 +80,25 @@ def signing_keypair(key: Keypair | Wallet) -> Keypair:
     return keypair
 
 
+EXAMPLE_ADDRESS = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"  # //Bob's
+
+
 def address_of(key: str | Addressed, name: str) -> str:
-    """The SS58 address `key` is, or has (`.ss58_address`); `name` is the argument's."""
+    """The SS58 address `key` is, or has (`.ss58_address`); `name` is the argument's. One
+    that does not decode (a pasted hotkey with a newline, a letter missing) is a ValueError
+    before any request: a folder named after it lists nothing, as an idle miner's does."""
     address = key if isinstance(key, str) else getattr(key, "ss58_address", None)
     if not isinstance(address, str):
         raise TypeError(
             f"{name} is an SS58 address, or a keypair that has one (.ss58_address); got "
             f"{a_type(key)}"
         )
+    try:
+        ss58_decode(address)
+    except ValueError:
+        raise ValueError(
+            f"{name} {address!r} is not an SS58 address (such as {EXAMPLE_ADDRESS!r})"
+        ) from None
     return address
 
 

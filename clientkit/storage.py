@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
-from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus
 
 import requests
 from urllib3.fields import RequestField
@@ -37,7 +37,7 @@ from clientkit.errors import ClientKitError, a_type
 from clientkit.failures import failure
 from clientkit.retry import STORAGE_TRANSIENT, Backoff, checked, count, session_of
 from clientkit.signer import Addressed, SignerClient, SignerError, address_of, keys_of
-from envsettings import is_http_url, shown
+from envsettings import ENCODE_USERINFO, is_http_url, misread_userinfo, without_userinfo
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 TIMEOUT = 60.0
@@ -587,6 +587,11 @@ def _get(url: str, how: Reading, verb: str, noun: str, limit: int, key: str = ""
             f"cannot {verb} {a_type(url)}: a presigned URL is a str (of a signer's "
             "answer, its list_url, or a file's presigned_url)"
         )
+    if misread_userinfo(url):
+        raise ValueError(
+            f"cannot {verb} {_without_query(url)!r}: its user name and password must be "
+            f"percent-encoded: {ENCODE_USERINFO}"
+        )
     if not is_http_url(_without_query(url)):
         raise ValueError(
             f"cannot {verb} {_without_query(url)!r}: it is no URL (http:// or https:// and a "
@@ -842,10 +847,10 @@ def _next_token(page: Page, seen: set[str], listing: str) -> str:
 
 
 def _without_query(url: str) -> str:
-    """The URL without its query, nor any user and password: presigned signatures and
-    passwords stay out of messages."""
-    parts = urlsplit(url)
-    return shown(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
+    """The URL without its query or fragment, nor any user and password (one holding a #, ?
+    or / too): presigned signatures and passwords stay out of messages. Cut as text, not
+    parsed: a URL urllib cannot parse (`http://[::1/x`) is named all the same."""
+    return re.split(r"[?#]", without_userinfo(url), maxsplit=1)[0]
 
 
 FILES_PER_REQUEST = 1000

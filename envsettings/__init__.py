@@ -108,10 +108,16 @@ def shown(url: str) -> str:
     if any, cut to its first character (`https://cdn.example.com/?…`), as a query may carry
     a token. Any text is shown so, a URL refused for its missing scheme or a redirect's
     Location too."""
-    if (span := _misread_userinfo(url)) is not None:
-        url = url[: span[0]] + url[span[1] :]
+    url = without_userinfo(url)
     if len(tail := _tail_at(url)) > 1:
         url = url.removesuffix(tail) + tail[0] + "…"
+    return url
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without its `user:password@`, if any, one that holds a #, ? or / included."""
+    if (span := _misread_userinfo(url)) is not None:
+        return url[: span[0]] + url[span[1] :]
     return _USERINFO.sub(r"\1", url)
 
 

@@ -38,12 +38,14 @@ bench/RESULTS.md); they are collected once, then frozen out of every later colle
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import select
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -148,7 +150,7 @@ class DeadlineSocket:
     read before the end of the request's head answers 408, unless an answer was sent
     already, and ends the connection quietly (gunicorn ignores NoMoreData, as a client
     gone); a read of the body raises TimeoutError into the app's read. Writes get
-    `request_seconds` of their own. Everything else is the socket's.
+    `request_seconds` of their own (_writing). Everything else is the socket's.
     """
 
     def __init__(self, sock: socket.socket, seconds: float) -> None:
@@ -185,14 +187,32 @@ class DeadlineSocket:
         return data
 
     def send(self, data: bytes, *flags: int) -> int:
-        self._answered = True
-        self._sock.settimeout(self._seconds)
-        return self._sock.send(data, *flags)
+        with self._writing():
+            return self._sock.send(data, *flags)
 
     def sendall(self, data: bytes, *flags: int) -> None:
+        with self._writing():
+            self._sock.sendall(data, *flags)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        with self._writing():
+            return self._sock.sendfile(file, offset, count)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write of the answer, given `request_seconds`. A client that reads none of it
+        for that long (a large Swagger asset or presigned-URL answer left unread) ends it
+        as a broken pipe, which gunicorn lets go quietly, as a client gone: its socket
+        timeout has no errno, and was logged as `Socket error processing request` with a
+        traceback."""
         self._answered = True
         self._sock.settimeout(self._seconds)
-        self._sock.sendall(data, *flags)
+        try:
+            yield
+        except TimeoutError:
+            raise BrokenPipeError(
+                errno.EPIPE, f"the client read none of the answer for {self._seconds:g} s"
+            ) from None
 
 
 def on_starting(server: Any) -> None:

@@ -604,7 +604,7 @@ def test_a_socks_proxy_without_pysocks_says_to_install_it_or_unset_the_variable(
         "client = SignerClient('https://signer.example', Keypair.create_from_uri('//Bob'),"
         " backoff=Backoff(attempts=1))\n"
         "try:\n"
-        "    client.folder_access('x')\n"
+        "    client.folder_access(Keypair.create_from_uri('//Bob//stash'))\n"
         "except SignerError as exc:\n"
         "    print(exc)\n"
     )
@@ -1344,6 +1344,42 @@ def test_list_miner_takes_the_miner_as_a_keypair() -> None:
         list(list_miner(SignerClient(signer.url, BOB), 5))
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        BOB.ss58_address + "\n",
+        " " + BOB.ss58_address,
+        BOB.ss58_address[:-1],
+        BOB.ss58_address.lower(),
+        "",
+    ],
+)
+@pytest.mark.parametrize("epoch_id", [None, "2026-11-25T16-00-00"])
+def test_a_miner_hotkey_that_is_no_ss58_address_is_refused_before_any_request(
+    address: str, epoch_id: str | None
+) -> None:
+    """With epoch_id, list_miner listed `data/hotkey=<text>/epoch=.../` without the signer
+    seeing the hotkey: a pasted hotkey with a newline, a space or a letter missing listed
+    nothing, and a validator scored a real miner as having uploaded nothing. Without it,
+    the signer's 422 said so; both are a ValueError now, before any request, as is any
+    address the kit is given that is no SS58 address."""
+    with scripted_server([]) as signer:
+        client = SignerClient(signer.url, BOB)
+        calls = [
+            lambda: list(list_miner(client, address, epoch_id=epoch_id)),
+            lambda: client.miner_list(address),
+            lambda: client.file_urls(address, ["k"]),
+            lambda: client.folder_access(address),
+        ]
+        for call in calls:
+            with pytest.raises(ValueError) as caught:
+                call()
+            assert str(caught.value).endswith(
+                f" {address!r} is not an SS58 address (such as {BOB.ss58_address!r})"
+            )
+    assert signer.requests == []
+
+
 @pytest.mark.parametrize("epoch_id", ["2026-11-25T16:00:00", "2026-11-25T16-30-00", "latest"])
 def test_list_miner_refuses_an_epoch_id_that_is_not_one(epoch_id: str) -> None:
     """A typo in epoch_id would list nothing, as an epoch without files does: it is a
@@ -1550,6 +1586,38 @@ def test_a_base_url_whose_password_holds_a_delimiter_is_named_without_it(mark) -
         "percent-encoded: a #, ? or / in them ends the address (write %23, %3F, %2F), such as "
         "'https://signer.example.org' ('http://127.0.0.1:8000' for a signer on this machine)"
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (
+            lambda: read_object("https://admin:hunter2?xyz@store.example/obj"),
+            "cannot read 'https://store.example/obj': its user name and password must be "
+            "percent-encoded: a #, ? or / in them ends the address (write %23, %3F, %2F)",
+        ),
+        (
+            lambda: list_page("http://admin:s3cr#et@127.0.0.1:1/obj"),
+            "cannot list 'http://127.0.0.1:1/obj': its user name and password must be "
+            "percent-encoded: a #, ? or / in them ends the address (write %23, %3F, %2F)",
+        ),
+        (
+            lambda: read_object("http://[::1/x?X-Amz-Signature=abc"),
+            "cannot read 'http://[::1/x': it is no URL (http:// or https:// and a host); a "
+            "presigned URL is a signer answer's list_url or a file's presigned_url "
+            "(read_miner_files reads a miner's files by their keys)",
+        ),
+    ],
+    ids=["password with ?", "password with #", "unclosed IPv6 host"],
+)
+def test_a_url_read_as_given_is_refused_by_name_without_its_password(call, says) -> None:
+    """The URLs read as given (read_object, list_page) were named with the user and the
+    password's start when a ? or # in the password ended the address before its @
+    (`cannot read 'https://admin:hunter2': ...`), and one urllib cannot parse raised its
+    bare `ValueError: Invalid IPv6 URL`, naming neither."""
+    with pytest.raises(ValueError) as caught:
+        call()
+    assert str(caught.value) == says
 
 
 SESSION_TAKERS = {
@@ -1774,6 +1842,7 @@ def test_relays_that_are_no_url_nor_list_are_refused_naming_them(relays, kind: s
     [
         ("5", TypeError, "a number such as 5; got '5' (a str)"),
         (0, ValueError, "a number over 0 such as 5; got 0"),
+        (float("inf"), ValueError, "at most 86400 (a day), such as 5; got inf"),
     ],
 )
 def test_a_relay_timeout_that_is_no_number_of_seconds_is_refused_before_any_request(
@@ -1844,6 +1913,30 @@ BACKOFF_SAYS = (
     "backoff is a clientkit.Backoff, such as Backoff(attempts=1) for a single try; got 3 (an int)"
 )
 FORM = {"url": GONE, "fields": {"key": "f/${filename}"}, "folder": "f/"}
+
+
+TOO_LONG = "timeout is seconds a try, at most 86400 (a day), such as 30; got "
+
+
+@pytest.mark.parametrize(
+    ("call", "got"),
+    [
+        (lambda: SignerClient(GONE, BOB, timeout=float("inf")), "inf"),
+        (lambda: current_assignment(GONE, timeout=1e10), "10000000000.0"),
+        (lambda: list_page(f"{GONE}/b", timeout=float("inf")), "inf"),
+        (lambda: read_object(f"{GONE}/b", timeout=86_401), "86401"),
+        (lambda: upload(FORM, "a.json", b"x", timeout=float("inf")), "inf"),
+    ],
+    ids=["SignerClient", "current_assignment", "list_page", "read_object", "upload"],
+)
+def test_a_timeout_too_long_for_the_platform_is_refused_naming_it(call, got) -> None:
+    """`timeout=float("inf")`, a natural way to ask for no timeout, and anything from about
+    1e10 s were taken, and the first request failed inside urllib3 with `OverflowError:
+    timestamp out of range for platform time_t`, not the kit's error; a relay's was not
+    even taken for an unreachable relay. A timeout is at most a day."""
+    with pytest.raises(ValueError) as caught:
+        call()
+    assert str(caught.value) == TOO_LONG + got
 
 
 @pytest.mark.parametrize(

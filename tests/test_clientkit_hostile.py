@@ -142,7 +142,7 @@ def test_a_listing_that_repeats_its_continuation_token_is_stopped() -> None:
     with scripted_server([Answer(200, {}, listing("T", ["data/hotkey=m/a.json"]))]) as bucket:
         grant = Answer(200, JSON, f'{{"list_url": "{bucket.url}/page"}}'.encode())
         with scripted_server([grant]) as signer:
-            objects = list_miner(SignerClient(signer.url, BOB), "m")
+            objects = list_miner(SignerClient(signer.url, BOB), BOB)
             with pytest.raises(StorageError, match="continuation token twice"):
                 list(objects)
     assert len(bucket.requests) == 2
@@ -157,7 +157,7 @@ def test_a_miner_list_grant_without_its_url_is_a_storage_error(answer) -> None:
         scripted_server([Answer(200, JSON, answer)]) as signer,
         pytest.raises(StorageError, match="list_url"),
     ):
-        list(list_miner(SignerClient(signer.url, BOB), "m"))
+        list(list_miner(SignerClient(signer.url, BOB), BOB))
 
 
 @pytest.mark.parametrize("answer", [b"{}", b'{"file_urls": {}}', b'{"file_urls": {"k": 5}}'])
@@ -166,7 +166,7 @@ def test_file_urls_of_another_shape_are_a_storage_error(answer) -> None:
         scripted_server([Answer(200, JSON, answer)]) as signer,
         pytest.raises(StorageError, match="file"),
     ):
-        list(read_miner_files(SignerClient(signer.url, BOB), "m", ["k"]))
+        list(read_miner_files(SignerClient(signer.url, BOB), BOB, ["k"]))
 
 
 def test_a_beacon_nested_too_deeply_is_not_a_beacon() -> None:

@@ -152,8 +152,18 @@ def test_a_wait_beyond_the_cap_is_reported_not_slept(status: int, told: str) -> 
             TypeError,
             "Backoff's cap is seconds, a number of 0 or more such as 30.0; got '30' (a str)",
         ),
+        (
+            {"base": float("inf")},
+            ValueError,
+            "Backoff's base is seconds, at most 86400 (a day), such as 0.5; got inf",
+        ),
+        (
+            {"cap": 1e12},
+            ValueError,
+            "Backoff's cap is seconds, at most 86400 (a day), such as 30.0; got 1000000000000.0",
+        ),
     ],
-    ids=["attempts text", "no attempt", "negative base", "cap text"],
+    ids=["attempts text", "no attempt", "negative base", "cap text", "endless base", "cap 1e12"],
 )
 def test_a_backoff_that_cannot_pace_tries_is_refused_when_made(
     options: dict[str, object], error: type[Exception], says: str
@@ -292,12 +302,13 @@ def grant_of(answer: dict[str, object]) -> Answer:
     return Answer(200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
 
 
+MINER = Keypair.create_from_uri("//Bob").ss58_address
 READS = {
     "read_object": lambda url, signer, **options: read_object(url, **options),
     "list_page": lambda url, signer, **options: list_page(url, **options),
-    "list_miner": lambda url, signer, **options: list(list_miner(signer, "m", **options)),
+    "list_miner": lambda url, signer, **options: list(list_miner(signer, MINER, **options)),
     "read_miner_files": lambda url, signer, **options: list(
-        read_miner_files(signer, "m", ["data/hotkey=m/x.json"], **options)
+        read_miner_files(signer, MINER, ["data/hotkey=m/x.json"], **options)
     ),
 }
 VERBS = {"read_object": "read", "list_page": "list", "list_miner": "list"}

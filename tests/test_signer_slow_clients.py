@@ -13,6 +13,7 @@ worker for about 100 ms).
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import select
@@ -27,7 +28,7 @@ import requests
 from gunicorn import util
 
 from signer.config import ENV_NAMES
-from signer.gunicorn_conf import post_worker_init, request_seconds
+from signer.gunicorn_conf import DeadlineSocket, post_worker_init, request_seconds
 
 from servers.fake_chain import DEMO_METAGRAPH
 from servers.signer_gunicorn import gunicorn_signer
@@ -156,3 +157,47 @@ def test_unread_input_is_still_drained_before_closing():
         assert not closing.is_alive()
         assert client.recv(100).startswith(b"HTTP/1.1 413")
         assert client.recv(100) == b"", "closed, not reset"
+
+
+@pytest.mark.parametrize("how", ["sendall", "sendfile"])
+def test_an_answer_the_client_does_not_read_ends_as_a_broken_pipe(tmp_path, how):
+    """A client that reads none of a large answer (a Swagger asset, sent with sendfile; a
+    1,000-key /get-file-presigned-urls answer, with sendall) held the write until the socket
+    timed out, and gunicorn logged the TimeoutError, which has no errno, as `Socket error
+    processing request` with a traceback. The write now ends as the EPIPE gunicorn ignores,
+    as for a client that went away."""
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 8_000_000)
+    with connected() as (server, client):
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        server.settimeout(PATIENCE)  # as gunicorn left it: no write waits for ever
+        deadline = DeadlineSocket(server, 0.5)
+        with pytest.raises(BrokenPipeError) as caught:
+            if how == "sendall":
+                deadline.sendall(big.read_bytes())
+            else:
+                with big.open("rb") as file:
+                    deadline.sendfile(file)
+        assert caught.value.errno == errno.EPIPE
+        assert "read none of the answer for 0.5 s" in str(caught.value)
+
+
+def test_a_client_that_reads_none_of_its_answer_leaves_no_traceback(tmp_path):
+    env = {name: "" for name in ENV_NAMES} | {
+        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(tmp_path),
+    }
+    with gunicorn_signer(env, tmp_path, workers=1) as base:
+        target = urlsplit(base)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        sock.connect((target.hostname, target.port))
+        with sock:
+            sock.sendall(b"GET /docs/assets/js/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n")
+            # The one worker is let go by the write's deadline, then answers.
+            health = requests.get(f"{base}/healthz", timeout=PATIENCE)
+            assert health.status_code == 200
+        log = (tmp_path / "gunicorn.log").read_text()
+    assert "Traceback" not in log and "Socket error" not in log, log
