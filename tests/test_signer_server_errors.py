@@ -154,6 +154,25 @@ def test_a_body_the_server_cannot_read_is_a_json_400(served, name, path):
     assert MARK not in answer.decode()
 
 
+@pytest.mark.parametrize("codings", ["gzip, chunked", "deflate, chunked", "compress, chunked"])
+@pytest.mark.parametrize("path", BODY_PATHS)
+def test_a_transfer_coding_other_than_chunked_is_a_501(served, codings, path):
+    """gunicorn refuses an unknown transfer coding (501), but passes gzip, deflate and
+    compress before chunked, undecoded: a JSON body so labelled was read as plain JSON and
+    answered, against docs/signer.md's 501 for any coding other than chunked."""
+    body = json.dumps({"hotkey": MARK}).encode()
+    framing = f"Transfer-Encoding: {codings}"
+    chunked = f"{len(body):X}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    got, headers, answer = raw_body(served, POST.format(path=path, framing=framing), chunked)
+    assert got == 501, answer
+    assert headers["content-type"] == "application/json"
+    assert json.loads(answer) == {
+        "error": "not_implemented",
+        "detail": "the transfer coding is not supported: send the body as it is, with its "
+        "Content-Length, or chunked alone",
+    }
+
+
 def test_a_chunked_body_over_the_limit_is_413_not_cut_to_fit(served):
     """A JSON object padded past SIGNER_MAX_BODY_BYTES with spaces: cut at the limit, as
     werkzeug's stream cuts it, it would parse as a whole object."""
