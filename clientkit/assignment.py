@@ -21,7 +21,7 @@ from typing import Any
 
 from clientkit import chain, drand, layout, timelock, verify
 from clientkit.epochs import Epoch, as_utc, epoch_id_of, parse_instant, quicknet_round
-from clientkit.errors import ClientKitError
+from clientkit.errors import ClientKitError, a_type
 from clientkit.retry import Backoff
 
 HeadFile = str | os.PathLike[str] | None
@@ -79,9 +79,28 @@ def _index(source: verify.HttpSource, head_file: HeadFile) -> dict[str, layout.I
     return entries
 
 
-def _moment(now: datetime | None) -> datetime:
-    """`now` as an aware UTC datetime (a naive one taken as UTC), else the current time."""
-    return datetime.now(UTC) if now is None else as_utc(now)
+def _moment(now: object, function: str) -> datetime:
+    """`now` as an aware UTC datetime (a naive one taken as UTC), else the current time; any
+    other value is a TypeError naming `function`'s argument, and an epoch id given for it
+    (current_assignment's second argument is `now`, plain_assignment's `epoch_id`) says to
+    pass it as epoch_id=."""
+    if now is None:
+        return datetime.now(UTC)
+    if not isinstance(now, datetime):
+        hint = f": an epoch id is passed as epoch_id={now!r}" if _is_epoch_id(now) else ""
+        raise TypeError(
+            f"{function}'s now is the instant whose running epoch is wanted, a datetime; got "
+            f"{a_type(now)} {now!r}{hint}"
+        )
+    return as_utc(now)
+
+
+def _is_epoch_id(value: object) -> bool:
+    try:
+        epoch_id_of(value, "", "")
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _epoch_id(epoch_id: object, function: str) -> None:
@@ -134,7 +153,7 @@ def plain_assignment(
     """
     _epoch_id(epoch_id, "plain_assignment")
     source = verify.HttpSource(base_url, timeout, backoff)
-    entry = _entry(source, epoch_id, _moment(now), head_file)
+    entry = _entry(source, epoch_id, _moment(now, "plain_assignment"), head_file)
     key = layout.revealed_key(entry.epoch_id)
     opens = "the sealed file opens with drand's signature from the epoch start (sealed_assignment)"
     try:
@@ -188,7 +207,7 @@ def sealed_assignment(
     source = verify.HttpSource(base_url, timeout, backoff)
     relays = drand.relay_list(relays)
     drand.relay_seconds(relay_timeout, "relay_timeout")
-    instant = _moment(now)
+    instant = _moment(now, "sealed_assignment")
     entry = _entry(source, epoch_id, instant, head_file)
     outcome = verify.verify_epoch(
         source, entry.epoch_id, instant, relays, round_for, relay_timeout=relay_timeout
@@ -222,6 +241,7 @@ def current_assignment(
     relay_timeout that is no number of seconds over 0, is refused now, not at the first
     epoch start that needs it."""
     _epoch_id(epoch_id, "current_assignment")
+    _moment(now, "current_assignment")
     relays = drand.relay_list(relays)
     drand.relay_seconds(relay_timeout, "relay_timeout")
     try:

@@ -244,12 +244,21 @@ def _epochs_of(document: Any) -> list[dict[str, Any]]:
     return items
 
 
+def _entry_of(item: dict[str, Any], number: int) -> IndexEntry:
+    """An index entry; one missing a field is named by its place and the field (KeyError's
+    own words are the field's name alone, `'epochStart'`)."""
+    try:
+        return IndexEntry.from_json(item)
+    except KeyError as exc:
+        raise ValueError(f"entry {number} of epochs has no {exc.args[0]!r}") from None
+
+
 def index_entries(items: list[dict[str, Any]], store: Source) -> dict[str, IndexEntry]:
     """The entries by epoch id, each epoch once and in epoch order, as the planner writes
     them: an entry appended again for an epoch listed before would otherwise stand in for
     it, past the chain head a client pinned (which checks the first)."""
     try:
-        entries = [IndexEntry.from_json(item) for item in items]
+        entries = [_entry_of(item, number) for number, item in enumerate(items, 1)]
         for index in range(1, len(entries)):
             entry, before = entries[index], entries[index - 1]
             if entry.epoch.start <= before.epoch.start:
@@ -259,7 +268,7 @@ def index_entries(items: list[dict[str, Any]], store: Source) -> dict[str, Index
                     if twice
                     else f"{entry.epoch_id} follows {before.epoch_id}: not in epoch order"
                 )
-    except (ValueError, KeyError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise IndexUnreadable(
             f"{INDEX_KEY} in {store.describe()} is not a valid index: {exc}"
         ) from exc

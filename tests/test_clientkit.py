@@ -829,12 +829,19 @@ def test_an_index_entry_of_the_wrong_type_is_a_clear_error(published, field, raw
         ('"index"', "it is a JSON string, not an object with an epochs list"),
         ("null", "it is a JSON null, not an object with an epochs list"),
         ('{"status": "ok"}', "it is a JSON object without an epochs list"),
+        ('{"epochs": [{"epochId": 5}]}', "entry 1 of epochs has no 'epochStart'"),
+        (
+            '{"epochs": [{"epochId": "2026-11-25T16-00-00", "epochStart": '
+            '"2026-11-25T16:00:00Z", "epochEnd": "2026-11-25T20:00:00Z"}]}',
+            "entry 1 of epochs has no 'revealRound'",
+        ),
     ],
 )
 def test_an_index_that_is_no_index_object_says_what_it_is(published, served, said) -> None:
     """A CDN answering some other JSON for index.json (an API's array, an object of its own)
     was `not a valid index: list indices must be integers or slices, not str`, or `: 'epochs'`:
-    Python's words, not what is wrong with the file."""
+    Python's words, not what is wrong with the file; an entry missing a field was likewise
+    `: 'epochStart'`, the field's name alone."""
     url, root = published
     (root / "index.json").write_text(served)
     with pytest.raises(ClientKitError) as caught:
@@ -1242,8 +1249,29 @@ def test_a_naive_now_is_taken_as_utc(published, relay: Relay) -> None:
     assert sealed.epoch_id == expected
     outcome = verify.verify_epoch(verify.HttpSource(url), None, naive, [relay.url], at_round_123)
     assert outcome.ok and outcome.epoch_id == expected
-    with pytest.raises(TypeError, match="an instant is a datetime, got str '2026-11-25T17:00Z'"):
+    with pytest.raises(TypeError) as caught:
         current_assignment(url, now="2026-11-25T17:00Z")
+    assert str(caught.value) == (
+        "current_assignment's now is the instant whose running epoch is wanted, a datetime; "
+        "got a str '2026-11-25T17:00Z'"
+    )
+
+
+def test_an_epoch_id_given_as_now_says_to_pass_it_as_epoch_id(published) -> None:
+    """current_assignment's second argument is `now` (plain_assignment's is `epoch_id`):
+    `current_assignment(url, "2026-11-25T16-00-00")` said `an instant is a datetime, got
+    str ...`, naming neither the function nor its argument."""
+    url, _ = published
+    for function in (current_assignment, plain_assignment, sealed_assignment):
+        with pytest.raises(TypeError) as caught:
+            function(url, now="2026-11-25T16-00-00")
+        assert str(caught.value) == (
+            f"{function.__name__}'s now is the instant whose running epoch is wanted, a "
+            "datetime; got a str '2026-11-25T16-00-00': an epoch id is passed as "
+            "epoch_id='2026-11-25T16-00-00'"
+        )
+    with pytest.raises(TypeError, match=r"^current_assignment's now is the instant"):
+        current_assignment(url, "2026-11-25T16-00-00")
 
 
 def test_one_relay_may_be_given_as_its_url(published, relay: Relay) -> None:
