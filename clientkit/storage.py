@@ -460,6 +460,12 @@ def _from_file(file: Any, key: str) -> Content:
             return _in_memory(_encoded(file.read()))
         size = max(0, _text_size(file) if text else _end(file) - start)
         file.seek(start)
+    except io.UnsupportedOperation as exc:
+        # Its own words name the method alone (`read`): a file opened to write, say.
+        raise StorageError(
+            f"cannot read the file to upload as {key}: it is not open for reading ({exc}); "
+            "open it with 'rb'"
+        ) from exc
     except (OSError, ValueError) as exc:
         raise StorageError(f"cannot read the file to upload as {key}: {exc}") from exc
     return Content(size, functools.partial(_file_chunks, file, start, size, key))

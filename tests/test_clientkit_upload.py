@@ -304,6 +304,17 @@ def test_a_closed_file_is_a_storage_error(tmp_path: Path) -> None:
         upload(loopback_post("http://127.0.0.1:9"), "a.json", file)
 
 
+def test_a_file_open_only_for_writing_is_named_as_such(tmp_path: Path) -> None:
+    """It said `cannot read the file to upload as <key>: read`, io.UnsupportedOperation's
+    words, the method's name alone."""
+    with (tmp_path / "a.json").open("wb") as file, pytest.raises(StorageError) as caught:
+        upload(loopback_post("http://127.0.0.1:9"), "a.json", file)
+    assert str(caught.value) == (
+        "cannot read the file to upload as data/hotkey=5F/epoch=2026-11-25T16-00-00/a.json: it "
+        "is not open for reading (read); open it with 'rb'"
+    )
+
+
 # Against the S3 server -----------------------------------------------------------------------
 
 
