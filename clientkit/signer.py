@@ -156,6 +156,11 @@ class SignerClient:
         self.keypair = signing_keypair(keypair)
         self.timeout, self.backoff = checked(timeout, backoff)
         self.session = session_of(session) or requests.Session()
+        if not callable(clock):
+            raise TypeError(
+                f"clock is a function giving unix seconds, such as time.time; got "
+                f"{a_type(clock)} (pass the function, not what it gave)"
+            )
         self.clock = clock
 
     @property
@@ -164,7 +169,12 @@ class SignerClient:
 
     def _signed(self, message: Callable[[int], str]) -> dict[str, Any]:
         """hotkey, timestamp and the signature over `message(timestamp)`, dated now."""
-        timestamp = int(self.clock())
+        now = self.clock()
+        if isinstance(now, bool) or not isinstance(now, int | float):
+            raise TypeError(
+                f"clock gives unix seconds, a number, as time.time does; it gave {a_type(now)}"
+            )
+        timestamp = int(now)
         signature = self.keypair.sign(message(timestamp).encode("utf-8")).hex()
         return {"hotkey": self.hotkey, "timestamp": timestamp, "signature": signature}
 

@@ -1648,6 +1648,23 @@ def test_a_url_read_as_given_is_refused_by_name_without_its_password(call, says)
     assert str(caught.value) == says
 
 
+def test_a_clock_that_gives_no_unix_seconds_is_refused_naming_it() -> None:
+    """`clock=time.time()` (its value) was taken, and the first request failed with `'float'
+    object is not callable`; `clock=datetime.now` with int()'s words about a datetime."""
+    with pytest.raises(TypeError) as caught:
+        SignerClient(GONE, BOB, clock=time.time())
+    assert str(caught.value) == (
+        "clock is a function giving unix seconds, such as time.time; got a float (pass the "
+        "function, not what it gave)"
+    )
+    client = SignerClient(GONE, BOB, clock=datetime.now)
+    with pytest.raises(TypeError) as caught:
+        client.validator_access()
+    assert str(caught.value) == (
+        "clock gives unix seconds, a number, as time.time does; it gave a datetime"
+    )
+
+
 SESSION_TAKERS = {
     "SignerClient": lambda url, session: SignerClient(url, BOB, session=session),
     "upload": lambda url, session: upload(
