@@ -52,6 +52,11 @@ from typing import Any
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
 
+control_socket_disable = True
+"""No control socket for `gunicornc` (gunicorn 25.1 and later): its one default path per
+user (~/.gunicorn/gunicorn.ctl) is taken over by each gunicorn that starts, and it offers a
+way to change the workers or stop the signer that the signer never uses."""
+
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190

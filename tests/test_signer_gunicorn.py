@@ -60,6 +60,27 @@ def test_gunicorn_serves_signed_requests_and_docs(tmp_path, monkeypatch):
     assert "gunicorn-secret" not in log
 
 
+def test_gunicorn_opens_no_control_socket(tmp_path):
+    """gunicorn 25.1 and later open a control socket for `gunicornc` (worker counts, reload,
+    shutdown) at $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl: one path for
+    every gunicorn of the user, each start removing the last one's, and a way to stop the
+    signer that it never uses. None is opened."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {name: "" for name in ENV_NAMES} | {
+        "SIGNER_METAGRAPH": str(DEMO),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(tmp_path),
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": "",
+    }
+    with gunicorn_signer(env, tmp_path) as base:
+        assert requests.get(f"{base}/healthz", timeout=10).ok
+        assert list(home.iterdir()) == []
+    assert "Control socket" not in (tmp_path / "gunicorn.log").read_text()
+
+
 @pytest.mark.parametrize(
     ("env", "says"),
     [
