@@ -41,6 +41,8 @@ from __future__ import annotations
 import errno
 import gc
 import json
+import logging
+import re
 import select
 import socket
 import time
@@ -105,6 +107,24 @@ def write_json_error(sock: object, status_int: int, reason: str, mesg: str) -> N
 
 
 util.write_error = write_json_error
+
+
+class UnquotedRequests(logging.Filter):
+    """gunicorn's warning for a malformed request quotes it (`Invalid request from ip=...:
+    Invalid HTTP request line: 'GET /s3/list?...&signature=...'`): the warning is kept up
+    to the quoted input, which is left out, as it is of the answer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        quoted = re.search(r"['\"]", message)
+        if message.startswith("Invalid request from ip=") and quoted:
+            # up to the input, quoted as Python quotes a str or bytes (b'...')
+            said = message[: quoted.start()].removesuffix("b").rstrip(": ")
+            record.msg, record.args = f"{said} (the request's text is not logged)", ()
+        return True
+
+
+logging.getLogger("gunicorn.error").addFilter(UnquotedRequests())
 
 drain_quiet_seconds = 0.25
 """How long a drain after the answer waits for more of the client's input before closing."""

@@ -9,13 +9,19 @@ a body that gunicorn parses the head of but cannot read (signer/body.py).
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from urllib.parse import urlsplit
 
 import pytest
 
 from signer.config import ENV_NAMES
-from signer.gunicorn_conf import limit_request_field_size, limit_request_fields, limit_request_line
+from signer.gunicorn_conf import (
+    UnquotedRequests,
+    limit_request_field_size,
+    limit_request_fields,
+    limit_request_line,
+)
 
 from servers.fake_chain import DEMO_METAGRAPH
 from servers.signer_gunicorn import gunicorn_signer
@@ -95,6 +101,50 @@ def test_gunicorns_own_refusals_are_json(served, name):
     answer = json.loads(body)
     assert answer["error"] == code and answer["detail"]
     assert MARK not in body.decode()
+
+
+def test_gunicorns_log_of_a_malformed_request_does_not_quote_it(tmp_path):
+    """gunicorn logged each malformed request with its text, `Invalid request from
+    ip=...: Invalid HTTP request line: 'GET /s3/list?...&signature=...'`: a list URL's
+    signature, or anything else a client put in a request line or header, in the log the
+    signer keeps free of them. The log says what was malformed, not what was sent."""
+    env = {name: "" for name in ENV_NAMES} | {
+        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(tmp_path),
+    }
+    with gunicorn_signer(env, tmp_path) as base:
+        for name, (sent, status, _) in MALFORMED.items():
+            assert raw(base, sent)[0] == status, name
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "Invalid request from ip=127.0.0.1: Invalid HTTP request line" in log
+    assert MARK not in log
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        'Invalid HTTP request line: "GET /s3/list?x=a\'b&signature=QQQ"',
+        "Invalid chunk size: b'QQQ'",
+    ],
+)
+def test_a_malformed_request_quoted_either_way_is_left_out_of_the_log(error):
+    """Python quotes a text holding a ' with double quotes, and bytes as b'...'."""
+    record = logging.LogRecord(
+        "gunicorn.error",
+        logging.WARNING,
+        "",
+        0,
+        f"Invalid request from ip=10.0.0.1: {error}",
+        (),
+        None,
+    )
+    assert UnquotedRequests().filter(record)
+    said = error.split(":")[0]
+    assert record.getMessage() == (
+        f"Invalid request from ip=10.0.0.1: {said} (the request's text is not logged)"
+    )
 
 
 def test_a_long_url_under_the_limit_reaches_the_app_and_is_json(served):
