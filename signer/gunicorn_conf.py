@@ -46,8 +46,7 @@ import re
 import select
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -212,32 +211,40 @@ class DeadlineSocket:
         return data
 
     def send(self, data: bytes, *flags: int) -> int:
-        with self._writing():
+        self._writing()
+        try:
             return self._sock.send(data, *flags)
+        except TimeoutError:
+            raise self._unread() from None
 
     def sendall(self, data: bytes, *flags: int) -> None:
-        with self._writing():
+        self._writing()
+        try:
             self._sock.sendall(data, *flags)
+        except TimeoutError:
+            raise self._unread() from None
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
-        with self._writing():
+        self._writing()
+        try:
             return self._sock.sendfile(file, offset, count)
+        except TimeoutError:
+            raise self._unread() from None
 
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """A write of the answer, given `request_seconds`. A client that reads none of it
-        for that long (a large Swagger asset or presigned-URL answer left unread) ends it
-        as a broken pipe, which gunicorn lets go quietly, as a client gone: its socket
-        timeout has no errno, and was logged as `Socket error processing request` with a
-        traceback."""
+    def _writing(self) -> None:
+        """Before a write of the answer: it is given `request_seconds`."""
         self._answered = True
         self._sock.settimeout(self._seconds)
-        try:
-            yield
-        except TimeoutError:
-            raise BrokenPipeError(
-                errno.EPIPE, f"the client read none of the answer for {self._seconds:g} s"
-            ) from None
+
+    def _unread(self) -> BrokenPipeError:
+        """What a write the client read none of for `request_seconds` (a large Swagger
+        asset or presigned-URL answer left unread) ends in: a broken pipe, which gunicorn
+        lets go quietly, as a client gone. The socket's TimeoutError has no errno, and was
+        logged as `Socket error processing request` with a traceback. (Not a context
+        manager: these writes are on every request's path.)"""
+        return BrokenPipeError(
+            errno.EPIPE, f"the client read none of the answer for {self._seconds:g} s"
+        )
 
 
 def on_starting(server: Any) -> None:
