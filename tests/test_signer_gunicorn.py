@@ -14,7 +14,7 @@ from signer.config import ENV_NAMES
 from servers import signer_client as sc
 from servers.fake_chain import DEMO_METAGRAPH as DEMO
 from servers.seaweed import free_ports
-from servers.signer_gunicorn import ROOT, gunicorn_signer, procfile_command
+from servers.signer_gunicorn import ROOT, demo_env, gunicorn_signer, procfile_command
 
 pytestmark = pytest.mark.slow
 
@@ -67,14 +67,7 @@ def test_gunicorn_opens_no_control_socket(tmp_path):
     signer that it never uses. None is opened."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {name: "" for name in ENV_NAMES} | {
-        "SIGNER_METAGRAPH": str(DEMO),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": str(tmp_path),
-        "HOME": str(home),
-        "XDG_RUNTIME_DIR": "",
-    }
+    env = demo_env(tmp_path) | {"HOME": str(home), "XDG_RUNTIME_DIR": ""}
     with gunicorn_signer(env, tmp_path) as base:
         assert requests.get(f"{base}/healthz", timeout=10).ok
         assert list(home.iterdir()) == []

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from signer.config import ENV_NAMES
 from signer.gunicorn_conf import (
     UnquotedRequests,
     limit_request_field_size,
@@ -23,8 +22,7 @@ from signer.gunicorn_conf import (
     limit_request_line,
 )
 
-from servers.fake_chain import DEMO_METAGRAPH
-from servers.signer_gunicorn import gunicorn_signer
+from servers.signer_gunicorn import demo_env, gunicorn_signer
 
 pytestmark = pytest.mark.slow
 
@@ -81,12 +79,7 @@ MALFORMED = {
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gunicorn-errors")
-    env = {name: "" for name in ENV_NAMES} | {
-        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": str(folder),
-    }
+    env = demo_env(folder)
     with gunicorn_signer(env, folder) as base:
         yield base
 
@@ -108,12 +101,7 @@ def test_gunicorns_log_of_a_malformed_request_does_not_quote_it(tmp_path):
     ip=...: Invalid HTTP request line: 'GET /s3/list?...&signature=...'`: a list URL's
     signature, or anything else a client put in a request line or header, in the log the
     signer keeps free of them. The log says what was malformed, not what was sent."""
-    env = {name: "" for name in ENV_NAMES} | {
-        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": str(tmp_path),
-    }
+    env = demo_env(tmp_path)
     with gunicorn_signer(env, tmp_path) as base:
         for name, (sent, status, _) in MALFORMED.items():
             assert raw(base, sent)[0] == status, name

@@ -27,11 +27,9 @@ import pytest
 import requests
 from gunicorn import util
 
-from signer.config import ENV_NAMES
 from signer.gunicorn_conf import DeadlineSocket, post_worker_init, request_seconds
 
-from servers.fake_chain import DEMO_METAGRAPH
-from servers.signer_gunicorn import gunicorn_signer
+from servers.signer_gunicorn import demo_env, gunicorn_signer
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +56,7 @@ def answer(sock: socket.socket) -> tuple[int, dict]:
 
 
 def test_stalled_requests_get_a_408_and_leave_the_workers_free(tmp_path):
-    env = {name: "" for name in ENV_NAMES} | {
-        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": str(tmp_path),
-    }
+    env = demo_env(tmp_path)
     with gunicorn_signer(env, tmp_path, workers=2) as base:
         stalled = [
             stall(base, b"GET /healthz HTTP/1.1\r\nHost: sig"),
@@ -183,12 +176,7 @@ def test_an_answer_the_client_does_not_read_ends_as_a_broken_pipe(tmp_path, how)
 
 
 def test_a_client_that_reads_none_of_its_answer_leaves_no_traceback(tmp_path):
-    env = {name: "" for name in ENV_NAMES} | {
-        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
-        "SIGNER_METAGRAPH_REFRESH": "0",
-        "SIGNER_METAGRAPH_MAX_AGE": "0",
-        "SIGNER_PUBLISHED": str(tmp_path),
-    }
+    env = demo_env(tmp_path)
     with gunicorn_signer(env, tmp_path, workers=1) as base:
         target = urlsplit(base)
         sock = socket.socket()

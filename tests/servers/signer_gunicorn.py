@@ -11,10 +11,22 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from servers.fake_chain import DEMO_METAGRAPH
 from servers.ready import wait_for_http
 from servers.seaweed import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo_env(published: Path) -> dict[str, str]:
+    """A signer on the demo metagraph, read once at start, with no bucket: the settings of
+    the tests that exercise gunicorn itself rather than the signer's credentials."""
+    return {
+        "SIGNER_METAGRAPH": str(DEMO_METAGRAPH),
+        "SIGNER_METAGRAPH_REFRESH": "0",
+        "SIGNER_METAGRAPH_MAX_AGE": "0",
+        "SIGNER_PUBLISHED": str(published),
+    }
 
 
 def procfile_command(port: int, workers: int = 1) -> list[str]:
