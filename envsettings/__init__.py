@@ -241,6 +241,18 @@ def refuse_bucket_url(
     )
 
 
+def refuse_endpoint_userinfo(endpoint: str | None, endpoint_name: str, signed_with: str) -> None:
+    """Refuse an S3 endpoint holding a `user:password@`: requests to it are signed with the
+    access key and secret (`signed_with` names their settings), and botocore keeps the user
+    and password in every URL it builds on the endpoint, presigned ones included, and every
+    message naming the endpoint showed them."""
+    if endpoint is not None and without_userinfo(endpoint) != endpoint:
+        raise ValueError(
+            f"{endpoint_name} must hold no user name and password, got {shown(endpoint)!r} "
+            f"with them: requests to it are signed with {signed_with}"
+        )
+
+
 class _MappingSource(EnvSettingsSource):
     """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
 

@@ -25,6 +25,7 @@ from envsettings import (
     HttpUrl,
     is_http_url,
     refuse_bucket_url,
+    refuse_endpoint_userinfo,
     refuse_url_tail,
     shown,
 )
@@ -254,6 +255,9 @@ class Settings(EnvSettings):
             refuse_bucket_url(
                 self.spaces_endpoint_url, self.spaces_bucket, "SPACES_ENDPOINT_URL", "SPACES_BUCKET"
             )
+        refuse_endpoint_userinfo(
+            self.spaces_endpoint_url, "SPACES_ENDPOINT_URL", "SPACES_KEY and SPACES_SECRET"
+        )
         return self
 
     @property

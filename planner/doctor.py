@@ -20,6 +20,7 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clientkit import layout
+from envsettings import shown
 from planner.config import STATE_PREFIX, Bucket
 from planner.state import STATE_KEY
 from planner.store import S3Store, StoreError, error_detail
@@ -76,6 +77,9 @@ class Probe:
     def __init__(self, bucket: Bucket, public_url: str, token: str) -> None:
         self.config = bucket
         self.public_url = public_url.rstrip("/")
+        self.named = shown(self.public_url)
+        """The public URL as lines name it: without a user and password (a CDN behind basic
+        auth), which the anonymous reads send."""
         self.token = token
         self.store = S3Store(
             bucket=bucket.bucket,
@@ -247,9 +251,9 @@ def _public_read(probe: Probe, report: Report) -> None:
         report.add("public read", FAIL, f"cannot write {key}: {error_detail(exc)}")
         return
     except requests.RequestException as exc:
-        report.add("public read", FAIL, f"{probe.public_url}: {type(exc).__name__}")
+        report.add("public read", FAIL, f"{probe.named}: {type(exc).__name__}")
         return
-    url = f"{probe.public_url}/{key}"
+    url = f"{probe.named}/{key}"
     if response.status_code == 200 and response.content == probe.body:
         report.add("public read", OK, f"{url} readable without credentials")
     else:
@@ -269,7 +273,7 @@ def _public_read(probe: Probe, report: Report) -> None:
         report.add(
             "published index",
             OK if public else FAIL,
-            f"{probe.public_url}/{layout.INDEX_KEY} "
+            f"{probe.named}/{layout.INDEX_KEY} "
             + (
                 "readable without credentials" if public else f"answers HTTP {response.status_code}"
             ),
@@ -285,7 +289,7 @@ def _private_state(probe: Probe, report: Report) -> None:
     try:
         answers = {key: probe.anonymous_get(key).status_code for key in keys}
     except requests.RequestException as exc:
-        report.add("private state", FAIL, f"{probe.public_url}: {type(exc).__name__}")
+        report.add("private state", FAIL, f"{probe.named}: {type(exc).__name__}")
         return
     exposed = [key for key, status in answers.items() if status == 200]
     if exposed:

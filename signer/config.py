@@ -24,6 +24,7 @@ from envsettings import (
     HttpUrl,
     is_http_url,
     refuse_bucket_url,
+    refuse_endpoint_userinfo,
 )
 from signer.errors import SignerFailure
 from signer.proxy import Network, parse_networks
@@ -275,6 +276,12 @@ class Settings(EnvSettings):
             )
         if self.s3_bucket:
             refuse_bucket_url(self.s3_endpoint_url, self.s3_bucket, "S3_ENDPOINT_URL", "S3_BUCKET")
+        refuse_endpoint_userinfo(
+            self.s3_endpoint_url,
+            "S3_ENDPOINT_URL",
+            "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, and every presigned URL the signer "
+            "hands out is built on it",
+        )
         return self
 
     @property

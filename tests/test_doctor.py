@@ -202,3 +202,13 @@ def test_public_url_is_where_the_anonymous_reads_go(s3_server: S3Endpoint, s3_bu
     assert result.exit_code == 1
     assert f"FAIL public read: http://127.0.0.1:{port}: ConnectionError" in result.output
     assert keys(s3_server, s3_bucket) == []
+
+
+def test_a_public_url_with_a_password_is_named_without_it(s3_server: S3Endpoint, s3_bucket: str):
+    """A CDN behind basic auth given as SPACES_PUBLIC_URL: doctor printed it whole, password
+    and all, in each line naming it (`FAIL public read: http://u:PubSecret999@...`)."""
+    public = s3_server.url(s3_bucket).rstrip("/").replace("://", "://u:PubSecret999@")
+    result = run_doctor(settings(s3_server, s3_bucket), "--public-url", public)
+    assert "public read" in result.output
+    assert "PubSecret999" not in result.output
+    assert f"{s3_server.url(s3_bucket).rstrip('/')}/epochs/doctor-" in result.output

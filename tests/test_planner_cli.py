@@ -1572,6 +1572,27 @@ def test_an_endpoint_that_holds_the_bucket_is_refused_by_name(env, monkeypatch, 
     )
 
 
+def test_an_endpoint_with_a_user_and_password_is_refused_without_them(env, monkeypatch) -> None:
+    """`SPACES_ENDPOINT_URL=https://KEY:SECRET@nyc3...` was taken, and every tick printed it
+    whole (`published to s3://... @ https://KEY:SECRET@nyc3...`), into the cron log each run.
+    S3 requests are signed with SPACES_KEY and SPACES_SECRET: it is refused, named without
+    them."""
+    for name, value in {
+        "SPACES_BUCKET": "subnet46-published",
+        "SPACES_ENDPOINT_URL": "https://DO00KEY:TopSecretValue123@nyc3.digitaloceanspaces.com",
+        "SPACES_KEY": "DO00EXAMPLE",
+        "SPACES_SECRET": "not-a-real-secret",
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["tick"])
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        "Error: SPACES_ENDPOINT_URL must hold no user name and password, got "
+        "'https://nyc3.digitaloceanspaces.com' with them: requests to it are signed with "
+        "SPACES_KEY and SPACES_SECRET\n"
+    )
+
+
 def test_a_bucket_named_like_its_endpoints_region_is_no_bucket_url(env, monkeypatch) -> None:
     monkeypatch.setenv("SPACES_ENDPOINT_URL", "https://nyc3.digitaloceanspaces.com")
     for name, value in {"SPACES_BUCKET": "nyc3", "SPACES_KEY": "k", "SPACES_SECRET": "s"}.items():

@@ -302,6 +302,28 @@ def test_a_bucket_url_is_refused_naming_the_endpoint_to_set(endpoint, instead):
     )
 
 
+@pytest.mark.parametrize("bucket", ["b46-data", ""])
+def test_an_endpoint_with_a_user_and_password_is_refused_without_them(bucket):
+    """botocore builds every presigned URL on the endpoint, user and password included
+    (`https://KEY:SECRET@nyc3.../b46-data/...`): each miner and validator would have been
+    handed them, and /readyz showed them to anyone."""
+    env = {
+        **BASE,
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": "https://DO00KEY:TopSecretValue123@nyc3.digitaloceanspaces.com",
+        "S3_ACCESS_KEY_ID": "DO00KEY",
+        "S3_SECRET_ACCESS_KEY": "s3cr3t-value",
+    }
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env)
+    assert str(refused.value) == (
+        "S3_ENDPOINT_URL must hold no user name and password, got "
+        "'https://nyc3.digitaloceanspaces.com' with them: requests to it are signed with "
+        "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, and every presigned URL the signer hands "
+        "out is built on it"
+    )
+
+
 def test_an_endpoint_with_a_path_of_its_own_is_no_bucket_url():
     """A bucket named like the endpoint's first label, or an endpoint behind a path prefix
     other than the bucket, is left alone."""
