@@ -386,7 +386,22 @@ def _resolve_columns(
         shown = ", ".join(str(column) for column in columns[:20])
         more = f" and {len(columns) - 20} more" if len(columns) > 20 else ""
         missing.append(f"the file's columns are: {shown}{more}")
+        separator = _other_separator(columns)
+        if separator:
+            missing.append(
+                f"the header is one column holding {separator!r}: the file separates its "
+                "columns with that, not commas; save it as CSV with commas (in Excel: "
+                "CSV UTF-8, comma delimited)"
+            )
     return found, missing
+
+
+def _other_separator(columns: Sequence[str]) -> str | None:
+    """The separator a one-column header is split by, if it is not a comma: a European
+    Excel's CSV uses semicolons, and its `zipcode;state;...` was read as one column."""
+    if len(columns) != 1:
+        return None
+    return next((s for s in (";", "\t", "|") if s in str(columns[0])), None)
 
 
 Located = tuple[int, int, str]  # (row, column order, message): sorts problems by row

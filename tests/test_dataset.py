@@ -185,6 +185,21 @@ def test_missing_columns_are_named_with_the_file_columns(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_file_separated_by_semicolons_says_so(tmp_path, separator):
+    """A European Excel saves CSV with semicolons: its header was one column, and the
+    message said `zipcode` was missing while showing a header that held it."""
+    rows = ["zipcode", "state", "recently_sold_listings"], ["19103", "PA", "5"]
+    path = write(tmp_path, "".join(separator.join(row) + "\n" for row in rows))
+    problems = problems_of(path)
+    assert problems[-1] == (
+        f"the header is one column holding {separator!r}: the file separates its columns "
+        "with that, not commas; save it as CSV with commas (in Excel: CSV UTF-8, comma "
+        "delimited)"
+    )
+    assert problems[0].startswith("missing column zipcode")
+
+
 def test_long_problem_lists_are_capped_when_printed(tmp_path):
     rows = "".join(f"{10000 + i},PA,a,b,-1\n" for i in range(60))
     path = write(tmp_path, f"{HEADER}\n{rows}")
