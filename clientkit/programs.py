@@ -19,6 +19,10 @@ FIRST_PARTY = {"planner", "signer", "clientkit", "envsettings"}
 def _run(program: str) -> None:
     try:
         cli = importlib.import_module(f"{program}.cli").cli
+    except KeyboardInterrupt:
+        # Ctrl-C while the libraries load (a second or so, before click handles it as
+        # `Aborted!`) printed a traceback from inside botocore or pandas.
+        sys.exit(f"{program}: interrupted while starting; nothing was done")
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").split(".")[0]
         if not missing or missing in FIRST_PARTY:

@@ -235,7 +235,12 @@ def plan(planner: Planner, now: datetime, *, checked_writable: bool = False) -> 
             key, ciphertext, content_type=publish.OCTETS, cache_control=publish.IMMUTABLE
         )
         result.written.append(key)
-    _list_pending(planner, state, index)
+    earlier = [k for k in _list_pending(planner, state, index) if k not in result.sealed]
+    if earlier:
+        result.notes.append(
+            f"listed {len(earlier)} epoch(s) sealed by an earlier run that stopped before "
+            f"listing them: {earlier[0]} .. {earlier[-1]}"
+        )
     _write_pointers(planner, index, result.written, current=None)
     result.horizon = max(index) if index else None
     return result
@@ -360,10 +365,13 @@ def _entry_of(planner: Planner, epoch_id: str, pending: Pending) -> layout.Index
 
 def _list_pending(
     planner: Planner, state: PlannerState, index: dict[str, layout.IndexEntry]
-) -> None:
-    """Add an index entry for every pending epoch whose sealed file is now published."""
-    for epoch_id in sorted(k for k in state.pending if k not in index):
+) -> list[str]:
+    """Add an index entry for every pending epoch whose sealed file is now published; the
+    epochs listed, in order."""
+    listed = sorted(k for k in state.pending if k not in index)
+    for epoch_id in listed:
         index[epoch_id] = _entry_of(planner, epoch_id, state.pending[epoch_id])
+    return listed
 
 
 def _sealed_part(entry: layout.IndexEntry) -> layout.IndexEntry:

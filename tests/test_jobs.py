@@ -211,6 +211,14 @@ def test_a_run_killed_after_saving_state_is_finished_by_the_next(make_planner, t
     assert result.sealed == []
     after = snapshot(tmp_path / "published/sealed")
     assert len(after) == 43 and {k: after[k] for k in written} == written
+    listed = [
+        e["epochId"] for e in json.loads((tmp_path / "published/index.json").read_bytes())["epochs"]
+    ]
+    # It said only `nothing to seal`, while it published the 43 epochs' files and entries.
+    assert result.notes == [
+        f"listed 43 epoch(s) sealed by an earlier run that stopped before listing them: "
+        f"{listed[0]} .. {listed[-1]}"
+    ]
     jobs.reveal(planner, NOW)
     index = json.loads((tmp_path / "published/index.json").read_bytes())
     revealed = [e for e in index["epochs"] if e["revealed"]]

@@ -174,3 +174,17 @@ def test_the_wheel_installed_normally_runs_tick_and_the_signer(wheel: Path, tmp_
     assert all(str(Path(f).resolve()).startswith(venv) for f in seen["files"]), seen["files"]
     assert seen["status"] == {"/": 200, "/docs": 200, "/healthz": 200}
     assert "<title>Subnet 46 signer</title>" in seen["landing"]
+
+
+def test_ctrl_c_while_a_program_starts_ends_without_a_traceback(monkeypatch) -> None:
+    """Ctrl-C in the second or so the planner takes to import its libraries, before click
+    turns it into `Aborted!`, printed a KeyboardInterrupt traceback from inside botocore."""
+    from clientkit import programs
+
+    def interrupted(name: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(programs.importlib, "import_module", interrupted)
+    with pytest.raises(SystemExit) as caught:
+        programs.planner()
+    assert caught.value.code == "planner: interrupted while starting; nothing was done"
