@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from clientkit import chain, timelock
 from clientkit.epochs import epoch_at
@@ -1555,21 +1555,28 @@ def test_an_endpoint_that_holds_the_bucket_is_refused_by_name(env, monkeypatch, 
     after it (s3://b/b/index.json), a plan miners never read, and a later tick with the
     right endpoint sealed the same epochs again from scratch; with the bucket in the host,
     each run failed on a host name `bucket.bucket.nyc3...`."""
-    bucket = "subnet46-published"
+    result = _tick_on(monkeypatch, endpoint)
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"Error: SPACES_ENDPOINT_URL must be the region's endpoint, without the bucket, got "
+        f"{endpoint.rstrip('/')!r}: that is the bucket's own URL; set SPACES_ENDPOINT_URL="
+        f"https://nyc3.digitaloceanspaces.com (the bucket is SPACES_BUCKET={BUCKET})\n"
+    )
+
+
+BUCKET = "subnet46-published"
+
+
+def _tick_on(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> Result:
+    """`planner tick` with a bucket on `endpoint`."""
     for name, value in {
-        "SPACES_BUCKET": bucket,
+        "SPACES_BUCKET": BUCKET,
         "SPACES_ENDPOINT_URL": endpoint,
         "SPACES_KEY": "DO00EXAMPLE",
         "SPACES_SECRET": "not-a-real-secret",
     }.items():
         monkeypatch.setenv(name, value)
-    result = CliRunner().invoke(cli, ["tick"])
-    assert result.exit_code == 1, result.output
-    assert result.output == (
-        f"Error: SPACES_ENDPOINT_URL must be the region's endpoint, without the bucket, got "
-        f"{endpoint.rstrip('/')!r}: that is the bucket's own URL; set SPACES_ENDPOINT_URL="
-        f"https://nyc3.digitaloceanspaces.com (the bucket is SPACES_BUCKET={bucket})\n"
-    )
+    return CliRunner().invoke(cli, ["tick"])
 
 
 def test_an_endpoint_with_a_user_and_password_is_refused_without_them(env, monkeypatch) -> None:
@@ -1577,14 +1584,7 @@ def test_an_endpoint_with_a_user_and_password_is_refused_without_them(env, monke
     whole (`published to s3://... @ https://KEY:SECRET@nyc3...`), into the cron log each run.
     S3 requests are signed with SPACES_KEY and SPACES_SECRET: it is refused, named without
     them."""
-    for name, value in {
-        "SPACES_BUCKET": "subnet46-published",
-        "SPACES_ENDPOINT_URL": "https://DO00KEY:TopSecretValue123@nyc3.digitaloceanspaces.com",
-        "SPACES_KEY": "DO00EXAMPLE",
-        "SPACES_SECRET": "not-a-real-secret",
-    }.items():
-        monkeypatch.setenv(name, value)
-    result = CliRunner().invoke(cli, ["tick"])
+    result = _tick_on(monkeypatch, "https://DO00KEY:TopSecretValue123@nyc3.digitaloceanspaces.com")
     assert result.exit_code == 1, result.output
     assert result.output == (
         "Error: SPACES_ENDPOINT_URL must hold no user name and password, got "

@@ -264,6 +264,17 @@ def test_an_endpoint_that_holds_the_bucket_is_refused_by_name(endpoint):
     )
 
 
+def data_bucket(endpoint: str, bucket: str = "b46-data") -> dict[str, str]:
+    """The signer's settings with the data bucket `bucket` on `endpoint`."""
+    return {
+        **BASE,
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_ACCESS_KEY_ID": "DO00KEY",
+        "S3_SECRET_ACCESS_KEY": "s3cr3t-value",
+    }
+
+
 @pytest.mark.parametrize(
     ("endpoint", "instead"),
     [
@@ -286,15 +297,8 @@ def test_a_bucket_url_is_refused_naming_the_endpoint_to_set(endpoint, instead):
     three dots or more, and only the path's first part, were looked at: SeaweedFS's
     virtual-host URL on localhost, or a gateway's path prefix before the bucket, was taken
     as the endpoint, and every key was read from a folder of the bucket named after it."""
-    env = {
-        **BASE,
-        "S3_BUCKET": "b46-data",
-        "S3_ENDPOINT_URL": endpoint,
-        "S3_ACCESS_KEY_ID": "DO00KEY",
-        "S3_SECRET_ACCESS_KEY": "s3cr3t-value",
-    }
     with pytest.raises(ConfigError) as refused:
-        load_settings(env)
+        load_settings(data_bucket(endpoint))
     assert "pa55word" not in str(refused.value)
     assert str(refused.value).endswith(
         f"that is the bucket's own URL; set S3_ENDPOINT_URL={instead} (the bucket is "
@@ -307,15 +311,9 @@ def test_an_endpoint_with_a_user_and_password_is_refused_without_them(bucket):
     """botocore builds every presigned URL on the endpoint, user and password included
     (`https://KEY:SECRET@nyc3.../b46-data/...`): each miner and validator would have been
     handed them, and /readyz showed them to anyone."""
-    env = {
-        **BASE,
-        "S3_BUCKET": bucket,
-        "S3_ENDPOINT_URL": "https://DO00KEY:TopSecretValue123@nyc3.digitaloceanspaces.com",
-        "S3_ACCESS_KEY_ID": "DO00KEY",
-        "S3_SECRET_ACCESS_KEY": "s3cr3t-value",
-    }
+    endpoint = "https://DO00KEY:TopSecretValue123@nyc3.digitaloceanspaces.com"
     with pytest.raises(ConfigError) as refused:
-        load_settings(env)
+        load_settings(data_bucket(endpoint, bucket))
     assert str(refused.value) == (
         "S3_ENDPOINT_URL must hold no user name and password, got "
         "'https://nyc3.digitaloceanspaces.com' with them: requests to it are signed with "
