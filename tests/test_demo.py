@@ -107,7 +107,8 @@ def test_the_demo_never_publishes_to_a_bucket_left_in_the_shell(
         monkeypatch.setenv(name, "subnet46-published")
     monkeypatch.setenv("S3_BUCKET", "subnet46-data")
     monkeypatch.setenv("PLANNER_STATE", str(tmp_path))
-    monkeypatch.setenv("PORT", str(free_ports(1)[0]))
+    for name, port in zip(("PORT", "CDN_PORT"), free_ports(2), strict=True):
+        monkeypatch.setenv(name, str(port))
     ticks: list[dict[str, str]] = []
 
     def tick(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
