@@ -47,7 +47,7 @@ def _is_number(text: str) -> bool:
 
 
 def percent(part: float | None, whole: float) -> str:
-    return "-" if part is None or not whole else f"{100 * part / whole:.1f}%"
+    return "-" if part is None or not whole else f"{100 * (part / whole):.1f}%"
 
 
 def coverage(

@@ -174,7 +174,7 @@ def state_quotas(target: float, weights: np.ndarray, capacity: np.ndarray) -> np
     remaining = float(target)
     while open_.any() and remaining > 0:
         share = np.where(open_, weights, 0.0)
-        proposal = remaining * share / share.sum()
+        proposal = remaining * (share / share.sum())  # huge weights: divide first
         full = open_ & (proposal >= capacity)
         if not full.any():
             quota[open_] = proposal[open_]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from clientkit.epochs import epoch_at, epochs_between
 from planner.dataset import Dataset, StatePriority
 from planner.jobs import PlanError, choose
+from planner.report import percent
 from planner.selection import SelectionConfig, SelectionError, state_quotas
 
 from conftest import NOW, SECRET
@@ -149,6 +150,14 @@ def test_state_quotas_share_by_weight_and_pass_on_what_a_state_lacks() -> None:
     assert state_quotas(9000, weights, np.array([1e9, 1e9])) == pytest.approx([6000, 3000])
     assert state_quotas(9000, weights, np.array([1e9, 1000])) == pytest.approx([8000, 1000])
     assert state_quotas(9000, weights, np.array([0, 1e9])) == pytest.approx([0, 9000])
+
+
+def test_weights_too_large_to_multiply_still_share_by_their_ratio() -> None:
+    """PA 1e307 and NJ 1e307 add up to a finite number, but the target times a weight did
+    not: each state was given its whole capacity, and `planner check` showed inf%."""
+    huge = state_quotas(9000, np.array([2e307, 1e307]), np.array([1e9, 1e9]))
+    assert huge == pytest.approx([6000, 3000])
+    assert percent(2e307, 3e307) == "66.7%"
 
 
 def test_configuration_is_validated() -> None:
