@@ -9,8 +9,10 @@ and the column. Zipcodes stay strings end to end, because New Jersey's start wit
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import io
+import itertools
 import json
 import math
 import re
@@ -254,6 +256,25 @@ def _is_json(source: str, text: str) -> bool:
 
 def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Every cell as text. Blank lines are kept while parsing so that row i sits on line i + 2."""
+    header_line = next(
+        (n for n, line in enumerate(re.split(r"\r\n?|\n", text), start=1) if line.strip()), None
+    )
+    if header_line is None:
+        raise DatasetError(
+            [
+                "the file is empty or holds only blank lines: a CSV needs a header line (the "
+                "column names) and then a line per zipcode"
+            ],
+            source,
+        )
+    if header_line > 1:
+        raise DatasetError(
+            [
+                f"line 1 is blank and the header comes on line {header_line}: delete the blank "
+                "lines before it, the column names must be on the first line"
+            ],
+            source,
+        )
     try:
         table = pd.read_csv(
             io.StringIO(text),
@@ -262,6 +283,9 @@ def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
             skip_blank_lines=False,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        unclosed = _UNCLOSED_QUOTE.search(str(exc))
+        if unclosed:
+            raise DatasetError([_unclosed_quote(text, int(unclosed[1]))], source) from exc
         raise DatasetError([f"not a readable CSV file: {exc}"], source) from exc
     if not isinstance(table.index, pd.RangeIndex):
         # pandas' reading of rows that all have one field more than the header
@@ -271,6 +295,26 @@ def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
     labels = np.array([f"line {i + 2}" for i in range(len(table))], dtype=object)
     keep = ~(table.fillna("") == "").all(axis=1).to_numpy()
     return table[keep].reset_index(drop=True), labels[keep]
+
+
+_UNCLOSED_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _unclosed_quote(text: str, record: int) -> str:
+    """pandas names an unclosed quote by its record, counted from 0 with the header and
+    blind to line breaks inside quoted fields; people read lines."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for _ in itertools.islice(reader, record):
+            pass
+    except csv.Error:  # a field over csv's size limit: say no line rather than a wrong one
+        place = "the file holds"
+    else:
+        place = f"line {reader.line_num + 1} opens"
+    return (
+        f'{place} a quote (") that no later quote closes, so the rest of the file would be '
+        "one field: close the quote, or remove it"
+    )
 
 
 def _header(text: str) -> list[str]:

@@ -254,7 +254,12 @@ def test_malformed_json_is_reported(tmp_path, text, problem):
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b"", "not a readable CSV file"),
+        (b"", "the file is empty or holds only blank lines"),
+        (b"\n \r\n\n", "the file is empty or holds only blank lines"),
+        (
+            b"\n\n" + HEADER.encode() + b"\n19103,PA,a,b,1\n",
+            "line 1 is blank and the header comes on line 3",
+        ),
         (HEADER.encode() + b"\n", "no data rows"),
         (b"zipcode,state\n\xff\xfe,PA\n", "not UTF-8 text"),
         (
@@ -262,13 +267,31 @@ def test_malformed_json_is_reported(tmp_path, text, problem):
             "not a readable CSV file: Error tokenizing data. C error: Expected 5 fields in line 3",
         ),
         (HEADER.encode() + b"\n19103,PA,a,b,1,9\n", "line 2 has more fields than the header's 5"),
-        (HEADER.encode() + b'\n"19103,PA,a,b,1\n', "not a readable CSV file"),
+        (HEADER.encode() + b'\n"19103,PA,a,b,1\n', 'line 2 opens a quote (")'),
     ],
 )
 def test_unreadable_files_are_reported(tmp_path, content, problem):
     path = tmp_path / "zips.csv"
     path.write_bytes(content)
     assert problems_of(path)[0].startswith(problem)
+
+
+def test_an_unclosed_quote_is_named_by_its_line_not_pandas_row(tmp_path):
+    """pandas says "EOF inside string starting at row 3", counting records from 0: one
+    earlier quoted field holding a line break puts it two lines off the file's."""
+    path = tmp_path / "zips.csv"
+    path.write_text(f'{HEADER}\n19103,PA,"Phila\ndelphia",b,1\n\n19104,PA,"a,b,2\n19105,PA,a,b,3\n')
+    problem = problems_of(path)[0]
+    assert problem.startswith('line 5 opens a quote (") that no later quote closes')
+    assert "row" not in problem
+
+
+def test_an_unclosed_quote_after_a_huge_field_is_named_without_a_line(tmp_path):
+    """csv, which counts the lines, refuses fields over 128 KiB that pandas reads."""
+    path = tmp_path / "zips.csv"
+    huge = "x" * (csv.field_size_limit() + 1)
+    path.write_text(f'{HEADER}\n19103,PA,"{huge}",b,1\n19104,PA,"a,b,2\n')
+    assert problems_of(path)[0].startswith('the file holds a quote (") that no later quote')
 
 
 def test_missing_file_is_reported(tmp_path):
