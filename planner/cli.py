@@ -295,8 +295,9 @@ rehearsal_option = click.option(
     "--rehearsal",
     is_flag=True,
     default=False,
-    help="The bucket is a rehearsal: allow --now/PLANNER_NOW to reveal epochs that have not "
-    "started by the real clock (a local folder always allows it).",
+    help="The bucket is a rehearsal: allow a --now/PLANNER_NOW that is not the real clock, "
+    "which a bucket otherwise refuses (docs/planner.md, Simulating time); a local folder "
+    "always allows it.",
 )
 
 

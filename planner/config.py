@@ -182,7 +182,8 @@ class Settings(EnvSettings):
         0.0,
         alias="PLANNER_LOCK_WAIT",
         ge=0,
-        description="Seconds to wait for a running tick before giving up.",
+        description="Seconds to wait for another planner run on this machine to end "
+        "(PLANNER_LOCK_WAIT applies to plan, reveal and rotate-secret too).",
         json_schema_extra={"option": "--lock-wait"},
     )
     lease_seconds: float = Field(

@@ -144,7 +144,8 @@ class Settings(EnvSettings):
         "600/minute",
         alias="SIGNER_RATELIMIT_ADDRESS",
         description="Per-address limit of every endpoint but the probes (/healthz, /readyz, "
-        "/healthcheck) and objects read through list URLs.",
+        "/healthcheck), objects read through list URLs and the explorer's static files (a 404 "
+        "or 405 reaches no endpoint: no limit).",
     )
     timestamp_max_age: Seconds = Field(
         300, alias="SIGNER_TIMESTAMP_MAX_AGE", description="Oldest accepted signed timestamp, s."

@@ -206,6 +206,28 @@ def test_other_writing_commands_wait_for_no_tick_and_fail_when_one_runs(
     assert (tmp_path / "state/planner-state.enc").read_bytes() == state
 
 
+@pytest.mark.parametrize("command", [["plan", "--now", NOW_ISO], ["reveal", "--now", NOW_ISO]])
+def test_planner_lock_wait_is_every_locked_commands(env, tmp_path, monkeypatch, command) -> None:
+    """PLANNER_LOCK_WAIT makes a run by hand wait for the tick holding the lock too, not
+    only a tick (docs/configuration.md): here the tick ends while the run waits."""
+    from planner import lock
+
+    monkeypatch.setenv("PLANNER_LOCK_WAIT", "600")
+    tick = lock.exclusive(tmp_path / "state/tick.lock")
+    tick.__enter__()
+    waits: list[float] = []
+
+    def tick_ends(seconds: float) -> None:
+        if not waits:
+            tick.__exit__(None, None, None)
+        waits.append(seconds)
+
+    monkeypatch.setattr(lock.time, "sleep", tick_ends)
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    assert len(waits) == 1, "it waited for the lock once, then took it"
+
+
 def test_the_local_state_and_its_lock_are_the_users_alone(env, tmp_path) -> None:
     """The encrypted state holds every unrevealed epoch's assignment: it was written 0644,
     readable by every user of the machine, like the published files it sits beside."""

@@ -74,6 +74,18 @@ def test_health_probes_are_never_rate_limited(signer_config):
         assert client.get("/readyz").status_code == 200
 
 
+def test_requests_that_reach_no_endpoint_and_static_files_spend_nothing(signer_config):
+    """As docs/signer.md says: a 404, a 405 and the explorer's assets count in no limit, so
+    the address's one request an hour is still there after them."""
+    client = limited_client(signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour")
+    for _ in range(3):
+        assert client.get("/nope").status_code == 404
+        assert client.put("/openapi.json").status_code == 405
+        assert client.get("/docs/assets/images/swagger.svg").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+    assert_rate_limited(client.get("/openapi.json"))
+
+
 def test_forwarded_address_is_used_only_behind_a_trusted_proxy(signer_config):
     hop = {"REMOTE_ADDR": "10.0.0.1"}
     direct = limited_client(signer_config, SIGNER_RATELIMIT_ADDRESS="1/hour")
