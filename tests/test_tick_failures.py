@@ -177,6 +177,8 @@ def test_sealing_workers_stop_with_the_planner(env, tmp_path, sig, exit_code) ->
     """A year of epochs is sealed on a process pool; stopping the planner stops the pool.
 
     Ctrl-C reaches the whole process group, as at a terminal: click reports "Aborted!".
+    The planner starts with Ctrl-C's default action, as at a terminal, even when the suite
+    runs as a background job (`make test &`), whose commands inherit SIGINT ignored.
     """
     planner = subprocess.Popen(
         [sys.executable, "-m", "planner", "plan", "--now", NOW_ISO, "--days", str(MAX_DAYS)],
@@ -184,6 +186,7 @@ def test_sealing_workers_stop_with_the_planner(env, tmp_path, sig, exit_code) ->
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     workers: list[int] = []
     try:
