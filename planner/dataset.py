@@ -256,10 +256,7 @@ def _is_json(source: str, text: str) -> bool:
 
 def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Every cell as text. Blank lines are kept while parsing so that row i sits on line i + 2."""
-    header_line = next(
-        (n for n, line in enumerate(re.split(r"\r\n?|\n", text), start=1) if line.strip()), None
-    )
-    if header_line is None:
+    if not text.strip():
         raise DatasetError(
             [
                 "the file is empty or holds only blank lines: a CSV needs a header line (the "
@@ -267,10 +264,11 @@ def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
             ],
             source,
         )
-    if header_line > 1:
+    blank_lines = len(re.findall(r"\r\n?|\n", text[: len(text) - len(text.lstrip())]))
+    if blank_lines:
         raise DatasetError(
             [
-                f"line 1 is blank and the header comes on line {header_line}: delete the blank "
+                f"line 1 is blank and the header comes on line {blank_lines + 1}: delete the blank "
                 "lines before it, the column names must be on the first line"
             ],
             source,

@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import threading
+from contextlib import ExitStack
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -213,17 +214,16 @@ def test_planner_lock_wait_is_every_locked_commands(env, tmp_path, monkeypatch, 
     from planner import lock
 
     monkeypatch.setenv("PLANNER_LOCK_WAIT", "600")
-    tick = lock.exclusive(tmp_path / "state/tick.lock")
-    tick.__enter__()
     waits: list[float] = []
+    with ExitStack() as tick:
+        tick.enter_context(lock.exclusive(tmp_path / "state/tick.lock"))
 
-    def tick_ends(seconds: float) -> None:
-        if not waits:
-            tick.__exit__(None, None, None)
-        waits.append(seconds)
+        def tick_ends(seconds: float) -> None:
+            tick.close()
+            waits.append(seconds)
 
-    monkeypatch.setattr(lock.time, "sleep", tick_ends)
-    result = CliRunner().invoke(cli, command)
+        monkeypatch.setattr(lock.time, "sleep", tick_ends)
+        result = CliRunner().invoke(cli, command)
     assert result.exit_code == 0, result.output
     assert len(waits) == 1, "it waited for the lock once, then took it"
 
